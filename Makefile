@@ -1,0 +1,62 @@
+# HarmonieCORE Studio: `make run` opens the studio, `make test` runs the whole suite.
+# Both set up everything they need on a fresh Debian/Ubuntu machine.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_DEPS := $(shell grep -v '^\#' packaging/debian-test-deps.txt)
+
+.PHONY: run test lint format system-deps venv node clean bench
+
+run: $(STAMP)
+	$(BIN)/harmonie-studio --profile local
+
+test: system-deps $(STAMP) node_modules/.installed
+	bash tests/run.sh
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+# Debian packages the tests drive for real (Xvfb, PulseAudio, gnome-keyring, Chromium,
+# PostgreSQL, Redis...). Installed when we are root or in CI; otherwise we only check.
+system-deps:
+	@if [ "$$(id -u)" = 0 ] || [ -n "$$CI" ]; then \
+	  missing=$$(for p in $(APT_DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  command -v node >/dev/null || missing="$$missing nodejs npm"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages:" $$missing; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	  fi; \
+	else \
+	  missing=$$(for p in $(APT_DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  [ -z "$$missing" ] || echo "note: some tests will be skipped; run as root to install:" $$missing; \
+	fi
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node: node_modules/.installed
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	for b in bench/*.py; do $(BIN)/python $$b; done
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache

@@ -1,0 +1,65 @@
+"""`harmonie-backend --host --port --database-url`: run the backend with uvicorn."""
+
+import argparse
+import errno
+import socket
+import sys
+from pathlib import Path
+
+from backend import __version__
+from backend.config import BackendConfig
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harmonie-backend", description="HarmonieCORE backend")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--database-url",
+        default="sqlite+aiosqlite:///harmonie-backend.db",
+        help="SQLAlchemy URL: sqlite+aiosqlite:///file.db or postgresql+asyncpg://...",
+    )
+    parser.add_argument("--redis-url", default=None, help="redis://... to fan out across instances")
+    parser.add_argument("--data-dir", type=Path, default=Path("."), help="content store and devnet state")
+    parser.add_argument("--log-level", default="info")
+    return parser
+
+
+def _port_problem(host: str, port: int) -> str | None:
+    """Bind once to tell 'port in use' apart from other failures, with a human message."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return f"port {port} on {host} is already in use; choose another with --port"
+        return f"cannot listen on {host}:{port}: {exc.strerror}"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    problem = _port_problem(args.host, args.port)
+    if problem:
+        print(f"harmonie-backend: {problem}", file=sys.stderr)
+        return 1
+    import uvicorn
+
+    from backend.app import create_app
+
+    config = BackendConfig(
+        host=args.host,
+        port=args.port,
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        data_dir=args.data_dir,
+    )
+    try:
+        app = create_app(config)
+    except Exception as exc:
+        print(f"harmonie-backend: cannot start: {exc}", file=sys.stderr)
+        return 1
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    return 0

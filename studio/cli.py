@@ -1,0 +1,83 @@
+"""Command line: `harmonie-studio [--profile P]` opens the window; subcommands run headless.
+
+Headless commands sit on the same `Studio` core as the window. Later journeys add their
+own subcommands here (`live`, `publish`, ...), each a function `run_<name>(args) -> int`.
+"""
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+from studio import __version__, paths
+from studio.core import Studio
+from studio.errors import StudioError
+from studio.logs import setup_logging
+from studio.profiles import Profile, load_profile
+from studio.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harmonie-studio",
+        description="HarmonieCORE Studio: go live, publish tracks and get tipped.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="local (default), testnet, mainnet, or the path to a profile .toml file",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    status = sub.add_parser("status", help="start the profile's services, print their status as JSON")
+    status.add_argument("--keep", type=float, default=0.0, help="seconds to keep running first")
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def open_settings() -> Settings:
+    return Settings.open(paths.config_dir() / "settings.toml")
+
+
+def resolve_profile(args: argparse.Namespace, settings: Settings) -> Profile:
+    name = args.profile or settings.get("profile", "local")
+    return load_profile(name, settings.profile_overrides(name))
+
+
+async def run_status(args: argparse.Namespace, studio: Studio) -> int:
+    try:
+        await studio.start()
+        if args.keep:
+            await asyncio.sleep(args.keep)
+        print(json.dumps({"status": studio.status.as_dict(), "health": studio.health}))
+        return 0 if studio.status.backend in ("connected", "not configured") else 1
+    finally:
+        await studio.stop()
+
+
+HEADLESS_COMMANDS = {"status": run_status}
+
+
+def run_headless(args: argparse.Namespace) -> int:
+    """Run a subcommand without Qt. Returns the process exit code."""
+    setup_logging(paths.log_dir(), logging.DEBUG if args.verbose else logging.INFO, to_stderr=True)
+    settings = open_settings()
+    if settings.load_error:
+        print(f"warning: {settings.load_error}", file=sys.stderr)
+    try:
+        profile = resolve_profile(args, settings)
+        studio = Studio(profile, settings)
+        return asyncio.run(HEADLESS_COMMANDS[args.command](args, studio))
+    except StudioError as exc:
+        print(f"harmonie-studio: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
