@@ -21,7 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="SQLAlchemy URL: sqlite+aiosqlite:///file.db or postgresql+asyncpg://...",
     )
     parser.add_argument("--redis-url", default=None, help="redis://... to fan out across instances")
-    parser.add_argument("--data-dir", type=Path, default=Path("."), help="content store and devnet state")
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path("."), help="content store and devnet state"
+    )
     parser.add_argument("--log-level", default="info")
     return parser
 

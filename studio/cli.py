@@ -20,7 +20,6 @@ from studio.settings import Settings
 log = logging.getLogger(__name__)
 
 
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="harmonie-studio",
@@ -34,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    status = sub.add_parser("status", help="start the profile's services, print their status as JSON")
+    status = sub.add_parser(
+        "status", help="start the profile's services, print their status as JSON"
+    )
     status.add_argument("--keep", type=float, default=0.0, help="seconds to keep running first")
     return parser
 

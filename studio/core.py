@@ -28,7 +28,9 @@ HEALTH_INTERVAL_S = 5.0
 @dataclass(frozen=True)
 class StudioStatus:
     profile: str
-    backend: str = "stopped"  # stopped | starting | connected | unreachable | not configured | failed
+    backend: str = (
+        "stopped"  # stopped | starting | connected | unreachable | not configured | failed
+    )
     backend_url: str | None = None
     backend_detail: str = ""
     chain: str = ""
@@ -51,7 +53,9 @@ class Studio:
         self.data_dir = data_dir or paths.data_dir()
         self.log_dir = log_dir or paths.log_dir()
         self.local_backend: LocalBackend | None = (
-            LocalBackend(self.data_dir / "backend", self.log_dir) if profile.embedded_backend else None
+            LocalBackend(self.data_dir / "backend", self.log_dir)
+            if profile.embedded_backend
+            else None
         )
         self.status = StudioStatus(profile=profile.name, chain=profile.chain.name)
         self.status_changed = Signal()
@@ -82,7 +86,7 @@ class Studio:
         elif not self.profile.backend_url:
             self._set_status(
                 backend="not configured",
-                backend_detail=f"Set a backend URL for the '{self.profile.name}' profile in Settings.",
+                backend_detail=f"Set a backend URL for the '{self.profile.name}' profile.",
             )
             return
         await self.check_health()

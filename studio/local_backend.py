@@ -62,15 +62,25 @@ class LocalBackend:
     async def _start_once(self, port: int) -> str:
         self.port = port
         cmd = [
-            sys.executable, "-m", "backend",
-            "--host", self.host, "--port", str(port),
-            "--database-url", self.database_url,
-            "--data-dir", str(self.data_dir),
+            sys.executable,
+            "-m",
+            "backend",
+            "--host",
+            self.host,
+            "--port",
+            str(port),
+            "--database-url",
+            self.database_url,
+            "--data-dir",
+            str(self.data_dir),
         ]
         log_file = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
         try:
             self.process = subprocess.Popen(
-                cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cmd,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
         finally:

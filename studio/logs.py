@@ -25,7 +25,9 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in self._standard and not key.startswith("_"):
-                entry[key] = value if isinstance(value, str | int | float | bool | None) else repr(value)
+                entry[key] = (
+                    value if isinstance(value, str | int | float | bool | None) else repr(value)
+                )
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -45,6 +47,7 @@ def setup_logging(log_dir: Path, level: int = logging.INFO, to_stderr: bool = Fa
         old.close()
     handler._harmonie = True  # type: ignore[attr-defined]
     root.addHandler(handler)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per health poll is noise
     if to_stderr:
         stream = logging.StreamHandler(sys.stderr)
         stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))

@@ -9,7 +9,7 @@ APP_AUTHOR = "HarmonieCORE"
 
 
 def app_dirs() -> PlatformDirs:
-    """The per-user directories. On Linux they follow XDG_*_HOME, which is how tests isolate them."""
+    """Per-user directories. On Linux they follow XDG_*_HOME, which is how tests isolate them."""
     return PlatformDirs(APP_NAME, APP_AUTHOR, ensure_exists=True)
 
 

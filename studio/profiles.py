@@ -104,7 +104,9 @@ def _profile_from_file(path: Path) -> Profile:
         raise ProfileError(f"Profile file {path} is not valid TOML: {exc}.") from None
     base_name = data.pop("base", "local")
     if base_name not in BUILTIN_PROFILES:
-        raise ProfileError(f"Profile file {path}: 'base' must be one of {', '.join(BUILTIN_PROFILES)}.")
+        raise ProfileError(
+            f"Profile file {path}: 'base' must be one of {', '.join(BUILTIN_PROFILES)}."
+        )
     base = replace(BUILTIN_PROFILES[base_name], name=data.pop("name", path.stem))
     return _apply(base, data, source=str(path))
 

@@ -27,7 +27,9 @@ DEFAULTS: dict[str, Any] = {
 class Settings:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._values: dict[str, Any] = {k: (v.copy() if isinstance(v, dict) else v) for k, v in DEFAULTS.items()}
+        self._values: dict[str, Any] = {
+            k: (v.copy() if isinstance(v, dict) else v) for k, v in DEFAULTS.items()
+        }
         self.load_error: SettingsError | None = None
 
     @classmethod

@@ -1,0 +1,169 @@
+"""The studio window: Go Live and Library pages, Wallet/Chat/Alerts docks, status bar.
+
+Each journey's panel is a widget of its own module; this window only places them and keeps
+the window's geometry, dock layout and current page in the user's settings.
+"""
+
+import base64
+import logging
+
+from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core import Studio, StudioStatus
+from widgets.about import show_about
+from widgets.bridge import SignalBridge
+from widgets.status_bar import StudioStatusBar
+
+log = logging.getLogger(__name__)
+
+
+def placeholder(text: str) -> QWidget:
+    """A page whose journey is not in this build yet: says so, pretends nothing."""
+    page = QWidget()
+    layout = QVBoxLayout(page)
+    label = QLabel(text)
+    label.setObjectName("placeholder")
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    layout.addWidget(label)
+    return page
+
+
+class MainWindow(QMainWindow):
+    quit_requested = Signal()
+    hidden_to_tray = Signal()
+
+    def __init__(self, studio: Studio) -> None:
+        super().__init__()
+        self.studio = studio
+        self.can_hide_to_tray = False  # set by the tray icon when a tray host exists
+        self.setWindowTitle(f"HarmonieCORE Studio — {studio.profile.name}")
+        self.resize(1280, 800)
+
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.pages: dict[str, QWidget] = {}
+        self.set_page(
+            "golive", "Go Live", placeholder("Going live is not available in this build.")
+        )
+        self.set_page(
+            "library", "Library", placeholder("Publishing tracks is not available in this build.")
+        )
+        self.setCentralWidget(self.tabs)
+
+        self.docks: dict[str, QDockWidget] = {}
+        self.set_dock(
+            "wallet",
+            "Wallet",
+            placeholder("No wallet in this build."),
+            Qt.DockWidgetArea.RightDockWidgetArea,
+        )
+        self.set_dock(
+            "chat",
+            "Chat",
+            placeholder("Chat opens when you are live."),
+            Qt.DockWidgetArea.RightDockWidgetArea,
+        )
+        self.set_dock(
+            "alerts",
+            "Alerts",
+            placeholder("Tips and follows will appear here."),
+            Qt.DockWidgetArea.RightDockWidgetArea,
+        )
+
+        self.status_bar = StudioStatusBar(self)
+        self.setStatusBar(self.status_bar)
+        self.status_bar.show_status(studio.status)
+        self._status_bridge = SignalBridge(studio.status_changed, self)
+        self._status_bridge.fired.connect(self._on_status)
+
+        self._build_menus()
+        self.restore_layout()
+
+    # -- composition -------------------------------------------------------------------
+    def set_page(self, key: str, title: str, widget: QWidget) -> None:
+        """Place (or replace) a journey's page in the central tabs."""
+        old = self.pages.get(key)
+        if old is not None:
+            index = self.tabs.indexOf(old)
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, widget, title)
+            old.deleteLater()
+        else:
+            self.tabs.addTab(widget, title)
+        self.pages[key] = widget
+
+    def set_dock(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
+        dock = self.docks.get(key)
+        if dock is None:
+            dock = QDockWidget(title, self)
+            dock.setObjectName(f"dock_{key}")
+            self.addDockWidget(area, dock)
+            self.docks[key] = dock
+        else:
+            old = dock.widget()
+            if old is not None:
+                old.deleteLater()
+        dock.setWidget(widget)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.quit_requested.emit)
+        file_menu.addAction(quit_action)
+
+        view_menu = self.menuBar().addMenu("&View")
+        for dock in self.docks.values():
+            view_menu.addAction(dock.toggleViewAction())
+
+        help_menu = self.menuBar().addMenu("&Help")
+        about_action = QAction("&About HarmonieCORE Studio", self)
+        about_action.triggered.connect(lambda: show_about(self))
+        help_menu.addAction(about_action)
+
+    def _on_status(self, status: StudioStatus) -> None:
+        self.status_bar.show_status(status)
+
+    # -- settings ----------------------------------------------------------------------
+    def restore_layout(self) -> None:
+        saved = self.studio.settings.get("window", {}) or {}
+        if geometry := saved.get("geometry"):
+            self.restoreGeometry(QByteArray(base64.b64decode(geometry)))
+        if state := saved.get("state"):
+            self.restoreState(QByteArray(base64.b64decode(state)))
+        page = saved.get("page")
+        if page in self.pages:
+            self.tabs.setCurrentWidget(self.pages[page])
+
+    def save_layout(self) -> None:
+        current = next((k for k, w in self.pages.items() if w is self.tabs.currentWidget()), None)
+        self.studio.settings.set(
+            "window",
+            {
+                "geometry": base64.b64encode(bytes(self.saveGeometry())).decode(),
+                "state": base64.b64encode(bytes(self.saveState())).decode(),
+                "page": current,
+            },
+        )
+
+    # -- closing -----------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Closing the window keeps the studio running in the tray when there is one."""
+        self.save_layout()
+        if self.can_hide_to_tray:
+            event.ignore()
+            self.hide()
+            self.hidden_to_tray.emit()
+        else:
+            event.accept()
+            self.quit_requested.emit()

@@ -1,0 +1,73 @@
+"""The system-tray icon: show/hide, go live/stop, quit; keeps the studio alive when hidden."""
+
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from widgets.main_window import MainWindow
+from widgets.theme import app_icon
+
+
+class StudioTray(QSystemTrayIcon):
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(app_icon(), window)
+        self.window = window
+        self.setToolTip("HarmonieCORE Studio")
+        self._told_about_hiding = False
+
+        menu = QMenu()
+        self.toggle_action = QAction("Hide window", menu)
+        self.toggle_action.triggered.connect(self.toggle_window)
+        self.live_action = QAction("Go Live", menu)
+        self.live_action.setEnabled(False)
+        self.live_action.setToolTip("Going live is not available in this build.")
+        quit_action = QAction("Quit", menu)
+        quit_action.triggered.connect(window.quit_requested.emit)
+        menu.addAction(self.toggle_action)
+        menu.addAction(self.live_action)
+        menu.addSeparator()
+        menu.addAction(quit_action)
+        self.setContextMenu(menu)
+        self._menu = menu
+        menu.aboutToShow.connect(self._refresh_labels)
+
+        self.activated.connect(self._on_activated)
+        window.hidden_to_tray.connect(self._on_hidden)
+
+    @staticmethod
+    def available() -> bool:
+        return QSystemTrayIcon.isSystemTrayAvailable()
+
+    def install(self) -> bool:
+        """Show the icon if a tray host exists; only then may closing the window hide it."""
+        if not self.available():
+            return False
+        self.show()
+        self.window.can_hide_to_tray = True
+        return True
+
+    def toggle_window(self) -> None:
+        if self.window.isVisible():
+            self.window.hide()
+        else:
+            self.window.showNormal()
+            self.window.raise_()
+            self.window.activateWindow()
+        self._refresh_labels()
+
+    def _refresh_labels(self) -> None:
+        self.toggle_action.setText("Hide window" if self.window.isVisible() else "Show window")
+
+    def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason == QSystemTrayIcon.ActivationReason.Trigger:
+            self.toggle_window()
+
+    def _on_hidden(self) -> None:
+        if not self._told_about_hiding:
+            self._told_about_hiding = True
+            self.showMessage(
+                "HarmonieCORE Studio is still running",
+                "You will still be told about tips. Quit from this icon's menu.",
+                QSystemTrayIcon.MessageIcon.Information,
+                4000,
+            )
+        self._refresh_labels()
