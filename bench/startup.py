@@ -1,0 +1,78 @@
+"""Cold start to first window shown, and resident memory after start.
+
+Run: .venv/bin/python bench/startup.py
+Prints one JSON object as its last line: startup_ms_median (of 5), rss_mb, and the runs.
+Uses Xvfb when it is installed (a real X window), the offscreen platform otherwise.
+"""
+
+import json
+import os
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.studio_process import (  # noqa: E402
+    log_path,
+    start_studio,
+    wait_for_event,
+)
+from tests.support.xserver import xvfb_with_tray  # noqa: E402
+
+RUNS = 5
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def one_run(display_env: dict[str, str]) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as home:
+        env = dict(display_env)
+        for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+            env[var] = os.path.join(home, var.lower())
+        started = time.time()
+        studio = start_studio(env)
+        try:
+            shown = wait_for_event(log_path(env), "window_shown", timeout=60, process=studio)
+            startup_ms = (shown["ts"] - started) * 1000
+            wait_for_event(log_path(env), "backend_started", timeout=60, process=studio)
+            time.sleep(1.0)
+            memory = rss_mb(studio.pid)
+        finally:
+            studio.send_signal(signal.SIGTERM)
+            studio.wait(30)
+        return startup_ms, memory
+
+
+def main() -> None:
+    with ExitStack() as stack:
+        if shutil.which("Xvfb") and shutil.which("trayer"):
+            display_env = stack.enter_context(xvfb_with_tray()).env
+            platform = "xcb (Xvfb)"
+        else:
+            display_env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+            platform = "offscreen"
+        runs = [one_run(display_env) for _ in range(RUNS)]
+    result = {
+        "startup_ms_median": round(statistics.median(r[0] for r in runs), 1),
+        "rss_mb": round(statistics.median(r[1] for r in runs), 1),
+        "startup_ms_runs": [round(r[0], 1) for r in runs],
+        "platform": platform,
+        "targets": {"startup_ms_median": 1500, "rss_mb": 250},
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
