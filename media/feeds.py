@@ -1,0 +1,147 @@
+"""Run a source on its own thread and keep what the output clock needs from it.
+
+The program clock (video ticks, 20 ms audio blocks) never waits on a device: a `VideoFeed`
+holds the latest picture, an `AudioFeed` a short buffer of samples. When a device dies the
+feed records a human message and the program goes on with black or silence.
+"""
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+
+import av
+import numpy as np
+
+from media.errors import MediaError
+from media.sources import AudioSource, VideoSource
+
+log = logging.getLogger(__name__)
+
+ErrorCallback = Callable[[str, str], None]  # (source name, message)
+
+
+class _Feed:
+    def __init__(self, name: str, on_error: ErrorCallback | None) -> None:
+        self.name = name
+        self.error: str | None = None
+        self.ended = False
+        self._on_error = on_error
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        try:
+            self._pump()
+        except MediaError as exc:
+            self._fail(str(exc))
+        except Exception as exc:
+            log.exception("source %s crashed", self.name)
+            self._fail(f"{self.name} failed: {exc}")
+        finally:
+            self.ended = True
+
+    def _fail(self, message: str) -> None:
+        self.error = message
+        log.warning("%s", message)
+        if self._on_error is not None:
+            self._on_error(self.name, message)
+
+    def _pump(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"feed:{self.name}", daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float = 2.0) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+class VideoFeed(_Feed):
+    def __init__(self, source: VideoSource, on_error: ErrorCallback | None = None) -> None:
+        super().__init__(source.name, on_error)
+        self.source = source
+        self.frames_in = 0
+        self._latest: av.VideoFrame | None = None
+
+    def _pump(self) -> None:
+        for frame in self.source.frames():
+            self._latest = frame
+            self.frames_in += 1
+
+    def latest(self) -> av.VideoFrame | None:
+        """The newest picture, or None before the first one and after the device is lost."""
+        return None if self.error else self._latest
+
+    def stop(self) -> None:
+        self.source.close()
+        self.join()
+
+
+class AudioFeed(_Feed):
+    """A bounded FIFO of samples. Reading takes exactly n samples, zero-padded on underrun.
+
+    After an underrun the feed waits for `prebuffer` samples before it plays again, so a
+    device's bursty delivery turns into one short gap rather than a crackle every block.
+    """
+
+    def __init__(
+        self,
+        source: AudioSource,
+        on_error: ErrorCallback | None = None,
+        prebuffer: int = 1920,
+        max_buffer: int = 9600,
+    ) -> None:
+        super().__init__(source.name, on_error)
+        self.source = source
+        self.channels = source.channels
+        self._prebuffer = prebuffer
+        self._max = max_buffer
+        self._chunks: deque[np.ndarray] = deque()
+        self._size = 0
+        self._primed = False
+        self._lock = threading.Lock()
+        self.underruns = 0
+        self.dropped = 0
+
+    def _pump(self) -> None:
+        for block in self.source.blocks():
+            with self._lock:
+                self._chunks.append(np.asarray(block, dtype=np.float32))
+                self._size += len(block)
+                while self._size > self._max:  # consumer stalled: drop the oldest
+                    old = self._chunks.popleft()
+                    self._size -= len(old)
+                    self.dropped += len(old)
+
+    def available(self) -> int:
+        with self._lock:
+            return self._size
+
+    def read(self, n: int) -> np.ndarray:
+        out = np.zeros((n, self.channels), dtype=np.float32)
+        with self._lock:
+            if not self._primed:
+                if self._size < min(self._prebuffer, self._max) and not self.ended:
+                    return out
+                self._primed = True
+            filled = 0
+            while filled < n and self._chunks:
+                chunk = self._chunks[0]
+                take = min(n - filled, len(chunk))
+                out[filled : filled + take] = chunk[:take]
+                if take == len(chunk):
+                    self._chunks.popleft()
+                else:
+                    self._chunks[0] = chunk[take:]
+                self._size -= take
+                filled += take
+            if filled < n and not self.ended:
+                self.underruns += 1
+                self._primed = False
+        return out
+
+    def stop(self) -> None:
+        self.source.close()
+        self.join()

@@ -1,0 +1,68 @@
+from itertools import islice
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from media.encoder import AudioEncoder, VideoEncoder, VideoSettings
+from media.errors import UnsupportedError
+from media.recorder import Recorder
+from media.sources import pattern_source, tone_source
+
+from .conftest import decode_audio, decode_video, dominant_frequency
+
+
+def record(path: Path, codec: str, seconds: int = 2, fps: int = 30) -> None:
+    video = VideoEncoder(
+        VideoSettings(codec=codec, width=320, height=240, fps=fps, keyframe_interval_s=1.0)
+    )
+    audio = AudioEncoder()
+    recorder = Recorder(path, video, audio)
+    frames = pattern_source(320, 240, fps, realtime=False).frames()
+    samples = np.concatenate(
+        list(islice(tone_source(440.0, realtime=False).blocks(), seconds * 50 + 5))
+    )
+    samples_per_frame = 48_000 // fps
+    sent = 0
+    for index, frame in enumerate(islice(frames, seconds * fps)):
+        video.encode(frame, index)
+        while sent + 960 <= (index + 1) * samples_per_frame:
+            audio.encode(samples[sent : sent + 960], sent)
+            sent += 960
+    recorder.close()
+    assert recorder.error is None
+
+
+@pytest.mark.parametrize(
+    ("name", "codec"),
+    [("out.mkv", "vp8"), ("out.webm", "vp8"), ("out.mp4", "h264"), ("h.mkv", "h264")],
+)
+def test_recording_plays_with_the_expected_duration_and_no_gap(
+    tmp_path: Path, name: str, codec: str
+) -> None:
+    path = tmp_path / name
+    record(path, codec, seconds=2)
+
+    pictures = decode_video(path)
+    assert len(pictures) == 60
+    assert {(f.width, f.height) for f in pictures} == {(320, 240)}
+    times = [float(f.time) for f in pictures]
+    steps = np.diff(times)
+    assert steps.max() == pytest.approx(1 / 30, abs=0.002)  # no gap anywhere
+    assert times[-1] - times[0] == pytest.approx(59 / 30, abs=0.01)
+
+    sound = decode_audio(path)
+    assert len(sound) / 48_000 == pytest.approx(2.0, abs=0.05)
+    assert dominant_frequency(sound, 48_000) == pytest.approx(440.0, abs=2.0)
+    with av.open(str(path)) as container:
+        assert container.duration / 1e6 == pytest.approx(2.0, abs=0.1)
+
+
+def test_container_that_cannot_hold_the_codec_is_refused(tmp_path: Path) -> None:
+    video = VideoEncoder(VideoSettings(codec="h264", width=160, height=120))
+    with pytest.raises(UnsupportedError, match=r"cannot hold H264; record to \.mkv"):
+        Recorder(tmp_path / "x.webm", video)
+    with pytest.raises(UnsupportedError, match=r"\.mkv, \.webm or \.mp4"):
+        Recorder(tmp_path / "x.avi", video)
+    assert not (tmp_path / "x.webm").exists()
