@@ -61,6 +61,28 @@ def cid_from_str(text: str) -> bytes:
     return binary
 
 
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def normalise_cid(text: str) -> str:
+    """A CIDv1 in base32, whether given in base32 ('b...') or base58btc ('z...').
+
+    Kubo answers base32 for CIDv1; js-ipfs answers base58btc unless asked otherwise.
+    """
+    text = text.strip()
+    if text.startswith("z"):
+        number = 0
+        for char in text[1:]:
+            index = _BASE58.find(char)
+            if index < 0:
+                raise ValueError(f"{text!r} is not a base58btc CID")
+            number = number * 58 + index
+        binary = number.to_bytes((number.bit_length() + 7) // 8, "big")
+        text = cid_to_str(binary)
+    cid_from_str(text)
+    return text
+
+
 def is_cid(text: str) -> bool:
     try:
         cid_from_str(text)

@@ -107,3 +107,40 @@ def ipfs_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IpfsNode]:
             process.kill()
             process.wait()
         log.close()
+
+
+@dataclass(frozen=True)
+class ContentStoreServer:
+    url: str
+    data_dir: Path
+
+
+@pytest.fixture
+def content_store(tmp_path: Path) -> Iterator[ContentStoreServer]:
+    """The backend's content store router served by uvicorn on a loopback port."""
+    import threading
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from backend.content_store import content_store_router
+
+    data_dir = tmp_path / "backend-data"
+    app = FastAPI()
+    app.include_router(content_store_router(data_dir))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("content store server did not start")
+        time.sleep(0.05)
+    try:
+        yield ContentStoreServer(f"http://127.0.0.1:{port}", data_dir)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
