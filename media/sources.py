@@ -117,11 +117,16 @@ class LavfiVideoSource(_Closable):
 
 
 def pattern_source(
-    width: int = 1280, height: int = 720, fps: int = 30, realtime: bool = True
+    width: int = 1280,
+    height: int = 720,
+    fps: int = 30,
+    realtime: bool = True,
+    seconds: float | None = None,
 ) -> LavfiVideoSource:
-    """FFmpeg's moving colour test card with a running clock (testsrc2)."""
+    """FFmpeg's moving colour test card with a running clock (testsrc2); endless by default."""
+    duration = f":d={seconds}" if seconds else ""
     return LavfiVideoSource(
-        f"testsrc2=size={width}x{height}:rate={fps}",
+        f"testsrc2=size={width}x{height}:rate={fps}{duration}",
         width,
         height,
         fps,
@@ -174,13 +179,14 @@ def tone_source(
     level_dbfs: float = -20.0,
     channels: int = 2,
     realtime: bool = True,
+    seconds: float | None = None,
 ) -> LavfiAudioSource:
-    """A pure sine at `level_dbfs` peak (aevalsrc, so the level is exact)."""
+    """A pure sine at `level_dbfs` peak (aevalsrc, so the level is exact); endless by default."""
     amplitude = 10 ** (level_dbfs / 20)
     expr = f"{amplitude:.9f}*sin(2*PI*{frequency}*t)"
     exprs = "|".join([expr] * channels)
     return LavfiAudioSource(
-        f"aevalsrc={exprs}:s={AUDIO_RATE}:n=960",
+        f"aevalsrc={exprs}:s={AUDIO_RATE}:n=960" + (f":d={seconds}" if seconds else ""),
         channels=channels,
         name=f"Tone {frequency:g} Hz",
         realtime=realtime,
