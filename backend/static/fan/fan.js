@@ -1,0 +1,277 @@
+// HarmonieCORE fan page: who is live, WHEP playback, viewer count, chat with wallet sign-in.
+// Plain JS, no build step. Everything is same-origin with the backend that serves this page.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  streams: [],
+  current: null,       // stream name being watched
+  pc: null,
+  location: null,      // WHEP session resource, DELETEd on leave
+  chat: null,          // WebSocket
+  token: null,         // access token after wallet sign-in
+  address: null,
+};
+window.harmonie = state; // for tests and the curious
+
+// ---- who is live ----------------------------------------------------------------------
+
+async function refreshStreams() {
+  try {
+    const response = await fetch("/relay/live", { cache: "no-store" });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    state.streams = await response.json();
+  } catch (err) {
+    state.streams = [];
+  }
+  renderStreams();
+  const current = state.streams.find((s) => s.stream === state.current);
+  if (state.current) {
+    $("viewers").textContent = current ? viewersText(current.viewers) : "offline";
+  }
+}
+
+function viewersText(n) { return `${n} watching`; }
+
+function renderStreams() {
+  const list = $("stream-list");
+  list.replaceChildren();
+  if (!state.streams.length) {
+    const li = document.createElement("li");
+    li.className = "empty";
+    li.textContent = "Nobody is live right now.";
+    list.append(li);
+    return;
+  }
+  for (const s of state.streams) {
+    const li = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.stream = s.stream;
+    button.textContent = s.stream;
+    if (s.stream === state.current) button.classList.add("active");
+    const count = document.createElement("span");
+    count.className = "count";
+    count.textContent = `${s.viewers} 👁`;
+    button.append(count);
+    button.addEventListener("click", () => watch(s.stream));
+    li.append(button);
+    list.append(li);
+  }
+}
+
+// ---- WHEP playback --------------------------------------------------------------------
+
+function gatheringComplete(pc, timeoutMs = 3000) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { pc.removeEventListener("icegatheringstatechange", check); resolve(); };
+    const check = () => { if (pc.iceGatheringState === "complete") done(); };
+    pc.addEventListener("icegatheringstatechange", check);
+    setTimeout(done, timeoutMs); // send what we have: the relay does not take trickled candidates
+  });
+}
+
+async function watch(stream) {
+  await leave();
+  state.current = stream;
+  $("stage").hidden = false;
+  $("stage-title").textContent = stream;
+  setStatus("Connecting…");
+  renderStreams();
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  state.pc = pc;
+  pc.addTransceiver("video", { direction: "recvonly" });
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  const media = new MediaStream();
+  const video = $("player");
+  video.srcObject = media;
+  pc.addEventListener("track", (event) => {
+    media.addTrack(event.track);
+    // Live music: play as soon as possible rather than buffering for smoothness.
+    if ("jitterBufferTarget" in event.receiver) event.receiver.jitterBufferTarget = 0;
+    else if ("playoutDelayHint" in event.receiver) event.receiver.playoutDelayHint = 0;
+  });
+  pc.addEventListener("connectionstatechange", () => {
+    const s = pc.connectionState;
+    if (s === "connected") setStatus("");
+    else if (s === "failed") setStatus("The connection failed. Pick the stream again to retry.");
+    else if (s === "disconnected") setStatus("Connection interrupted…");
+  });
+  try {
+    await pc.setLocalDescription(await pc.createOffer());
+    await gatheringComplete(pc);
+    const response = await fetch(`/whep/${encodeURIComponent(stream)}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/sdp" },
+      body: pc.localDescription.sdp,
+    });
+    if (response.status !== 201) {
+      const text = (await response.text()).trim();
+      throw new Error(text || `the server answered ${response.status}`);
+    }
+    state.location = new URL(response.headers.get("Location"), location.href).href;
+    await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
+  } catch (err) {
+    setStatus(`Cannot play ${stream}: ${err.message}`);
+    pc.close();
+    state.pc = null;
+    return;
+  }
+  video.play().catch(() => setStatus("Press play to start (the browser blocked autoplay)."));
+  joinChat(stream);
+  refreshStreams();
+}
+
+async function leave() {
+  const { pc, location: resource } = state;
+  state.pc = null;
+  state.location = null;
+  if (pc) pc.close();
+  if (resource) {
+    try { await fetch(resource, { method: "DELETE", keepalive: true }); } catch (err) { /* gone */ }
+  }
+  if (state.chat) { state.chat.onclose = null; state.chat.close(); state.chat = null; }
+  state.current = null;
+  $("stage").hidden = true;
+  $("chat-log").replaceChildren();
+}
+
+function setStatus(text) { $("status").textContent = text; }
+
+// ---- chat (tolerant: the page works without it) ---------------------------------------
+
+function joinChat(stream) {
+  const entry = state.streams.find((s) => s.stream === stream) || {};
+  const chatId = entry.chat_stream_id || stream;
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  let socket;
+  try {
+    socket = new WebSocket(`${scheme}://${location.host}/streams/${encodeURIComponent(chatId)}/chat/ws`);
+  } catch (err) {
+    chatStatus("Chat is not available here.");
+    return;
+  }
+  state.chat = socket;
+  socket.onopen = () => {
+    chatStatus("");
+    if (state.token) socket.send(JSON.stringify({ type: "auth", token: state.token }));
+  };
+  socket.onmessage = (event) => {
+    let data;
+    try { data = JSON.parse(event.data); } catch (err) { return; }
+    if (data.type === "history") (data.messages || []).forEach(addChatLine);
+    else if (data.type === "message" && data.message) addChatLine(data.message);
+    else if (data.type === "authed") updateChatInput();
+    else if (data.type === "error") chatStatus(data.detail || "Chat error.");
+  };
+  socket.onclose = () => {
+    if (state.chat === socket) { state.chat = null; chatStatus("Chat is not available for this stream."); }
+    updateChatInput();
+  };
+  socket.onerror = () => {};
+}
+
+function addChatLine(message) {
+  const li = document.createElement("li");
+  const from = document.createElement("span");
+  from.className = "from";
+  const sender = message.sender_name || message.sender || "?";
+  from.textContent = sender.length > 20 ? `${sender.slice(0, 6)}…${sender.slice(-4)}` : sender;
+  const text = document.createElement("span");
+  text.textContent = message.text; // never innerHTML: chat is untrusted
+  li.append(from, text);
+  const log = $("chat-log");
+  log.append(li);
+  log.scrollTop = log.scrollHeight;
+}
+
+function chatStatus(text) { $("chat-status").textContent = text; }
+
+function updateChatInput() {
+  const open = state.chat && state.chat.readyState === WebSocket.OPEN && state.token;
+  $("chat-text").disabled = !open;
+  $("chat-send").disabled = !open;
+  $("chat-text").placeholder = open ? "Say something" : "Sign in to chat";
+}
+
+$("chat-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = $("chat-text").value.trim();
+  if (!text || !state.chat) return;
+  state.chat.send(JSON.stringify({ type: "send", text }));
+  $("chat-text").value = "";
+});
+
+// ---- wallet sign-in (EIP-1193 provider + EIP-4361 message) ------------------------------
+
+async function signIn() {
+  const provider = window.ethereum;
+  if (!provider) { chatStatus("No browser wallet found (install one to chat)."); return; }
+  try {
+    const [account] = await provider.request({ method: "eth_requestAccounts" });
+    const address = toChecksumAddress(account);
+    const chainId = parseInt(await provider.request({ method: "eth_chainId" }), 16);
+    const nonceResponse = await fetch("/auth/nonce", { cache: "no-store" });
+    if (!nonceResponse.ok) throw new Error("sign-in is not available on this server");
+    const { nonce } = await nonceResponse.json();
+    const message = [
+      `${location.host} wants you to sign in with your Ethereum account:`,
+      address,
+      "",
+      "Sign in to chat on HarmonieCORE.",
+      "",
+      `URI: ${location.origin}`,
+      "Version: 1",
+      `Chain ID: ${chainId}`,
+      `Nonce: ${nonce}`,
+      `Issued At: ${new Date().toISOString()}`,
+    ].join("\n");
+    const hexMessage = "0x" + Array.from(new TextEncoder().encode(message))
+      .map((b) => b.toString(16).padStart(2, "0")).join("");
+    const signature = await provider.request({ method: "personal_sign", params: [hexMessage, account] });
+    const verify = await fetch("/auth/verify", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ message, signature }),
+    });
+    if (!verify.ok) {
+      let detail = `HTTP ${verify.status}`;
+      try { detail = (await verify.json()).detail || detail; } catch (err) { /* not JSON */ }
+      throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
+    }
+    const tokens = await verify.json();
+    state.token = tokens.access_token;
+    state.address = tokens.address;
+    $("who").textContent = `${address.slice(0, 6)}…${address.slice(-4)}`;
+    $("who").hidden = false;
+    $("sign-in").hidden = true;
+    if (state.chat && state.chat.readyState === WebSocket.OPEN) {
+      state.chat.send(JSON.stringify({ type: "auth", token: state.token }));
+    }
+    updateChatInput();
+  } catch (err) {
+    chatStatus(`Sign-in failed: ${err.message || err}`);
+  }
+}
+
+function toChecksumAddress(address) {
+  const lower = address.toLowerCase().replace(/^0x/, "");
+  const hash = window.keccak256Hex(lower);
+  let out = "0x";
+  for (let i = 0; i < lower.length; i++) {
+    out += parseInt(hash[i], 16) >= 8 ? lower[i].toUpperCase() : lower[i];
+  }
+  return out;
+}
+
+$("sign-in").addEventListener("click", signIn);
+$("leave").addEventListener("click", leave);
+window.addEventListener("pagehide", () => {
+  if (state.location) navigator.sendBeacon && fetch(state.location, { method: "DELETE", keepalive: true });
+});
+
+refreshStreams();
+setInterval(refreshStreams, 3000);
+const wanted = new URLSearchParams(location.search).get("stream");
+if (wanted) watch(wanted);

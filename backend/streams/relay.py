@@ -1,0 +1,269 @@
+"""The built-in relay: WHIP ingest and WHEP playback with aiortc, forwarding encoded media.
+
+How media crosses without re-encoding (aiortc's `MediaRelay` would decode once and then encode
+once per viewer): the ingest connection's receivers are tapped with
+`media.encoded_tap.tap_encoded_frames`, which yields each complete encoded frame (depacketized
+VP8/H.264/Opus) instead of decoding it. `Broadcast` hands those bytes to a `RelayedTrack` per
+viewer, whose `recv()` returns `av.Packet`s; aiortc's sender sees packets, not frames, and only
+packetizes them (`Encoder.pack()`). Per viewer that costs RTP packetization and SRTP, never a
+codec. Viewers' keyframe requests (PLI/FIR) go to the artist as one rate-limited PLI.
+`bench/live.py` measures how many 720p30 viewers this holds.
+"""
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from dataclasses import dataclass, field
+
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+from aiortc.codecs import get_capabilities
+from aiortc.exceptions import InternalError, InvalidStateError, OperationError
+from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
+from aiortc.sdp import SessionDescription
+
+from backend.streams.broadcast import Broadcast, RelayedTrack
+from backend.streams.media_server import (
+    BadOffer,
+    LiveStream,
+    NoCommonCodec,
+    ResourceNotFound,
+    SessionAnswer,
+    StreamNotLive,
+)
+from media.encoded_tap import tap_encoded_frames
+from media.ice import peer_connection
+
+log = logging.getLogger(__name__)
+
+MEDIA_KINDS = ("audio", "video")
+
+
+@dataclass
+class _Ingest:
+    stream: str
+    resource_id: str
+    pc: RTCPeerConnection
+    generation: int = 0
+
+
+@dataclass
+class _Viewer:
+    stream: str
+    resource_id: str
+    pc: RTCPeerConnection
+    tracks: list[RelayedTrack] = field(default_factory=list)
+
+
+def _parse_offer(offer_sdp: str, sending: bool) -> SessionDescription:
+    """Parse an offer and check it carries media the right way round."""
+    try:
+        description = SessionDescription.parse(offer_sdp)
+    except Exception as exc:  # aiortc raises assorted errors on malformed SDP
+        raise BadOffer(f"The SDP offer cannot be parsed: {exc}") from None
+    wanted = ("sendonly", "sendrecv") if sending else ("recvonly", "sendrecv")
+    kinds = [m.kind for m in description.media if m.kind in MEDIA_KINDS and m.direction in wanted]
+    if not kinds:
+        role = "send" if sending else "receive"
+        raise BadOffer(f"The SDP offer has no audio or video m-line to {role}.")
+    return description
+
+
+def _codec_names(codecs: list[RTCRtpCodecParameters]) -> str:
+    names = sorted({c.mimeType for c in codecs if c.name.lower() != "rtx"})
+    return ", ".join(names) or "none"
+
+
+def _capabilities_for(kind: str, codec: RTCRtpCodecParameters) -> list[RTCRtpCodecCapability]:
+    """The codec the artist sends (plus RTX for video), as transceiver codec preferences."""
+    chosen = []
+    for capability in get_capabilities(kind).codecs:
+        same_codec = (
+            capability.mimeType.lower() == codec.mimeType.lower()
+            and capability.parameters == codec.parameters
+        )
+        if same_codec or capability.name.lower() == "rtx":
+            chosen.append(capability)
+    return chosen
+
+
+class BuiltinRelay:
+    """In-process `MediaServer`: one aiortc connection per artist and per viewer."""
+
+    def __init__(self) -> None:
+        self._broadcasts: dict[str, Broadcast] = {}
+        self._ingests: dict[str, _Ingest] = {}  # by stream name: the current ingest
+        self._viewers: dict[str, _Viewer] = {}  # by resource id
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def _background(self, coroutine) -> None:  # type: ignore[no-untyped-def]
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- ingest (WHIP) -------------------------------------------------------------------
+
+    async def publish(self, stream: str, offer_sdp: str) -> SessionAnswer:
+        offered = _parse_offer(offer_sdp, sending=True)
+        broadcast = self._broadcasts.get(stream) or Broadcast(stream)
+        ingest = _Ingest(stream=stream, resource_id=secrets.token_urlsafe(16), pc=peer_connection())
+        pc = ingest.pc
+
+        @pc.on("track")
+        def on_track(track) -> None:  # type: ignore[no-untyped-def]
+            receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
+            kind = track.kind
+
+            def sink(codec: RTCRtpCodecParameters, frame) -> None:  # type: ignore[no-untyped-def]
+                broadcast.push(kind, ingest.generation, codec, frame)
+
+            tap_encoded_frames(receiver, kind, sink)
+
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except OperationError:
+            await pc.close()
+            offered_codecs = [c for m in offered.media for c in m.rtp.codecs]
+            raise NoCommonCodec(
+                "This ingest relays Opus, VP8 and H.264; the offer has "
+                f"{_codec_names(offered_codecs)}."
+            ) from None
+        except (ValueError, InternalError, InvalidStateError) as exc:
+            await pc.close()
+            raise BadOffer(f"The SDP offer was refused: {exc}") from None
+
+        answer_sdp = pc.localDescription.sdp
+        codecs = {
+            m.kind: m.rtp.codecs[0]
+            for m in SessionDescription.parse(answer_sdp).media
+            if m.kind in MEDIA_KINDS and m.rtp.codecs and m.direction in ("recvonly", "sendrecv")
+        }
+        previous = self._ingests.get(stream)
+        self._broadcasts[stream] = broadcast
+        self._ingests[stream] = ingest
+        ingest.generation = broadcast.new_ingest(codecs, lambda: self._request_keyframe(pc))
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            log.info("ingest %s for %s: %s", ingest.resource_id[:6], stream, pc.connectionState)
+            if pc.connectionState in ("failed", "closed"):
+                await self._end_ingest(ingest)
+
+        if previous is not None:  # the artist reconnected before the old connection failed
+            self._background(self._end_ingest(previous))
+        log.info("ingest for %s: %s", stream, {k: c.mimeType for k, c in codecs.items()})
+        return SessionAnswer(resource_id=ingest.resource_id, sdp=answer_sdp)
+
+    async def unpublish(self, stream: str, resource_id: str) -> None:
+        ingest = self._ingests.get(stream)
+        if ingest is None or ingest.resource_id != resource_id:
+            raise ResourceNotFound(f"No ingest session {resource_id} for stream {stream}.")
+        await self._end_ingest(ingest)
+
+    async def _end_ingest(self, ingest: _Ingest) -> None:
+        broadcast = self._broadcasts.get(ingest.stream)
+        if self._ingests.get(ingest.stream) is ingest:
+            del self._ingests[ingest.stream]
+            if broadcast is not None:
+                broadcast.ingest_ended(ingest.generation)
+                if not self._viewer_count(ingest.stream):
+                    self._broadcasts.pop(ingest.stream, None)
+        await ingest.pc.close()
+
+    def _request_keyframe(self, pc: RTCPeerConnection) -> None:
+        """Ask the artist for a keyframe (RTCP PLI) on every video receiver."""
+        for transceiver in pc.getTransceivers():
+            receiver: RTCRtpReceiver = transceiver.receiver
+            if transceiver.kind != "video":
+                continue
+            for source in receiver.getSynchronizationSources():
+                # aiortc has no public "send PLI" call; this is the one its receiver uses.
+                self._background(receiver._send_rtcp_pli(source.source))
+
+    # -- playback (WHEP) -----------------------------------------------------------------
+
+    async def play(self, stream: str, offer_sdp: str) -> SessionAnswer:
+        _parse_offer(offer_sdp, sending=False)
+        broadcast = self._broadcasts.get(stream)
+        if broadcast is None or stream not in self._ingests:
+            raise StreamNotLive(f"Stream {stream} is not live.")
+        viewer = _Viewer(stream=stream, resource_id=secrets.token_urlsafe(16), pc=peer_connection())
+        pc = viewer.pc
+        for kind, codec in broadcast.codecs.items():
+            track = broadcast.subscribe(kind)
+            viewer.tracks.append(track)
+            transceiver = pc.addTransceiver(track, direction="sendonly")
+            transceiver.setCodecPreferences(_capabilities_for(kind, codec))
+            # A viewer's PLI/FIR cannot make a packetizer produce a keyframe: pass it upstream.
+            transceiver.sender._send_keyframe = broadcast.request_keyframe  # type: ignore[method-assign]
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except OperationError:
+            await self._close_viewer(viewer)
+            sent = _codec_names(list(broadcast.codecs.values()))
+            raise NoCommonCodec(
+                f"This stream is sent as {sent}; the player accepts none of it."
+            ) from None
+        except (ValueError, InternalError, InvalidStateError) as exc:
+            await self._close_viewer(viewer)
+            raise BadOffer(f"The SDP offer was refused: {exc}") from None
+        self._viewers[viewer.resource_id] = viewer
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                self._viewers.pop(viewer.resource_id, None)
+                await self._close_viewer(viewer)
+
+        return SessionAnswer(resource_id=viewer.resource_id, sdp=pc.localDescription.sdp)
+
+    async def stop_playing(self, stream: str, resource_id: str) -> None:
+        viewer = self._viewers.get(resource_id)
+        if viewer is None or viewer.stream != stream:
+            raise ResourceNotFound(f"No playback session {resource_id} for stream {stream}.")
+        del self._viewers[resource_id]
+        await self._close_viewer(viewer)
+
+    async def _close_viewer(self, viewer: _Viewer) -> None:
+        for track in viewer.tracks:
+            track.stop()
+        await viewer.pc.close()
+        if viewer.stream not in self._ingests and not self._viewer_count(viewer.stream):
+            self._broadcasts.pop(viewer.stream, None)
+
+    # -- state ---------------------------------------------------------------------------
+
+    def _viewer_count(self, stream: str) -> int:
+        return sum(1 for v in self._viewers.values() if v.stream == stream)
+
+    def live_streams(self) -> list[LiveStream]:
+        live = []
+        for name in sorted(self._ingests):
+            broadcast = self._broadcasts[name]
+            audio, video = broadcast.codecs.get("audio"), broadcast.codecs.get("video")
+            live.append(
+                LiveStream(
+                    name=name,
+                    viewers=self._viewer_count(name),
+                    started_at=broadcast.started_at,
+                    audio_codec=audio.name if audio else None,
+                    video_codec=video.name if video else None,
+                )
+            )
+        return live
+
+    def broadcast(self, stream: str) -> Broadcast | None:
+        return self._broadcasts.get(stream)
+
+    async def close(self) -> None:
+        for ingest in list(self._ingests.values()):
+            await self._end_ingest(ingest)
+        for viewer in list(self._viewers.values()):
+            self._viewers.pop(viewer.resource_id, None)
+            with contextlib.suppress(Exception):
+                await self._close_viewer(viewer)
+        for broadcast in self._broadcasts.values():
+            broadcast.close()
+        self._broadcasts.clear()

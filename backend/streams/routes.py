@@ -1,0 +1,164 @@
+"""HTTP face of the stream service: WHIP ingest (RFC 9725), WHEP playback, the live list.
+
+    POST   /whip/{stream}             artist's SDP offer -> 201, SDP answer, Location
+    DELETE /whip/{stream}/{resource}  artist stops (same Bearer token)
+    POST   /whep/{stream}             viewer's SDP offer -> 201, SDP answer, Location
+    DELETE /whep/{stream}/{resource}  viewer leaves
+    GET    /relay/live                streams on this relay now, with viewer counts
+    POST   /relay/keys/{stream}       issue a stream key (Bearer: the ingest token)
+
+(Not under /streams/: backend.live owns /streams/{stream_id}, the announced streams.)
+
+Trickle ICE / ICE restarts (PATCH) are not supported: both sides gather before answering.
+"""
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from backend.streams.keys import StreamKeys
+from backend.streams.media_server import MediaServer, StreamError
+from backend.streams.relay import BuiltinRelay
+
+log = logging.getLogger(__name__)
+
+STREAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MAX_SDP_BYTES = 64 * 1024
+SDP = "application/sdp"
+
+
+def _problem(status: int, message: str, **headers: str) -> PlainTextResponse:
+    return PlainTextResponse(message, status_code=status, headers=headers)
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def _read_offer(request: Request, stream: str) -> str | PlainTextResponse:
+    if not STREAM_NAME.match(stream):
+        return _problem(400, "Stream names are 1-64 letters, digits, '.', '_' or '-'.")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != SDP:
+        return _problem(415, f"The offer must be sent as {SDP}.")
+    body = await request.body()
+    if len(body) > MAX_SDP_BYTES:
+        return _problem(413, "The SDP offer is too large.")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return _problem(400, "The SDP offer is not UTF-8 text.")
+
+
+def streams_router(data_dir: Path, media_server: MediaServer | None = None) -> APIRouter:
+    """Routes for WHIP/WHEP and the live list; `media_server` defaults to the built-in relay."""
+    server: MediaServer = media_server or BuiltinRelay()
+    keys = StreamKeys(data_dir)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await server.close()
+
+    router = APIRouter(lifespan=lifespan, tags=["streams"])
+    router.media_server = server  # type: ignore[attr-defined]  # for tests and benches
+
+    def unauthorized(message: str) -> PlainTextResponse:
+        return _problem(401, message, **{"WWW-Authenticate": 'Bearer realm="whip"'})
+
+    @router.post("/whip/{stream}", summary="WHIP ingest: publish a stream")
+    async def whip_publish(stream: str, request: Request) -> Response:
+        token = _bearer(request)
+        if token is None:
+            return unauthorized("Publishing needs a Bearer token (the stream key).")
+        offer = await _read_offer(request, stream)
+        if isinstance(offer, Response):
+            return offer
+        if not keys.may_publish(stream, token):
+            return _problem(403, f"This token may not publish to stream {stream}.")
+        try:
+            answer = await server.publish(stream, offer)
+        except StreamError as exc:
+            return _problem(exc.status, str(exc))
+        return Response(
+            answer.sdp,
+            status_code=201,
+            media_type=SDP,
+            headers={"Location": f"/whip/{stream}/{answer.resource_id}"},
+        )
+
+    @router.delete("/whip/{stream}/{resource}", summary="WHIP: stop publishing")
+    async def whip_stop(stream: str, resource: str, request: Request) -> Response:
+        token = _bearer(request)
+        if token is None:
+            return unauthorized("Stopping a stream needs its Bearer token.")
+        if not keys.may_publish(stream, token):
+            return _problem(403, f"This token may not stop stream {stream}.")
+        try:
+            await server.unpublish(stream, resource)
+        except StreamError as exc:
+            return _problem(exc.status, str(exc))
+        return Response(status_code=200)
+
+    @router.post("/whep/{stream}", summary="WHEP playback: watch a live stream")
+    async def whep_play(stream: str, request: Request) -> Response:
+        offer = await _read_offer(request, stream)
+        if isinstance(offer, Response):
+            return offer
+        try:
+            answer = await server.play(stream, offer)
+        except StreamError as exc:
+            return _problem(exc.status, str(exc))
+        return Response(
+            answer.sdp,
+            status_code=201,
+            media_type=SDP,
+            headers={"Location": f"/whep/{stream}/{answer.resource_id}"},
+        )
+
+    @router.delete("/whep/{stream}/{resource}", summary="WHEP: stop watching")
+    async def whep_stop(stream: str, resource: str) -> Response:
+        try:
+            await server.stop_playing(stream, resource)
+        except StreamError as exc:
+            return _problem(exc.status, str(exc))
+        return Response(status_code=200)
+
+    for path in ("/whip/{stream}/{resource}", "/whep/{stream}/{resource}"):
+
+        @router.patch(path, include_in_schema=False)
+        async def no_trickle() -> Response:
+            return _problem(405, "Trickle ICE and ICE restarts are not supported.", Allow="DELETE")
+
+    @router.get("/relay/live", summary="Streams on the relay now, with their viewer counts")
+    async def live() -> JSONResponse:
+        return JSONResponse(
+            [
+                {
+                    "stream": s.name,
+                    "viewers": s.viewers,
+                    "started_at": s.started_at,
+                    "audio_codec": s.audio_codec,
+                    "video_codec": s.video_codec,
+                    "whep": f"/whep/{s.name}",
+                }
+                for s in server.live_streams()
+            ]
+        )
+
+    @router.post("/relay/keys/{stream}", summary="Issue a stream key (shown once)")
+    async def issue_key(stream: str, request: Request) -> Response:
+        token = _bearer(request)
+        if token is None or not keys.is_ingest_token(token):
+            return unauthorized("Issuing a stream key needs the backend's ingest token.")
+        if not STREAM_NAME.match(stream):
+            return _problem(400, "Stream names are 1-64 letters, digits, '.', '_' or '-'.")
+        return JSONResponse({"stream": stream, "key": keys.issue(stream)}, status_code=201)
+
+    return router

@@ -1,0 +1,81 @@
+"""WHIP ingest -> built-in relay -> WHEP viewers, aiortc on both ends, over loopback."""
+
+import numpy as np
+import pytest
+
+from media.whep import WhepPlayer
+from media.whip import WhipPublisher
+from tests.live_relay.conftest import wait_until
+from tests.live_relay.packet_source import EncodedTestSource
+
+pytestmark = pytest.mark.slow
+
+
+def dominant_frequency(samples: np.ndarray, rate: int) -> float:
+    window = samples * np.hanning(len(samples))
+    spectrum = np.abs(np.fft.rfft(window))
+    spectrum[0] = 0
+    return float(np.argmax(spectrum) * rate / len(samples))
+
+
+async def test_viewers_get_the_artists_encoded_frames_unchanged(relay_server, http) -> None:
+    source = EncodedTestSource(width=320, height=240, fps=30, tone_hz=1000.0)
+    source.start()
+    publisher = WhipPublisher(
+        f"{relay_server.url}/whip/show", relay_server.token, [source.audio, source.video]
+    )
+    await publisher.start()
+    assert publisher.codecs == {"audio": "opus", "video": "VP8"}
+
+    audio: list[np.ndarray] = []
+    rates: list[int] = []
+
+    def on_frame(kind: str, frame) -> None:  # type: ignore[no-untyped-def]
+        if kind == "audio":
+            audio.append(frame.to_ndarray().reshape(-1, len(frame.layout.channels))[:, 0])
+            rates.append(frame.sample_rate)
+
+    received: list[bytes] = []
+    decoding = WhepPlayer(f"{relay_server.url}/whep/show", on_frame=on_frame)
+    raw = WhepPlayer(
+        f"{relay_server.url}/whep/show",
+        decode=False,
+        on_encoded=lambda kind, codec, data, ts: received.append(data) if kind == "video" else None,
+    )
+    try:
+        await decoding.start()
+        await raw.start()
+        live = (await http.get(f"{relay_server.url}/relay/live")).json()
+        assert [(s["stream"], s["viewers"], s["video_codec"]) for s in live] == [("show", 2, "VP8")]
+
+        await wait_until(
+            lambda: decoding.counts.frames["video"] >= 45 and len(received) >= 45,
+            what="45 video frames at both viewers",
+        )
+        await wait_until(lambda: len(audio) >= 50, what="1 s of audio")
+        assert decoding.counts.video_size == (320, 240)
+
+        # Byte for byte what the encoder produced: forwarded, never decoded and re-encoded.
+        sent = set(source.sent_video)
+        assert all(frame in sent for frame in received)
+
+        pcm = np.concatenate(audio[-50:]).astype(np.float64)
+        assert abs(dominant_frequency(pcm, rates[-1]) - 1000.0) < 25
+
+        stats = await publisher.stats()
+        assert stats.state == "live" and stats.codecs["video"] == "VP8"
+    finally:
+        await raw.stop()
+        await decoding.stop()
+        await publisher.stop()
+        source.stop()
+    assert (await http.get(f"{relay_server.url}/relay/live")).json() == []
+
+
+async def test_viewer_of_a_stream_that_is_not_live_is_told(relay_server, http) -> None:
+    player = WhepPlayer(f"{relay_server.url}/whep/nobody")
+    from media.whip_errors import WhipRejected
+
+    with pytest.raises(WhipRejected, match="not live"):
+        await player.start()
+    await player.stop()
