@@ -1,0 +1,259 @@
+"""Tips the studio has seen, and where the watcher stopped: one SQLite file in the data dir.
+
+The watcher writes a block's tips, its hash and the cursor in one transaction, so a crash
+leaves either all of a block or none of it. The alert layer records which tips it has shown
+in the same file, so neither a restart nor a second source (the backend) shows one twice.
+
+Amounts are stored as decimal text: a uint256 does not fit SQLite's 64-bit integers.
+"""
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+PENDING = "pending"
+CONFIRMED = "confirmed"
+DROPPED = "dropped"  # its block left the chain (reorg); it may come back
+STATUSES = (PENDING, CONFIRMED, DROPPED)
+
+TipKey = tuple[str, int]  # (transaction hash, lowercase 0x-hex; log index)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS watch_cursor (
+    scope TEXT PRIMARY KEY,
+    last_block INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS block_hashes (
+    scope TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (scope, number)
+);
+CREATE TABLE IF NOT EXISTS tips (
+    scope TEXT NOT NULL,
+    tx_hash TEXT NOT NULL,
+    log_index INTEGER NOT NULL,
+    block_number INTEGER NOT NULL,
+    block_hash TEXT NOT NULL,
+    timestamp INTEGER NOT NULL,
+    artist TEXT NOT NULL,
+    fan TEXT NOT NULL,
+    amount_wei TEXT NOT NULL,
+    message TEXT NOT NULL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (scope, tx_hash, log_index)
+);
+CREATE INDEX IF NOT EXISTS ix_tips_block ON tips (scope, block_number);
+CREATE TABLE IF NOT EXISTS alerted (
+    tx_hash TEXT NOT NULL,
+    log_index INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    alerted_at REAL NOT NULL,
+    PRIMARY KEY (tx_hash, log_index)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Tip:
+    tx_hash: str
+    log_index: int
+    block_number: int
+    block_hash: str
+    timestamp: int  # the block's unix time (seconds)
+    artist: str
+    fan: str
+    amount_wei: int
+    message: str
+    status: str = PENDING
+
+    @property
+    def key(self) -> TipKey:
+        return tip_key(self.tx_hash, self.log_index)
+
+    def with_status(self, status: str) -> "Tip":
+        return replace(self, status=status)
+
+
+def tip_key(tx_hash: str, log_index: int) -> TipKey:
+    text = tx_hash.lower()
+    return (text if text.startswith("0x") else "0x" + text, int(log_index))
+
+
+def watch_scope(chain_id: int, contract: str, artist: str) -> str:
+    """One cursor per (chain, contract, artist): switching profile never mixes histories."""
+    return f"{chain_id}:{contract.lower()}:{artist.lower()}"
+
+
+class TipStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- cursor and remembered block hashes ---------------------------------------------------
+
+    def cursor(self, scope: str) -> int | None:
+        row = self._db.execute(
+            "SELECT last_block FROM watch_cursor WHERE scope = ?", (scope,)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_cursor(self, scope: str, last_block: int, db: sqlite3.Connection | None = None) -> None:
+        (db or self._db).execute(
+            "INSERT INTO watch_cursor (scope, last_block) VALUES (?, ?) "
+            "ON CONFLICT(scope) DO UPDATE SET last_block = excluded.last_block",
+            (scope, last_block),
+        )
+
+    def remember_block(
+        self, scope: str, number: int, block_hash: str, db: sqlite3.Connection | None = None
+    ) -> None:
+        (db or self._db).execute(
+            "INSERT OR REPLACE INTO block_hashes (scope, number, hash) VALUES (?, ?, ?)",
+            (scope, number, block_hash.lower()),
+        )
+
+    def block_hash(self, scope: str, number: int) -> str | None:
+        row = self._db.execute(
+            "SELECT hash FROM block_hashes WHERE scope = ? AND number = ?", (scope, number)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def remembered_blocks(self, scope: str) -> list[tuple[int, str]]:
+        """(number, hash), newest first."""
+        rows = self._db.execute(
+            "SELECT number, hash FROM block_hashes WHERE scope = ? ORDER BY number DESC", (scope,)
+        ).fetchall()
+        return [(int(n), str(h)) for n, h in rows]
+
+    def forget_blocks(
+        self,
+        scope: str,
+        above: int | None = None,
+        below: int | None = None,
+        db: sqlite3.Connection | None = None,
+    ) -> None:
+        db = db or self._db
+        if above is not None:
+            db.execute("DELETE FROM block_hashes WHERE scope = ? AND number > ?", (scope, above))
+        if below is not None:
+            db.execute("DELETE FROM block_hashes WHERE scope = ? AND number < ?", (scope, below))
+
+    # -- tips ---------------------------------------------------------------------------------
+
+    def get_tip(self, scope: str, key: TipKey) -> Tip | None:
+        row = self._db.execute(
+            f"SELECT {_TIP_COLUMNS} FROM tips WHERE scope = ? AND tx_hash = ? AND log_index = ?",
+            (scope, *key),
+        ).fetchone()
+        return None if row is None else _tip_from_row(row)
+
+    def put_tip(self, scope: str, tip: Tip, db: sqlite3.Connection | None = None) -> None:
+        (db or self._db).execute(
+            f"INSERT OR REPLACE INTO tips (scope, {_TIP_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                scope,
+                *tip.key,
+                tip.block_number,
+                tip.block_hash.lower(),
+                tip.timestamp,
+                tip.artist,
+                tip.fan,
+                str(tip.amount_wei),
+                tip.message,
+                tip.status,
+            ),
+        )
+
+    def tips(self, scope: str, statuses: Iterable[str] = STATUSES) -> list[Tip]:
+        """Tips in chain order (block, then log index)."""
+        wanted = tuple(statuses)
+        marks = ",".join("?" * len(wanted))
+        rows = self._db.execute(
+            f"SELECT {_TIP_COLUMNS} FROM tips WHERE scope = ? AND status IN ({marks}) "
+            "ORDER BY block_number, log_index",
+            (scope, *wanted),
+        ).fetchall()
+        return [_tip_from_row(r) for r in rows]
+
+    def tips_above(self, scope: str, block_number: int) -> list[Tip]:
+        rows = self._db.execute(
+            f"SELECT {_TIP_COLUMNS} FROM tips WHERE scope = ? AND block_number > ? "
+            "AND status != ? ORDER BY block_number, log_index",
+            (scope, block_number, DROPPED),
+        ).fetchall()
+        return [_tip_from_row(r) for r in rows]
+
+    # -- what the alert layer has shown -------------------------------------------------------
+
+    def mark_alerted(self, key: TipKey, source: str) -> bool:
+        """Record that `key` was shown; False if it already had been (by any source)."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO alerted (tx_hash, log_index, source, alerted_at) "
+            "VALUES (?, ?, ?, ?)",
+            (*tip_key(*key), source, time.time()),
+        )
+        return cursor.rowcount == 1
+
+    def was_alerted(self, key: TipKey) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM alerted WHERE tx_hash = ? AND log_index = ?", tip_key(*key)
+        ).fetchone()
+        return row is not None
+
+    def unalerted_tips(self, scope: str) -> list[Tip]:
+        """Tips stored but never shown (the process stopped between the two)."""
+        rows = self._db.execute(
+            f"SELECT {_prefixed('t.')} FROM tips t LEFT JOIN alerted a "
+            "ON a.tx_hash = t.tx_hash AND a.log_index = t.log_index "
+            "WHERE t.scope = ? AND a.tx_hash IS NULL AND t.status != ? "
+            "ORDER BY t.block_number, t.log_index",
+            (scope, DROPPED),
+        ).fetchall()
+        return [_tip_from_row(r) for r in rows]
+
+
+_TIP_FIELDS = (
+    "tx_hash",
+    "log_index",
+    "block_number",
+    "block_hash",
+    "timestamp",
+    "artist",
+    "fan",
+    "amount_wei",
+    "message",
+    "status",
+)
+_TIP_COLUMNS = ", ".join(_TIP_FIELDS)
+
+
+def _prefixed(prefix: str) -> str:
+    return ", ".join(prefix + f for f in _TIP_FIELDS)
+
+
+def _tip_from_row(row: tuple[object, ...]) -> Tip:
+    values = dict(zip(_TIP_FIELDS, row, strict=True))
+    values["amount_wei"] = int(str(values["amount_wei"]))
+    return Tip(**values)  # type: ignore[arg-type]
