@@ -155,6 +155,7 @@ class WhipPublisher:
     async def _connect(self) -> None:
         pc = peer_connection([*self._ice_servers, *self._link_ice_servers])
         self._pc = pc
+        self._offered: dict[str, set[str]] = {}
         for feed in self._feeds:
             transceiver = pc.addTransceiver(feed.attach(), direction="sendonly")
             fixed = (
@@ -169,6 +170,7 @@ class WhipPublisher:
             preferences = _codec_preferences(feed.kind, names)
             if not preferences:
                 raise WhipNoCommonCodec(f"This publisher cannot send {', '.join(names)}.")
+            self._offered[feed.kind] = {c.name.lower() for c in preferences} - {"rtx"}
             transceiver.setCodecPreferences(preferences)
             # A PLI/FIR from the ingest cannot make aiortc's packetizer produce a keyframe.
             transceiver.sender._send_keyframe = feed.request_keyframe  # type: ignore[method-assign]
@@ -200,7 +202,7 @@ class WhipPublisher:
             ) from None
         codecs: dict[str, str] = {}
         for m in media:
-            usable = [c for c in m.rtp.codecs if c.name.lower() != "rtx"]
+            usable = [c for c in m.rtp.codecs if c.name.lower() in self._offered.get(m.kind, ())]
             if m.port and usable and m.direction in ("recvonly", "sendrecv"):
                 codecs[m.kind] = usable[0].name
         missing = {f.kind for f in self._feeds} - set(codecs)
