@@ -1,41 +1,68 @@
-"""The ASGI application: `create_app(config)` wires storage and routes."""
+"""The ASGI application: `create_app(config)` wires storage, fan-out and the routers.
 
-import platform
+Other parts mount their routers here with one line each (`app.include_router(...)`).
+"""
+
+import secrets
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.metadata import version
 
 from fastapi import FastAPI
 
-from backend import __version__
+from backend import __version__, accounts, auth, chat, discovery, live, notifications, ops
 from backend.config import BackendConfig
-from backend.database import database_status, make_engine
+from backend.content_store import content_store_router
+from backend.database import make_engine, make_sessions, migrate
+from backend.errors import install_error_handlers
+from backend.fanout import make_bus
+from backend.hub import Hub
+from backend.metrics import Metrics, RequestCounter
+from backend.services import Services
+from backend.streams import fan_page, streams_router
+
+
+def create_services(config: BackendConfig) -> Services:
+    engine = make_engine(config.database_url)
+    return Services(
+        config=config,
+        engine=engine,
+        sessions=make_sessions(engine),
+        bus=make_bus(config.redis_url),
+        hub=Hub(),
+        metrics=Metrics(),
+        jwt_secret=config.jwt_secret or secrets.token_urlsafe(32),
+    )
 
 
 def create_app(config: BackendConfig) -> FastAPI:
-    engine = make_engine(config.database_url)
+    services = create_services(config)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        yield
-        await engine.dispose()
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if config.run_migrations:
+            await migrate(services.engine)
+        await services.bus.start(services.hub.dispatch)
+        try:
+            yield
+        finally:
+            await services.bus.close()
+            await services.engine.dispose()
 
     app = FastAPI(title="HarmonieCORE backend", version=__version__, lifespan=lifespan)
     app.state.config = config
-    app.state.engine = engine
+    app.state.engine = services.engine
+    app.state.services = services
+    install_error_handlers(app)
+    app.add_middleware(RequestCounter, metrics=services.metrics)
 
-    @app.get("/health", tags=["ops"], summary="Versions and the status of each component")
-    async def health() -> dict[str, object]:
-        components = {"database": await database_status(engine)}
-        ok = all(c.get("status") == "ok" for c in components.values())
-        return {
-            "status": "ok" if ok else "degraded",
-            "version": __version__,
-            "versions": {
-                "python": platform.python_version(),
-                "fastapi": version("fastapi"),
-                "sqlalchemy": version("sqlalchemy"),
-            },
-            "components": components,
-        }
-
+    app.include_router(ops.router)
+    app.include_router(auth.router)
+    app.include_router(accounts.router)
+    app.include_router(discovery.router)
+    app.include_router(live.router)
+    app.include_router(chat.router)
+    app.include_router(notifications.router)
+    app.include_router(content_store_router(config.data_dir))
+    app.include_router(streams_router(config.data_dir))
+    app.mount("/fan", fan_page(), name="fan")
     return app

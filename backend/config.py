@@ -1,7 +1,10 @@
 """Backend configuration, from the command line or the embedding studio."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+# Core mainnet, Core testnet, and the chain ids local devnets use (anvil/hardhat, eth-tester).
+DEFAULT_CHAIN_IDS: tuple[int, ...] = (1116, 1114, 1337, 31337, 131277322940537)
 
 
 @dataclass(frozen=True)
@@ -11,3 +14,26 @@ class BackendConfig:
     database_url: str = "sqlite+aiosqlite:///harmonie-backend.db"
     redis_url: str | None = None
     data_dir: Path = Path(".")
+    # Sign-In with Ethereum: the authorities (host[:port]) a message may name; empty means
+    # "host:port" of this server (and localhost:port when bound to loopback).
+    siwe_domains: tuple[str, ...] = ()
+    chain_ids: tuple[int, ...] = DEFAULT_CHAIN_IDS
+    # HS256 key for access tokens. None: a random per-process key (tokens die with the
+    # process). Instances behind one load balancer must share one (HARMONIE_JWT_SECRET).
+    jwt_secret: str | None = field(default=None, repr=False)
+    access_token_ttl_s: int = 15 * 60
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    nonce_ttl_s: int = 10 * 60
+    # Chat: history sent on join, and a per-address token bucket (burst, refill per second).
+    chat_history: int = 50
+    chat_burst: int = 5
+    chat_rate_per_s: float = 1.0
+    run_migrations: bool = True
+
+    def allowed_siwe_domains(self) -> tuple[str, ...]:
+        if self.siwe_domains:
+            return self.siwe_domains
+        domains = [f"{self.host}:{self.port}"]
+        if self.host in ("127.0.0.1", "::1", "localhost"):
+            domains += [f"localhost:{self.port}", f"127.0.0.1:{self.port}"]
+        return tuple(dict.fromkeys(domains))

@@ -1,0 +1,177 @@
+"""Discovery: tracks (newest, by artist, one), and search across artists and tracks."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend import search
+from backend.accounts import profiles_query, to_profile
+from backend.auth import CurrentAddress, ServicesDep
+from backend.errors import error_responses
+from backend.models import Account, TrackRow
+from backend.params import AddressPath, Limit, Offset, next_offset
+from backend.wire import Page, Profile, SearchResults, Track, TrackIn
+
+router = APIRouter(tags=["discovery"])
+
+TrackIdPath = Annotated[int, Path(ge=1, le=2**62)]
+SearchQuery = Annotated[str, Query(min_length=1, max_length=200, description="words to find")]
+
+
+def to_track(row: TrackRow) -> Track:
+    return Track(
+        id=row.id,
+        title=row.title,
+        artist_address=row.artist_address,
+        artist_name=row.artist_name,
+        cid=row.cid,
+        duration_s=row.duration_s,
+        loudness_lufs=row.loudness_lufs,
+        artwork_cid=row.artwork_cid,
+        created_at=row.created_at,
+    )
+
+
+async def _page_of_tracks(session: AsyncSession, query, limit: int, offset: int) -> Page[Track]:  # type: ignore[no-untyped-def]
+    rows = list((await session.execute(query.offset(offset).limit(limit + 1))).scalars())
+    return Page[Track](
+        items=[to_track(r) for r in rows[:limit]], next_offset=next_offset(offset, limit, len(rows))
+    )
+
+
+@router.get("/tracks", summary="Tracks, newest first")
+async def list_tracks(services: ServicesDep, limit: Limit = 20, offset: Offset = 0) -> Page[Track]:
+    query = select(TrackRow).order_by(TrackRow.created_at.desc(), TrackRow.id.desc())
+    async with services.sessions() as session:
+        return await _page_of_tracks(session, query, limit, offset)
+
+
+@router.get("/tracks/{track_id}", summary="One track", responses=error_responses(404))
+async def get_track(track_id: TrackIdPath, services: ServicesDep) -> Track:
+    async with services.sessions() as session:
+        row = await session.get(TrackRow, track_id)
+    if row is None:
+        raise HTTPException(404, detail="no such track")
+    return to_track(row)
+
+
+@router.get("/artists/{address}/tracks", summary="An artist's tracks, newest first")
+async def artist_tracks(
+    address: AddressPath, services: ServicesDep, limit: Limit = 20, offset: Offset = 0
+) -> Page[Track]:
+    query = (
+        select(TrackRow)
+        .where(TrackRow.artist_address == address)
+        .order_by(TrackRow.created_at.desc(), TrackRow.id.desc())
+    )
+    async with services.sessions() as session:
+        return await _page_of_tracks(session, query, limit, offset)
+
+
+@router.post(
+    "/tracks",
+    status_code=201,
+    summary="List one of your tracks (idempotent per CID)",
+    responses={
+        200: {"model": Track, "description": "This CID was already listed: the existing track"},
+        **error_responses(401, 403),
+    },
+)
+async def add_track(
+    body: TrackIn, caller: CurrentAddress, services: ServicesDep, response: Response
+) -> Track:
+    async with services.sessions.begin() as session:
+        artist = await session.get(Account, caller)
+        if artist is None or artist.role != "artist":
+            raise HTTPException(403, detail="only artists list tracks; create an artist profile")
+        existing = (
+            await session.execute(
+                select(TrackRow).where(TrackRow.artist_address == caller, TrackRow.cid == body.cid)
+            )
+        ).scalar_one_or_none()
+        if existing is not None:
+            response.status_code = 200
+            return to_track(existing)
+        row = TrackRow(
+            artist_address=caller,
+            artist_name=artist.display_name,
+            title=body.title,
+            cid=body.cid,
+            duration_s=body.duration_s,
+            loudness_lufs=body.loudness_lufs,
+            artwork_cid=body.artwork_cid,
+            created_at=datetime.now(UTC),
+        )
+        session.add(row)
+        await session.flush()
+        return to_track(row)
+
+
+@router.delete(
+    "/tracks/{track_id}",
+    status_code=204,
+    summary="Remove one of your tracks from listings",
+    responses=error_responses(401, 403, 404),
+)
+async def delete_track(
+    track_id: TrackIdPath, caller: CurrentAddress, services: ServicesDep
+) -> Response:
+    async with services.sessions.begin() as session:
+        row = await session.get(TrackRow, track_id)
+        if row is None:
+            raise HTTPException(404, detail="no such track")
+        if row.artist_address != caller:
+            raise HTTPException(403, detail="this is not your track")
+        await session.delete(row)
+    return Response(status_code=204)
+
+
+async def _search_tracks(session: AsyncSession, q: str, limit: int, offset: int) -> Page[Track]:
+    ids = await search.track_ids(session, q, limit + 1, offset)
+    rows = {
+        r.id: r
+        for r in (await session.execute(select(TrackRow).where(TrackRow.id.in_(ids)))).scalars()
+    }
+    items = [to_track(rows[i]) for i in ids[:limit] if i in rows]
+    return Page[Track](items=items, next_offset=next_offset(offset, limit, len(ids)))
+
+
+async def _search_artists(session: AsyncSession, q: str, limit: int, offset: int) -> Page[Profile]:
+    addresses = await search.artist_addresses(session, q, limit + 1, offset)
+    found = {
+        account.address: to_profile(account, followers)
+        for account, followers in (
+            await session.execute(profiles_query().where(Account.address.in_(addresses)))
+        ).all()
+    }
+    items = [found[a] for a in addresses[:limit] if a in found]
+    return Page[Profile](items=items, next_offset=next_offset(offset, limit, len(addresses)))
+
+
+@router.get("/search", summary="Search artists and tracks (one page of each)")
+async def search_all(
+    q: SearchQuery, services: ServicesDep, limit: Limit = 10, offset: Offset = 0
+) -> SearchResults:
+    async with services.sessions() as session:
+        artists = await _search_artists(session, q, limit, offset)
+        tracks = await _search_tracks(session, q, limit, offset)
+    return SearchResults(query=q, artists=artists, tracks=tracks)
+
+
+@router.get("/search/tracks", summary="Search tracks by title and artist name")
+async def search_tracks(
+    q: SearchQuery, services: ServicesDep, limit: Limit = 20, offset: Offset = 0
+) -> Page[Track]:
+    async with services.sessions() as session:
+        return await _search_tracks(session, q, limit, offset)
+
+
+@router.get("/search/artists", summary="Search artists by name and bio")
+async def search_artists(
+    q: SearchQuery, services: ServicesDep, limit: Limit = 20, offset: Offset = 0
+) -> Page[Profile]:
+    async with services.sessions() as session:
+        return await _search_artists(session, q, limit, offset)

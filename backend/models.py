@@ -1,0 +1,176 @@
+"""Database tables (SQLAlchemy 2 declarative). The schema itself is created by migrations."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite hands back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    role: Mapped[str] = mapped_column(String(8))
+    display_name: Mapped[str] = mapped_column(String(64))
+    bio: Mapped[str] = mapped_column(Text, default="")
+    avatar_cid: Mapped[str | None] = mapped_column(String(128))
+    links: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_accounts_role_created", "role", "created_at"),)
+
+
+class Follow(Base):
+    __tablename__ = "follows"
+
+    follower: Mapped[str] = mapped_column(String(42), primary_key=True)
+    artist: Mapped[str] = mapped_column(
+        String(42), ForeignKey("accounts.address", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_follows_artist", "artist"),)
+
+
+class TrackRow(Base):
+    __tablename__ = "tracks"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    artist_address: Mapped[str] = mapped_column(
+        String(42), ForeignKey("accounts.address", ondelete="CASCADE")
+    )
+    # Denormalised so full-text search covers "title + artist" from one row.
+    artist_name: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    cid: Mapped[str] = mapped_column(String(128))
+    duration_s: Mapped[float] = mapped_column(Float)
+    loudness_lufs: Mapped[float | None] = mapped_column(Float)
+    artwork_cid: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("artist_address", "cid", name="uq_tracks_artist_cid"),
+        Index("ix_tracks_created", "created_at"),
+        Index("ix_tracks_artist", "artist_address", "created_at"),
+    )
+
+
+class StreamRow(Base):
+    __tablename__ = "streams"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    artist_address: Mapped[str] = mapped_column(String(42))
+    title: Mapped[str] = mapped_column(String(200))
+    viewers: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_streams_live", "ended_at", "started_at"),)
+
+
+class ChatMessageRow(Base):
+    __tablename__ = "chat_messages"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    stream_id: Mapped[str] = mapped_column(String(64), ForeignKey("streams.id", ondelete="CASCADE"))
+    sender: Mapped[str] = mapped_column(String(42))
+    text: Mapped[str] = mapped_column(Text)
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_chat_stream_id", "stream_id", "id"),
+        UniqueConstraint("stream_id", "sender", "client_id", name="uq_chat_client_id"),
+    )
+
+
+class ChatMute(Base):
+    __tablename__ = "chat_mutes"
+
+    artist: Mapped[str] = mapped_column(String(42), primary_key=True)
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NotificationRow(Base):
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    recipient: Mapped[str] = mapped_column(String(42))
+    kind: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_notifications_recipient_id", "recipient", "id"),)
+
+
+class NotificationRead(Base):
+    __tablename__ = "notification_reads"
+
+    recipient: Mapped[str] = mapped_column(String(42), primary_key=True)
+    last_read_id: Mapped[int] = mapped_column(Id, default=0)
+
+
+class AuthNonce(Base):
+    __tablename__ = "auth_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_auth_nonces_expires", "expires_at"),)
+
+
+class RefreshToken(Base):
+    __tablename__ = "refresh_tokens"
+
+    # sha256 of the token: a leaked database does not leak usable refresh tokens.
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(42))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_refresh_tokens_address", "address"),)

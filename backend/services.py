@@ -1,0 +1,44 @@
+"""What every route and internal caller shares: storage, fan-out, local subscribers, metrics."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request, WebSocket
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+
+from backend.config import BackendConfig
+from backend.fanout import Bus
+from backend.hub import Hub
+from backend.metrics import Metrics
+
+HealthCheck = Callable[[], Awaitable[dict[str, str]]]
+
+
+@dataclass
+class Services:
+    config: BackendConfig
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    bus: Bus
+    hub: Hub
+    metrics: Metrics
+    jwt_secret: str = field(repr=False)
+    health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+
+
+def services_of(holder: "FastAPI | Starlette | Request | WebSocket | Services") -> Services:
+    """The Services of an app (or of the request/socket being served, or Services itself)."""
+    if isinstance(holder, Services):
+        return holder
+    app = holder.app if isinstance(holder, Request | WebSocket) else holder
+    return app.state.services  # type: ignore[no-any-return]
+
+
+def get_services(request: Request) -> Services:
+    return services_of(request)
+
+
+def register_health_check(app: FastAPI, name: str, check: HealthCheck) -> None:
+    """Other parts (e.g. the stream relay) report a component in /health: {"status": "ok"|...}."""
+    services_of(app).health_checks[name] = check

@@ -1,0 +1,256 @@
+"""The JSON the studio and the backend exchange: one set of pydantic models both import.
+
+Field types here are the validation boundary: every string that reaches the database passed
+through one of the `Annotated` types below (length limits, no control characters, no lone
+surrogates, checksummed addresses).
+"""
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from eth_utils import to_checksum_address
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+_CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def _single_line(value: str) -> str:
+    if _CONTROL_SINGLE_LINE.search(value):
+        raise ValueError("must be a single line of printable text")
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+def _multi_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must be printable text")
+    return value
+
+
+def _checksum(value: str) -> str:
+    return to_checksum_address(value)
+
+
+Address = Annotated[
+    str,
+    Field(pattern=r"^0x[0-9a-fA-F]{40}$", examples=["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"]),
+    AfterValidator(_checksum),
+]
+Cid = Annotated[
+    str,
+    Field(
+        pattern=r"^(Qm[1-9A-HJ-NP-Za-km-z]{44}|b[a-z2-7]{50,100})$",
+        description="IPFS CID (CIDv0 base58 or CIDv1 base32)",
+    ),
+]
+Name = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_single_line)]
+Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_single_line)]
+Bio = Annotated[str, Field(max_length=1000), AfterValidator(_multi_line)]
+ChatText = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_single_line)]
+Link = Annotated[str, Field(pattern=r"^https?://[^\s\x00-\x1f\x7f]{1,300}$", max_length=300)]
+ClientId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+StreamId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+Role = Literal["artist", "fan"]
+NotificationKind = Literal["tip_received", "new_follower", "chat_mention", "stream_started"]
+NOTIFICATION_KINDS: tuple[str, ...] = NotificationKind.__args__  # type: ignore[attr-defined]
+
+T = TypeVar("T")
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_offset: int | None = Field(None, description="offset of the next page; null at the end")
+
+
+# -- auth -------------------------------------------------------------------------------------
+
+
+class NonceOut(BaseModel):
+    nonce: str
+    expires_at: datetime
+
+
+class VerifyIn(Wire):
+    message: str = Field(min_length=1, max_length=4096, description="EIP-4361 message")
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="EIP-191 signature")
+
+
+class RefreshIn(Wire):
+    refresh_token: str = Field(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class TokenPair(BaseModel):
+    address: str
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="seconds until the access token expires")
+    refresh_token: str
+
+
+# -- accounts ---------------------------------------------------------------------------------
+
+
+class ProfileIn(Wire):
+    role: Role
+    display_name: Name
+    bio: Bio = ""
+    avatar_cid: Cid | None = None
+    links: list[Link] = Field(default_factory=list, max_length=8)
+
+
+class Profile(BaseModel):
+    address: str
+    role: Role
+    display_name: str
+    bio: str
+    avatar_cid: str | None
+    links: list[str]
+    followers: int
+    created_at: datetime
+
+
+class FollowState(BaseModel):
+    artist: str
+    following: bool
+    followers: int
+
+
+# -- discovery --------------------------------------------------------------------------------
+
+
+class TrackIn(Wire):
+    title: Title
+    cid: Cid
+    duration_s: float = Field(gt=0, le=24 * 3600)
+    loudness_lufs: float | None = Field(None, ge=-70, le=10)
+    artwork_cid: Cid | None = None
+
+
+class Track(BaseModel):
+    id: int
+    title: str
+    artist_address: str
+    artist_name: str
+    cid: str
+    duration_s: float
+    loudness_lufs: float | None
+    artwork_cid: str | None
+    created_at: datetime
+
+
+class LiveStream(BaseModel):
+    id: str
+    artist_address: str
+    artist_name: str | None
+    title: str
+    viewers: int
+    started_at: datetime
+    ended_at: datetime | None = None
+
+
+class SearchResults(BaseModel):
+    query: str
+    artists: Page[Profile]
+    tracks: Page[Track]
+
+
+# -- chat -------------------------------------------------------------------------------------
+
+
+class ChatMessage(BaseModel):
+    id: int
+    stream_id: str
+    sender: str
+    sender_name: str | None
+    text: str = Field(description="plain text; escape it wherever it is rendered")
+    created_at: datetime
+
+
+class ChatSendIn(Wire):
+    text: ChatText
+    client_id: ClientId | None = Field(
+        None, description="sender-chosen id: resending the same one never duplicates a message"
+    )
+
+
+class MuteIn(Wire):
+    address: Address
+
+
+class MuteState(BaseModel):
+    artist: str
+    address: str
+    muted: bool
+
+
+# -- notifications ----------------------------------------------------------------------------
+
+
+class Notification(BaseModel):
+    id: int
+    kind: NotificationKind
+    data: dict[str, Any]
+    created_at: datetime
+    read: bool
+
+
+class NotificationsPage(BaseModel):
+    items: list[Notification]
+    last_read_id: int
+    next_cursor: int | None = Field(
+        None, description="for the next page: pass as `after` (oldest-first) or `before`"
+    )
+
+
+class ReadIn(Wire):
+    up_to: int = Field(ge=0, le=2**62, description="mark every notification with id <= up_to read")
+
+
+# -- WebSocket frames (JSON objects with a "type") ---------------------------------------------
+# client -> server: {"type":"auth","token"} {"type":"send","text","client_id"?}
+#                   {"type":"delete","id"} {"type":"mute","address"} {"type":"ping"}
+# server -> client: {"type":"history","messages":[...]} {"type":"message","message"}
+#                   {"type":"deleted","id"} {"type":"muted","address"} {"type":"authed","address"}
+#                   {"type":"notification","notification"} {"type":"backlog","notifications":[...]}
+#                   {"type":"error","code","detail"} {"type":"pong"}
+
+
+class WsAuth(Wire):
+    type: Literal["auth"]
+    token: str = Field(max_length=4096)
+
+
+class WsSend(Wire):
+    type: Literal["send"]
+    text: ChatText
+    client_id: ClientId | None = None
+
+
+class WsDelete(Wire):
+    type: Literal["delete"]
+    id: int = Field(ge=1, le=2**62)
+
+
+class WsMute(Wire):
+    type: Literal["mute", "unmute"]
+    address: Address
+
+
+class WsPing(Wire):
+    type: Literal["ping"]
+
+
+ClientFrame = Annotated[WsAuth | WsSend | WsDelete | WsMute | WsPing, Field(discriminator="type")]

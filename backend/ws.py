@@ -1,0 +1,102 @@
+"""WebSocket plumbing shared by chat and notifications: frames, auth, join-then-stream."""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import WebSocket
+from pydantic import TypeAdapter, ValidationError
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from backend.auth import decode_access_token
+from backend.hub import Subscriber, cancel
+from backend.services import Services
+from backend.wire import ClientFrame, WsAuth
+
+MAX_FRAME_CHARS = 8192
+_frames: TypeAdapter[Any] = TypeAdapter(ClientFrame)
+
+# Close codes (4000-4999 are the application's).
+CLOSE_NOT_FOUND = 4404
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_TOO_SLOW = 4008
+
+
+def frame(kind: str, **fields: Any) -> str:
+    return json.dumps({"type": kind, **fields}, separators=(",", ":"), default=str)
+
+
+def error_frame(code: str, detail: str) -> str:
+    return frame("error", code=code, detail=detail)
+
+
+async def receive_frame(websocket: WebSocket) -> Any:
+    """The next valid client frame; invalid ones are answered with an error frame and skipped."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        raw = message.get("text")
+        if raw is None:
+            await websocket.send_text(error_frame("bad_frame", "send JSON text frames"))
+            continue
+        if len(raw) > MAX_FRAME_CHARS:
+            await websocket.send_text(error_frame("bad_frame", "frame too large"))
+            continue
+        try:
+            return _frames.validate_json(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0] if exc.errors() else {"msg": "invalid"}
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            await websocket.send_text(error_frame("bad_frame", f"{where}: {first['msg']}"))
+
+
+def authenticate(services: Services, message: WsAuth) -> str:
+    """The address of a valid token; TokenError otherwise."""
+    return decode_access_token(services, message.token)
+
+
+def event_id(payload: str, kinds: tuple[str, ...]) -> int | None:
+    data = json.loads(payload)
+    if data.get("type") in kinds:
+        inner = data.get("message") or data.get("notification") or {}
+        return int(inner.get("id", 0))
+    return None
+
+
+async def stream_to(
+    websocket: WebSocket,
+    subscriber: Subscriber,
+    backlog_sent_up_to: int,
+    keyed_kinds: tuple[str, ...],
+    handle: Callable[[Any], Awaitable[None]],
+) -> None:
+    """After the backlog: flush what arrived while joining (minus duplicates), then run the
+    writer and the reader together until either ends."""
+    for payload in subscriber.take_buffered():
+        key = event_id(payload, keyed_kinds)
+        if key is None or key > backlog_sent_up_to:
+            await websocket.send_text(payload)
+    subscriber.resume()
+    writer = asyncio.create_task(subscriber.run())
+
+    async def read() -> None:
+        while True:
+            await handle(await receive_frame(websocket))
+
+    reader = asyncio.create_task(read())
+    try:
+        done, _ = await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
+        if writer in done and subscriber.overflowed:
+            await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect and resume")
+    finally:
+        await cancel(writer)
+        await cancel(reader)
+
+
+async def close_quietly(websocket: WebSocket, code: int = 1000, reason: str = "") -> None:
+    if websocket.application_state == WebSocketState.CONNECTED:
+        with contextlib.suppress(RuntimeError, OSError):
+            await websocket.close(code, reason)

@@ -1,0 +1,203 @@
+"""Chat over WebSocket: history, anonymous readers, signed-in writers, moderation, limits."""
+
+import asyncio
+import json
+from dataclasses import replace
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from backend import live
+from backend.config import BackendConfig
+from tests.backend.support import RunningBackend, bearer, make_profile, next_frame, serve, sign_in
+
+
+async def _live_stream(client: httpx.AsyncClient, backend: RunningBackend):  # type: ignore[no-untyped-def]
+    artist, tokens = await make_profile(client, backend, name="Nova")
+    stream = await live.mark_live(backend.app, artist=artist.address, title="Friday session")
+    return artist, tokens, stream
+
+
+def _chat_url(backend: RunningBackend, stream_id: str, after: int | None = None) -> str:
+    url = f"{backend.ws_url}/streams/{stream_id}/chat/ws"
+    return url if after is None else f"{url}?after={after}"
+
+
+async def test_messages_reach_every_reader_with_history_on_join(
+    backend: RunningBackend, client: httpx.AsyncClient
+) -> None:
+    _, _, stream = await _live_stream(client, backend)
+    fan, fan_tokens = await make_profile(client, backend, role="fan", name="Fan One")
+    async with (
+        connect(_chat_url(backend, stream.id)) as reader,
+        connect(_chat_url(backend, stream.id)) as writer,
+    ):
+        assert (await next_frame(reader))["messages"] == []
+        assert (await next_frame(writer, "history"))["messages"] == []
+        await writer.send(json.dumps({"type": "auth", "token": fan_tokens["access_token"]}))
+        assert (await next_frame(writer))["address"] == fan.address
+        hostile = "<script>alert('x')</script> & hi"
+        await writer.send(json.dumps({"type": "send", "text": hostile}))
+        got = (await next_frame(reader, "message"))["message"]
+        assert got["text"] == hostile  # stored and sent as text; rendering escapes it
+        assert got["sender"] == fan.address and got["sender_name"] == "Fan One"
+        assert (await next_frame(writer, "message"))["message"]["id"] == got["id"]
+
+    # A late joiner gets the history; REST sees the same.
+    async with connect(_chat_url(backend, stream.id)) as late:
+        history = (await next_frame(late))["messages"]
+        assert [m["text"] for m in history] == [hostile]
+    page = (await client.get(f"{backend.url}/streams/{stream.id}/chat")).json()
+    assert [m["id"] for m in page["items"]] == [got["id"]]
+
+
+async def test_anonymous_readers_cannot_write(
+    backend: RunningBackend, client: httpx.AsyncClient
+) -> None:
+    _, _, stream = await _live_stream(client, backend)
+    async with connect(_chat_url(backend, stream.id)) as anonymous:
+        await next_frame(anonymous, "history")
+        await anonymous.send(json.dumps({"type": "send", "text": "hello"}))
+        assert (await next_frame(anonymous))["code"] == "unauthorized"
+        await anonymous.send(json.dumps({"type": "auth", "token": "not-a-token"}))
+        assert (await next_frame(anonymous))["code"] == "unauthorized"
+        await anonymous.send("not json")
+        assert (await next_frame(anonymous))["code"] == "bad_frame"
+        await anonymous.send(json.dumps({"type": "send", "text": "x" * 501}))
+        assert (await next_frame(anonymous))["code"] == "bad_frame"
+        await anonymous.send(b"\x00binary")
+        assert (await next_frame(anonymous))["code"] == "bad_frame"
+    rest = await client.post(f"{backend.url}/streams/{stream.id}/chat", json={"text": "hi"})
+    assert rest.status_code == 401
+
+
+async def test_unknown_stream_is_refused(backend: RunningBackend) -> None:
+    async with connect(_chat_url(backend, "nosuchstream")) as ws:
+        assert (await next_frame(ws))["code"] == "not_found"
+        await ws.wait_closed()
+        assert ws.close_code == 4404
+
+
+async def test_artist_deletes_and_mutes_others_cannot(
+    backend: RunningBackend, client: httpx.AsyncClient
+) -> None:
+    artist, artist_tokens, stream = await _live_stream(client, backend)
+    fan, fan_tokens = await sign_in(client, backend)
+    troll, troll_tokens = await sign_in(client, backend)
+    base = f"{backend.url}/streams/{stream.id}"
+    sent = await client.post(f"{base}/chat", json={"text": "nice set"}, headers=bearer(fan_tokens))
+    assert sent.status_code == 201
+    message_id = sent.json()["id"]
+
+    async with connect(_chat_url(backend, stream.id)) as reader:
+        await next_frame(reader, "history")
+        # Someone else's chat: refused over HTTP and over the socket.
+        assert (
+            await client.delete(f"{base}/chat/{message_id}", headers=bearer(troll_tokens))
+        ).status_code == 403
+        assert (
+            await client.put(f"{base}/mutes/{fan.address}", headers=bearer(troll_tokens))
+        ).status_code == 403
+        async with connect(_chat_url(backend, stream.id)) as troll_ws:
+            await next_frame(troll_ws, "history")
+            await troll_ws.send(json.dumps({"type": "auth", "token": troll_tokens["access_token"]}))
+            await next_frame(troll_ws, "authed")
+            await troll_ws.send(json.dumps({"type": "delete", "id": message_id}))
+            assert (await next_frame(troll_ws, "error"))["code"] == "forbidden"
+
+        deleted = await client.delete(f"{base}/chat/{message_id}", headers=bearer(artist_tokens))
+        assert deleted.status_code == 204
+        assert (await next_frame(reader, "deleted"))["id"] == message_id
+        muted = await client.put(f"{base}/mutes/{troll.address}", headers=bearer(artist_tokens))
+        assert muted.json() == {"artist": artist.address, "address": troll.address, "muted": True}
+        assert (await next_frame(reader, "muted"))["address"] == troll.address
+
+    assert (await client.get(f"{base}/chat")).json()["items"] == []
+    silenced = await client.post(
+        f"{base}/chat", json={"text": "spam"}, headers=bearer(troll_tokens)
+    )
+    assert silenced.status_code == 403
+    await client.delete(f"{base}/mutes/{troll.address}", headers=bearer(artist_tokens))
+    assert (
+        await client.post(f"{base}/chat", json={"text": "sorry"}, headers=bearer(troll_tokens))
+    ).status_code == 201
+    assert (
+        await client.delete(f"{base}/chat/{message_id}", headers=bearer(artist_tokens))
+    ).status_code == 404
+
+
+async def test_per_address_rate_limit(backend: RunningBackend, client: httpx.AsyncClient) -> None:
+    _, _, stream = await _live_stream(client, backend)
+    _, tokens = await sign_in(client, backend)
+    _, other_tokens = await sign_in(client, backend)
+    url = f"{backend.url}/streams/{stream.id}/chat"
+    statuses = [
+        (await client.post(url, json={"text": f"m{i}"}, headers=bearer(tokens))).status_code
+        for i in range(backend.config.chat_burst + 3)
+    ]
+    assert statuses[: backend.config.chat_burst] == [201] * backend.config.chat_burst
+    assert 429 in statuses[backend.config.chat_burst :]
+    # Another address is not affected.
+    assert (
+        await client.post(url, json={"text": "me too"}, headers=bearer(other_tokens))
+    ).status_code == 201
+
+
+async def test_resume_after_id_and_client_id_never_duplicates(
+    backend: RunningBackend, client: httpx.AsyncClient
+) -> None:
+    _, _, stream = await _live_stream(client, backend)
+    _, tokens = await sign_in(client, backend)
+    url = f"{backend.url}/streams/{stream.id}/chat"
+    ids = [
+        (
+            await client.post(
+                url, json={"text": f"m{i}", "client_id": f"c{i}"}, headers=bearer(tokens)
+            )
+        ).json()["id"]
+        for i in range(4)
+    ]
+    resent = await client.post(url, json={"text": "m1", "client_id": "c1"}, headers=bearer(tokens))
+    assert resent.json()["id"] == ids[1]
+    async with connect(_chat_url(backend, stream.id, after=ids[1])) as ws:
+        assert [m["id"] for m in (await next_frame(ws))["messages"]] == ids[2:]
+
+
+async def test_ended_stream_is_read_only(
+    backend: RunningBackend, client: httpx.AsyncClient
+) -> None:
+    _, _, stream = await _live_stream(client, backend)
+    _, tokens = await sign_in(client, backend)
+    async with connect(_chat_url(backend, stream.id)) as ws:
+        await next_frame(ws, "history")
+        await live.mark_ended(backend.app, stream.id)
+        assert (await next_frame(ws, "stream_ended"))["stream_id"] == stream.id
+    after = await client.post(
+        f"{backend.url}/streams/{stream.id}/chat", json={"text": "hi"}, headers=bearer(tokens)
+    )
+    assert after.status_code == 409
+
+
+@pytest.fixture
+def small_history_config(backend_config: BackendConfig) -> BackendConfig:
+    return replace(backend_config, chat_history=3, chat_burst=100, chat_rate_per_s=100)
+
+
+async def test_history_is_the_last_n_messages(
+    small_history_config: BackendConfig, client: httpx.AsyncClient
+) -> None:
+    async with serve(small_history_config) as backend:
+        _, _, stream = await _live_stream(client, backend)
+        _, tokens = await sign_in(client, backend)
+        for i in range(6):
+            await client.post(
+                f"{backend.url}/streams/{stream.id}/chat",
+                json={"text": f"m{i}"},
+                headers=bearer(tokens),
+            )
+        async with connect(_chat_url(backend, stream.id)) as ws:
+            assert [m["text"] for m in (await next_frame(ws))["messages"]] == ["m3", "m4", "m5"]
+        metrics = (await client.get(f"{backend.url}/metrics")).text
+        assert "harmonie_chat_messages_total 6" in metrics
+        await asyncio.sleep(0)
