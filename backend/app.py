@@ -13,6 +13,7 @@ from backend import __version__, accounts, auth, chat, discovery, live, notifica
 from backend.config import BackendConfig
 from backend.content_store import content_store_router
 from backend.database import make_engine, make_sessions, migrate
+from backend.devnet import mount_devnet
 from backend.errors import install_error_handlers
 from backend.fanout import make_bus
 from backend.hub import Hub
@@ -64,5 +65,6 @@ def create_app(config: BackendConfig) -> FastAPI:
     app.include_router(notifications.router)
     app.include_router(content_store_router(config.data_dir))
     app.include_router(streams_router(config.data_dir))
+    mount_devnet(app)  # local profile only (HARMONIE_DEVNET=1)
     app.mount("/fan", fan_page(), name="fan")
     return app

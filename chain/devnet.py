@@ -1,0 +1,159 @@
+"""The embedded devnet: an in-process EVM (eth-tester + py-evm) answering JSON-RPC.
+
+`Devnet.handle(request)` takes a JSON-RPC request object (or a batch) and returns the
+response object, hex-encoded as a real node would, so that web3 over HTTP, a fan's script or
+the fan page all see an ordinary node. The chain runs the Shanghai rules, like Core.
+
+Dev accounts are the well-known test mnemonic's (the same ones anvil funds), so a local tool
+configured for anvil also works here. eth-tester's chain id cannot be set: `chain_id` is
+whatever it reports.
+"""
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_tester import EthereumTester, PyEVMBackend
+from eth_tester.exceptions import TransactionFailed, ValidationError
+from eth_utils import to_checksum_address
+from hexbytes import HexBytes
+from web3 import EthereumTesterProvider, Web3
+
+from chain import contracts
+
+log = logging.getLogger(__name__)
+
+# Public test mnemonic (hardhat/anvil). Never holds real funds.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+DEV_HD_PATH = "m/44'/60'/0'/0"
+DEV_ACCOUNT_COUNT = 10
+ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
+
+Account.enable_unaudited_hdwallet_features()
+
+
+def dev_accounts(count: int = DEV_ACCOUNT_COUNT) -> list[LocalAccount]:
+    return [
+        Account.from_mnemonic(DEV_MNEMONIC, account_path=f"{DEV_HD_PATH}/{i}") for i in range(count)
+    ]
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _rpc_object(value: Mapping[str, Any]) -> dict[str, Any]:
+    obj = {_camel(k): _to_rpc(v, _camel(k)) for k, v in value.items()}
+    if {"nonce", "from", "data"} <= obj.keys():  # a transaction nested in a block
+        obj["input"] = obj.pop("data")
+        obj["to"] = obj.get("to") or None
+    return obj
+
+
+def _to_rpc(value: Any, key: str = "") -> Any:
+    """eth-tester's Python values -> JSON-RPC wire values (quantities and data as hex)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if key == "logsBloom":
+            return "0x" + value.to_bytes(256, "big").hex()
+        return hex(value)
+    if isinstance(value, bytes | bytearray | HexBytes):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, Mapping):
+        return _rpc_object(value)
+    if isinstance(value, list | tuple):
+        return [_to_rpc(v, key) for v in value]
+    return value
+
+
+def _revert_error(exc: TransactionFailed) -> dict[str, Any]:
+    message = str(exc.args[0]) if exc.args else "execution reverted"
+    reason = message.removeprefix("execution reverted: ").removeprefix("execution reverted")
+    error: dict[str, Any] = {"code": 3, "message": message}
+    if reason and reason != "b''":
+        error["data"] = "0x" + (ERROR_SELECTOR + abi_encode(["string"], [reason])).hex()
+    return error
+
+
+class Devnet:
+    """One chain, shared by every caller; calls are serialised (py-evm is not thread-safe)."""
+
+    def __init__(self, account_count: int = DEV_ACCOUNT_COUNT) -> None:
+        from eth.vm.forks import ShanghaiVM
+
+        backend = PyEVMBackend.from_mnemonic(
+            DEV_MNEMONIC,
+            num_accounts=account_count,
+            vm_configuration=((0, ShanghaiVM),),
+            hd_path=DEV_HD_PATH,
+        )
+        self.provider = EthereumTesterProvider(EthereumTester(backend))
+        self.w3 = Web3(self.provider)
+        self._request = self.provider.request_func(self.w3, self.w3.middleware_onion)
+        self._lock = threading.Lock()
+        self.accounts = dev_accounts(account_count)
+        self.chain_id: int = self.w3.eth.chain_id
+        self.contracts: dict[str, str] = {}
+
+    def deploy_contracts(self) -> dict[str, str]:
+        with self._lock:
+            self.contracts = contracts.deploy_all(self.w3, self.accounts[0])
+        log.info("devnet contracts deployed", extra={"event": "devnet_deployed", **self.contracts})
+        return self.contracts
+
+    def fund(self, address: str, wei: int) -> str:
+        """Send `wei` from the last dev account to `address`; returns the transaction hash."""
+        funder = self.accounts[-1]
+        with self._lock:
+            tx = {
+                "to": to_checksum_address(address),
+                "value": wei,
+                "gas": 21_000,
+                "nonce": self.w3.eth.get_transaction_count(funder.address, "pending"),
+                "chainId": self.chain_id,
+                "maxFeePerGas": 2 * self.w3.eth.get_block("latest")["baseFeePerGas"] + 10**9,
+                "maxPriorityFeePerGas": 10**9,
+            }
+            signed = funder.sign_transaction(tx)
+            return self.w3.eth.send_raw_transaction(signed.raw_transaction).to_0x_hex()
+
+    def handle(self, request: Any) -> Any:
+        """Answer one JSON-RPC request object or a batch (list) of them."""
+        if isinstance(request, list):
+            return [self._handle_one(r) for r in request] if request else self._invalid(None)
+        return self._handle_one(request)
+
+    @staticmethod
+    def _invalid(request_id: Any, message: str = "Invalid Request") -> dict[str, Any]:
+        return {"jsonrpc": "2.0", "id": request_id, "error": {"code": -32600, "message": message}}
+
+    def _handle_one(self, request: Any) -> dict[str, Any]:
+        if not isinstance(request, dict) or not isinstance(request.get("method"), str):
+            return self._invalid(request.get("id") if isinstance(request, dict) else None)
+        request_id = request.get("id")
+        method, params = request["method"], request.get("params") or []
+        reply: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
+        try:
+            with self._lock:
+                response = self._request(method, params)
+        except TransactionFailed as exc:
+            reply["error"] = _revert_error(exc)
+            return reply
+        except (ValidationError, ValueError, TypeError, KeyError) as exc:
+            reply["error"] = {"code": -32000, "message": str(exc) or type(exc).__name__}
+            return reply
+        except Exception as exc:  # a bug here must not kill the server: report it as an RPC error
+            log.exception("devnet request %s failed", method)
+            reply["error"] = {"code": -32603, "message": f"internal error: {exc}"}
+            return reply
+        if "error" in response:
+            reply["error"] = response["error"]
+        else:
+            reply["result"] = _to_rpc(response.get("result"))
+        return reply
