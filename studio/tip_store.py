@@ -8,7 +8,6 @@ Amounts are stored as decimal text: a uint256 does not fit SQLite's 64-bit integ
 """
 
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -52,8 +51,15 @@ CREATE TABLE IF NOT EXISTS alerted (
     log_index INTEGER NOT NULL,
     source TEXT NOT NULL,
     alerted_at REAL NOT NULL,
+    fan TEXT NOT NULL,
+    fan_name TEXT,
+    amount_wei TEXT NOT NULL,
+    message TEXT NOT NULL,
+    status TEXT NOT NULL,
+    block_number INTEGER,
     PRIMARY KEY (tx_hash, log_index)
 );
+CREATE INDEX IF NOT EXISTS ix_alerted_time ON alerted (alerted_at);
 """
 
 
@@ -207,20 +213,39 @@ class TipStore:
 
     # -- what the alert layer has shown -------------------------------------------------------
 
-    def mark_alerted(self, key: TipKey, source: str) -> bool:
-        """Record that `key` was shown; False if it already had been (by any source)."""
+    def mark_alerted(self, record: "AlertRecord") -> bool:
+        """Record that a tip was shown; False if it already had been (by any source)."""
         cursor = self._db.execute(
-            "INSERT OR IGNORE INTO alerted (tx_hash, log_index, source, alerted_at) "
-            "VALUES (?, ?, ?, ?)",
-            (*tip_key(*key), source, time.time()),
+            f"INSERT OR IGNORE INTO alerted ({_ALERT_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _alert_row(record),
         )
         return cursor.rowcount == 1
 
-    def was_alerted(self, key: TipKey) -> bool:
+    def update_alert(self, record: "AlertRecord") -> None:
+        self._db.execute(
+            "UPDATE alerted SET fan_name = ?, status = ?, block_number = ? "
+            "WHERE tx_hash = ? AND log_index = ?",
+            (record.fan_name, record.status, record.block_number, *record.key),
+        )
+
+    def alert(self, key: TipKey) -> "AlertRecord | None":
         row = self._db.execute(
-            "SELECT 1 FROM alerted WHERE tx_hash = ? AND log_index = ?", tip_key(*key)
+            f"SELECT {_ALERT_COLUMNS} FROM alerted WHERE tx_hash = ? AND log_index = ?",
+            tip_key(*key),
         ).fetchone()
-        return row is not None
+        return None if row is None else _alert_from_row(row)
+
+    def was_alerted(self, key: TipKey) -> bool:
+        return self.alert(key) is not None
+
+    def alert_history(self, limit: int = 1000) -> list["AlertRecord"]:
+        """The newest `limit` alerts, oldest first."""
+        rows = self._db.execute(
+            f"SELECT {_ALERT_COLUMNS} FROM alerted ORDER BY alerted_at DESC, rowid DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [_alert_from_row(r) for r in reversed(rows)]
 
     def unalerted_tips(self, scope: str) -> list[Tip]:
         """Tips stored but never shown (the process stopped between the two)."""
@@ -251,6 +276,54 @@ _TIP_COLUMNS = ", ".join(_TIP_FIELDS)
 
 def _prefixed(prefix: str) -> str:
     return ", ".join(prefix + f for f in _TIP_FIELDS)
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """A tip as it was shown: from the chain watcher or from the backend's notification."""
+
+    tx_hash: str
+    log_index: int
+    source: str  # "chain" | "backend"
+    alerted_at: float
+    fan: str
+    fan_name: str | None
+    amount_wei: int
+    message: str
+    status: str
+    block_number: int | None
+
+    @property
+    def key(self) -> TipKey:
+        return tip_key(self.tx_hash, self.log_index)
+
+
+_ALERT_FIELDS = (
+    "tx_hash",
+    "log_index",
+    "source",
+    "alerted_at",
+    "fan",
+    "fan_name",
+    "amount_wei",
+    "message",
+    "status",
+    "block_number",
+)
+_ALERT_COLUMNS = ", ".join(_ALERT_FIELDS)
+
+
+def _alert_row(record: AlertRecord) -> tuple[object, ...]:
+    values = {name: getattr(record, name) for name in _ALERT_FIELDS}
+    values["tx_hash"], values["log_index"] = record.key
+    values["amount_wei"] = str(record.amount_wei)
+    return tuple(values[name] for name in _ALERT_FIELDS)
+
+
+def _alert_from_row(row: tuple[object, ...]) -> AlertRecord:
+    values = dict(zip(_ALERT_FIELDS, row, strict=True))
+    values["amount_wei"] = int(str(values["amount_wei"]))
+    return AlertRecord(**values)  # type: ignore[arg-type]
 
 
 def _tip_from_row(row: tuple[object, ...]) -> Tip:
