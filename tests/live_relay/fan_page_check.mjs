@@ -1,0 +1,156 @@
+// Headless Chromium watches a stream on the fan page and reports what it decoded, as JSON.
+//
+//   node fan_page_check.mjs --url http://127.0.0.1:PORT --stream NAME [--seconds 4]
+//        [--phases 2] [--latency] [--viewers 1]
+//
+// Each phase measures for --seconds and prints `PHASE {json}`; between phases the script
+// waits for a line on stdin (the caller drops the network meanwhile). The last line printed
+// is `RESULT {json}` with every phase. --latency reads the wall clock stamped into the
+// pixels (48 blocks across the top, see packet_source.py) at each decoded frame.
+import { createInterface } from "node:readline";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const { chromium } = require(process.env.PLAYWRIGHT_CORE || "playwright-core");
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, arg, i, all) => {
+    if (arg.startsWith("--")) acc.push([arg.slice(2), all[i + 1]?.startsWith("--") || all[i + 1] === undefined ? "1" : all[i + 1]]);
+    return acc;
+  }, []),
+);
+const seconds = Number(args.seconds || 4);
+const phases = Number(args.phases || 1);
+const viewers = Number(args.viewers || 1);
+const stdinLines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+const profile = mkdtempSync(join(tmpdir(), "harmonie-chromium-"));
+const browser = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required",
+    // ICE over loopback: let WebRTC use 127.0.0.1 and show real addresses, not mDNS names.
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--force-webrtc-ip-handling-policy=default",
+  ],
+});
+
+function measure(page, ms, latency) {
+  return page.evaluate(async ({ ms, latency }) => {
+    const video = document.getElementById("player");
+    const pc = window.harmonie.pc;
+    async function inbound() {
+      const out = {};
+      if (!pc) return out;
+      (await pc.getStats()).forEach((s) => { if (s.type === "inbound-rtp") out[s.kind] = s; });
+      return out;
+    }
+    // Sound: the loudest bin of an analyser on the received stream.
+    const ctx = new AudioContext();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 8192;
+    analyser.smoothingTimeConstant = 0;
+    const audioTracks = video.srcObject ? video.srcObject.getAudioTracks() : [];
+    if (audioTracks.length) ctx.createMediaStreamSource(new MediaStream(audioTracks)).connect(analyser);
+    await ctx.resume();
+    // Pictures: every decoded frame, with the clock stamp read back when asked.
+    const canvas = document.createElement("canvas");
+    const g = canvas.getContext("2d", { willReadFrequently: true });
+    const delays = [];
+    let callbacks = 0;
+    let running = true;
+    const onFrame = () => {
+      if (!running) return;
+      callbacks += 1;
+      if (latency && video.videoWidth) {
+        const now = Date.now();
+        const w = video.videoWidth, h = video.videoHeight;
+        canvas.width = w; canvas.height = h;
+        g.drawImage(video, 0, 0, w, h);
+        const block = Math.floor(w / 24);
+        const rows = g.getImageData(0, 0, w, block * 2).data;
+        let stamp = 0n;
+        for (let bit = 0; bit < 48; bit++) {
+          const row = Math.floor(bit / 24), col = bit % 24;
+          const x = col * block + (block >> 1), y = row * block + (block >> 1);
+          const luma = rows[(y * w + x) * 4];
+          stamp = (stamp << 1n) | (luma > 128 ? 1n : 0n);
+        }
+        const delay = now - Number(stamp);
+        if (delay >= 0 && delay < 10000) delays.push(delay);
+      }
+      video.requestVideoFrameCallback(onFrame);
+    };
+    video.requestVideoFrameCallback(onFrame);
+    const before = await inbound();
+    const t0 = performance.now();
+    const peaks = [];
+    const bins = new Float32Array(analyser.frequencyBinCount);
+    while (performance.now() - t0 < ms) {
+      await new Promise((r) => setTimeout(r, 250));
+      analyser.getFloatFrequencyData(bins);
+      let best = 0;
+      for (let i = 1; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
+      if (bins[best] > -100) peaks.push((best * ctx.sampleRate) / analyser.fftSize);
+    }
+    running = false;
+    const elapsed = (performance.now() - t0) / 1000;
+    const after = await inbound();
+    await ctx.close();
+    const v0 = before.video || {}, v1 = after.video || {};
+    const a1 = after.audio || {};
+    peaks.sort((a, b) => a - b);
+    return {
+      seconds: elapsed,
+      connection: pc ? pc.connectionState : "none",
+      frames_decoded: v1.framesDecoded || 0,
+      fps: ((v1.framesDecoded || 0) - (v0.framesDecoded || 0)) / elapsed,
+      frame_callbacks: callbacks,
+      width: v1.frameWidth || video.videoWidth, height: v1.frameHeight || video.videoHeight,
+      video_codec_frames_dropped: v1.framesDropped || 0,
+      audio_samples: a1.totalSamplesReceived || 0,
+      tone_hz: peaks.length ? peaks[Math.floor(peaks.length / 2)] : null,
+      latency_ms: delays,
+    };
+  }, { ms, latency });
+}
+
+const result = { phases: [], viewers };
+try {
+  const pages = [];
+  for (let i = 0; i < viewers; i++) {
+    const page = await browser.newPage();
+    page.on("console", (m) => { if (m.type() === "error") process.stderr.write(`page: ${m.text()}\n`); });
+    await page.goto(`${args.url}/fan/?stream=${encodeURIComponent(args.stream)}`);
+    pages.push(page);
+  }
+  for (const page of pages) {
+    await page.waitForFunction(() => {
+      const v = document.getElementById("player");
+      return v && v.videoWidth > 0 && v.currentTime > 0;
+    }, null, { timeout: 30000 });
+  }
+  result.status_text = await pages[0].evaluate(() => document.getElementById("status").textContent);
+  result.listed = await pages[0].evaluate(() => window.harmonie.streams.map((s) => [s.stream, s.viewers]));
+  for (let p = 0; p < phases; p++) {
+    if (p > 0) await stdinLines.next();
+    const measured = await Promise.all(pages.map((page) => measure(page, seconds * 1000, Boolean(args.latency))));
+    const phase = { viewers: measured };
+    result.phases.push(phase);
+    console.log(`PHASE ${JSON.stringify({ index: p, fps: measured.map((m) => m.fps) })}`);
+  }
+} catch (err) {
+  result.error = String(err && err.stack || err);
+} finally {
+  await browser.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+console.log(`RESULT ${JSON.stringify(result)}`);
+process.exit(0);
