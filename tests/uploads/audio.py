@@ -102,6 +102,7 @@ def make_audio(
     amplitude: float = 0.1,
     tagged: bool = True,
     name: str = "track",
+    title: str | None = None,
 ) -> Path:
     path = directory / f"{name}.{ext}"
     if ext in ("wav", "flac", "aiff", "ogg"):
@@ -109,7 +110,7 @@ def make_audio(
     else:
         make_av(path, seconds, amplitude)
     if tagged:
-        write_tags(path)
+        write_tags(path, {**TAGS, "title": title} if title else TAGS)
     return path
 
 

@@ -144,3 +144,148 @@ def content_store(tmp_path: Path) -> Iterator[ContentStoreServer]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+# --- chain (anvil) and the real backend, for registration and listing -----------------------
+
+ANVIL = ROOT / "node_modules" / ".bin" / "anvil"
+
+
+@dataclass(frozen=True)
+class Chain:
+    rpc_url: str
+    registry_address: str
+    process: subprocess.Popen[bytes]
+
+
+def _wait_http(
+    url: str, process: subprocess.Popen[bytes], what: str, method: str = "GET", **kw
+) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        try:
+            httpx.request(method, url, timeout=2, **kw)
+            return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start within 60 s")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    """anvil mining a block every second (so a registration stays pending for a moment),
+    with the ContentRegistry deployed from the project's compiled artifact."""
+    if not ANVIL.exists():
+        pytest.skip(f"anvil is not installed ({ANVIL} missing; run `make node`)")
+    contracts = pytest.importorskip("chain.contracts")
+    from web3 import Web3
+
+    from chain.devnet import dev_accounts
+
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("anvil") / "anvil.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--block-time", "1"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    rpc_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(
+            rpc_url,
+            process,
+            "anvil",
+            "POST",
+            json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"},
+        )
+        w3 = Web3(Web3.HTTPProvider(rpc_url))
+        registry = contracts.deploy(w3, contracts.CONTENT_REGISTRY, (), dev_accounts(1)[0])
+        yield Chain(rpc_url, registry.address, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class Backend:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+
+
+@pytest.fixture(scope="session")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    """`python -m backend` on a loopback port: listings, and the content store as IPFS."""
+    import sys
+
+    data_dir = tmp_path_factory.mktemp("backend")
+    port = free_port()
+    with (data_dir / "backend.log").open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "backend",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--database-url",
+                f"sqlite+aiosqlite:///{data_dir / 'backend.db'}",
+                "--data-dir",
+                str(data_dir),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(f"{url}/health", process, "backend")
+        if httpx.post(f"{url}/api/v0/version").status_code != 200:
+            pytest.skip("this backend does not mount the content store (backend/app.py)")
+        yield Backend(url, data_dir, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def siwe_token(backend_url: str, account) -> str:
+    """Sign in with Ethereum as `account` and make it an artist; returns the access token."""
+    from datetime import UTC, datetime
+    from urllib.parse import urlparse
+
+    from eth_account.messages import encode_defunct
+
+    from backend.siwe import SiweMessage
+
+    nonce = httpx.get(f"{backend_url}/auth/nonce").json()["nonce"]
+    message = SiweMessage(
+        domain=urlparse(backend_url).netloc,
+        address=account.address,
+        uri=backend_url,
+        chain_id=31337,
+        nonce=nonce,
+        issued_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        statement="Sign in to HarmonieCORE",
+    ).to_text()
+    signature = account.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
+    answer = httpx.post(
+        f"{backend_url}/auth/verify", json={"message": message, "signature": signature}
+    )
+    answer.raise_for_status()
+    token = answer.json()["access_token"]
+    profile = httpx.put(
+        f"{backend_url}/profiles/{account.address}",
+        json={"role": "artist", "display_name": "Test Artist"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    profile.raise_for_status()
+    return token

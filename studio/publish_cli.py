@@ -1,0 +1,147 @@
+"""`harmonie-studio publish PATH... [--dry-run]`: the publish pipeline from the shell.
+
+Prints one JSON line per track (`path`, `cid`, `status`, and the reason when there is one).
+`--dry-run` analyses and computes CIDs without uploading or sending anything, and leaves the
+persistent queue untouched.
+"""
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from studio.core import Studio
+from studio.ipfs_client import KuboClient
+from studio.profiles import EMBEDDED
+from studio.publish import Lister, Publisher, Registrar
+from studio.upload_queue import QueuedTrack, Refused, State, UploadQueue
+
+QUEUE_FILE = "uploads.sqlite3"
+
+
+def add_publish_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    publish = sub.add_parser(
+        "publish",
+        help="publish audio files or folders to IPFS and the content registry",
+        description="Analyse, upload, register and list tracks; one JSON line per track.",
+    )
+    publish.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    publish.add_argument(
+        "--dry-run", action="store_true", help="analyse and compute CIDs; upload and send nothing"
+    )
+    publish.add_argument("--ipfs-api", default=None, help="Kubo RPC API URL (overrides profile)")
+    publish.add_argument(
+        "--rendition",
+        choices=["opus", "mp3", "none"],
+        default=None,
+        help="streaming rendition (default from settings: opus)",
+    )
+
+
+def queue_path(studio: Studio) -> Path:
+    return studio.data_dir / QUEUE_FILE
+
+
+def track_line(track: QueuedTrack, dry_run: bool = False) -> dict[str, Any]:
+    status = track.state.value
+    if dry_run and track.state is State.UPLOADING:
+        status = "analysed"
+    line: dict[str, Any] = {"path": str(track.path), "cid": track.cid, "status": status}
+    if track.detail:
+        line["reason" if track.state is State.FAILED else "detail"] = track.detail
+    line["title"] = track.title
+    if track.info:
+        line["duration_s"] = track.info.get("duration_s")
+        line["integrated_lufs"] = track.info.get("loudness", {}).get("integrated_lufs")
+        line["true_peak_dbtp"] = track.info.get("loudness", {}).get("true_peak_dbtp")
+    for key in ("metadata_cid", "artwork_cid", "rendition_cid", "waveform_cid"):
+        if track.outputs.get(key):
+            line[key] = track.outputs[key]
+    if track.tx_hash:
+        line["tx_hash"] = track.tx_hash
+    return line
+
+
+def refused_line(refused: Refused) -> dict[str, Any]:
+    return {"path": str(refused.path), "cid": None, "status": "refused", "reason": refused.reason}
+
+
+def emit(line: dict[str, Any]) -> None:
+    print(json.dumps(line, ensure_ascii=False), flush=True)
+
+
+def studio_registrar(studio: Studio) -> Registrar | None:
+    """The wallet-backed registrar, when the studio has one wired (None: tracks wait)."""
+    return getattr(studio, "registrar", None)
+
+
+def studio_lister(studio: Studio) -> Lister | None:
+    return getattr(studio, "lister", None)
+
+
+async def run_publish(args: argparse.Namespace, studio: Studio) -> int:
+    rendition = args.rendition or studio.settings.get("rendition_format", "opus")
+    rendition = None if rendition == "none" else rendition
+    if args.dry_run:
+        return await _dry_run(args, rendition)
+    started = False
+    api_url = args.ipfs_api or studio.profile.ipfs_api_url
+    try:
+        if api_url == EMBEDDED or studio.profile.embedded_backend:
+            await studio.start()
+            started = True
+        if api_url == EMBEDDED:
+            api_url = studio.backend_url or ""
+        queue = UploadQueue(queue_path(studio))
+        ipfs = KuboClient(api_url) if api_url else None
+        gateway = studio.settings.get("ipfs_gateway_url") or None
+        try:
+            added, refused = queue.add(args.paths)
+            for item in refused:
+                emit(refused_line(item))
+            publisher = Publisher(
+                queue,
+                ipfs,
+                studio.data_dir / "uploads",
+                registrar=studio_registrar(studio),
+                lister=studio_lister(studio),
+                rendition=rendition,
+                gateway_url=gateway,
+            )
+            wanted = {t.id for t in added}
+            await publisher.run(only=wanted)
+            failed = False
+            for track_id in sorted(wanted):
+                track = queue.get(track_id)
+                failed |= track.state is State.FAILED
+                emit(track_line(track))
+            return 1 if failed or refused else 0
+        finally:
+            if ipfs is not None:
+                await ipfs.aclose()
+            queue.close()
+    finally:
+        if started:
+            await studio.stop()
+
+
+async def _dry_run(args: argparse.Namespace, rendition: str | None) -> int:
+    with tempfile.TemporaryDirectory(prefix="harmonie-dry-run-") as scratch:
+        queue = UploadQueue(Path(scratch) / QUEUE_FILE)
+        try:
+            added, refused = queue.add(args.paths)
+            for item in refused:
+                emit(refused_line(item))
+            publisher = Publisher(queue, None, Path(scratch), rendition=rendition, dry_run=True)
+            results = await publisher.run(only={t.id for t in added})
+            for track in sorted(results, key=lambda t: t.id):
+                emit(track_line(track, dry_run=True))
+            failed = any(t.state is State.FAILED for t in results)
+        finally:
+            queue.close()
+    if not added and not refused:
+        print("harmonie-studio publish: no files found in the given paths", file=sys.stderr)
+        return 1
+    return 1 if failed or refused else 0

@@ -1,0 +1,114 @@
+"""The `Registrar` of the publish pipeline on the ContentRegistry contract (web3).
+
+The signer is any eth-account `LocalAccount` (the unlocked wallet's); `confirm` is the
+wallet's confirmation flow: it is shown what will be sent and returns False to refuse, in
+which case nothing is sent. web3 is blocking, so every call runs in a worker thread.
+
+The contract refuses a second registration of a CID; before sending, `find` asks it who
+registered the CID, and a revert that says "already registered" is resolved by asking again,
+so a transaction that landed while the app was killed is never sent twice.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
+
+from studio.errors import StudioError
+from studio.publish import Registration
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+Confirm = Callable[[str], Awaitable[bool]]
+
+
+class RegistrationRefused(StudioError):
+    pass
+
+
+async def always_confirm(_summary: str) -> bool:
+    """For headless use with an already unlocked wallet: the command line is the consent."""
+    return True
+
+
+class ContentRegistryRegistrar:
+    def __init__(
+        self,
+        w3: Web3,
+        registry_address: str,
+        account: LocalAccount,
+        confirm: Confirm = always_confirm,
+        receipt_timeout_s: float = 180.0,
+    ) -> None:
+        from chain import contracts  # chain owns the ABI
+
+        self.w3 = w3
+        self.account = account
+        self.confirm = confirm
+        self.receipt_timeout_s = receipt_timeout_s
+        self.registry = contracts.deployed(contracts.CONTENT_REGISTRY, w3, registry_address)
+
+    async def find(self, cid: str) -> Registration | None:
+        artist = await self._call(self.registry.functions.artist_of(cid).call)
+        if not artist or int(artist, 16) == 0:
+            return None
+        mine = Web3.to_checksum_address(artist) == self.account.address
+        return Registration(
+            cid=cid, artist=Web3.to_checksum_address(artist), tx_hash=None, mine=mine
+        )
+
+    async def register(
+        self, cid: str, metadata_cid: str, on_submitted: Callable[[str], None]
+    ) -> Registration:
+        summary = (
+            f"Register track {cid} (metadata {metadata_cid}) in the content registry "
+            f"{self.registry.address} from {self.account.address}."
+        )
+        if not await self.confirm(summary):
+            raise RegistrationRefused("You declined the registry transaction; nothing was sent.")
+        try:
+            tx_hash = await asyncio.to_thread(self._send, cid, metadata_cid)
+        except ContractLogicError as exc:
+            existing = await self.find(cid)
+            if existing is not None and existing.mine:
+                return existing
+            raise RegistrationRefused(
+                f"The content registry refused the track: {_reason(exc)}"
+            ) from None
+        on_submitted(tx_hash)
+        try:
+            receipt = await asyncio.to_thread(
+                self.w3.eth.wait_for_transaction_receipt, tx_hash, self.receipt_timeout_s, 0.2
+            )
+        except TimeExhausted:
+            raise StudioError(
+                f"The registry transaction {tx_hash} is not mined yet; "
+                "the studio checks again on retry."
+            ) from None
+        if receipt["status"] != 1:
+            existing = await self.find(cid)
+            if existing is not None and existing.mine:
+                return existing
+            raise RegistrationRefused(f"The registry transaction {tx_hash} was reverted.")
+        return Registration(cid=cid, artist=self.account.address, tx_hash=tx_hash, mine=True)
+
+    def _send(self, cid: str, metadata_cid: str) -> str:
+        address = self.account.address
+        tx = self.registry.functions.register(cid, metadata_cid).build_transaction(
+            {"from": address, "nonce": self.w3.eth.get_transaction_count(address, "pending")}
+        )
+        signed = self.account.sign_transaction(tx)
+        return self.w3.eth.send_raw_transaction(signed.raw_transaction).to_0x_hex()
+
+    async def _call(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return await asyncio.to_thread(fn)
+        except (Web3Exception, OSError) as exc:
+            raise StudioError(f"The chain node cannot be reached ({type(exc).__name__}).") from None
+
+
+def _reason(exc: ContractLogicError) -> str:
+    text = str(exc.message if hasattr(exc, "message") and exc.message else exc)
+    return text.removeprefix("execution reverted: ")
