@@ -58,6 +58,11 @@ class EncodedTrack(MediaStreamTrack):
             **kwargs,  # type: ignore[arg-type]
         )
 
+    def request_keyframe(self) -> None:
+        """Ask the encoder for a keyframe (a new connection or a viewer's PLI)."""
+        if self._request_keyframe is not None:
+            self._request_keyframe()
+
     def _from_encoder(self, packet: av.Packet) -> None:
         # Called on the encoder's thread.
         with contextlib.suppress(RuntimeError):  # loop already closed: the track is over

@@ -55,7 +55,7 @@ class VideoSettings:
     fps: int = 30
     bitrate: int = 2_500_000
     keyframe_interval_s: float = 2.0
-    threads: int = 2
+    threads: int = 1
 
     @property
     def gop(self) -> int:

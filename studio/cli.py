@@ -13,8 +13,10 @@ import sys
 from studio import __version__, paths
 from studio.core import Studio
 from studio.errors import StudioError
+from studio.live_cli import add_live_parser, run_live
 from studio.logs import setup_logging
 from studio.profiles import Profile, load_profile
+from studio.publish_cli import add_publish_parser, run_publish
 from studio.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         "status", help="start the profile's services, print their status as JSON"
     )
     status.add_argument("--keep", type=float, default=0.0, help="seconds to keep running first")
+    add_live_parser(sub)
+    add_publish_parser(sub)
     return parser
 
 
@@ -64,7 +68,7 @@ async def run_status(args: argparse.Namespace, studio: Studio) -> int:
         await studio.stop()
 
 
-HEADLESS_COMMANDS = {"status": run_status}
+HEADLESS_COMMANDS = {"status": run_status, "live": run_live, "publish": run_publish}
 
 
 def run_headless(args: argparse.Namespace) -> int:

@@ -1,0 +1,215 @@
+"""The live program: feeds -> mixer/compositor -> meters -> encoders, on one output clock.
+
+Two threads keep time from a shared start instant, so audio and video timestamps line up:
+the video thread composes and encodes a picture every 1/fps (skipping ticks, never piling
+up, when the machine falls behind); the audio thread mixes, meters, limits and encodes a
+20 ms Opus frame every 20 ms (catching up, never skipping, so the sound has no holes).
+Devices only ever feed buffers (media.feeds); nothing here waits on one.
+"""
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from media.encoder import AudioEncoder, AudioSettings, VideoEncoder, VideoSettings
+from media.feeds import AudioFeed, VideoFeed
+from media.meters import MeterReading
+from media.mixer import AudioChannel, AudioMixer, Layout, VideoCompositor
+from media.sources import AUDIO_RATE, AudioSource, VideoSource
+
+log = logging.getLogger(__name__)
+
+PREVIEW_SIZE = (320, 180)
+
+
+@dataclass(frozen=True)
+class Meters:
+    program: MeterReading
+    inputs: dict[str, MeterReading]
+    gain_reduction_db: float
+
+
+class _Rate:
+    """Events per second over the last second."""
+
+    def __init__(self) -> None:
+        self._times: deque[float] = deque()
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        self._times.append(now)
+        while self._times and now - self._times[0] > 1.0:
+            self._times.popleft()
+
+    @property
+    def value(self) -> float:
+        now = time.monotonic()
+        return float(sum(1 for t in self._times if now - t <= 1.0))
+
+
+def _sleep_until(deadline: float, stop: threading.Event) -> None:
+    delay = deadline - time.monotonic()
+    if delay > 0:
+        stop.wait(delay)
+
+
+class LivePipeline:
+    def __init__(
+        self,
+        video: VideoSettings | None,
+        audio: AudioSettings | None,
+        main: VideoSource | None = None,
+        overlay: VideoSource | None = None,
+        audio_sources: Sequence[AudioSource] = (),
+        layout: Layout = Layout.PIP,
+        on_error: Callable[[str, str], None] | None = None,
+        on_meters: Callable[[Meters], None] | None = None,
+    ) -> None:
+        self._on_error = on_error
+        self.on_meters = on_meters
+        self.video_encoder = VideoEncoder(video) if video is not None else None
+        self.audio_encoder = AudioEncoder(audio) if audio is not None else None
+        self.main = VideoFeed(main, self._source_failed) if main is not None else None
+        self.overlay = VideoFeed(overlay, self._source_failed) if overlay is not None else None
+        self.compositor = (
+            VideoCompositor(video.width, video.height, layout) if video is not None else None
+        )
+        self.mixer = AudioMixer(AUDIO_RATE, audio.channels) if audio is not None else None
+        self.audio_feeds = [AudioFeed(s, self._source_failed, prebuffer=960) for s in audio_sources]
+        for feed in self.audio_feeds:
+            if self.mixer is not None:
+                self.mixer.add(feed)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._preview: np.ndarray | None = None
+        self._fps = _Rate()
+        self.frames_encoded = 0
+        self.frames_skipped = 0
+        self.audio_blocks = 0
+        self.started_at: float | None = None
+        self._cpu_mark = (time.monotonic(), time.process_time())
+        self.cpu_percent = 0.0
+
+    def _source_failed(self, name: str, message: str) -> None:
+        if self._on_error is not None:
+            self._on_error(name, message)
+
+    @property
+    def feeds(self) -> list[VideoFeed | AudioFeed]:
+        video = [f for f in (self.main, self.overlay) if f is not None]
+        return [*video, *self.audio_feeds]
+
+    @property
+    def audio_inputs(self) -> list[AudioChannel]:
+        return self.mixer.inputs if self.mixer is not None else []
+
+    def start(self) -> None:
+        for feed in self.feeds:
+            feed.start()
+        self.started_at = time.monotonic()
+        if self.video_encoder is not None:
+            self._threads.append(threading.Thread(target=self._video_loop, name="video-clock"))
+        if self.audio_encoder is not None:
+            self._threads.append(threading.Thread(target=self._audio_loop, name="audio-clock"))
+        for thread in self._threads:
+            thread.daemon = True
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        for encoder in (self.video_encoder, self.audio_encoder):
+            if encoder is not None:
+                encoder.flush()
+        for feed in self.feeds:
+            feed.stop()
+
+    # --- clocks ------------------------------------------------------------------------
+
+    def _video_loop(self) -> None:
+        assert self.video_encoder is not None and self.compositor is not None
+        assert self.started_at is not None
+        fps = self.video_encoder.settings.fps
+        index = 0
+        while not self._stop.is_set():
+            _sleep_until(self.started_at + index / fps, self._stop)
+            if self._stop.is_set():
+                break
+            due = int((time.monotonic() - self.started_at) * fps)
+            if due > index + 1:  # fell behind: skip to now rather than queue up
+                self.frames_skipped += due - index
+                index = due
+            try:
+                frame = self.compositor.compose(
+                    self.main.latest() if self.main else None,
+                    self.overlay.latest() if self.overlay else None,
+                )
+                self.video_encoder.encode(frame, index)
+            except Exception as exc:  # a bad frame must not end the show
+                log.exception("video tick %d failed", index)
+                self._source_failed("video", f"A picture could not be encoded: {exc}")
+                index += 1
+                continue
+            self.frames_encoded += 1
+            self._fps.tick()
+            if index % 3 == 0:
+                w, h = PREVIEW_SIZE
+                self._preview = frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
+            index += 1
+
+    def _audio_loop(self) -> None:
+        assert self.audio_encoder is not None and self.mixer is not None
+        assert self.started_at is not None
+        size = self.audio_encoder.frame_size
+        block = 0
+        while not self._stop.is_set():
+            # Block k covers [k, k+1) * 20 ms: mix it once its last sample is due.
+            _sleep_until(self.started_at + (block + 1) * size / AUDIO_RATE, self._stop)
+            if self._stop.is_set():
+                break
+            program = self.mixer.mix(size)
+            self.audio_encoder.encode(program, block * size)
+            self.audio_blocks += 1
+            block += 1
+            if self.on_meters is not None:
+                self.on_meters(
+                    Meters(
+                        program=self.mixer.program,
+                        inputs={c.name: c.reading for c in self.mixer.inputs},
+                        gain_reduction_db=self.mixer.limiter.gain_reduction_db,
+                    )
+                )
+
+    # --- what the studio shows ---------------------------------------------------------
+
+    def preview(self) -> np.ndarray | None:
+        """The latest program picture as a small RGB array (height, width, 3)."""
+        return self._preview
+
+    def stats(self) -> dict[str, float]:
+        now, cpu = time.monotonic(), time.process_time()
+        wall, used = now - self._cpu_mark[0], cpu - self._cpu_mark[1]
+        if wall >= 0.5:
+            self.cpu_percent = 100.0 * used / wall
+            self._cpu_mark = (now, cpu)
+        out: dict[str, float] = {
+            "elapsed_s": now - self.started_at if self.started_at else 0.0,
+            "cpu_pct": self.cpu_percent,
+            "frames_encoded": float(self.frames_encoded),
+            "frames_skipped": float(self.frames_skipped),
+        }
+        if self.video_encoder is not None:
+            v = self.video_encoder
+            out["fps"] = self._fps.value
+            out["video_bitrate"] = v.stats.bitrate
+            out["encode_ms"] = v.stats.encode_ms
+            out["encoder_load_pct"] = 100.0 * v.stats.encode_ms * v.settings.fps / 1000.0
+        if self.audio_encoder is not None:
+            out["audio_bitrate"] = self.audio_encoder.stats.bitrate
+        return out

@@ -1,0 +1,147 @@
+"""The studio's live session end to end: sources -> encoders -> recording (+ WHIP publishing)."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from media.pipeline import Meters
+from studio.live_session import LiveError, LiveOptions, LiveSession
+
+from .conftest import decode_audio, decode_video, dominant_frequency
+
+ROOT = Path(__file__).resolve().parents[2]
+STUDIO = [sys.executable, "-m", "widgets.main"]
+
+
+def small(**changes: object) -> LiveOptions:
+    options = LiveOptions(width=320, height=240, fps=30, video_bitrate=500_000)
+    for key, value in changes.items():
+        setattr(options, key, value)
+    return options
+
+
+async def test_session_records_meters_and_previews(tmp_path: Path) -> None:
+    session = LiveSession()
+    meters: list[Meters] = []
+    stats: list[dict] = []
+    states: list[str] = []
+    session.meters_changed.connect(meters.append)
+    session.stats_changed.connect(stats.append)
+    session.state_changed.connect(lambda s: states.append(s.state))
+    path = tmp_path / "show.webm"
+
+    await session.start(small(audio=["tone:1000"], record_path=path))
+    await asyncio.sleep(2.2)
+    assert session.elapsed_s >= 2.0
+    preview = session.preview()
+    assert preview is not None and preview.shape == (180, 320, 3)
+    session.set_gain("Tone 1000 Hz", -6.0)
+    await asyncio.sleep(0.3)
+    await session.stop()
+
+    assert states == ["starting", "live", "ending", "ended"]
+    assert "Not publishing: no WHIP URL given; recording only." in session.messages
+    assert len(meters) >= 2.4 * 30  # meters at 30 Hz or faster
+    assert meters[-1].program.peak_db[0] == pytest.approx(-26.0, abs=0.2)  # -20 dBFS - 6 dB
+    assert meters[-1].inputs["Tone 1000 Hz"].peak_db[0] == pytest.approx(-26.0, abs=0.2)
+    assert -40 < meters[-1].program.short_term_lufs < -15
+    assert stats and stats[-1]["fps"] > 0 and stats[-1]["publish_state"] == "not publishing"
+
+    pictures = decode_video(path)
+    assert {(f.width, f.height) for f in pictures} == {(320, 240)}
+    assert len(pictures) >= 2.4 * 30 * 0.8
+    sound = decode_audio(path)
+    assert len(sound) / 48_000 == pytest.approx(2.5, abs=0.3)
+    assert dominant_frequency(sound[4800:], 48_000) == pytest.approx(1000, abs=3)
+
+
+async def test_missing_device_or_bad_target_is_a_clear_refusal(tmp_path: Path) -> None:
+    session = LiveSession()
+    with pytest.raises(LiveError, match="No camera found at /dev/video-none"):
+        await session.start(small(video="camera:/dev/video-none"))
+    assert session.state == "failed"
+    with pytest.raises(LiveError, match="cannot hold H264"):
+        await session.start(small(video_codec="h264", record_path=tmp_path / "x.webm"))
+    with pytest.raises(LiveError, match="Unknown video source 'webcam'"):
+        await session.start(small(video="webcam"))
+    assert not session.pipeline or not session.pipeline.started_at
+
+
+class BrokenIngest:
+    def __init__(self, session: LiveSession, tracks: list) -> None:  # type: ignore[type-arg]
+        self.tracks = tracks
+
+    async def start(self) -> None:
+        raise ConnectionError("ingest exploded")
+
+    async def stop(self) -> None:
+        pass
+
+
+async def test_publishing_failure_keeps_the_recording_going(tmp_path: Path) -> None:
+    session = LiveSession(publisher_factory=BrokenIngest)
+    path = tmp_path / "kept.mkv"
+    await session.start(small(record_path=path, whip_url="http://127.0.0.1:9/whip"))
+    await asyncio.sleep(1.5)
+    assert session.publish_state == "failed"
+    assert any("Publishing stopped: ingest exploded" in m for m in session.messages)
+    assert session.state == "live"
+    await session.stop()
+    assert len(decode_video(path)) >= 30
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*STUDIO, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_headless_live_produces_a_playable_file(tmp_path: Path) -> None:
+    out = tmp_path / "out.mkv"
+    result = run_cli(
+        "live", "--video", "testsrc", "--audio", "tone", "--record", str(out), "--duration", "3"
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["state"] == "ended" and summary["publish_state"] == "not publishing"
+    assert summary["duration_s"] == pytest.approx(3.0, abs=0.5)
+
+    pictures = decode_video(out)
+    assert {(f.width, f.height) for f in pictures} == {(1280, 720)}
+    assert len(pictures) >= 60  # 90 expected; a loaded machine may skip some ticks
+    times = np.array([float(f.time) for f in pictures])
+    assert times[-1] - times[0] == pytest.approx(3.0, abs=0.3)
+    sound = decode_audio(out)
+    assert len(sound) / 48_000 == pytest.approx(3.0, abs=0.3)
+    assert dominant_frequency(sound, 48_000) == pytest.approx(440, abs=2)
+
+
+def test_headless_live_bad_input_and_unreachable_ingest(tmp_path: Path) -> None:
+    refused = run_cli("live", "--video", "camera:/dev/video-none", "--duration", "1")
+    assert refused.returncode == 2
+    assert "No camera found at /dev/video-none" in refused.stderr
+
+    out = tmp_path / "kept.webm"
+    secret = "sk-live-do-not-print"
+    result = run_cli(
+        "live", "--size", "320x240", "--record", str(out), "--duration", "2",
+        "--whip", "http://127.0.0.1:9/whip/show",
+        env={"HARMONIE_WHIP_TOKEN": secret},
+    )  # fmt: skip
+    assert result.returncode == 1  # publishing failed...
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["publish_state"] == "failed"
+    assert any("Publishing stopped" in m for m in summary["messages"])
+    assert secret not in result.stdout + result.stderr
+    assert len(decode_video(out)) >= 30  # ...and the recording went on
