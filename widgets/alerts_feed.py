@@ -40,6 +40,8 @@ class AlertsFeed(QWidget):
         self.list.setObjectName("alerts_list")
         self.list.setWordWrap(True)
         self.list.setUniformItemSizes(False)
+        self.list.setSpacing(3)
+        self.list.setAlternatingRowColors(True)
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.empty = QLabel("Tips will appear here the moment they land.")
         self.empty.setTextFormat(Qt.TextFormat.PlainText)
