@@ -80,7 +80,8 @@ function measure(page, ms, latency) {
         for (let bit = 0; bit < 48; bit++) {
           const row = Math.floor(bit / 24), col = bit % 24;
           const x = col * block + (block >> 1), y = row * block + (block >> 1);
-          const luma = rows[(y * w + x) * 4];
+          const i = (y * w + x) * 4;
+          const luma = 0.299 * rows[i] + 0.587 * rows[i + 1] + 0.114 * rows[i + 2];
           stamp = (stamp << 1n) | (luma > 128 ? 1n : 0n);
         }
         const delay = now - Number(stamp);

@@ -48,13 +48,21 @@ class PacketTrack(MediaStreamTrack):
         return packet
 
 
-def stamp_clock(image: np.ndarray, now_ms: int, block: int) -> None:
-    """Draw `now_ms` as black/white blocks across the top of a grey (Y plane) image."""
+def stamp_clock(planes: np.ndarray, height: int, now_ms: int, block: int) -> None:
+    """Draw `now_ms` as black/white blocks across the top of a yuv420p picture.
+
+    `planes` is PyAV's yuv420p ndarray (height * 3/2 rows: Y, then U and V packed two chroma
+    rows per row). Chroma under the stamp band is made neutral so the blocks read as pure
+    black and white whatever the picture's colours.
+    """
     per_row = STAMP_BITS // STAMP_ROWS
     for bit in range(STAMP_BITS):
         row, col = divmod(bit, per_row)
         value = 235 if (now_ms >> (STAMP_BITS - 1 - bit)) & 1 else 16
-        image[row * block : (row + 1) * block, col * block : (col + 1) * block] = value
+        planes[row * block : (row + 1) * block, col * block : (col + 1) * block] = value
+    chroma_rows = (STAMP_ROWS * block + 1) // 4 + 1  # stamp band / 2, two chroma rows per row
+    for plane_start in (height, height + height // 4):
+        planes[plane_start : plane_start + chroma_rows] = 128
 
 
 class EncodedTestSource:
@@ -127,14 +135,13 @@ class EncodedTestSource:
             self._loop.call_soon_threadsafe(track.put, packet)
 
     def _picture(self, index: int) -> av.VideoFrame:
-        y = np.full((self.height, self.width), 110, dtype=np.uint8)
+        yuv = np.full((self.height * 3 // 2, self.width), 128, dtype=np.uint8)
+        yuv[: self.height] = 110
         bar = (index * 4) % self.width
-        y[:, bar : bar + max(self.width // 16, 2)] = 200
+        yuv[: self.height, bar : bar + max(self.width // 16, 2)] = 200
         if self.stamp:
-            stamp_clock(y, int(time.time() * 1000), self.width // (STAMP_BITS // STAMP_ROWS))
-        yuv = np.concatenate(
-            [y, np.full((self.height // 2, self.width), 128, dtype=np.uint8)], axis=0
-        )
+            block = self.width // (STAMP_BITS // STAMP_ROWS)
+            stamp_clock(yuv, self.height, int(time.time() * 1000), block)
         return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
 
     def _run_video(self) -> None:
