@@ -9,6 +9,11 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import shutil
+import subprocess
+import time
+import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -46,3 +51,105 @@ def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
     import aioice.ice
 
     monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+
+
+ALSA_PULSE_PLUGIN = "libasound_module_pcm_pulse.so"
+
+
+def _alsa_pulse_plugin_present() -> bool:
+    return any(
+        next(Path(root).glob(pattern), None) is not None
+        for root in ("/usr/lib", "/lib")
+        for pattern in (f"*/alsa-lib/{ALSA_PULSE_PLUGIN}", f"alsa-lib/{ALSA_PULSE_PLUGIN}")
+    )
+
+
+class PulseServer:
+    """A private PulseAudio: a null sink `studio_out` whose monitor is remapped as the
+    microphone-like source `studio_mic` (the default source). What `play` sends to the
+    sink is what a microphone capture through ALSA's pulse plugin hears."""
+
+    sink = "studio_out"
+    source = "studio_mic"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.socket = root / "pulse.sock"
+        self.server = f"unix:{self.socket}"
+        self.env = {
+            **os.environ,
+            "HOME": str(root),
+            "XDG_RUNTIME_DIR": str(root / "run"),
+            "PULSE_SERVER": self.server,
+        }
+        (root / "run").mkdir(parents=True, exist_ok=True)
+        self.log = open(root / "pulseaudio.log", "wb")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(
+            [
+                "pulseaudio", "--daemonize=no", "--exit-idle-time=-1", "-n", "--disallow-exit",
+                "--disable-shm=yes", "--log-target=stderr",
+                f"--load=module-native-protocol-unix socket={self.socket} auth-anonymous=1",
+                f"--load=module-null-sink sink_name={self.sink} rate=48000",
+                f"--load=module-remap-source master={self.sink}.monitor source_name={self.source}",
+            ],
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 15
+        while self.pactl("info").returncode != 0:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                log = (root / "pulseaudio.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"pulseaudio did not start:\n{log}")
+            time.sleep(0.1)
+        self.pactl("set-default-source", self.source)
+        self.pactl("set-default-sink", self.sink)
+
+    def pactl(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(["pactl", *args], env=self.env, capture_output=True, timeout=10)
+
+    def play(self, wav: Path) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            ["paplay", f"--device={self.sink}", str(wav)],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def kill(self) -> None:
+        """The sound server goes away, as an unplugged USB microphone would."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        self.kill()
+        self.log.close()
+
+
+def write_tone_wav(path: Path, frequency: float, seconds: float, level: float = 0.3) -> Path:
+    t = np.arange(int(48_000 * seconds)) / 48_000
+    pcm = (level * 32767 * np.sin(2 * np.pi * frequency * t)).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(48_000)
+        out.writeframes(np.repeat(pcm[:, None], 2, axis=1).tobytes())
+    return path
+
+
+@pytest.fixture
+def pulse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PulseServer]:
+    """A running private PulseAudio; this process's PortAudio is re-initialised to use it."""
+    for binary in ("pulseaudio", "pactl", "paplay"):
+        if shutil.which(binary) is None:
+            pytest.skip(f"{binary} is not installed (Debian: pulseaudio, pulseaudio-utils)")
+    if not _alsa_pulse_plugin_present():
+        pytest.skip("ALSA's pulse plugin is not installed (Debian: libasound2-plugins)")
+    server = PulseServer(tmp_path / "pulse")
+    monkeypatch.setenv("PULSE_SERVER", server.server)
+    try:
+        yield server
+    finally:
+        server.stop()
