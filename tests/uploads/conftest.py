@@ -289,3 +289,33 @@ def siwe_token(backend_url: str, account) -> str:
     )
     profile.raise_for_status()
     return token
+
+
+_next_account = iter(range(1, 10))
+
+
+@pytest.fixture
+def artist(backend):
+    """A fresh dev account per test (each test's tracks are its own), signed in as an artist."""
+    from chain.devnet import dev_accounts
+
+    account = dev_accounts(10)[next(_next_account)]
+    return account, siwe_token(backend.url, account)
+
+
+def registrar_for(chain, account, confirm=None):
+    from web3 import Web3
+
+    from studio.publish_registrar import ContentRegistryRegistrar, always_confirm
+
+    w3 = Web3(Web3.HTTPProvider(chain.rpc_url))
+    return ContentRegistryRegistrar(w3, chain.registry_address, account, confirm or always_confirm)
+
+
+def lister_for(backend, token: str):
+    async def get_token() -> str:
+        return token
+
+    from studio.publish import BackendLister
+
+    return BackendLister(backend.url, get_token)

@@ -14,42 +14,14 @@ from studio.ipfs_client import KuboClient
 from studio.publish import (
     WAITING_NO_BACKEND,
     WAITING_NO_WALLET,
-    BackendLister,
     Publisher,
     metadata_document,
 )
 from studio.upload_queue import State, UploadQueue
 from tests.uploads.audio import FORMATS, TAGS, make_audio
-from tests.uploads.conftest import free_port, siwe_token
+from tests.uploads.conftest import free_port, lister_for, registrar_for
 
 pytest.importorskip("chain.contracts")
-
-_next_account = iter(range(1, 10))
-
-
-@pytest.fixture
-def artist(backend):
-    """A fresh dev account per test (each test's tracks are its own), signed in as an artist."""
-    from chain.devnet import dev_accounts
-
-    account = dev_accounts(10)[next(_next_account)]
-    return account, siwe_token(backend.url, account)
-
-
-def registrar_for(chain, account, confirm=None):
-    from web3 import Web3
-
-    from studio.publish_registrar import ContentRegistryRegistrar, always_confirm
-
-    w3 = Web3(Web3.HTTPProvider(chain.rpc_url))
-    return ContentRegistryRegistrar(w3, chain.registry_address, account, confirm or always_confirm)
-
-
-def lister_for(backend, token: str) -> BackendLister:
-    async def get_token() -> str:
-        return token
-
-    return BackendLister(backend.url, get_token)
 
 
 def chain_track_count(chain, address: str) -> int:

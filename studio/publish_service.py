@@ -1,0 +1,102 @@
+"""The publishing service the window drives: a queue plus a background worker.
+
+`add(paths)` queues dropped files and folders and wakes the worker, which runs the pipeline
+until nothing is runnable. The Library panel only calls these methods and listens to the
+queue's signals; the worker lives on the asyncio loop (qasync runs it on Qt's loop).
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from studio.publish import Publisher
+from studio.signals import Signal
+from studio.upload_queue import QueuedTrack, Refused, State, UploadQueue
+
+log = logging.getLogger(__name__)
+
+
+class PublishService:
+    def __init__(
+        self,
+        queue: UploadQueue,
+        make_publisher: Callable[[], Publisher],
+        gateway_url: str | None = None,
+    ) -> None:
+        self.queue = queue
+        self._make_publisher = make_publisher
+        self.gateway_url = gateway_url
+        self.changed = queue.changed  # (QueuedTrack)
+        self.removed = queue.removed  # (track id)
+        self.refused = Signal()  # (list[Refused])
+        self.idle = Signal()  # () when the worker has nothing left to do
+        self._worker: asyncio.Task[None] | None = None
+        self._again = False
+
+    # --- what the panel calls ------------------------------------------------------------
+
+    def tracks(self) -> list[QueuedTrack]:
+        return self.queue.all()
+
+    def published(self) -> list[QueuedTrack]:
+        return self.queue.by_state(State.LISTED)
+
+    def overall_progress(self) -> float:
+        return self.queue.overall_progress()
+
+    def add(self, paths: Iterable[Path]) -> tuple[list[QueuedTrack], list[Refused]]:
+        added, refused = self.queue.add(paths)
+        if refused:
+            self.refused.emit(refused)
+        if added:
+            self.kick()
+        return added, refused
+
+    def retry(self, track_id: int) -> None:
+        self.queue.retry(track_id)
+        self.kick()
+
+    def remove(self, track_id: int) -> None:
+        self.queue.remove(track_id)
+
+    def edit(self, track_id: int, **values: str) -> None:
+        self.queue.edit(track_id, **values)
+        self.kick()
+
+    def gateway_link(self, cid: str) -> str:
+        base = (self.gateway_url or "https://ipfs.io").rstrip("/")
+        return f"{base}/ipfs/{cid}"
+
+    # --- the worker ----------------------------------------------------------------------
+
+    def kick(self) -> None:
+        """Start the worker, or make it look again when it finishes its current pass."""
+        if self._worker is not None and not self._worker.done():
+            self._again = True
+            return
+        self._worker = asyncio.get_running_loop().create_task(self._work())
+
+    async def _work(self) -> None:
+        try:
+            while True:
+                self._again = False
+                await self._make_publisher().run()
+                if not self._again:
+                    break
+        except Exception:
+            log.exception("publishing worker stopped")
+        finally:
+            self.idle.emit()
+
+    async def wait_idle(self) -> None:
+        while self._worker is not None and not self._worker.done():
+            await asyncio.shield(self._worker)
+
+    async def aclose(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        self.queue.close()

@@ -1,0 +1,98 @@
+"""The Library panel with pytest-qt (offscreen): a real drop, the real pipeline behind it."""
+
+import os
+import uuid
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+
+pytest.importorskip("chain.contracts")
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent, QGuiApplication
+
+from studio.ipfs_client import KuboClient
+from studio.publish import Publisher
+from studio.publish_service import PublishService
+from studio.upload_queue import UploadQueue
+from tests.uploads.audio import make_audio
+from tests.uploads.conftest import lister_for, registrar_for
+
+
+def drop(widget, paths: list[Path]) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    widget.dropEvent(event)
+
+
+async def test_drop_publish_and_library(
+    qtbot, backend, chain, artist, tmp_path: Path, artifacts_dir: Path
+) -> None:
+    from widgets.library_panel import LibraryPanel
+
+    account, token = artist
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    run = uuid.uuid4().hex[:6]
+    make_audio(folder, "flac", seconds=1.0, name="01 Ночь", title=f"Ночь {run}")
+    make_audio(folder, "mp3", seconds=1.0, name="02 Day", title=f"Day {run}")
+    (folder / "03 broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    (folder / "notes.txt").write_text("not audio")
+    ipfs = KuboClient(backend.url)
+    queue = UploadQueue(tmp_path / "queue.sqlite3")
+    service = PublishService(
+        queue,
+        lambda: Publisher(
+            queue,
+            ipfs,
+            tmp_path / "work",
+            registrar=registrar_for(chain, account),
+            lister=lister_for(backend, token),
+        ),
+        gateway_url=backend.url,
+    )
+    panel = LibraryPanel(service)
+    qtbot.addWidget(panel)
+    panel.resize(1200, 700)
+    panel.show()
+
+    drop(panel.drop_zone, [folder])
+    assert panel.refusals.isVisible() or not panel.isVisible()
+    assert "notes.txt" in panel.refusals.text()
+    assert panel.queue_view.topLevelItemCount() == 3
+    await service.wait_idle()
+    QGuiApplication.processEvents()
+
+    rows = {
+        panel.queue_view.topLevelItem(i).text(0): panel.queue_view.topLevelItem(i)
+        for i in range(panel.queue_view.topLevelItemCount())
+    }
+    assert rows[f"Ночь {run}"].text(1) == "Listed"
+    assert rows[f"Day {run}"].text(1) == "Listed"
+    broken = rows["03 broken"]
+    assert broken.text(1) == "Failed" and "03 broken.wav" in broken.toolTip(1)
+    assert panel.overall.value() == 1000  # failed tracks do not hold the overall bar back
+    assert panel.library_view.topLevelItemCount() == 2
+
+    first = panel.library_view.topLevelItem(0)
+    panel.library_view.setCurrentItem(first)
+    panel.copy_button.click()
+    assert QGuiApplication.clipboard().text() == first.text(1)
+    assert service.gateway_link(first.text(1)) == f"{backend.url}/ipfs/{first.text(1)}"
+
+    panel.queue_view.setCurrentItem(broken)
+    assert panel.retry_button.isEnabled()
+    panel.remove_button.click()
+    assert panel.queue_view.topLevelItemCount() == 2
+    panel.grab().save(str(artifacts_dir / "library_panel.png"))
+    await service.aclose()
+    await ipfs.aclose()
