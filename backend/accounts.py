@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -12,10 +12,10 @@ from backend.auth import CurrentAddress, ServicesDep
 from backend.errors import error_responses
 from backend.models import Account, Follow, TrackRow
 from backend.notifications import publish
-from backend.params import AddressPath, Limit, Offset, next_offset
+from backend.params import AddressPath, Limit, Offset, next_offset, reject_unknown_query
 from backend.wire import FollowState, Page, Profile, ProfileIn
 
-router = APIRouter(tags=["accounts"])
+router = APIRouter(tags=["accounts"], dependencies=[Depends(reject_unknown_query)])
 
 _followers = (
     select(Follow.artist, func.count().label("followers")).group_by(Follow.artist).subquery()

@@ -14,7 +14,7 @@ from backend.config import BackendConfig
 from backend.content_store import content_store_router
 from backend.database import make_engine, make_sessions, migrate
 from backend.devnet import mount_devnet
-from backend.errors import install_error_handlers
+from backend.errors import COMMON_RESPONSES, install_error_handlers
 from backend.fanout import make_bus
 from backend.hub import Hub
 from backend.metrics import Metrics, RequestCounter
@@ -49,7 +49,12 @@ def create_app(config: BackendConfig) -> FastAPI:
             await services.bus.close()
             await services.engine.dispose()
 
-    app = FastAPI(title="HarmonieCORE backend", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="HarmonieCORE backend",
+        version=__version__,
+        lifespan=lifespan,
+        responses=COMMON_RESPONSES,
+    )
     app.state.config = config
     app.state.engine = services.engine
     app.state.services = services

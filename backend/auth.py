@@ -14,13 +14,14 @@ from sqlalchemy import delete, update
 from backend import siwe
 from backend.errors import error_responses
 from backend.models import AuthNonce, RefreshToken
+from backend.params import reject_unknown_query
 from backend.services import Services, get_services
 from backend.wire import NonceOut, RefreshIn, TokenPair, VerifyIn
 
 ALGORITHM = "HS256"
 ISSUER = "harmonie-backend"
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(reject_unknown_query)])
 bearer = HTTPBearer(auto_error=False, description="access token from POST /auth/verify")
 
 
@@ -118,7 +119,7 @@ async def nonce(services: ServicesDep) -> NonceOut:
 @router.post(
     "/verify",
     summary="Exchange a signed SIWE message for tokens",
-    responses=error_responses(400, 401),
+    responses=error_responses(401),
 )
 async def verify(body: VerifyIn, services: ServicesDep) -> TokenPair:
     now = datetime.now(UTC)
@@ -133,8 +134,7 @@ async def verify(body: VerifyIn, services: ServicesDep) -> TokenPair:
             max_age=timedelta(seconds=config.nonce_ttl_s),
         )
     except siwe.SiweError as exc:
-        code = status.HTTP_400_BAD_REQUEST if exc.code == "malformed" else 401
-        raise HTTPException(code, detail=f"sign-in refused ({exc.code}): {exc}") from exc
+        raise _unauthorized(f"sign-in refused ({exc.code}): {exc}") from exc
     async with services.sessions.begin() as session:
         used = await session.execute(
             update(AuthNonce)

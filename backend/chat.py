@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, WebSocket
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, WebSocket
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -19,7 +19,17 @@ from backend.errors import error_responses
 from backend.live import chat_channel
 from backend.models import Account, ChatMessageRow, ChatMute, StreamRow
 from backend.notifications import publish_many
-from backend.params import AddressPath, Limit, Offset, StreamIdPath, next_offset
+from backend.params import (
+    MAX_ID,
+    AddressPath,
+    IdPath,
+    Limit,
+    Offset,
+    StreamIdPath,
+    WholeNumber,
+    next_offset,
+    reject_unknown_query,
+)
 from backend.services import Services, services_of
 from backend.wire import (
     ChatMessage,
@@ -41,7 +51,9 @@ from backend.ws import (
     stream_to,
 )
 
-router = APIRouter(prefix="/streams/{stream_id}", tags=["chat"])
+router = APIRouter(
+    prefix="/streams/{stream_id}", tags=["chat"], dependencies=[Depends(reject_unknown_query)]
+)
 
 RESUME_LIMIT = 500
 MAX_MENTIONS = 5
@@ -293,7 +305,7 @@ async def send_message(
 )
 async def remove_message(
     stream_id: StreamIdPath,
-    message_id: Annotated[int, Path(ge=1, le=2**62)],
+    message_id: IdPath,
     caller: CurrentAddress,
     services: ServicesDep,
 ) -> Response:
@@ -336,7 +348,7 @@ async def unmute(
 async def chat_socket(
     websocket: WebSocket,
     stream_id: str,
-    after: int | None = Query(None, ge=0, le=2**62),
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID), WholeNumber] = None,
 ) -> None:
     """Join a stream's chat. Server frames: history (last N, or everything after `after`),
     then message / deleted / muted / stream_ended as they happen. Send {"type":"auth"} to

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,12 +12,12 @@ from backend.accounts import profiles_query, to_profile
 from backend.auth import CurrentAddress, ServicesDep
 from backend.errors import error_responses
 from backend.models import Account, TrackRow
-from backend.params import AddressPath, Limit, Offset, next_offset
+from backend.params import AddressPath, IdPath, Limit, Offset, next_offset, reject_unknown_query
 from backend.wire import Page, Profile, SearchResults, Track, TrackIn
 
-router = APIRouter(tags=["discovery"])
+router = APIRouter(tags=["discovery"], dependencies=[Depends(reject_unknown_query)])
 
-TrackIdPath = Annotated[int, Path(ge=1, le=2**62)]
+TrackIdPath = IdPath
 SearchQuery = Annotated[str, Query(min_length=1, max_length=200, description="words to find")]
 
 

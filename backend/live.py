@@ -14,19 +14,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eth_utils import to_checksum_address
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy import select, update
 
 from backend.auth import CurrentAddress, ServicesDep
 from backend.errors import error_responses
 from backend.models import Account, Follow, StreamRow
 from backend.notifications import publish_many
-from backend.params import Limit, Offset, StreamIdPath, next_offset
+from backend.params import Limit, Offset, StreamIdPath, next_offset, reject_unknown_query
 from backend.services import services_of
 from backend.wire import LiveStream, Page, Title, Wire
 from backend.ws import frame
 
-router = APIRouter(tags=["live"])
+router = APIRouter(tags=["live"], dependencies=[Depends(reject_unknown_query)])
 
 
 def chat_channel(stream_id: str) -> str:

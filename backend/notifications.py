@@ -12,10 +12,10 @@ import asyncio
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from eth_utils import to_checksum_address
-from fastapi import APIRouter, Query, WebSocket
+from fastapi import APIRouter, Depends, Query, WebSocket
 from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -25,6 +25,7 @@ from starlette.websockets import WebSocketDisconnect
 from backend.auth import CurrentAddress, ServicesDep, TokenError
 from backend.errors import error_responses
 from backend.models import NotificationRead, NotificationRow
+from backend.params import MAX_ID, Boolean, WholeNumber, reject_unknown_query
 from backend.services import Services, services_of
 from backend.wire import (
     NOTIFICATION_KINDS,
@@ -45,7 +46,9 @@ from backend.ws import (
     stream_to,
 )
 
-router = APIRouter(prefix="/notifications", tags=["notifications"])
+router = APIRouter(
+    prefix="/notifications", tags=["notifications"], dependencies=[Depends(reject_unknown_query)]
+)
 
 BACKLOG_LIMIT = 200
 AUTH_TIMEOUT_S = 10.0
@@ -134,10 +137,16 @@ async def _last_read(session: AsyncSession, address: str) -> int:
 async def list_notifications(
     caller: CurrentAddress,
     services: ServicesDep,
-    after: int | None = Query(None, ge=0, le=2**62, description="oldest first, ids > after"),
-    before: int | None = Query(None, ge=1, le=2**62, description="newest first, ids < before"),
-    unread: bool = Query(False, description="only notifications not marked read"),
-    limit: int = Query(50, ge=1, le=200),
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="oldest first, ids > after"), WholeNumber
+    ] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="newest first, ids < before"), WholeNumber
+    ] = None,
+    unread: Annotated[
+        bool, Query(description="only notifications not marked read"), Boolean
+    ] = False,
+    limit: Annotated[int, Query(ge=1, le=200), WholeNumber] = 50,
 ) -> NotificationsPage:
     async with services.sessions() as session:
         last_read = await _last_read(session, caller)
@@ -219,7 +228,9 @@ async def _backlog(
 
 
 @router.websocket("/ws")
-async def notifications_socket(websocket: WebSocket, after: int = Query(0, ge=0, le=2**62)) -> None:
+async def notifications_socket(
+    websocket: WebSocket, after: Annotated[int, Query(ge=0, le=MAX_ID), WholeNumber] = 0
+) -> None:
     """First frame must be {"type":"auth","token":...}; then a backlog of notifications with
     id > after (oldest first), then live ones as they happen."""
     services = services_of(websocket)

@@ -3,14 +3,15 @@
 import platform
 from importlib.metadata import version
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse
 
 from backend import __version__
 from backend.auth import ServicesDep
 from backend.database import database_status
+from backend.params import reject_unknown_query
 
-router = APIRouter(tags=["ops"])
+router = APIRouter(tags=["ops"], dependencies=[Depends(reject_unknown_query)])
 
 # "disabled" components (no Redis configured, no relay mounted) do not degrade the service.
 _FINE = ("ok", "disabled")

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from eth_utils import to_checksum_address
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 _CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
@@ -31,6 +31,16 @@ def _multi_line(value: str) -> str:
     return value
 
 
+def _json_integer(value: Any) -> Any:
+    # JSON Schema counts 3.0 as an integer; strict validation would not.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+
+
 def _checksum(value: str) -> str:
     return to_checksum_address(value)
 
@@ -47,10 +57,20 @@ Cid = Annotated[
         description="IPFS CID (CIDv0 base58 or CIDv1 base32)",
     ),
 ]
-Name = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_single_line)]
-Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_single_line)]
-Bio = Annotated[str, Field(max_length=1000), AfterValidator(_multi_line)]
-ChatText = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_single_line)]
+# The same rules as patterns, so the OpenAPI document states them (clients and fuzzers see
+# what will be accepted): printable, and for one-liners at least one non-space character.
+SINGLE_LINE = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+MULTI_LINE = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
+
+
+def _one_line(max_length: int) -> Any:
+    return Field(min_length=1, max_length=max_length, pattern=SINGLE_LINE)
+
+
+Name = Annotated[str, _one_line(64), AfterValidator(_single_line)]
+Title = Annotated[str, _one_line(200), AfterValidator(_single_line)]
+Bio = Annotated[str, Field(max_length=1000, pattern=MULTI_LINE), AfterValidator(_multi_line)]
+ChatText = Annotated[str, _one_line(500), AfterValidator(_single_line)]
 Link = Annotated[str, Field(pattern=r"^https?://[^\s\x00-\x1f\x7f]{1,300}$", max_length=300)]
 ClientId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 StreamId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
@@ -63,7 +83,9 @@ T = TypeVar("T")
 
 
 class Wire(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Request bodies: unknown fields and type coercions (false -> 0.0) are refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ErrorBody(BaseModel):
@@ -216,7 +238,9 @@ class NotificationsPage(BaseModel):
 
 
 class ReadIn(Wire):
-    up_to: int = Field(ge=0, le=2**62, description="mark every notification with id <= up_to read")
+    up_to: JsonInt = Field(
+        ge=0, le=2**53 - 1, description="mark every notification with id <= up_to read"
+    )
 
 
 # -- WebSocket frames (JSON objects with a "type") ---------------------------------------------
@@ -241,7 +265,7 @@ class WsSend(Wire):
 
 class WsDelete(Wire):
     type: Literal["delete"]
-    id: int = Field(ge=1, le=2**62)
+    id: JsonInt = Field(ge=1, le=2**53 - 1)
 
 
 class WsMute(Wire):

@@ -101,12 +101,12 @@ async def test_forged_signature_is_refused_and_does_not_burn_the_nonce(
     assert (await _verify(client, backend, text, sign(victim, text))).status_code == 200
 
 
-async def test_malformed_message_is_a_400(
+async def test_malformed_message_is_refused(
     backend: RunningBackend, client: httpx.AsyncClient
 ) -> None:
     account = Account.create()
     response = await _verify(client, backend, "hello", sign(account, "hello"))
-    assert response.status_code == 400
+    assert response.status_code == 401
     assert response.json()["detail"].startswith("sign-in refused (malformed)")
 
 
