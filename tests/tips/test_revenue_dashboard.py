@@ -1,0 +1,74 @@
+"""The revenue dashboard renders a summary and the chain's state, offscreen."""
+
+from pathlib import Path
+
+from studio.revenue import ChainState, Interval, Payout, export_csv, summarize
+from studio.tip_store import CONFIRMED, PENDING, Tip
+from widgets.revenue_dashboard import RevenueDashboard
+
+ARTIST = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+ALICE = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+BOB = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
+T0 = 1_700_006_400
+
+
+def tip(n: int, fan: str, wei: int, at: int, status: str = CONFIRMED) -> Tip:
+    return Tip("0x" + f"{n:02x}" * 32, 0, n, "0x" + "ee" * 32, at, ARTIST, fan, wei, "", status)
+
+
+TIPS = [
+    tip(1, ALICE, 10**18, T0 + 5),
+    tip(2, BOB, 1, T0 + 86_400 + 5),
+    tip(3, ALICE, 5 * 10**17, T0 + 86_400 + 9),
+    tip(4, BOB, 7, T0 + 86_400 + 10, status=PENDING),
+]
+STATE = ChainState(
+    withdrawable_wei=105 * 10**16 + 1,
+    tipped_total_wei=15 * 10**17 + 8,
+    payouts=[Payout(ARTIST, 7000, 105 * 10**16 + 1), Payout(BOB, 3000, 45 * 10**16)],
+)
+
+
+def test_dashboard_shows_exact_totals_tables_and_chart(qtbot) -> None:
+    dashboard = RevenueDashboard("tCORE2", on_withdraw=lambda wei: None)
+    qtbot.addWidget(dashboard)
+    summary = summarize(TIPS, streams=[Interval("Friday <b>live</b>", T0, T0 + 86_400)])
+    dashboard.show_summary(summary, STATE)
+    assert dashboard.received_label.text() == "1.500000000000000001 tCORE2 from 3 tips"
+    assert dashboard.pending_label.text().startswith("0.000000000000000007 tCORE2 in 1 tip ")
+    assert dashboard.lifetime_label.text() == "1.500000000000000008 tCORE2"
+    assert dashboard.withdrawable_label.text() == "1.050000000000000001 tCORE2"
+    assert dashboard.withdraw_button.isEnabled()
+
+    first = [dashboard.supporters.item(0, c).text() for c in range(3)]
+    assert first == ["0x3C44…93BC", "1.5", "2"]
+    assert dashboard.supporters.item(0, 0).toolTip().startswith(ALICE)
+    assert dashboard.streams.item(0, 0).text() == "Friday <b>live</b>"
+    assert [dashboard.payouts.item(r, 1).text() for r in range(2)] == ["70 %", "30 %"]
+
+    points = dashboard.chart_points()
+    assert [h for _, h in points] == [1.0, 0.5 + 1e-18]
+    assert points[1][0] - points[0][0] == 86_400
+
+
+def test_withdraw_passes_the_balance_and_is_off_without_one(qtbot) -> None:
+    asked: list[int] = []
+    dashboard = RevenueDashboard("CORE", on_withdraw=asked.append)
+    qtbot.addWidget(dashboard)
+    assert not dashboard.withdraw_button.isEnabled()
+    dashboard.show_summary(summarize(TIPS), STATE)
+    dashboard.withdraw_button.click()
+    assert asked == [STATE.withdrawable_wei]
+    dashboard.show_summary(summarize(TIPS), ChainState(0, STATE.tipped_total_wei, []))
+    assert not dashboard.withdraw_button.isEnabled()
+    dashboard.show_summary(summarize([]), None)
+    assert dashboard.withdrawable_label.text() == "unknown"
+    assert dashboard.chart_points() == []
+
+
+def test_export_writes_the_csv_through_the_callback(qtbot, tmp_path: Path) -> None:
+    dashboard = RevenueDashboard("CORE", on_export=lambda p: export_csv(TIPS, p, "CORE"))
+    qtbot.addWidget(dashboard)
+    path = tmp_path / "tips.csv"
+    assert dashboard.export_to(path) == 4
+    assert path.read_text(encoding="utf-8-sig").count("\n") == 5
