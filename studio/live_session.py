@@ -35,6 +35,8 @@ from media.sources import (
     MicrophoneSource,
     ScreenSource,
     VideoSource,
+    list_cameras,
+    list_microphones,
     pattern_source,
     tone_source,
 )
@@ -105,6 +107,27 @@ def open_audio_source(spec: str) -> AudioSource | None:
     if kind in ("mic", "microphone"):
         return MicrophoneSource(arg or None, channels=2)
     raise LiveError(f"Unknown audio source '{spec}': use tone, mic or none.")
+
+
+def available_video_sources() -> list[tuple[str, str]]:
+    """(spec, label) pairs for the video pickers; cameras only when there are some."""
+    choices = [("testsrc", "Test pattern")]
+    if os.environ.get("DISPLAY"):
+        choices.append(("screen", f"Screen ({os.environ['DISPLAY']})"))
+    choices += [(f"camera:{d.id}", d.label) for d in list_cameras()]
+    return choices
+
+
+def available_audio_sources(refresh: bool = False) -> list[tuple[str, str]]:
+    """(spec, label) pairs for the audio picker; `refresh` re-scans sound devices."""
+    try:
+        microphones = list_microphones(refresh=refresh)
+    except Exception as exc:  # PortAudio missing or broken: say so in the log, offer the tone
+        log.warning("cannot list microphones: %s", exc)
+        microphones = []
+    return [("tone", "Test tone (440 Hz)")] + [
+        (f"mic:{d.id}", f"Microphone: {d.label}") for d in microphones
+    ]
 
 
 class Publisher(Protocol):

@@ -1,0 +1,93 @@
+"""The Go Live panel offscreen (pytest-qt), driving a real LiveSession on a qasync loop."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+qasync = pytest.importorskip("qasync")
+
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from studio.live_session import LiveSession  # noqa: E402
+from widgets.golive_panel import GoLivePanel, format_elapsed  # noqa: E402
+
+from .conftest import decode_video  # noqa: E402
+
+
+@pytest.fixture
+def qasync_loop(qapp: QApplication):  # type: ignore[no-untyped-def]
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+def test_go_live_shows_preview_meters_timer_and_ends(qtbot, qasync_loop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    session = LiveSession()
+    panel = GoLivePanel(session, runner=qasync_loop.create_task)
+    qtbot.addWidget(panel)
+    panel.resize(1000, 600)
+    panel.show()
+
+    assert panel.video_picker.currentData() == "testsrc"
+    assert panel.audio_picker.currentData() == "tone"
+    assert panel.live_badge.text() == "OFF AIR" and not panel.end.isEnabled()
+    panel.record_path.setText(str(tmp_path / "panel.mkv"))
+    panel.title.setText("Late set")
+
+    async def scenario() -> None:
+        panel.go_live.click()
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if session.state == "live" and session.elapsed_s > 1.5:
+                break
+        assert session.state == "live"
+        assert session.options is not None and session.options.title == "Late set"
+        assert panel.live_badge.text() == "● RECORDING"  # no ingest URL: recording only
+        assert not panel.go_live.isEnabled() and panel.end.isEnabled()
+        assert not panel.video_picker.isEnabled()
+        assert not panel.preview.pixmap().isNull()
+        assert panel.timer_label.text() in ("00:00:01", "00:00:02")
+        assert panel.meter.peak_db[0] == pytest.approx(-20.0, abs=0.5)  # the -20 dBFS tone
+        assert "LUFS" in panel.loudness.text() and "M –" not in panel.loudness.text()
+        assert "recording only" in " ".join(session.messages)
+        await asyncio.sleep(1.1)
+        assert "fps" in panel.stats_label.text()
+        panel.mute.setChecked(True)
+        await asyncio.sleep(0.3)
+        assert panel.meter.peak_db[0] < -100  # muted
+        panel.end.click()
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if session.state == "ended":
+                break
+
+    qasync_loop.run_until_complete(scenario())
+    assert session.state == "ended"
+    assert panel.live_badge.text() == "OFF AIR" and panel.go_live.isEnabled()
+    assert "Recording saved" in panel.message_label.text()
+    assert len(decode_video(tmp_path / "panel.mkv")) >= 30
+
+
+def test_a_refused_start_is_shown_not_raised(qtbot, qasync_loop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    session = LiveSession()
+    panel = GoLivePanel(session, runner=qasync_loop.create_task)
+    qtbot.addWidget(panel)
+    panel.record_path.setText(str(tmp_path / "show.avi"))
+
+    async def scenario() -> None:
+        panel.go_live.click()
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if session.state == "failed":
+                break
+
+    qasync_loop.run_until_complete(scenario())
+    assert "use a .mkv, .webm or .mp4 file name" in panel.message_label.text()
+    assert panel.go_live.isEnabled()
+
+
+def test_elapsed_format() -> None:
+    assert format_elapsed(3725.9) == "01:02:05"
