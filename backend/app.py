@@ -3,6 +3,7 @@
 Other parts mount their routers here with one line each (`app.include_router(...)`).
 """
 
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,9 @@ from backend.hub import Hub
 from backend.metrics import Metrics, RequestCounter
 from backend.services import Services
 from backend.streams import fan_page, streams_router
+from backend.tip_watcher import start_tip_watcher
+
+log = logging.getLogger(__name__)
 
 
 def create_services(config: BackendConfig) -> Services:
@@ -41,11 +45,19 @@ def create_app(config: BackendConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if config.run_migrations:
-            await migrate(services.engine)
+            try:
+                await migrate(services.engine)
+            except Exception as exc:
+                where = services.engine.url.render_as_string(hide_password=True)
+                log.error("cannot prepare the database %s: %s", where, exc)
+                raise
         await services.bus.start(services.hub.dispatch)
+        tips = start_tip_watcher(_app)  # Tipped events -> tip_received notifications
         try:
             yield
         finally:
+            if tips is not None:
+                await tips.stop()
             await services.bus.close()
             await services.engine.dispose()
 

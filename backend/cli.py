@@ -1,13 +1,17 @@
-"""`harmonie-backend --host --port --database-url`: run the backend with uvicorn."""
+"""`harmonie-backend --host --port --database-url`: run the backend with uvicorn.
+
+Instances sharing one database behind a load balancer must share HARMONIE_JWT_SECRET.
+"""
 
 import argparse
 import errno
+import os
 import socket
 import sys
 from pathlib import Path
 
 from backend import __version__
-from backend.config import BackendConfig
+from backend.config import DEFAULT_CHAIN_IDS, BackendConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +27,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--redis-url", default=None, help="redis://... to fan out across instances")
     parser.add_argument(
         "--data-dir", type=Path, default=Path("."), help="content store and devnet state"
+    )
+    parser.add_argument(
+        "--siwe-domain",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="domain sign-in messages must name (repeatable; default: this host:port)",
+    )
+    parser.add_argument(
+        "--chain-id",
+        action="append",
+        type=int,
+        default=[],
+        help=f"chain id accepted at sign-in (repeatable; default: {DEFAULT_CHAIN_IDS})",
     )
     parser.add_argument("--log-level", default="info")
     return parser
@@ -57,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         database_url=args.database_url,
         redis_url=args.redis_url,
         data_dir=args.data_dir,
+        siwe_domains=tuple(args.siwe_domain),
+        chain_ids=tuple(args.chain_id) or DEFAULT_CHAIN_IDS,
+        # From the environment, never the command line (visible to every local user).
+        jwt_secret=os.environ.get("HARMONIE_JWT_SECRET") or None,
     )
     try:
         app = create_app(config)

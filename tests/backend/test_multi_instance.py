@@ -1,0 +1,119 @@
+"""Two backend instances on one PostgreSQL and one Redis: what reaches one reaches the other."""
+
+import asyncio
+import contextlib
+import json
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from backend import notifications
+from backend.config import BackendConfig
+from tests.backend.conftest import JWT_SECRET
+from tests.backend.support import RunningBackend, bearer, cid, make_profile, next_frame, serve
+
+pytestmark = pytest.mark.slow
+
+
+@contextlib.asynccontextmanager
+async def two_instances(
+    postgres_url: str, redis_url: str, tmp_path
+) -> AsyncIterator[tuple[RunningBackend, RunningBackend]]:  # type: ignore[no-untyped-def]
+    config = BackendConfig(
+        database_url=postgres_url,
+        redis_url=redis_url,
+        data_dir=tmp_path,
+        jwt_secret=JWT_SECRET,  # shared, as behind one load balancer
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        # Started together: the migration lock makes the second wait for the first.
+        first, second = await asyncio.gather(
+            stack.enter_async_context(serve(config)),
+            stack.enter_async_context(serve(replace(config))),
+        )
+        yield first, second
+
+
+async def test_chat_and_notifications_cross_instances(
+    postgres_url: str, redis_url: str, tmp_path, client: httpx.AsyncClient
+) -> None:  # type: ignore[no-untyped-def]
+    async with two_instances(postgres_url, redis_url, tmp_path) as (a, b):
+        for instance in (a, b):
+            health = (await client.get(f"{instance.url}/health")).json()
+            assert health["components"]["database"] == {"status": "ok", "dialect": "postgresql"}
+            assert health["components"]["redis"]["status"] == "ok"
+            assert health["status"] == "ok"
+
+        artist, artist_tokens = await make_profile(client, a, name=f"Nova {secrets.token_hex(3)}")
+        fan, fan_tokens = await make_profile(client, b, role="fan", name="Fan on B")
+        stream = (
+            await client.post(
+                f"{a.url}/streams", json={"title": "Two rooms"}, headers=bearer(artist_tokens)
+            )
+        ).json()
+
+        # Readers on B, writer on A.
+        async with (
+            connect(f"{b.ws_url}/streams/{stream['id']}/chat/ws") as reader_b,
+            connect(f"{b.ws_url}/notifications/ws") as fan_alerts_b,
+            connect(f"{b.ws_url}/notifications/ws") as artist_alerts_b,
+            connect(f"{a.ws_url}/streams/{stream['id']}/chat/ws") as writer_a,
+        ):
+            await next_frame(reader_b, "history")
+            for socket, tokens in ((fan_alerts_b, fan_tokens), (artist_alerts_b, artist_tokens)):
+                await socket.send(json.dumps({"type": "auth", "token": tokens["access_token"]}))
+                await next_frame(socket, "backlog")
+            await next_frame(writer_a, "history")
+            await writer_a.send(json.dumps({"type": "auth", "token": fan_tokens["access_token"]}))
+            await next_frame(writer_a, "authed")
+            await writer_a.send(
+                json.dumps({"type": "send", "text": "hello from A", "client_id": "a1"})
+            )
+            message = (await next_frame(reader_b, "message"))["message"]
+            assert message["text"] == "hello from A" and message["sender"] == fan.address
+
+            # A notification published on A reaches the client connected to B.
+            tip = await notifications.publish(
+                a.app, recipient=fan.address, kind="tip_received", data={"amount_wei": "5"}
+            )
+            assert (await next_frame(fan_alerts_b, "notification"))["notification"]["id"] == tip.id
+            # And an HTTP action on A (follow) notifies the artist's socket on B.
+            await client.put(f"{a.url}/artists/{artist.address}/follow", headers=bearer(fan_tokens))
+            followed = (await next_frame(artist_alerts_b, "notification"))["notification"]
+            assert (
+                followed["kind"] == "new_follower" and followed["data"]["follower"] == fan.address
+            )
+
+            # Moderation on B reaches readers on A.
+            await client.delete(
+                f"{b.url}/streams/{stream['id']}/chat/{message['id']}",
+                headers=bearer(artist_tokens),
+            )
+            assert (await next_frame(writer_a, "deleted"))["id"] == message["id"]
+
+        # Stored, not just relayed: a reader joining B later resumes from the database.
+        await client.post(
+            f"{a.url}/streams/{stream['id']}/chat",
+            json={"text": "after"},
+            headers=bearer(fan_tokens),
+        )
+        async with connect(
+            f"{b.ws_url}/streams/{stream['id']}/chat/ws?after={message['id']}"
+        ) as late:
+            assert [m["text"] for m in (await next_frame(late))["messages"]] == ["after"]
+
+        # Full-text search on PostgreSQL.
+        title = f"Aurora {secrets.token_hex(4)}"
+        await client.post(
+            f"{a.url}/tracks",
+            json={"title": title, "cid": cid(1), "duration_s": 60},
+            headers=bearer(artist_tokens),
+        )
+        found = (
+            await client.get(f"{b.url}/search/tracks", params={"q": title.lower()[:12]})
+        ).json()
+        assert [t["title"] for t in found["items"]] == [title]
