@@ -10,6 +10,7 @@ whatever it reports.
 """
 
 import logging
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +20,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester.exceptions import TransactionFailed, ValidationError
+from eth_utils import ValidationError as EvmValidationError
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3 import EthereumTesterProvider, Web3
@@ -70,6 +72,23 @@ def _to_rpc(value: Any, key: str = "") -> Any:
     if isinstance(value, list | tuple):
         return [_to_rpc(v, key) for v in value]
     return value
+
+
+_NONCE = re.compile(r"Invalid transaction nonce: Expected (\d+), but got (\d+)")
+
+
+def _node_error(exc: Exception) -> dict[str, Any]:
+    """py-evm's validation messages -> the wording geth (and so Core) uses, code -32000."""
+    text = str(exc) or type(exc).__name__
+    if match := _NONCE.search(text):
+        expected, got = int(match[1]), int(match[2])
+        kind = "nonce too low" if got < expected else "nonce too high"
+        text = f"{kind}: next nonce {expected}, tx nonce {got}"
+    elif "cannot afford" in text or "enough balance" in text:
+        text = "insufficient funds for gas * price + value"
+    elif "lower than block's base fee" in text:
+        text = "max fee per gas less than block base fee"
+    return {"code": -32000, "message": text}
 
 
 def _revert_error(exc: TransactionFailed) -> dict[str, Any]:
@@ -145,8 +164,8 @@ class Devnet:
         except TransactionFailed as exc:
             reply["error"] = _revert_error(exc)
             return reply
-        except (ValidationError, ValueError, TypeError, KeyError) as exc:
-            reply["error"] = {"code": -32000, "message": str(exc) or type(exc).__name__}
+        except (ValidationError, EvmValidationError, ValueError, TypeError, KeyError) as exc:
+            reply["error"] = _node_error(exc)
             return reply
         except Exception as exc:  # a bug here must not kill the server: report it as an RPC error
             log.exception("devnet request %s failed", method)

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,9 +47,10 @@ def wait_for_rpc(url: str, timeout: float = 30.0) -> Web3:
 class AnvilProcess:
     """One anvil on a free loopback port; restartable (same port) for 'node went down' tests."""
 
-    def __init__(self, chain_id: int = ANVIL_CHAIN_ID) -> None:
+    def __init__(self, chain_id: int = ANVIL_CHAIN_ID, automine: bool = True) -> None:
         self.port = free_port()
         self.chain_id = chain_id
+        self.automine = automine
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -61,7 +62,7 @@ class AnvilProcess:
             str(ANVIL), "--host", "127.0.0.1", "--port", str(self.port),
             "--chain-id", str(self.chain_id), "--hardfork", "shanghai",
             "--balance", "1000000", "--silent",
-        ]  # fmt: skip
+        ] + ([] if self.automine else ["--no-mining"])  # fmt: skip
         self.process = subprocess.Popen(
             cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
         )
@@ -93,13 +94,20 @@ def anvil() -> Iterator[AnvilProcess]:
 
 
 @pytest.fixture
-def fresh_anvil() -> Iterator[AnvilProcess]:
-    """An anvil of this test's own, which the test may stop and restart."""
+def anvil_factory() -> Iterator[Callable[..., AnvilProcess]]:
+    """Anvils of this test's own (e.g. without automining), which it may stop and restart."""
     _need_anvil()
-    node = AnvilProcess()
-    node.start()
-    yield node
-    node.stop()
+    nodes: list[AnvilProcess] = []
+
+    def make(**kwargs: object) -> AnvilProcess:
+        node = AnvilProcess(**kwargs)  # type: ignore[arg-type]
+        node.start()
+        nodes.append(node)
+        return node
+
+    yield make
+    for node in nodes:
+        node.stop()
 
 
 class DevnetServer:

@@ -1,0 +1,154 @@
+"""Every transaction the wallet signs, kept in SQLite before it is broadcast.
+
+Keeping the signed bytes first is what makes sending safe to retry: after a crash, a
+restart or an RPC outage the same bytes (same hash) are sent again, never a second
+transaction. Signed transactions are public data; no key is stored here.
+"""
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PENDING, MINED, FAILED, REPLACED, REJECTED = "pending", "mined", "failed", "replaced", "rejected"
+OPEN_STATUSES = (PENDING,)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS txs (
+    hash TEXT PRIMARY KEY,
+    chain_id INTEGER NOT NULL,
+    sender TEXT NOT NULL,
+    nonce INTEGER NOT NULL,
+    raw BLOB NOT NULL,
+    fields TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    description TEXT NOT NULL,
+    status TEXT NOT NULL,
+    broadcast INTEGER NOT NULL DEFAULT 0,
+    replaces TEXT,
+    block INTEGER,
+    error TEXT,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS txs_sender ON txs (chain_id, sender, nonce);
+"""
+
+
+@dataclass(frozen=True)
+class TxRecord:
+    hash: str
+    chain_id: int
+    sender: str
+    nonce: int
+    raw: bytes
+    fields: dict[str, Any]
+    kind: str  # "send" | "speedup" | "cancel"
+    description: str
+    status: str
+    broadcast: bool
+    replaces: str | None
+    block: int | None
+    error: str | None
+    created: float
+    updated: float
+
+
+class TxStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def add(
+        self,
+        *,
+        tx_hash: str,
+        chain_id: int,
+        sender: str,
+        nonce: int,
+        raw: bytes,
+        fields: dict[str, Any],
+        kind: str,
+        description: str,
+        replaces: str | None = None,
+    ) -> None:
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO txs (hash, chain_id, sender, nonce, raw, fields, kind,"
+                " description, status, broadcast, replaces, created, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                (tx_hash, chain_id, sender, nonce, raw, json.dumps(fields), kind, description,
+                 PENDING, replaces, now, now),
+            )  # fmt: skip
+
+    def update(self, tx_hash: str, **changes: Any) -> None:
+        allowed = {"status", "broadcast", "block", "error"}
+        if not changes or set(changes) - allowed:
+            raise ValueError(f"cannot update {set(changes) - allowed}")
+        assignments = ", ".join(f"{k} = ?" for k in changes)
+        with self._lock:
+            self._db.execute(
+                f"UPDATE txs SET {assignments}, updated = ? WHERE hash = ?",
+                (*changes.values(), time.time(), tx_hash),
+            )
+
+    def get(self, tx_hash: str) -> TxRecord | None:
+        rows = self._select("WHERE hash = ?", (tx_hash,))
+        return rows[0] if rows else None
+
+    def pending(self, chain_id: int, sender: str) -> list[TxRecord]:
+        return self._select(
+            "WHERE chain_id = ? AND sender = ? AND status = ? ORDER BY nonce, created",
+            (chain_id, sender, PENDING),
+        )
+
+    def with_nonce(self, chain_id: int, sender: str, nonce: int) -> list[TxRecord]:
+        return self._select(
+            "WHERE chain_id = ? AND sender = ? AND nonce = ? ORDER BY created",
+            (chain_id, sender, nonce),
+        )
+
+    def highest_open_nonce(self, chain_id: int, sender: str) -> int | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MAX(nonce) FROM txs WHERE chain_id = ? AND sender = ? AND status = ?",
+                (chain_id, sender, PENDING),
+            ).fetchone()
+        return row[0]
+
+    def recent(self, chain_id: int, sender: str, limit: int = 20) -> list[TxRecord]:
+        return self._select(
+            "WHERE chain_id = ? AND sender = ? ORDER BY created DESC LIMIT ?",
+            (chain_id, sender, limit),
+        )
+
+    def _select(self, where: str, args: tuple[Any, ...]) -> list[TxRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT hash, chain_id, sender, nonce, raw, fields, kind, description, status,"
+                f" broadcast, replaces, block, error, created, updated FROM txs {where}",
+                args,
+            ).fetchall()
+        return [_record(r) for r in rows]
+
+
+def _record(r: tuple[Any, ...]) -> TxRecord:
+    return TxRecord(
+        hash=r[0], chain_id=r[1], sender=r[2], nonce=r[3], raw=bytes(r[4]),
+        fields=json.loads(r[5]), kind=r[6], description=r[7], status=r[8],
+        broadcast=bool(r[9]), replaces=r[10], block=r[11], error=r[12],
+        created=r[13], updated=r[14],
+    )  # fmt: skip
