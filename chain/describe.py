@@ -1,0 +1,87 @@
+"""Say in words what a transaction does, for the confirmation dialog and the history."""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from eth_utils import to_checksum_address
+from web3 import Web3
+
+from chain import contracts
+from chain.networks import Network
+
+CONTRACT_LABELS = {
+    contracts.TIPPING: "Tipping contract",
+    contracts.CONTENT_REGISTRY: "Content registry",
+    contracts.TRACK_NFT: "Track editions (NFT)",
+}
+
+
+def short_address(address: str) -> str:
+    return f"{address[:6]}…{address[-4:]}"
+
+
+def format_native(wei: int, symbol: str, places: int = 6) -> str:
+    """1500000000000000000 -> '1.5 CORE' (trailing zeros trimmed, never in exponent form)."""
+    amount = Decimal(wei) / Decimal(10**18)
+    text = f"{amount:.{places}f}".rstrip("0").rstrip(".")
+    if text == "0" and wei > 0:
+        text = f"< {Decimal(1).scaleb(-places):f}"
+    return f"{text} {symbol}"
+
+
+@dataclass(frozen=True)
+class CallDescription:
+    contract: str
+    function: str
+    summary: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+def _sentence(name: str, fn: str, args: dict[str, Any], value_text: str) -> str:
+    if name == contracts.TIPPING and fn == "tip":
+        message = args.get("message") or ""
+        extra = f" with the message “{message}”" if message else ""
+        return f"Tip {value_text} to {short_address(args['artist'])}{extra}"
+    if name == contracts.TIPPING and fn == "set_split":
+        return f"Split your future tips among {len(args['payees'])} payees"
+    if name == contracts.TIPPING and fn == "withdraw":
+        return "Withdraw your tip balance to this wallet"
+    if name == contracts.CONTENT_REGISTRY and fn == "register":
+        return f"Register track {args['cid']} under your address"
+    if name == contracts.CONTENT_REGISTRY and fn == "update_metadata":
+        return f"Update the metadata of track {args['cid']}"
+    if name == contracts.TRACK_NFT and fn == "mint_edition":
+        return f"Mint an edition of track {args['cid']} for {short_address(args['to'])}"
+    return f"Call {fn} on the {CONTRACT_LABELS.get(name, name)}"
+
+
+def describe_call(network: Network, to: str, data: str | bytes, value: int) -> CallDescription:
+    to = to_checksum_address(to)
+    value_text = format_native(value, network.symbol)
+    raw = bytes.fromhex(data[2:]) if isinstance(data, str) else bytes(data)
+    known = {to_checksum_address(a): n for n, a in network.contracts.items() if a}
+    if not raw:
+        return CallDescription(
+            f"Address {short_address(to)}", "transfer", f"Send {value_text} to {short_address(to)}"
+        )
+    name = known.get(to)
+    if name is None:
+        return CallDescription(
+            f"Unknown contract {short_address(to)}",
+            "0x" + raw[:4].hex(),
+            f"Call an unknown contract at {short_address(to)} (check you trust it)",
+        )
+    contract = Web3().eth.contract(address=to, abi=contracts.abi(name))
+    try:
+        fn, args = contract.decode_function_input(raw)
+    except ValueError:
+        unknown = "Call an unknown function (the data does not match the contract)"
+        return CallDescription(CONTRACT_LABELS.get(name, name), "0x" + raw[:4].hex(), unknown)
+    fn_name = fn.fn_name
+    return CallDescription(
+        CONTRACT_LABELS.get(name, name),
+        fn_name,
+        _sentence(name, fn_name, dict(args), value_text),
+        dict(args),
+    )

@@ -1,0 +1,258 @@
+"""The wallet as the window sees it: which account, on which network, locked or not.
+
+Qt-free. Slow work (scrypt unlock, RPC calls) runs in a worker thread so the event loop
+stays responsive. An unlock lasts `unlock_ttl_s` seconds, then the key is dropped; every
+signing path checks the deadline first. Transactions go through chain.transactions.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+from web3 import Web3
+
+from chain import contracts
+from chain.describe import CallDescription, describe_call, format_native
+from chain.errors import ChainError, WalletLockedError
+from chain.networks import LOCAL_DEVNET, Network, connect
+from chain.transactions import PreparedTx, SentTx, TxManager, TxOutcome
+from chain.txstore import PENDING, TxRecord, TxStore
+from chain.wallet import UnlockedKey, Wallet
+from studio.signals import Signal
+
+log = logging.getLogger(__name__)
+
+DEFAULT_UNLOCK_TTL_S = 300.0
+
+
+async def local_network(backend_url: str, timeout: float = 10.0) -> Network:
+    """The local devnet as the backend describes it (GET /chain): RPC URL and contracts."""
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        response = await client.get(f"{backend_url}/chain")
+        response.raise_for_status()
+        info = response.json()
+    return replace(
+        LOCAL_DEVNET,
+        rpc_url=f"{backend_url}{info['rpc_path']}",
+        chain_id=int(info["chain_id"]),
+        contracts=dict(info["contracts"]),
+    )
+
+
+class WalletSession:
+    def __init__(
+        self,
+        wallet: Wallet,
+        network: Network,
+        tx_db: Path,
+        unlock_ttl_s: float = DEFAULT_UNLOCK_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.wallet = wallet
+        self.network = network
+        self.tx_db = tx_db
+        self.unlock_ttl_s = unlock_ttl_s
+        self._clock = clock
+        self._key: UnlockedKey | None = None
+        self._unlocked_until = 0.0
+        self.address: str | None = None
+        self.w3: Web3 | None = None
+        self.txs: TxManager | None = None
+        self.changed = Signal()  # () whenever account, lock state or network changes
+        self.tx_updated = Signal()  # (TxOutcome) when a followed transaction settles
+        self._follows: set[asyncio.Task[Any]] = set()
+
+    # ---- accounts and lock --------------------------------------------------------------
+
+    async def accounts(self) -> list[str]:
+        return await asyncio.to_thread(self.wallet.accounts)
+
+    def select(self, address: str) -> None:
+        if address != self.address:
+            self.lock()
+            self.address = Web3.to_checksum_address(address)
+            self.changed.emit()
+
+    @property
+    def unlocked(self) -> bool:
+        self.check_expiry()
+        return self._key is not None
+
+    @property
+    def unlock_remaining_s(self) -> float:
+        self.check_expiry()
+        return max(0.0, self._unlocked_until - self._clock()) if self._key else 0.0
+
+    def check_expiry(self) -> None:
+        if self._key is not None and self._clock() >= self._unlocked_until:
+            log.info("wallet session expired", extra={"event": "wallet_locked", "why": "expired"})
+            self._key = None
+            self.changed.emit()
+
+    async def unlock(self, password: str) -> None:
+        if self.address is None:
+            raise ChainError("Choose or create a wallet first.")
+        key = await asyncio.to_thread(self.wallet.unlock, self.address, password)
+        self._key = key
+        self._unlocked_until = self._clock() + self.unlock_ttl_s
+        log.info("wallet unlocked", extra={"event": "wallet_unlocked", "address": key.address})
+        self.changed.emit()
+
+    def lock(self) -> None:
+        if self._key is not None:
+            self._key = None
+            self.changed.emit()
+
+    def _signer(self) -> UnlockedKey:
+        self.check_expiry()
+        if self._key is None:
+            raise WalletLockedError("The wallet is locked: unlock it with your password to sign.")
+        return self._key
+
+    # ---- network ------------------------------------------------------------------------
+
+    async def connect(self, network: Network | None = None) -> Network:
+        """Connect (chain id checked), open the transaction store, settle what was pending."""
+        target = network or self.network
+        w3, connected = await asyncio.to_thread(connect, target)
+        store = TxStore(self.tx_db)
+        if self.txs is not None:
+            self.txs.store.close()
+        self.w3, self.network = w3, connected
+        self.txs = TxManager(w3, connected, store)
+        if self.address:
+            outcomes = await asyncio.to_thread(self.txs.resume, self.address)
+            for outcome in outcomes:
+                if outcome.status == PENDING:
+                    self._follow(outcome.hash)
+        self.changed.emit()
+        return connected
+
+    def _manager(self) -> TxManager:
+        if self.txs is None:
+            raise ChainError("Not connected to a network yet.")
+        return self.txs
+
+    async def balance(self) -> int:
+        if self.address is None:
+            return 0
+        manager = self._manager()
+        return await asyncio.to_thread(manager._call, manager.w3.eth.get_balance, self.address)
+
+    def format(self, wei: int) -> str:
+        return format_native(wei, self.network.symbol)
+
+    def explorer_tx_url(self, tx_hash: str) -> str | None:
+        return self.network.tx_url(tx_hash)
+
+    def explorer_address_url(self) -> str | None:
+        return self.network.address_url(self.address) if self.address else None
+
+    # ---- transactions -------------------------------------------------------------------
+
+    def contract(self, name: str) -> Any:
+        manager = self._manager()
+        return contracts.deployed(name, manager.w3, self.network.contract_address(name))
+
+    async def prepare_call(
+        self, name: str, function: str, *args: Any, value: int = 0
+    ) -> PreparedTx:
+        if self.address is None:
+            raise ChainError("Choose or create a wallet first.")
+        call = getattr(self.contract(name).functions, function)(*args)
+        description = self.describe_call(call.address, call._encode_transaction_data(), value)
+        manager = self._manager()
+        return await asyncio.to_thread(
+            manager.prepare_call, self.address, call, value, description.summary
+        )
+
+    async def prepare_tip(self, artist: str, wei: int, message: str = "") -> PreparedTx:
+        return await self.prepare_call(contracts.TIPPING, "tip", artist, message, value=wei)
+
+    def describe(self, prepared: PreparedTx) -> CallDescription:
+        return self.describe_call(prepared.to, prepared.data, prepared.value)
+
+    def describe_call(self, to: str, data: str | bytes, value: int) -> CallDescription:
+        return describe_call(self.network, to, data, value)
+
+    async def send(self, prepared: PreparedTx) -> SentTx:
+        signer = self._signer()
+        sent = await asyncio.to_thread(self._manager().send, prepared, signer)
+        self._follow(sent.hash)
+        self.changed.emit()
+        return sent
+
+    async def speed_up(self, tx_hash: str) -> SentTx:
+        sent = await asyncio.to_thread(self._manager().speed_up, tx_hash, self._signer())
+        self._follow(tx_hash)
+        self.changed.emit()
+        return sent
+
+    async def cancel(self, tx_hash: str) -> SentTx:
+        sent = await asyncio.to_thread(self._manager().cancel, tx_hash, self._signer())
+        self._follow(tx_hash)
+        self.changed.emit()
+        return sent
+
+    async def wait(self, tx_hash: str, timeout: float = 120.0) -> TxOutcome:
+        manager = self._manager()
+        poll = 0.05 if self.network.key == "local" else 1.0
+        return await asyncio.to_thread(manager.wait, tx_hash, None, timeout, poll)
+
+    def recent(self, limit: int = 20) -> list[TxRecord]:
+        if self.txs is None or self.address is None:
+            return []
+        return self.txs.recent(self.address, limit)
+
+    def _follow(self, tx_hash: str) -> None:
+        async def follow() -> None:
+            try:
+                outcome = await self.wait(tx_hash, timeout=600.0)
+            except ChainError as exc:
+                log.warning("following %s stopped: %s", tx_hash, exc)
+                return
+            self.tx_updated.emit(outcome)
+            self.changed.emit()
+
+        try:
+            task = asyncio.get_running_loop().create_task(follow())
+        except RuntimeError:  # no loop (a plain script): the caller waits itself
+            return
+        self._follows.add(task)
+        task.add_done_callback(self._follows.discard)
+
+    async def close(self) -> None:
+        for task in list(self._follows):
+            task.cancel()
+        await asyncio.gather(*self._follows, return_exceptions=True)
+        self.lock()
+        if self.txs is not None:
+            self.txs.store.close()
+            self.txs = None
+
+    # ---- wallet management (the dialogs) -------------------------------------------------
+
+    async def create_from_mnemonic(self, phrase: str, password: str) -> str:
+        address = await asyncio.to_thread(self.wallet.create_from_mnemonic, phrase, password)
+        self.select(address)
+        return address
+
+    async def import_private_key(self, key_text: str, password: str) -> str:
+        address = await asyncio.to_thread(self.wallet.import_private_key, key_text, password)
+        self.select(address)
+        return address
+
+    async def import_keystore(self, keystore_json: str, password: str) -> str:
+        address = await asyncio.to_thread(self.wallet.import_keystore, keystore_json, password)
+        self.select(address)
+        return address
+
+    async def export_keystore(self, password: str) -> str:
+        if self.address is None:
+            raise ChainError("Choose a wallet first.")
+        return await asyncio.to_thread(self.wallet.export_keystore, self.address, password)
