@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import httpx
 import numpy as np
 
 from media.encoded_track import EncodedTrack
@@ -420,10 +421,43 @@ class LiveSession:
                     }
                 except Exception as exc:
                     log.debug("publisher stats failed: %s", exc)
+            whip_url = self.options.whip_url if self.options else None
+            if whip_url and self.publish_state == "live":
+                self.viewers = await fetch_viewer_count(whip_url)
             if self.recorder is not None and self.recorder.error and not reported_recorder_error:
                 reported_recorder_error = True
                 self.say(self.recorder.error)
             self.stats_changed.emit(self.stats())
+
+
+def relay_live_url(whip_url: str) -> tuple[str, str] | None:
+    """For our backend's relay (`.../whip/<stream>`): its live list URL and the stream name.
+
+    Any other WHIP ingest has no such list; the studio then shows no viewer count.
+    """
+    parts = urlsplit(whip_url)
+    base, sep, stream = parts.path.rpartition("/whip/")
+    if not sep or not stream or "/" in stream:
+        return None
+    return f"{parts.scheme}://{parts.netloc}{base}/relay/live", stream
+
+
+async def fetch_viewer_count(whip_url: str) -> int | None:
+    target = relay_live_url(whip_url)
+    if target is None:
+        return None
+    url, stream = target
+    try:
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            response = await client.get(url)
+        if response.status_code != 200:
+            return None
+        for entry in response.json():
+            if entry.get("stream") == stream:
+                return int(entry.get("viewers", 0))
+        return 0
+    except (httpx.HTTPError, ValueError, TypeError, AttributeError):
+        return None
 
 
 def _where(url: str) -> str:

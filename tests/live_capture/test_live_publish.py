@@ -82,6 +82,7 @@ async def test_publish_drop_reconnect_and_gapless_recording(relay, tmp_path: Pat
         stats = session.stats()
         assert stats["reconnects"] >= 1 and stats["publish_state"] == "live"
         assert stats["codecs"] == {"video": "VP8", "audio": "opus"}
+        assert stats["viewers"] == 1  # from the relay's live list
     finally:
         await viewer.stop()
         await session.stop()

@@ -145,3 +145,14 @@ def test_headless_live_bad_input_and_unreachable_ingest(tmp_path: Path) -> None:
     assert any("Publishing stopped" in m for m in summary["messages"])
     assert secret not in result.stdout + result.stderr
     assert len(decode_video(out)) >= 30  # ...and the recording went on
+
+
+def test_viewer_count_comes_from_our_relay_only() -> None:
+    from studio.live_session import relay_live_url
+
+    assert relay_live_url("https://api.example.org/v1/whip/night") == (
+        "https://api.example.org/v1/relay/live",
+        "night",
+    )
+    assert relay_live_url("https://ingest.example.net/rtc/v1/whip/?app=live") is None
+    assert relay_live_url("https://cdn.example.net/ingest") is None
