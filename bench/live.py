@@ -40,6 +40,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def udp_receive_buffer_errors() -> int:
+    """Datagrams the kernel dropped because a socket's receive buffer was full (this netns)."""
+    lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines()]
+    header, values = [row for row in lines if row[0] == "Udp:"][:2]
+    return int(values[header.index("RcvbufErrors")])
+
+
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -107,12 +114,13 @@ async def viewers_role(args: argparse.Namespace) -> None:
         await asyncio.sleep(0.1)
     await asyncio.sleep(1.0)
     before = [p.counts.frames["video"] for p in players]
-    started = time.monotonic()
+    started, cpu0 = time.monotonic(), cpu_seconds(os.getpid())
     await asyncio.sleep(args.seconds)
     elapsed = time.monotonic() - started
+    cpu_pct = 100 * (cpu_seconds(os.getpid()) - cpu0) / elapsed
     fps = [(p.counts.frames["video"] - b) / elapsed for p, b in zip(players, before, strict=True)]
     await asyncio.gather(*(p.stop() for p in players), return_exceptions=True)
-    print("VIEWERS " + json.dumps({"fps": fps}), flush=True)
+    print("VIEWERS " + json.dumps({"fps": fps, "cpu_pct": cpu_pct}), flush=True)
 
 
 # -- orchestration -----------------------------------------------------------------------
@@ -202,6 +210,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, object]:
         held, steps = 0, []
         for count in range(args.step, args.max_viewers + 1, args.step):
             wall0, relay0 = time.monotonic(), cpu_seconds(backend.pid)
+            drops0 = udp_receive_buffer_errors()
             # Viewers spread over processes so that no single Python process of viewers is
             # what falls behind (they share this machine's 2 cores with the relay).
             shares = [args.per_process] * (count // args.per_process)
@@ -213,12 +222,21 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, object]:
                 await spawn(sys.executable, me, *viewer_args, "--count", str(n)) for n in shares
             ]
             fps: list[float] = []
+            viewer_cpu: list[float] = []
             for group in groups:
-                fps += json.loads(await read_until(group, "VIEWERS ", 120))["fps"]
+                report = json.loads(await read_until(group, "VIEWERS ", 120))
+                fps += report["fps"]
+                viewer_cpu.append(round(report["cpu_pct"]))
                 await group.wait()
             relay_pct = 100 * (cpu_seconds(backend.pid) - relay0) / (time.monotonic() - wall0)
             steps.append(
-                {"viewers": count, "min_fps": round(min(fps), 2), "relay_cpu_pct": round(relay_pct)}
+                {
+                    "viewers": count,
+                    "min_fps": round(min(fps), 2),
+                    "relay_cpu_pct": round(relay_pct),
+                    "viewer_process_cpu_pct": viewer_cpu,
+                    "udp_receive_buffer_drops": udp_receive_buffer_errors() - drops0,
+                }
             )
             if min(fps) < TARGET_FPS:
                 break

@@ -11,7 +11,9 @@ unable to connect at all. `HARMONIE_ICE_LOOPBACK` changes that:
   - "only": 127.0.0.1 alone (tests: media never leaves loopback).
 """
 
+import contextlib
 import os
+import socket
 from collections.abc import Sequence
 
 import aioice.ice
@@ -19,6 +21,7 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 
 LOOPBACK_ENV = "HARMONIE_ICE_LOOPBACK"
 LOOPBACK = "127.0.0.1"
+SOCKET_BUFFER_BYTES = 2 * 1024 * 1024
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
 
@@ -42,6 +45,29 @@ def peer_connection(ice_servers: Sequence[RTCIceServer] = ()) -> RTCPeerConnecti
     """A peer connection whose ICE servers are exactly `ice_servers` (often none)."""
     install_loopback_policy()
     return RTCPeerConnection(RTCConfiguration(iceServers=list(ice_servers)))
+
+
+def enlarge_socket_buffers(pc: RTCPeerConnection, size: int = SOCKET_BUFFER_BYTES) -> int:
+    """Give the connection's UDP sockets room for keyframe bursts; returns sockets changed.
+
+    With the default ~200 KB receive buffer, a busy process loses a keyframe's burst of
+    packets (dozens at once) while its event loop serves other connections. Call after
+    setLocalDescription, when the sockets exist. The kernel caps `size` at net.core.rmem_max.
+    """
+    changed = 0
+    gatherers = {t.receiver.transport.transport.iceGatherer for t in pc.getTransceivers()}
+    for gatherer in gatherers:
+        connection = getattr(gatherer, "_connection", None)  # aioice, private
+        for protocol in getattr(connection, "_protocols", []):
+            transport = getattr(protocol, "transport", None)
+            sock = transport.get_extra_info("socket") if transport is not None else None
+            if sock is None:
+                continue
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+                changed += 1
+    return changed
 
 
 def ice_servers_from_urls(urls: Sequence[str]) -> list[RTCIceServer]:

@@ -18,7 +18,7 @@ from aiortc import MediaStreamTrack, RTCIceServer, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from media.encoded_tap import tap_encoded_frames
-from media.ice import peer_connection
+from media.ice import enlarge_socket_buffers, peer_connection
 from media.whip_errors import WhipUnreachable
 from media.whip_signaling import delete_session, post_offer, where
 
@@ -88,6 +88,7 @@ class WhepPlayer:
                 tap_encoded_frames(receiver, kind, sink)
 
         await pc.setLocalDescription(await pc.createOffer())
+        enlarge_socket_buffers(pc)
         answer = await post_offer(self._http, self.url, pc.localDescription.sdp, self._token)
         self._location = answer.location
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))

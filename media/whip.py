@@ -39,7 +39,7 @@ from aiortc.exceptions import OperationError
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.sdp import SessionDescription
 
-from media.ice import peer_connection
+from media.ice import enlarge_socket_buffers, peer_connection
 from media.whip_errors import WhipError, WhipNoCommonCodec, WhipRejected, WhipUnreachable
 from media.whip_feed import Feed
 from media.whip_signaling import delete_session, post_offer, where
@@ -175,6 +175,7 @@ class WhipPublisher:
             # A PLI/FIR from the ingest cannot make aiortc's packetizer produce a keyframe.
             transceiver.sender._send_keyframe = feed.request_keyframe  # type: ignore[method-assign]
         await pc.setLocalDescription(await pc.createOffer())  # gathers candidates
+        enlarge_socket_buffers(pc)
 
         answer = await post_offer(self._http, self.url, pc.localDescription.sdp, self._token)
         self._location = answer.location

@@ -32,7 +32,7 @@ from backend.streams.media_server import (
     StreamNotLive,
 )
 from media.encoded_tap import tap_encoded_frames
-from media.ice import peer_connection
+from media.ice import enlarge_socket_buffers, peer_connection
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,7 @@ class BuiltinRelay:
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             await pc.setLocalDescription(await pc.createAnswer())
+            enlarge_socket_buffers(pc)
         except OperationError:
             await pc.close()
             offered_codecs = [c for m in offered.media for c in m.rtp.codecs]
@@ -200,6 +201,7 @@ class BuiltinRelay:
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             await pc.setLocalDescription(await pc.createAnswer())
+            enlarge_socket_buffers(pc)
         except OperationError:
             await self._close_viewer(viewer)
             sent = _codec_names(list(broadcast.codecs.values()))

@@ -162,6 +162,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         node = await asyncio.create_subprocess_exec(
             "node", str(NODE_SCRIPT), "--url", url, "--stream", args.stream,
             "--seconds", str(args.seconds), "--phases", str(phases),
+            *(["--screenshot", args.screenshot] if args.screenshot else []),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, cwd=ROOT,
         )  # fmt: skip
@@ -217,6 +218,7 @@ def main() -> None:
     parser.add_argument("--tone", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--drop-seconds", type=float, default=0.0)
+    parser.add_argument("--screenshot", help="save the fan page as a PNG at the end")
     args = parser.parse_args()
     result = asyncio.run(run(args))
     print(json.dumps(result))

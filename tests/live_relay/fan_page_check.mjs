@@ -1,7 +1,7 @@
 // Headless Chromium watches a stream on the fan page and reports what it decoded, as JSON.
 //
 //   node fan_page_check.mjs --url http://127.0.0.1:PORT --stream NAME [--seconds 4]
-//        [--phases 2] [--latency] [--viewers 1]
+//        [--phases 2] [--latency] [--viewers 1] [--screenshot page.png]
 //
 // Each phase measures for --seconds and prints `PHASE {json}`; between phases the script
 // waits for a line on stdin (the caller drops the network meanwhile). The last line printed
@@ -147,6 +147,7 @@ try {
     result.phases.push(phase);
     console.log(`PHASE ${JSON.stringify({ index: p, fps: measured.map((m) => m.fps) })}`);
   }
+  if (args.screenshot) await pages[0].screenshot({ path: args.screenshot });
 } catch (err) {
   result.error = String(err && err.stack || err);
 } finally {

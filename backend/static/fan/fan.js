@@ -52,7 +52,7 @@ function renderStreams() {
     if (s.stream === state.current) button.classList.add("active");
     const count = document.createElement("span");
     count.className = "count";
-    count.textContent = `${s.viewers} 👁`;
+    count.textContent = viewersText(s.viewers);
     button.append(count);
     button.addEventListener("click", () => watch(s.stream));
     li.append(button);
