@@ -1,0 +1,175 @@
+"""The backend's tip watcher: anvil (and the embedded devnet) -> tip_received notifications
+for the artist, resumed after a restart, merged with the studio's chain source."""
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+from backend.config import BackendConfig
+from studio.tip_alerts import TipAlert, TipAlerts
+from studio.tip_store import TipStore
+from studio.tip_watcher import TipWatcher, WatchTarget
+from tests.tips.backend_support import Backend, next_frame, notification_socket, serve, sign_in
+from tests.tips.conftest import TipChain, wait_until
+
+
+@pytest.fixture
+def chain_env(tip_chain: TipChain, monkeypatch: pytest.MonkeyPatch) -> TipChain:
+    monkeypatch.delenv("HARMONIE_DEVNET", raising=False)
+    monkeypatch.setenv("HARMONIE_TIP_RPC_URL", tip_chain.node.ws_url)
+    monkeypatch.setenv("HARMONIE_TIPPING_ADDRESS", tip_chain.address)
+    return tip_chain
+
+
+def config(tmp_path: Path) -> BackendConfig:
+    return BackendConfig(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'backend.db'}",
+        data_dir=tmp_path,
+        jwt_secret="tips-test-secret-0123456789abcdef0123456789",
+    )
+
+
+async def watching(backend: Backend) -> None:
+    watcher = backend.app.state.tip_watcher
+    await wait_until(lambda: watcher.state == "watching" and watcher.passes > 0)
+
+
+async def test_tips_become_notifications_for_the_artist_once_each_across_a_restart(
+    chain_env: TipChain, tmp_path: Path
+) -> None:
+    chain = chain_env
+    artist, fans = chain.artist, chain.fans
+    sent: list[str] = []
+    async with httpx.AsyncClient(timeout=10) as client:
+        async with serve(config(tmp_path)) as backend:
+            await watching(backend)
+            fan_token = await sign_in(client, backend, fans[0])
+            profile = await client.put(
+                f"{backend.url}/profiles/{fans[0].address}",
+                json={"role": "fan", "display_name": "Alice <b>", "bio": ""},
+                headers={"Authorization": f"Bearer {fan_token}"},
+            )
+            assert profile.status_code == 200, profile.text
+            token = await sign_in(client, backend, artist)
+            ws = await notification_socket(backend, token)
+            try:
+                assert (await next_frame(ws, "backlog"))["notifications"] == []
+                for i, (wei, text) in enumerate([(10**18, "<i>hi</i>"), (1, ""), (5, "x" * 280)]):
+                    sent.append(await asyncio.to_thread(chain.tip, fans[i], wei, text))
+                    note = (await next_frame(ws, "notification"))["notification"]
+                    assert note["kind"] == "tip_received"
+                    data = note["data"]
+                    assert data["tx_hash"] == sent[-1]
+                    assert data["amount_wei"] == str(wei) and data["message"] == text
+                    assert data["artist"] == artist.address and data["fan"] == fans[i].address
+                    assert data["chain_id"] == 1114
+                assert health_ok(await client.get(f"{backend.url}/health"))
+            finally:
+                await ws.close()
+            # a tip to someone else notifies them, not this artist
+            call = chain.tipping.functions.tip(fans[3].address, "")
+            await asyncio.to_thread(
+                chain.send, fans[0], call.build_transaction({"from": fans[0].address, "value": 1})
+            )
+            await wait_until(lambda: backend.app.state.tip_watcher.announced == 4)
+
+        sent.append(await asyncio.to_thread(chain.tip, fans[1], 9, "while the backend was down"))
+
+        async with serve(config(tmp_path)) as backend:
+            await watching(backend)
+            token = await sign_in(client, backend, artist)
+            await wait_until(lambda: backend.app.state.tip_watcher.announced == 1)
+            listed = await client.get(
+                f"{backend.url}/notifications",
+                params={"limit": 50},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            items = listed.json()["items"]
+    assert [i["data"]["tx_hash"] for i in reversed(items)] == sent, "each once, in order"
+    names = [i["data"]["fan_name"] for i in reversed(items)]
+    assert names == ["Alice <b>", None, None, None]
+
+
+def health_ok(response: httpx.Response) -> bool:
+    tips = response.json()["components"]["tips"]
+    return tips["status"] == "ok" and tips["detail"] == "watching"
+
+
+async def test_backend_and_chain_sources_show_each_tip_once(
+    chain_env: TipChain, tmp_path: Path
+) -> None:
+    chain = chain_env
+    store = TipStore(tmp_path / "studio" / "tips.sqlite3")
+    alerts = TipAlerts(store, chain.artist.address, "tCORE2")
+    shown: list[TipAlert] = []
+    alerts.alerted.connect(shown.append)
+    target = WatchTarget(chain.node.ws_url, chain.address, chain.artist.address, 1, 1114)
+    watcher = TipWatcher(target, store, start_block=0)
+    alerts.follow(watcher)
+    async with httpx.AsyncClient(timeout=10) as client, serve(config(tmp_path)) as backend:
+        await watching(backend)
+        ws = await notification_socket(backend, await sign_in(client, backend, chain.artist))
+        frames = 0
+
+        async def pump() -> None:
+            nonlocal frames
+            while True:
+                alerts.on_backend_frame(await next_frame(ws, timeout=60))
+                frames += 1
+
+        pumping = asyncio.create_task(pump())
+        watcher.start()
+        try:
+            sent = [await asyncio.to_thread(chain.tip, chain.fans[i], i + 1, "") for i in range(3)]
+            await wait_until(lambda: len(shown) == 3 and frames >= 4, what="both sources")
+            await asyncio.sleep(0.3)
+        finally:
+            pumping.cancel()
+            await watcher.stop()
+            await ws.close()
+    assert [a.record.tx_hash for a in shown] == sent
+    assert len(alerts.history()) == 3
+    store.close()
+
+
+async def test_backend_watches_its_embedded_devnet(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from chain import contracts
+    from chain.devnet import dev_accounts
+    from tests.tips.conftest import wait_for_rpc
+
+    monkeypatch.setenv("HARMONIE_DEVNET", "1")
+    monkeypatch.delenv("HARMONIE_TIP_RPC_URL", raising=False)
+    monkeypatch.delenv("HARMONIE_TIPPING_ADDRESS", raising=False)
+    artist, fan = dev_accounts(3)[1:3]
+    async with httpx.AsyncClient(timeout=30) as client, serve(config(tmp_path)) as backend:
+        info = (await client.get(f"{backend.url}/chain")).json()
+        await watching(backend)
+        token = await sign_in(client, backend, artist)
+        ws = await notification_socket(backend, token)
+        try:
+            await next_frame(ws, "backlog")
+            w3 = await asyncio.to_thread(wait_for_rpc, f"{backend.url}/rpc")
+            tipping = contracts.deployed(contracts.TIPPING, w3, info["contracts"]["tipping"])
+
+            def send_tip() -> str:
+                tx = tipping.functions.tip(artist.address, "devnet tip").build_transaction(
+                    {
+                        "from": fan.address,
+                        "value": 3,
+                        "nonce": w3.eth.get_transaction_count(fan.address, "pending"),
+                    }
+                )
+                tx_hash = w3.eth.send_raw_transaction(fan.sign_transaction(tx).raw_transaction)
+                w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.05)
+                return "0x" + bytes(tx_hash).hex()
+
+            sent = await asyncio.to_thread(send_tip)
+            note = (await next_frame(ws, "notification", timeout=20))["notification"]
+        finally:
+            await ws.close()
+    assert note["data"]["tx_hash"] == sent
+    assert note["data"]["message"] == "devnet tip" and note["data"]["amount_wei"] == "3"
