@@ -256,6 +256,9 @@ class LiveSession:
         self.options = options
         self.messages = []
         self.publish_state = "not publishing"
+        self.pipeline = self.recorder = self.publisher = None
+        self.viewers = None
+        self.publisher_stats = {}
         self._set_state("starting")
         try:
             await self._loop.run_in_executor(None, self._build, options)
@@ -292,10 +295,20 @@ class LiveSession:
             opened += [overlay] if overlay else []
             audio_sources = [s for s in (open_audio_source(a) for a in options.audio) if s]
             opened += audio_sources
+            self._assemble(options, main, overlay, audio_sources)
         except Exception:
-            for source in opened:
+            for source in opened:  # a microphone stream is already running: close it
                 source.close()
+            self.pipeline = self.recorder = None
             raise
+
+    def _assemble(
+        self,
+        options: LiveOptions,
+        main: VideoSource | None,
+        overlay: VideoSource | None,
+        audio_sources: list[AudioSource],
+    ) -> None:
         has_video = main is not None or overlay is not None
         if not has_video and not audio_sources:
             raise LiveError("Nothing to send: choose a video or an audio source.")
@@ -351,7 +364,7 @@ class LiveSession:
 
     async def stop(self) -> None:
         """End the session: stop publishing, finish the recording (idempotent)."""
-        if self.state not in ("starting", "live"):
+        if self.state != "live":  # nothing runs yet while starting; ended/failed: done
             return
         self._set_state("ending")
         if self._publish_task is not None and not self._publish_task.done():

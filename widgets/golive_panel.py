@@ -299,7 +299,7 @@ class GoLivePanel(QWidget):
         state = self.session.state
         busy = state in ("starting", "live", "ending")
         self.go_live.setEnabled(not busy)
-        self.end.setEnabled(state in ("starting", "live"))
+        self.end.setEnabled(state == "live")
         for control in self._settings_controls():
             control.setEnabled(not busy)
         if state == "live":

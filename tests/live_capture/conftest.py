@@ -155,9 +155,21 @@ def pulse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PulseServ
         server.stop()
 
 
+class XServer:
+    def __init__(self, display: str, process: subprocess.Popen[bytes]) -> None:
+        self.display = display
+        self.process = process
+
+    def kill(self) -> None:
+        """The display goes away (a closed session, a crashed X server)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
 @pytest.fixture
-def xvfb_display(tmp_path: Path) -> Iterator[str]:
-    """A private X server (Xvfb) 640x480; yields its DISPLAY name."""
+def xvfb() -> Iterator[XServer]:
+    """A private X server (Xvfb) 640x480."""
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed (Debian: xvfb)")
     read_fd, write_fd = os.pipe()
@@ -170,10 +182,10 @@ def xvfb_display(tmp_path: Path) -> Iterator[str]:
     os.close(write_fd)
     with os.fdopen(read_fd) as pipe:
         number = pipe.readline().strip()
+    server = XServer(f":{number}", process)
     try:
         if not number:
             pytest.fail("Xvfb did not report a display number")
-        yield f":{number}"
+        yield server
     finally:
-        process.terminate()
-        process.wait(10)
+        server.kill()

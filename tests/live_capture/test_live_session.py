@@ -68,6 +68,11 @@ async def test_missing_device_or_bad_target_is_a_clear_refusal(tmp_path: Path) -
     assert session.state == "failed"
     with pytest.raises(LiveError, match="cannot hold H264"):
         await session.start(small(video_codec="h264", record_path=tmp_path / "x.webm"))
+    with pytest.raises(LiveError, match=r"Cannot write the recording to /proc/none/x\.mkv"):
+        await session.start(small(record_path=Path("/proc/none/x.mkv")))
+    assert session.pipeline is None and session.recorder is None
+    with pytest.raises(LiveError, match="Nothing to send"):
+        await session.start(small(video="none", audio=["none"]))
     with pytest.raises(LiveError, match="Unknown video source 'webcam'"):
         await session.start(small(video="webcam"))
     assert not session.pipeline or not session.pipeline.started_at
