@@ -34,6 +34,7 @@ def issue_access_token(services: Services, address: str, now: datetime) -> str:
         "sub": address,
         "iss": ISSUER,
         "typ": "access",
+        "jti": secrets.token_hex(8),
         "iat": int(now.timestamp()),
         "exp": int(now.timestamp()) + services.config.access_token_ttl_s,
     }

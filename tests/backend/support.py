@@ -25,10 +25,10 @@ from backend.siwe import SiweMessage
 DEVNET_CHAIN_ID = 1114
 
 
-def listening_socket() -> socket.socket:
+def listening_socket(port: int = 0) -> socket.socket:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
@@ -57,9 +57,10 @@ def _server(app: FastAPI, sock: socket.socket) -> uvicorn.Server:
 
 
 @contextlib.asynccontextmanager
-async def serve(config: BackendConfig) -> AsyncIterator[RunningBackend]:
-    """A real backend on a loopback port, in this event loop."""
-    sock = listening_socket()
+async def serve(config: BackendConfig, port: int = 0) -> AsyncIterator[RunningBackend]:
+    """A real backend on a loopback port (free, or `port` to restart on the same one), in this
+    event loop."""
+    sock = listening_socket(port)
     port = sock.getsockname()[1]
     config = replace(config, host="127.0.0.1", port=port)
     app = create_app(config)
