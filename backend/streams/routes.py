@@ -59,10 +59,18 @@ async def _read_offer(request: Request, stream: str) -> str | PlainTextResponse:
 def streams_router(data_dir: Path, media_server: MediaServer | None = None) -> APIRouter:
     """Routes for WHIP/WHEP and the live list; `media_server` defaults to the built-in relay."""
     server: MediaServer = media_server or BuiltinRelay()
-    keys = StreamKeys(data_dir)
+    loaded: list[StreamKeys] = []
+
+    def keys() -> StreamKeys:
+        # Created when the backend starts (or on first use), never when the app is built:
+        # building an app (e.g. to read its OpenAPI document) must not write files.
+        if not loaded:
+            loaded.append(StreamKeys(data_dir))
+        return loaded[0]
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        keys()  # the ingest token exists as soon as the backend runs: the studio reads it
         yield
         await server.close()
 
@@ -80,7 +88,7 @@ def streams_router(data_dir: Path, media_server: MediaServer | None = None) -> A
         offer = await _read_offer(request, stream)
         if isinstance(offer, Response):
             return offer
-        if not keys.may_publish(stream, token):
+        if not keys().may_publish(stream, token):
             return _problem(403, f"This token may not publish to stream {stream}.")
         try:
             answer = await server.publish(stream, offer)
@@ -98,7 +106,7 @@ def streams_router(data_dir: Path, media_server: MediaServer | None = None) -> A
         token = _bearer(request)
         if token is None:
             return unauthorized("Stopping a stream needs its Bearer token.")
-        if not keys.may_publish(stream, token):
+        if not keys().may_publish(stream, token):
             return _problem(403, f"This token may not stop stream {stream}.")
         try:
             await server.unpublish(stream, resource)
@@ -155,10 +163,10 @@ def streams_router(data_dir: Path, media_server: MediaServer | None = None) -> A
     @router.post("/relay/keys/{stream}", summary="Issue a stream key (shown once)")
     async def issue_key(stream: str, request: Request) -> Response:
         token = _bearer(request)
-        if token is None or not keys.is_ingest_token(token):
+        if token is None or not keys().is_ingest_token(token):
             return unauthorized("Issuing a stream key needs the backend's ingest token.")
         if not STREAM_NAME.match(stream):
             return _problem(400, "Stream names are 1-64 letters, digits, '.', '_' or '-'.")
-        return JSONResponse({"stream": stream, "key": keys.issue(stream)}, status_code=201)
+        return JSONResponse({"stream": stream, "key": keys().issue(stream)}, status_code=201)
 
     return router
