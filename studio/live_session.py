@@ -213,7 +213,11 @@ class LiveSession:
         if state == "reconnecting":
             return f"Connection lost, reconnecting ({error}).{recording}"
         if state == "failed":
-            return f"Publishing stopped: {error}{recording}"
+            hint = ""
+            if type(error).__name__ == "WhipNoCommonCodec" and self.options is not None:
+                other = "H.264" if self.options.video_codec == "vp8" else "VP8"
+                hint = f" Try the {other} codec."
+            return f"Publishing stopped: {error}{hint}{recording}"
         return None
 
     def say(self, message: str) -> None:

@@ -95,3 +95,22 @@ async def test_publish_drop_reconnect_and_gapless_recording(relay, tmp_path: Pat
     assert np.diff(times).max() < 0.25  # no hole while the network was down
     sound = decode_audio(path)
     assert len(sound) / 48_000 == pytest.approx(elapsed, abs=0.3)
+
+
+async def test_refused_stream_key_is_a_message_and_recording_goes_on(relay, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    url, _token, _server = relay
+    wrong = "not-the-key-0123456789"
+    session = LiveSession()
+    path = tmp_path / "kept.mkv"
+    options = LiveOptions(
+        width=320, height=240, record_path=path, whip_url=f"{url}/whip/show", whip_token=wrong
+    )
+    await session.start(options)
+    await wait_until(lambda: session.publish_state == "failed", what="the refusal")
+    await asyncio.sleep(1.0)
+    assert session.state == "live"
+    await session.stop()
+    failure = next(m for m in session.messages if m.startswith("Publishing stopped"))
+    assert "key" in failure.lower() and "The recording goes on." in failure
+    assert all(wrong not in m for m in session.messages)
+    assert len(decode_video(path)) >= 30

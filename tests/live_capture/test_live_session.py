@@ -161,3 +161,20 @@ def test_viewer_count_comes_from_our_relay_only() -> None:
     )
     assert relay_live_url("https://ingest.example.net/rtc/v1/whip/?app=live") is None
     assert relay_live_url("https://cdn.example.net/ingest") is None
+
+
+async def test_ingest_without_our_codec_says_which_to_try(tmp_path: Path) -> None:
+    from media.whip_errors import WhipNoCommonCodec
+
+    class Vp9OnlyIngest(BrokenIngest):
+        async def start(self) -> None:
+            raise WhipNoCommonCodec("The ingest accepts no codec we send for video.")
+
+    session = LiveSession(publisher_factory=Vp9OnlyIngest)
+    await session.start(small(record_path=tmp_path / "r.mkv", whip_url="http://127.0.0.1:9/x"))
+    await asyncio.sleep(0.3)
+    await session.stop()
+    assert any(
+        "no codec we send for video. Try the H.264 codec. The recording goes on." in m
+        for m in session.messages
+    )
