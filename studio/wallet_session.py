@@ -17,13 +17,38 @@ import httpx
 from web3 import Web3
 
 from chain import contracts
-from chain.describe import CallDescription, describe_call, format_native
+from chain.describe import CallDescription, describe_call, format_native, short_address
 from chain.errors import ChainError, WalletLockedError
-from chain.networks import LOCAL_DEVNET, Network, connect
+from chain.networks import LOCAL_DEVNET, NETWORKS, Network, connect, custom_network
 from chain.transactions import PreparedTx, SentTx, TxManager, TxOutcome
 from chain.txstore import PENDING, TxRecord, TxStore
-from chain.wallet import UnlockedKey, Wallet
+from chain.wallet import (
+    UnlockedKey,
+    Wallet,
+    confirm_words,
+    confirmation_positions,
+    new_mnemonic,
+)
 from studio.signals import Signal
+
+# What the widgets need from the chain layer, so that they import studio only.
+__all__ = [
+    "NETWORKS",
+    "CallDescription",
+    "ChainError",
+    "Network",
+    "PreparedTx",
+    "SentTx",
+    "TxOutcome",
+    "TxRecord",
+    "WalletSession",
+    "confirm_words",
+    "confirmation_positions",
+    "custom_network",
+    "local_network",
+    "new_mnemonic",
+    "short_address",
+]
 
 log = logging.getLogger(__name__)
 

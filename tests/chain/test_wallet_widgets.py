@@ -1,0 +1,219 @@
+"""Wallet panel and dialogs offscreen (pytest-qt), over a real session: devnet + gnome-keyring."""
+
+import asyncio
+import json
+
+import httpx
+import pytest
+
+qasync = pytest.importorskip("qasync")
+
+from eth_account import Account  # noqa: E402
+from PySide6.QtWidgets import QApplication, QDialog  # noqa: E402
+
+from chain.wallet import Wallet  # noqa: E402
+from studio.wallet_session import WalletSession, local_network  # noqa: E402
+from widgets.tx_confirm_dialog import TxConfirmDialog  # noqa: E402
+from widgets.unlock_dialog import UnlockDialog  # noqa: E402
+from widgets.wallet_dialogs import (  # noqa: E402
+    CreateWalletDialog,
+    ExportKeystoreDialog,
+    ImportWalletDialog,
+)
+from widgets.wallet_panel import WalletPanel, qr_pixmap  # noqa: E402
+
+PASSWORD = "widget password 1"
+ARTIST = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+
+@pytest.fixture
+def qasync_loop(qapp: QApplication):  # type: ignore[no-untyped-def]
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+@pytest.fixture
+def session(qasync_loop, vault, devnet_server, tmp_path):  # type: ignore[no-untyped-def]
+    network = qasync_loop.run_until_complete(local_network(devnet_server.url))
+    session = WalletSession(Wallet(vault, scrypt_n=2**12), network, tmp_path / "tx.db")
+    qasync_loop.run_until_complete(session.connect())
+    yield session
+    qasync_loop.run_until_complete(session.close())
+
+
+def fund(devnet_server, address: str) -> None:
+    httpx.post(f"{devnet_server.url}/chain/faucet", json={"address": address}).raise_for_status()
+
+
+def test_create_wallet_shows_words_once_and_checks_them(qtbot, qasync_loop, session):
+    dialog = CreateWalletDialog(session, runner=qasync_loop.create_task)
+    qtbot.addWidget(dialog)
+    words = dialog.phrase.split()
+    assert [label.text() for label in dialog.word_labels][:2] == [
+        f"1. {words[0]}",
+        f"2. {words[1]}",
+    ]
+    dialog.written_button.click()
+    assert all(label.text() == "" for label in dialog.word_labels)
+    for field in dialog.word_inputs.values():
+        field.setText("wrong")
+    dialog.password.setText(PASSWORD)
+    dialog.password_again.setText(PASSWORD)
+    dialog.try_create()
+    assert "do not match" in dialog.error.text()
+    for position, field in dialog.word_inputs.items():
+        field.setText(words[position - 1])
+    dialog.password_again.setText("different")
+    dialog.try_create()
+    assert "differ" in dialog.error.text()
+    dialog.password_again.setText(PASSWORD)
+    dialog.try_create()
+    qasync_loop.run_until_complete(dialog.busy)
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    assert session.address == Account.from_mnemonic(" ".join(words)).address
+    assert dialog.phrase == ""  # not kept in memory by the dialog
+
+
+def test_import_private_key_and_export_keystore(qtbot, qasync_loop, session, tmp_path):
+    key = Account.create()
+    dialog = ImportWalletDialog(session, runner=qasync_loop.create_task)
+    qtbot.addWidget(dialog)
+    dialog.tabs.setCurrentIndex(1)
+    dialog.private_key.setText("0x1234")
+    dialog.password.setText(PASSWORD)
+    dialog.password_again.setText(PASSWORD)
+    dialog.try_import()
+    qasync_loop.run_until_complete(dialog.busy)
+    assert "64 hexadecimal" in dialog.error.text() and "1234" not in dialog.error.text()
+    dialog.private_key.setText(key.key.hex())
+    dialog.try_import()
+    qasync_loop.run_until_complete(dialog.busy)
+    assert dialog.result() == QDialog.DialogCode.Accepted and session.address == key.address
+
+    target = tmp_path / "exported.json"
+    export = ExportKeystoreDialog(session, runner=qasync_loop.create_task, target=target)
+    qtbot.addWidget(export)
+    export.password.setText("wrong password")
+    export.try_export()
+    qasync_loop.run_until_complete(export.busy)
+    assert "Wrong password" in export.error.text() and not target.exists()
+    export.password.setText(PASSWORD)
+    export.try_export()
+    qasync_loop.run_until_complete(export.busy)
+    assert Account.decrypt(json.loads(target.read_text()), PASSWORD) == key.key
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_panel_unlock_confirm_and_send_a_tip(qtbot, qasync_loop, session, devnet_server):
+    key = Account.create()
+    qasync_loop.run_until_complete(session.import_private_key(key.key.hex(), PASSWORD))
+    fund(devnet_server, key.address)
+    panel = WalletPanel(session, runner=qasync_loop.create_task)
+    qtbot.addWidget(panel)
+    panel.show()
+    qasync_loop.run_until_complete(panel.refresh())
+    assert panel.address.text() == key.address
+    assert panel.balance.text() == "Balance: 10 DEV"
+    assert not panel.qr.pixmap().isNull()
+    assert panel.lock_state.text() == "🔒 Locked"
+    assert panel.network_picker.currentText() == "Local devnet"
+    assert [panel.network_picker.itemText(i) for i in range(panel.network_picker.count())] == [
+        "Local devnet", "Core", "Core Testnet2",
+    ]  # fmt: skip
+    panel.copy_address()
+    assert QApplication.clipboard().text() == key.address
+
+    unlock = panel.open_unlock()
+    unlock.password.setText("not it")
+    unlock.try_unlock()
+    qasync_loop.run_until_complete(unlock.busy)
+    assert "Wrong password" in unlock.error.text() and not session.unlocked
+    unlock.reject()
+
+    prepared = qasync_loop.run_until_complete(session.prepare_tip(ARTIST, 2 * 10**17, "thanks"))
+
+    async def scenario():
+        sending = asyncio.ensure_future(panel.confirm_and_send(prepared))
+        await asyncio.sleep(0.05)
+        dialog = panel.confirm_dialog
+        assert "Tip 0.2 DEV" in dialog.fields["Action"].text()
+        assert f"chain {session.network.chain_id}" in dialog.fields["Network"].text()
+        assert "Tipping contract" in dialog.fields["Contract"].text()
+        assert dialog.fields["Max network fee"].text().endswith("DEV")
+        assert dialog.sign_button.text() == "Unlock, sign and send"
+        dialog.accept()
+        await asyncio.sleep(0.05)
+        panel.unlock_dialog.password.setText(PASSWORD)
+        panel.unlock_dialog.try_unlock()
+        sent = await sending
+        assert sent is not None
+        await session.wait(sent.hash)
+        panel.render()
+        return sent
+
+    sent = qasync_loop.run_until_complete(scenario())
+    assert session.unlocked and panel.lock_state.text().startswith("🔓 Unlocked")
+    assert panel.history.rowCount() == 1
+    assert panel.history.item(0, 0).text() == "✔ confirmed"
+    assert "Tip 0.2 DEV" in panel.history.item(0, 1).text()
+    assert panel.history.cellWidget(0, 2).toolTip() == sent.hash
+    panel.lock_button.click()
+    assert panel.lock_state.text() == "🔒 Locked"
+
+
+def test_declining_the_confirmation_sends_nothing(qtbot, qasync_loop, session, devnet_server):
+    key = Account.create()
+    qasync_loop.run_until_complete(session.import_private_key(key.key.hex(), PASSWORD))
+    fund(devnet_server, key.address)
+    panel = WalletPanel(session, runner=qasync_loop.create_task)
+    qtbot.addWidget(panel)
+    prepared = qasync_loop.run_until_complete(session.prepare_tip(ARTIST, 1))
+
+    async def scenario():
+        sending = asyncio.ensure_future(panel.confirm_and_send(prepared))
+        await asyncio.sleep(0.05)
+        panel.confirm_dialog.reject()
+        return await sending
+
+    assert qasync_loop.run_until_complete(scenario()) is None
+    assert session.recent() == []
+
+
+def test_switching_to_an_unreachable_network_says_so(qtbot, qasync_loop, session):
+    from chain.networks import custom_network
+    from tests.chain.conftest import free_port
+
+    down = custom_network(f"http://127.0.0.1:{free_port()}", 1114, name="Down node")
+    panel = WalletPanel(session, runner=qasync_loop.create_task, networks=[session.network, down])
+    qtbot.addWidget(panel)
+    panel._network_chosen(1)
+    qasync_loop.run_until_complete(panel.tasks[-1])
+    assert "Cannot reach the node" in panel.network_status.text()
+    assert session.network.key == "local"  # still on the working network
+
+
+def test_unlock_dialog_and_confirm_dialog_standalone(qtbot, qasync_loop, session, devnet_server):
+    key = Account.create()
+    qasync_loop.run_until_complete(session.import_private_key(key.key.hex(), PASSWORD))
+    fund(devnet_server, key.address)
+    dialog = UnlockDialog(session, runner=qasync_loop.create_task)
+    qtbot.addWidget(dialog)
+    dialog.try_unlock()
+    assert dialog.error.text() == "Type your password."
+    dialog.password.setText(PASSWORD)
+    dialog.try_unlock()
+    qasync_loop.run_until_complete(dialog.busy)
+    assert dialog.result() == QDialog.DialogCode.Accepted and session.unlocked
+    assert dialog.password.text() == ""  # not kept in the widget
+
+    prepared = session.txs.prepare(key.address, ARTIST, value=3 * 10**18)
+    confirm = TxConfirmDialog(session, prepared)
+    qtbot.addWidget(confirm)
+    assert confirm.fields["Action"].text() == "Send 3 DEV to 0x7099…79C8"
+    assert confirm.fields["Function"].text() == "transfer"
+    assert confirm.fields["Gas limit"].text() == "21,000"
+    assert confirm.sign_button.text() == "Sign and send"
+    assert not qr_pixmap(key.address).isNull()
