@@ -58,7 +58,7 @@ class ContentStore:
 
     def pin(self, cid: str) -> None:
         if not self.has(cid):
-            raise StoreError(f"pin: {cid} is not in this content store; add it first", 500)
+            raise StoreError(f"pin: {cid} is not in this content store; add it first", 404)
         (self.pins / cid).touch()
 
     def is_pinned(self, cid: str) -> bool:

@@ -10,10 +10,14 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.publish import Publisher
 from studio.signals import Signal
 from studio.upload_queue import QueuedTrack, Refused, State, UploadQueue
+
+if TYPE_CHECKING:
+    from studio.core import Studio
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +27,11 @@ class PublishService:
         self,
         queue: UploadQueue,
         make_publisher: Callable[[], Publisher],
-        gateway_url: str | None = None,
+        gateway_url: str | Callable[[], str | None] | None = None,
     ) -> None:
         self.queue = queue
         self._make_publisher = make_publisher
-        self.gateway_url = gateway_url
+        self._gateway_url = gateway_url
         self.changed = queue.changed  # (QueuedTrack)
         self.removed = queue.removed  # (track id)
         self.refused = Signal()  # (list[Refused])
@@ -65,6 +69,11 @@ class PublishService:
         self.queue.edit(track_id, **values)
         self.kick()
 
+    @property
+    def gateway_url(self) -> str | None:
+        value = self._gateway_url
+        return value() if callable(value) else value
+
     def gateway_link(self, cid: str) -> str:
         base = (self.gateway_url or "https://ipfs.io").rstrip("/")
         return f"{base}/ipfs/{cid}"
@@ -100,3 +109,41 @@ class PublishService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
         self.queue.close()
+
+
+def publish_service_for(studio: "Studio") -> PublishService:
+    """The service as the window uses it, built from the studio's profile and settings.
+
+    The IPFS endpoint, registrar and lister are looked up each time the worker starts a pass,
+    so a backend that came up, or a wallet unlocked since, is used without a restart.
+    """
+    from studio.ipfs_client import KuboClient
+    from studio.profiles import EMBEDDED
+    from studio.publish_cli import QUEUE_FILE, studio_lister, studio_registrar
+
+    queue = UploadQueue(studio.data_dir / QUEUE_FILE)
+    clients: dict[str, KuboClient] = {}
+
+    def make_publisher() -> Publisher:
+        api_url = studio.settings.get("ipfs_api_url") or studio.profile.ipfs_api_url
+        if api_url == EMBEDDED:
+            api_url = studio.backend_url or ""
+        ipfs = None
+        if api_url:
+            ipfs = clients.setdefault(api_url, KuboClient(api_url))
+        rendition = studio.settings.get("rendition_format", "opus")
+        return Publisher(
+            queue,
+            ipfs,
+            studio.data_dir / "uploads",
+            registrar=studio_registrar(studio),
+            lister=studio_lister(studio),
+            rendition=None if rendition == "none" else rendition,
+            gateway_url=studio.settings.get("ipfs_gateway_url") or None,
+        )
+
+    def gateway() -> str | None:
+        embedded = studio.profile.ipfs_api_url == EMBEDDED
+        return studio.settings.get("ipfs_gateway_url") or (studio.backend_url if embedded else None)
+
+    return PublishService(queue, make_publisher, gateway_url=gateway)

@@ -146,3 +146,23 @@ def test_cli_publish_to_a_node_leaves_tracks_waiting_without_a_wallet(
     assert line["cid"] and line["metadata_cid"]
     assert (content_store.data_dir / "ipfs" / "blobs" / line["cid"]).exists()
     assert result.returncode == 0, result.stderr
+
+
+async def test_publish_service_for_a_studio_without_wallet(tmp_path: Path, content_store) -> None:
+    from studio.core import Studio
+    from studio.profiles import load_profile
+    from studio.publish_service import publish_service_for
+    from studio.settings import Settings
+
+    settings = Settings(tmp_path / "settings.toml")
+    studio = Studio(
+        load_profile("testnet", {"ipfs_api_url": content_store.url}), settings, data_dir=tmp_path
+    )
+    service = publish_service_for(studio)
+    (track,), _ = service.add([make_audio(tmp_path, "flac", seconds=0.3)])
+    await service.wait_idle()
+    track = service.queue.get(track.id)
+    assert track.state is State.WAITING and "no wallet" in track.detail
+    assert (content_store.data_dir / "ipfs" / "blobs" / track.cid).exists()
+    assert service.gateway_link(track.cid) == f"https://ipfs.io/ipfs/{track.cid}"
+    await service.aclose()
