@@ -311,11 +311,15 @@ class ScreenSource(_ContainerVideoSource):
 # --- microphone ----------------------------------------------------------------------------
 
 
+_open_microphones = 0  # PortAudio cannot re-scan while a stream is open
+
+
 def list_microphones(refresh: bool = False) -> list[DeviceInfo]:
-    """Input devices PortAudio sees. `refresh=True` re-scans (hot-plug)."""
+    """Input devices PortAudio sees. `refresh=True` re-scans (hot-plug) unless a microphone
+    is open (re-initialising PortAudio would cut it off); then the known list is returned."""
     import sounddevice as sd
 
-    if refresh:
+    if refresh and _open_microphones == 0:
         # PortAudio lists devices once per initialisation; re-initialise to see new ones.
         sd._terminate()
         sd._initialize()
@@ -387,6 +391,9 @@ class MicrophoneSource:
                 finished_callback=self._finished,
             )
             self._stream.start()
+            global _open_microphones
+            _open_microphones += 1
+            self._counted = True
         except sd.PortAudioError as exc:
             raise NoDeviceError(f"The microphone '{self.name}' could not be opened: {exc}") from exc
 
@@ -427,6 +434,10 @@ class MicrophoneSource:
                 yield out.to_ndarray().reshape(-1, self.channels)
 
     def close(self) -> None:
+        global _open_microphones
+        if getattr(self, "_counted", False):
+            self._counted = False
+            _open_microphones -= 1
         with contextlib.suppress(Exception):
             self._stream.close()
         with contextlib.suppress(queue.Full):

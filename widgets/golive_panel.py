@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.live_session import (
+    Layout,
     LiveError,
     LiveOptions,
     LiveSession,
@@ -241,8 +242,6 @@ class GoLivePanel(QWidget):
             self.overlay_picker.setCurrentIndex(self.overlay_picker.findData("none"))
 
     def options(self) -> LiveOptions:
-        from media.mixer import Layout  # the layout names are the mixer's
-
         record = Path(self.record_path.text()).expanduser() if self.record.isChecked() else None
         return LiveOptions(
             video=self.video_picker.currentData() or "none",

@@ -80,3 +80,15 @@ async def test_live_session_records_the_microphone_and_survives_its_loss(
     heard = sound[: int(48_000 * 3.3)]
     assert dominant_frequency(audible(heard), 48_000) == pytest.approx(523.0, abs=2.0)
     assert np.abs(sound[-48_000:]).max() < 1e-3  # silence once the device is gone
+
+
+def test_refreshing_devices_does_not_cut_an_open_microphone(pulse: PulseServer) -> None:
+    list_microphones(refresh=True)
+    mic = MicrophoneSource("pulse", channels=1)
+    try:
+        blocks = mic.blocks()
+        next(blocks)
+        assert "pulse" in [d.label for d in list_microphones(refresh=True)]
+        assert len(list(islice(blocks, 20))) == 20  # still capturing
+    finally:
+        mic.close()
