@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
-from aiortc import MediaStreamTrack, RTCIceServer, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCIceServer, RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from media.encoded_tap import tap_encoded_frames
@@ -44,6 +44,7 @@ class WhepPlayer:
         token: str | None = None,
         ice_servers: Sequence[RTCIceServer] = (),
         kinds: Sequence[str] = ("audio", "video"),
+        video_codecs: Sequence[str] = (),
         decode: bool = True,
         on_frame: FrameListener | None = None,
         on_encoded: EncodedListener | None = None,
@@ -53,6 +54,7 @@ class WhepPlayer:
         self._token = token
         self._ice_servers = list(ice_servers)
         self._kinds = tuple(kinds)
+        self._video_codecs = tuple(video_codecs)  # empty: every codec aiortc can decode
         self._decode = decode
         self._on_frame = on_frame
         self._on_encoded = on_encoded
@@ -70,7 +72,13 @@ class WhepPlayer:
     async def start(self) -> None:
         pc = self._pc
         for kind in self._kinds:
-            pc.addTransceiver(kind, direction="recvonly")
+            transceiver = pc.addTransceiver(kind, direction="recvonly")
+            if kind == "video" and self._video_codecs:
+                wanted = {c.lower() for c in self._video_codecs} | {"rtx"}
+                capabilities = RTCRtpReceiver.getCapabilities("video").codecs
+                transceiver.setCodecPreferences(
+                    [c for c in capabilities if c.name.lower() in wanted]
+                )
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:

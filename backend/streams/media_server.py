@@ -31,6 +31,10 @@ class ResourceNotFound(StreamError):
     status = 404
 
 
+class RelayFull(StreamError):
+    status = 503
+
+
 @dataclass(frozen=True)
 class SessionAnswer:
     resource_id: str  # names the session in the WHIP/WHEP resource URL

@@ -27,6 +27,7 @@ from backend.streams.media_server import (
     BadOffer,
     LiveStream,
     NoCommonCodec,
+    RelayFull,
     ResourceNotFound,
     SessionAnswer,
     StreamNotLive,
@@ -90,7 +91,9 @@ def _capabilities_for(kind: str, codec: RTCRtpCodecParameters) -> list[RTCRtpCod
 class BuiltinRelay:
     """In-process `MediaServer`: one aiortc connection per artist and per viewer."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_viewers: int = 500, offline_grace_s: float = 120.0) -> None:
+        self.max_viewers = max_viewers  # over all streams: each costs SRTP and sends
+        self.offline_grace_s = offline_grace_s  # viewers wait this long for the artist back
         self._broadcasts: dict[str, Broadcast] = {}
         self._ingests: dict[str, _Ingest] = {}  # by stream name: the current ingest
         self._viewers: dict[str, _Viewer] = {}  # by resource id
@@ -170,7 +173,18 @@ class BuiltinRelay:
                 broadcast.ingest_ended(ingest.generation)
                 if not self._viewer_count(ingest.stream):
                     self._broadcasts.pop(ingest.stream, None)
+                else:
+                    self._background(self._end_if_still_offline(ingest.stream))
         await ingest.pc.close()
+
+    async def _end_if_still_offline(self, stream: str) -> None:
+        """Viewers of an artist who does not come back are let go after the grace period."""
+        await asyncio.sleep(self.offline_grace_s)
+        if stream in self._ingests:
+            return
+        for viewer in [v for v in self._viewers.values() if v.stream == stream]:
+            self._viewers.pop(viewer.resource_id, None)
+            await self._close_viewer(viewer)
 
     def _request_keyframe(self, pc: RTCPeerConnection) -> None:
         """Ask the artist for a keyframe (RTCP PLI) on every video receiver."""
@@ -189,6 +203,8 @@ class BuiltinRelay:
         broadcast = self._broadcasts.get(stream)
         if broadcast is None or stream not in self._ingests:
             raise StreamNotLive(f"Stream {stream} is not live.")
+        if len(self._viewers) >= self.max_viewers:
+            raise RelayFull(f"This relay is full ({self.max_viewers} viewers); try again later.")
         viewer = _Viewer(stream=stream, resource_id=secrets.token_urlsafe(16), pc=peer_connection())
         pc = viewer.pc
         for kind, codec in broadcast.codecs.items():

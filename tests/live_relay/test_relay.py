@@ -1,5 +1,7 @@
 """WHIP ingest -> built-in relay -> WHEP viewers, aiortc on both ends, over loopback."""
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -79,3 +81,75 @@ async def test_viewer_of_a_stream_that_is_not_live_is_told(relay_server, http) -
     with pytest.raises(WhipRejected, match="not live"):
         await player.start()
     await player.stop()
+
+
+async def test_h264_is_forwarded_and_a_player_without_it_is_refused(relay_server) -> None:
+    source = EncodedTestSource(width=320, height=240, fps=30, codec="h264")
+    source.start()
+    publisher = WhipPublisher(
+        f"{relay_server.url}/whip/h264show", relay_server.token, [source.audio, source.video]
+    )
+    await publisher.start()
+    assert publisher.codecs["video"] == "H264"
+    player = WhepPlayer(f"{relay_server.url}/whep/h264show")
+    vp8_only = WhepPlayer(f"{relay_server.url}/whep/h264show", video_codecs=["VP8"])
+    try:
+        await player.start()
+        await wait_until(lambda: player.counts.frames["video"] >= 20, what="H.264 frames")
+        assert player.counts.video_size == (320, 240)
+
+        from media.whip_errors import WhipNoCommonCodec
+
+        with pytest.raises(WhipNoCommonCodec, match="H264"):
+            await vp8_only.start()
+    finally:
+        await vp8_only.stop()
+        await player.stop()
+        await publisher.stop()
+        source.stop()
+
+
+async def test_a_joining_viewer_gets_a_keyframe_requested_from_the_artist(relay_server) -> None:
+    source = EncodedTestSource(width=160, height=120, fps=30, keyframe_interval_s=30.0)
+    source.start()
+    publisher = WhipPublisher(
+        f"{relay_server.url}/whip/kf", relay_server.token, [source.audio, source.video]
+    )
+    await publisher.start()
+    player = WhepPlayer(f"{relay_server.url}/whep/kf", decode=False)
+    try:
+        await asyncio.sleep(1.0)  # past the keyframe the publisher asked for when connecting
+        before = source.keyframe_requests
+        await player.start()
+        # With a 30 s keyframe interval, only the relay's request brings the picture quickly.
+        await wait_until(lambda: player.counts.frames["video"] >= 5, what="frames", timeout=10)
+        assert source.keyframe_requests > before
+    finally:
+        await player.stop()
+        await publisher.stop()
+        source.stop()
+
+
+async def test_viewers_are_let_go_when_the_artist_does_not_come_back(relay_server) -> None:
+    relay = relay_server.relay
+    relay.offline_grace_s = 0.5
+    relay.max_viewers = 1
+    source = EncodedTestSource(width=160, height=120, fps=30)
+    source.start()
+    publisher = WhipPublisher(f"{relay_server.url}/whip/gone", relay_server.token, [source.video])
+    await publisher.start()
+    player = WhepPlayer(f"{relay_server.url}/whep/gone", kinds=["video"], decode=False)
+    second = WhepPlayer(f"{relay_server.url}/whep/gone", kinds=["video"], decode=False)
+    try:
+        await player.start()
+        from media.whip_errors import WhipServerError
+
+        with pytest.raises(WhipServerError, match="full"):
+            await second.start()
+        await publisher.stop()  # DELETE: the artist ends the stream
+        await wait_until(lambda: player.connection_state == "closed" or not relay._viewers, 10)
+        assert relay.live_streams() == [] and relay.broadcast("gone") is None
+    finally:
+        await second.stop()
+        await player.stop()
+        source.stop()
