@@ -467,3 +467,22 @@ class BackendLister:
                 detail = response.text[:200]
             raise StudioError(f"The backend refused the listing: {detail}")
         return str(response.json()["id"])
+
+
+class BackendClientLister:
+    """The `Lister` on the studio's signed-in `BackendClient` (it renews its own tokens)."""
+
+    def __init__(self, client: Any) -> None:  # studio.backend_client.BackendClient
+        self.client = client
+
+    async def list_track(self, listing: dict[str, Any]) -> str:
+        from backend.wire import TrackIn
+
+        track = TrackIn(
+            title=(listing["title"] or "Untitled").splitlines()[0][:200],
+            cid=listing["cid"],
+            duration_s=max(0.001, float(listing.get("duration_s") or 0.001)),
+            loudness_lufs=listing.get("loudness_lufs"),
+            artwork_cid=listing.get("artwork_cid"),
+        )
+        return str((await self.client.list_track(track)).id)

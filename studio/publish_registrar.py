@@ -112,3 +112,84 @@ class ContentRegistryRegistrar:
 def _reason(exc: ContractLogicError) -> str:
     text = str(exc.message if hasattr(exc, "message") and exc.message else exc)
     return text.removeprefix("execution reverted: ")
+
+
+ConfirmPrepared = Callable[[Any], Awaitable[bool]]
+
+
+async def confirm_prepared_always(_prepared: Any) -> bool:
+    return True
+
+
+class WalletRegistrar:
+    """The `Registrar` on the studio's `WalletSession`: its fees, nonces, transaction store
+    and confirmation flow. `confirm(prepared)` is the window's confirmation dialog (it gets
+    the `PreparedTx`, whose description says what the transaction does); False sends nothing.
+    """
+
+    def __init__(
+        self,
+        session: Any,  # studio.wallet_session.WalletSession
+        confirm: ConfirmPrepared = confirm_prepared_always,
+        receipt_timeout_s: float = 180.0,
+    ) -> None:
+        self.session = session
+        self.confirm = confirm
+        self.receipt_timeout_s = receipt_timeout_s
+
+    def _registry(self) -> Any:
+        from chain import contracts
+
+        return self.session.contract(contracts.CONTENT_REGISTRY)
+
+    async def find(self, cid: str) -> Registration | None:
+        registry = self._registry()
+        artist = await _call_chain(registry.functions.artist_of(cid).call)
+        if not artist or int(artist, 16) == 0:
+            return None
+        artist = Web3.to_checksum_address(artist)
+        return Registration(
+            cid=cid, artist=artist, tx_hash=None, mine=artist == self.session.address
+        )
+
+    async def register(
+        self, cid: str, metadata_cid: str, on_submitted: Callable[[str], None]
+    ) -> Registration:
+        from chain import contracts
+        from chain.errors import ChainError
+
+        try:
+            prepared = await self.session.prepare_call(
+                contracts.CONTENT_REGISTRY, "register", cid, metadata_cid
+            )
+        except ChainError as exc:  # the estimate reverted: maybe it is ours already
+            existing = await self.find(cid)
+            if existing is not None and existing.mine:
+                return existing
+            raise RegistrationRefused(f"The content registry refused the track: {exc}") from None
+        if not await self.confirm(prepared):
+            raise RegistrationRefused("You declined the registry transaction; nothing was sent.")
+        sent = await self.session.send(prepared)
+        on_submitted(sent.hash)
+        outcome = await self.session.wait(sent.hash, self.receipt_timeout_s)
+        if outcome.status == "mined":
+            return Registration(cid, self.session.address, outcome.hash, mine=True)
+        existing = await self.find(cid)
+        if existing is not None and existing.mine:
+            return Registration(cid, existing.artist, outcome.hash, mine=True)
+        if outcome.status == "pending":
+            raise StudioError(
+                f"The registry transaction {sent.hash} is not mined yet; "
+                "the studio checks again on retry."
+            )
+        reason = outcome.error or "no reason given"
+        raise RegistrationRefused(
+            f"The registry transaction {outcome.hash} {outcome.status}: {reason}."
+        )
+
+
+async def _call_chain(fn: Callable[[], Any]) -> Any:
+    try:
+        return await asyncio.to_thread(fn)
+    except (Web3Exception, OSError) as exc:
+        raise StudioError(f"The chain node cannot be reached ({type(exc).__name__}).") from None

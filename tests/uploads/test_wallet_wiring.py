@@ -1,0 +1,102 @@
+"""The pipeline on the studio's own wallet session and backend client (the real adapters the
+window uses): confirmation flow, registry transaction, listing as the signed-in artist."""
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("chain.wallet")
+
+import keyring.backend
+
+from studio.ipfs_client import KuboClient
+from studio.publish import BackendClientLister, Publisher
+from studio.publish_registrar import WalletRegistrar
+from studio.upload_queue import State, UploadQueue
+from tests.uploads.audio import make_audio
+from tests.uploads.test_publish import chain_track_count, listed_cids
+
+PASSWORD = "a long enough password"
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """Stands in for the OS keyring (the wallet's own suite runs on gnome-keyring)."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.entries.pop((service, username), None)
+
+
+async def test_publish_through_wallet_session_and_backend_client(
+    backend, chain, tmp_path: Path
+) -> None:
+    from eth_account.messages import encode_defunct
+
+    from backend.wire import ProfileIn
+    from chain import contracts
+    from chain.devnet import dev_accounts
+    from chain.networks import custom_network
+    from chain.wallet import KeyringVault, Wallet
+    from studio.backend_client import BackendClient, CallableSigner
+    from studio.wallet_session import WalletSession
+
+    account = dev_accounts(10)[8]  # funded by anvil; its own tracks in this test
+    network = custom_network(
+        chain.rpc_url, 31337, contracts={contracts.CONTENT_REGISTRY: chain.registry_address}
+    )
+    wallet = Wallet(KeyringVault(backend=MemoryKeyring(), service="harmonie-test"), scrypt_n=2**12)
+    session = WalletSession(wallet, network, tmp_path / "tx.db")
+    address = await session.import_private_key(account.key.hex(), PASSWORD)
+    session.select(address)
+    await session.unlock(PASSWORD)
+    await session.connect()
+
+    def sign(text: str) -> str:
+        return account.sign_message(encode_defunct(text=text)).signature.to_0x_hex()
+
+    client = BackendClient(backend.url, CallableSigner(address, sign), chain_id=31337)
+    await client.sign_in()
+    await client.save_profile(ProfileIn(role="artist", display_name="Wallet Artist"))
+
+    shown: list[str] = []
+    answers = iter([False, True])
+
+    async def confirm(prepared) -> bool:
+        shown.append(prepared.description)
+        return next(answers)
+
+    queue = UploadQueue(tmp_path / "queue.sqlite3")
+    path = make_audio(tmp_path, "wav", seconds=1.0, title=f"wallet {uuid.uuid4().hex}")
+    (track,), _ = queue.add([path])
+    async with KuboClient(backend.url) as ipfs:
+        publisher = Publisher(
+            queue,
+            ipfs,
+            tmp_path / "work",
+            registrar=WalletRegistrar(session, confirm),
+            lister=BackendClientLister(client),
+        )
+        (declined,) = await publisher.run()
+        assert declined.state is State.FAILED and "declined" in declined.detail
+        queue.retry(track.id)
+        (listed,) = await publisher.run()
+    assert listed.state is State.LISTED, listed.detail
+    assert len(shown) == 2 and shown[0]
+    assert chain_track_count(chain, address) == 1
+    assert listed_cids(backend, address) == [listed.cid]
+    assert any(record.hash == listed.tx_hash for record in session.recent())
+    await client.aclose()
+    await session.close()
+    queue.close()
