@@ -198,9 +198,8 @@ class TxManager:
 
     def _send_unbroadcast(self, sender: str) -> None:
         """Send, in nonce order, what was signed while the node was unreachable."""
-        for record in self.store.pending(self.chain_id, sender):
-            if not record.broadcast:
-                self._rebroadcast(record)
+        for record in self.store.unbroadcast(self.chain_id, sender):
+            self._rebroadcast(record)
 
     def _rebroadcast(self, record: TxRecord) -> None:
         try:

@@ -115,6 +115,13 @@ class TxStore:
             (chain_id, sender, PENDING),
         )
 
+    def unbroadcast(self, chain_id: int, sender: str) -> list[TxRecord]:
+        return self._select(
+            "WHERE chain_id = ? AND sender = ? AND status = ? AND broadcast = 0"
+            " ORDER BY nonce, created",
+            (chain_id, sender, PENDING),
+        )
+
     def with_nonce(self, chain_id: int, sender: str, nonce: int) -> list[TxRecord]:
         return self._select(
             "WHERE chain_id = ? AND sender = ? AND nonce = ? ORDER BY created",
