@@ -74,6 +74,9 @@ def add_live_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     live.add_argument("--keyframe-interval", type=float, default=2.0, metavar="S")
     live.add_argument("--layout", choices=LAYOUTS, default="pip")
     live.add_argument("--title", default="")
+    live.add_argument(
+        "--list-devices", action="store_true", help="print the video and audio sources as JSON"
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> "LiveOptions":
@@ -106,8 +109,22 @@ def options_from_args(args: argparse.Namespace) -> "LiveOptions":
 
 
 async def run_live(args: argparse.Namespace, studio: object) -> int:
-    from studio.live_session import LiveSession
+    from studio.live_session import LiveSession, available_audio_sources, available_video_sources
 
+    if args.list_devices:
+        print(
+            json.dumps(
+                {
+                    "video": [
+                        {"spec": s, "label": label} for s, label in available_video_sources()
+                    ],
+                    "audio": [
+                        {"spec": s, "label": label} for s, label in available_audio_sources()
+                    ],
+                }
+            )
+        )
+        return 0
     options = options_from_args(args)
     session = LiveSession()
     stop = asyncio.Event()

@@ -178,3 +178,12 @@ async def test_ingest_without_our_codec_says_which_to_try(tmp_path: Path) -> Non
         "no codec we send for video. Try the H.264 codec. The recording goes on." in m
         for m in session.messages
     )
+
+
+def test_headless_lists_devices(xvfb) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("live", "--list-devices", env={"DISPLAY": xvfb.display})
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"spec": "testsrc", "label": "Test pattern"} in listed["video"]
+    assert f"Screen ({xvfb.display})" in [d["label"] for d in listed["video"]]
+    assert listed["audio"][0]["spec"] == "tone"
