@@ -46,6 +46,7 @@ __all__ = [
     "confirmation_positions",
     "custom_network",
     "local_network",
+    "network_for_profile",
     "new_mnemonic",
     "short_address",
 ]
@@ -66,6 +67,26 @@ async def local_network(backend_url: str, timeout: float = 10.0) -> Network:
         rpc_url=f"{backend_url}{info['rpc_path']}",
         chain_id=int(info["chain_id"]),
         contracts=dict(info["contracts"]),
+    )
+
+
+async def network_for_profile(chain: Any, backend_url: str | None) -> Network:
+    """A Network for a profile's ChainConfig (studio.profiles): the embedded devnet is asked
+    for its RPC path and contracts; Core networks keep their symbol and explorer."""
+    if chain.rpc_url == "embedded":
+        if not backend_url:
+            raise ChainError("The local backend is not running, so the devnet is not either.")
+        return await local_network(backend_url)
+    known = next((n for n in NETWORKS.values() if n.chain_id == chain.chain_id), None)
+    return Network(
+        key=known.key if known else "custom",
+        name=chain.name,
+        chain_id=chain.chain_id,
+        rpc_url=chain.rpc_url,
+        explorer_url=chain.explorer_url,
+        symbol=known.symbol if known else "ETH",
+        confirmations=chain.confirmations,
+        contracts=dict(chain.contracts),
     )
 
 
