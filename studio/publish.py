@@ -25,7 +25,7 @@ from media.rendition import rendition_format, transcode
 from media.tags import Artwork, read_artwork_file, read_tags
 from media.waveform import PeakCollector, render_png
 from studio.errors import StudioError
-from studio.ipfs_client import KuboClient
+from studio.ipfs_client import KuboClient, PinningServiceClient
 from studio.upload_queue import QueuedTrack, State, UploadQueue, file_signature
 
 log = logging.getLogger(__name__)
@@ -202,6 +202,7 @@ class Publisher:
         rendition: str | None = "opus",
         gateway_url: str | None = None,
         dry_run: bool = False,
+        pinning: PinningServiceClient | None = None,
     ) -> None:
         self.queue = queue
         self.ipfs = ipfs
@@ -211,6 +212,7 @@ class Publisher:
         self.rendition = rendition
         self.gateway_url = gateway_url
         self.dry_run = dry_run
+        self.pinning = pinning  # a hosted pinning service, asked to pin every published CID
         if rendition:
             rendition_format(rendition)  # refuse an unknown format before any work
 
@@ -367,6 +369,12 @@ class Publisher:
                     )
                 await self.ipfs.add(Path(path), expected_cid=cid)
         await self.ipfs.pin(track.cid)
+        if self.pinning is not None and not outputs.get("remote_pin_request"):
+            status = await self.pinning.add_pin(
+                track.cid, name=track.title, meta={"app": "harmonie"}
+            )
+            outputs["remote_pin_request"] = status.get("requestid")
+            outputs["remote_pin_status"] = status.get("status")
         return self.queue.update(
             track.id, state=State.PINNED, bytes_done=track.size, outputs=outputs
         )

@@ -73,12 +73,35 @@ def emit(line: dict[str, Any]) -> None:
 
 
 def studio_registrar(studio: Studio) -> Registrar | None:
-    """The wallet-backed registrar, when the studio has one wired (None: tracks wait)."""
-    return getattr(studio, "registrar", None)
+    """The registrar on the studio's wallet when one is unlocked (None: tracks wait).
+
+    Looks for `studio.registrar` first, then `studio.wallet` (a WalletSession) with the
+    window's confirmation dialog as `studio.confirm_transaction` (headless: the command
+    line is the consent).
+    """
+    explicit = getattr(studio, "registrar", None)
+    if explicit is not None:
+        return explicit
+    wallet = getattr(studio, "wallet", None)
+    if wallet is None or not getattr(wallet, "address", None) or not wallet.unlocked:
+        return None
+    from studio.publish_registrar import WalletRegistrar, confirm_prepared_always
+
+    confirm = getattr(studio, "confirm_transaction", None) or confirm_prepared_always
+    return WalletRegistrar(wallet, confirm)
 
 
 def studio_lister(studio: Studio) -> Lister | None:
-    return getattr(studio, "lister", None)
+    """`studio.lister`, else the signed-in `studio.backend_client` (None: tracks wait)."""
+    explicit = getattr(studio, "lister", None)
+    if explicit is not None:
+        return explicit
+    client = getattr(studio, "backend_client", None)
+    if client is None:
+        return None
+    from studio.publish import BackendClientLister
+
+    return BackendClientLister(client)
 
 
 async def run_publish(args: argparse.Namespace, studio: Studio) -> int:

@@ -142,8 +142,20 @@ def publish_service_for(studio: "Studio") -> PublishService:
             gateway_url=studio.settings.get("ipfs_gateway_url") or None,
         )
 
+    service_ref: list[PublishService] = []
+
+    def wake(*_: object) -> None:  # a wallet unlocked or a network switched: try again
+        with contextlib.suppress(RuntimeError):  # no running loop: the next add() will do
+            service_ref[0].kick()
+
+    wallet = getattr(studio, "wallet", None)
+    if wallet is not None and hasattr(wallet, "changed"):
+        wallet.changed.connect(wake)
+
     def gateway() -> str | None:
         embedded = studio.profile.ipfs_api_url == EMBEDDED
         return studio.settings.get("ipfs_gateway_url") or (studio.backend_url if embedded else None)
 
-    return PublishService(queue, make_publisher, gateway_url=gateway)
+    service = PublishService(queue, make_publisher, gateway_url=gateway)
+    service_ref.append(service)
+    return service
