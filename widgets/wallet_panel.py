@@ -42,7 +42,7 @@ Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 TICK_MS = 1000
 BALANCE_EVERY_TICKS = 5
 STATUS_TEXT = {
-    "pending": "⏳ pending",
+    "pending": "… pending",
     "mined": "✔ confirmed",
     "failed": "✖ failed",
     "replaced": "↷ replaced",
@@ -198,11 +198,9 @@ class WalletPanel(QWidget):
             self.lock_state.setText("")
         elif unlocked:
             remaining = int(session.unlock_remaining_s)
-            self.lock_state.setText(
-                f"🔓 Unlocked · locks in {remaining // 60}:{remaining % 60:02d}"
-            )
+            self.lock_state.setText(f"Unlocked · locks in {remaining // 60}:{remaining % 60:02d}")
         else:
-            self.lock_state.setText("🔒 Locked")
+            self.lock_state.setText("Locked")
         self.unlock_button.setVisible(address is not None and not unlocked)
         self.lock_button.setVisible(unlocked)
         index = self.network_picker.findText(session.network.name)

@@ -118,7 +118,7 @@ def test_panel_unlock_confirm_and_send_a_tip(qtbot, qasync_loop, session, devnet
     assert panel.address.text() == key.address
     assert panel.balance.text() == "Balance: 10 DEV"
     assert not panel.qr.pixmap().isNull()
-    assert panel.lock_state.text() == "🔒 Locked"
+    assert panel.lock_state.text() == "Locked"
     assert panel.network_picker.currentText() == "Local devnet"
     assert [panel.network_picker.itemText(i) for i in range(panel.network_picker.count())] == [
         "Local devnet", "Core", "Core Testnet2",
@@ -155,13 +155,13 @@ def test_panel_unlock_confirm_and_send_a_tip(qtbot, qasync_loop, session, devnet
         return sent
 
     sent = qasync_loop.run_until_complete(scenario())
-    assert session.unlocked and panel.lock_state.text().startswith("🔓 Unlocked")
+    assert session.unlocked and panel.lock_state.text().startswith("Unlocked · locks in")
     assert panel.history.rowCount() == 1
     assert panel.history.item(0, 0).text() == "✔ confirmed"
     assert "Tip 0.2 DEV" in panel.history.item(0, 1).text()
     assert panel.history.cellWidget(0, 2).toolTip() == sent.hash
     panel.lock_button.click()
-    assert panel.lock_state.text() == "🔒 Locked"
+    assert panel.lock_state.text() == "Locked"
 
 
 def test_declining_the_confirmation_sends_nothing(qtbot, qasync_loop, session, devnet_server):
