@@ -1,0 +1,221 @@
+// HarmonieCORE tip button: tip an artist through the browser's wallet (EIP-1193).
+// Plain JS, no build step, no dependency. Include it after the page's own scripts:
+//
+//   <script src="tip.js"></script>
+//
+// Any element with data-tip-artist="0x..." gets a "Tip" button with an amount and a message
+// (elements added later too). The Tipping contract and chain come from
+//   <meta name="harmonie:tipping" content="0x...">  <meta name="harmonie:chain-id" content="1116">
+// or, on a local backend, from GET /chain. On the fan page, while a stream is watched, the
+// stage gets the stream's artist (from GET /live) without any change to fan.js.
+//
+// Everything shown is set with textContent: nothing a stranger typed is parsed as markup.
+"use strict";
+
+(function () {
+  const TIP_SELECTOR = "b1519611"; // keccak256("tip(address,string)")[:4]
+  const MAX_MESSAGE_BYTES = 280; // String[280] in the contract
+  const DECIMALS = 18;
+  const KNOWN_CHAINS = {
+    1116: { chainName: "Core", symbol: "CORE", rpcUrls: ["https://rpc.coredao.org"],
+            blockExplorerUrls: ["https://scan.coredao.org"] },
+    1114: { chainName: "Core Testnet2", symbol: "tCORE2", rpcUrls: ["https://rpc.test2.btcs.network"],
+            blockExplorerUrls: ["https://scan.test2.btcs.network"] },
+  };
+
+  // ---- pure helpers (exported for tests) ---------------------------------------------
+
+  function parseAmount(text) {
+    const value = String(text).trim();
+    if (!/^\d+(\.\d+)?$|^\.\d+$/.test(value)) {
+      throw new Error("Enter an amount like 0.5");
+    }
+    const [whole, fraction = ""] = value.split(".");
+    if (fraction.length > DECIMALS) throw new Error(`At most ${DECIMALS} decimals`);
+    const wei = BigInt(whole || "0") * 10n ** BigInt(DECIMALS) + BigInt(fraction.padEnd(DECIMALS, "0") || "0");
+    if (wei <= 0n) throw new Error("A tip must be more than zero");
+    return wei;
+  }
+
+  function formatAmount(wei) {
+    const base = 10n ** BigInt(DECIMALS);
+    const whole = wei / base;
+    const fraction = (wei % base).toString().padStart(DECIMALS, "0").replace(/0+$/, "");
+    return fraction ? `${whole}.${fraction}` : `${whole}`;
+  }
+
+  function word(hex) { return hex.padStart(64, "0"); }
+
+  function encodeTip(artist, message) {
+    if (!/^0x[0-9a-fA-F]{40}$/.test(artist)) throw new Error("The artist address is not valid");
+    const bytes = new TextEncoder().encode(message || "");
+    if (bytes.length > MAX_MESSAGE_BYTES) {
+      throw new Error(`The message is too long (${bytes.length} bytes; ${MAX_MESSAGE_BYTES} at most)`);
+    }
+    let data = "";
+    for (const b of bytes) data += b.toString(16).padStart(2, "0");
+    const padded = data.padEnd(Math.ceil(data.length / 64) * 64, "0");
+    return "0x" + TIP_SELECTOR + word(artist.slice(2).toLowerCase()) + word("40")
+      + word(bytes.length.toString(16)) + padded;
+  }
+
+  // ---- configuration -----------------------------------------------------------------
+
+  let configPromise = null;
+
+  function meta(name) {
+    const el = document.querySelector(`meta[name="${name}"]`);
+    return el ? el.getAttribute("content") : null;
+  }
+
+  async function loadConfig() {
+    const contract = meta("harmonie:tipping");
+    const chainId = meta("harmonie:chain-id");
+    if (contract && chainId) return { contract, chainId: Number(chainId), rpcUrl: meta("harmonie:rpc-url") };
+    const response = await fetch("/chain", { cache: "no-store" });
+    if (!response.ok) throw new Error("This page does not know the tipping contract");
+    const info = await response.json();
+    if (!info.contracts || !info.contracts.tipping) throw new Error("No tipping contract is deployed");
+    return { contract: info.contracts.tipping, chainId: Number(info.chain_id),
+             rpcUrl: new URL(info.rpc_path || "/rpc", location.origin).href };
+  }
+
+  function config() {
+    if (!configPromise) configPromise = loadConfig().catch((err) => { configPromise = null; throw err; });
+    return configPromise;
+  }
+
+  // ---- the wallet --------------------------------------------------------------------
+
+  async function ensureChain(provider, cfg) {
+    const current = parseInt(await provider.request({ method: "eth_chainId" }), 16);
+    if (current === cfg.chainId) return;
+    const chainIdHex = "0x" + cfg.chainId.toString(16);
+    try {
+      await provider.request({ method: "wallet_switchEthereumChain", params: [{ chainId: chainIdHex }] });
+    } catch (err) {
+      if (err && err.code === 4902) {
+        const known = KNOWN_CHAINS[cfg.chainId];
+        const params = known
+          ? { chainId: chainIdHex, chainName: known.chainName, rpcUrls: known.rpcUrls,
+              nativeCurrency: { name: known.symbol, symbol: known.symbol, decimals: 18 },
+              blockExplorerUrls: known.blockExplorerUrls }
+          : { chainId: chainIdHex, chainName: "HarmonieCORE local devnet", rpcUrls: [cfg.rpcUrl],
+              nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 } };
+        await provider.request({ method: "wallet_addEthereumChain", params: [params] });
+      } else {
+        throw err;
+      }
+    }
+  }
+
+  async function sendTip({ artist, amount, message, provider }) {
+    provider = provider || window.ethereum;
+    if (!provider) throw new Error("No browser wallet found. Install one to tip.");
+    const wei = typeof amount === "bigint" ? amount : parseAmount(amount);
+    const data = encodeTip(artist, message);
+    const cfg = await config();
+    const [from] = await provider.request({ method: "eth_requestAccounts" });
+    if (!from) throw new Error("The wallet shared no account");
+    await ensureChain(provider, cfg);
+    return provider.request({
+      method: "eth_sendTransaction",
+      params: [{ from, to: cfg.contract, value: "0x" + wei.toString(16), data }],
+    });
+  }
+
+  function walletError(err) {
+    if (err && err.code === 4001) return "You cancelled the tip in your wallet.";
+    const text = (err && (err.message || String(err))) || "The tip failed.";
+    return text.length > 200 ? text.slice(0, 199) + "…" : text;
+  }
+
+  // ---- the button --------------------------------------------------------------------
+
+  function el(tag, props = {}, children = []) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props)) {
+      if (key === "text") node.textContent = value;
+      else if (key in node) node[key] = value;
+      else node.setAttribute(key, value);
+    }
+    node.append(...children);
+    return node;
+  }
+
+  function attach(host) {
+    if (host.querySelector(":scope > .harmonie-tip")) return;
+    const amount = el("input", { className: "tip-amount", inputMode: "decimal", placeholder: "Amount",
+                                 value: "0.01", "aria-label": "Tip amount" });
+    const message = el("input", { className: "tip-message", maxLength: 280, placeholder: "Message (optional)",
+                                  "aria-label": "Tip message", autocomplete: "off" });
+    const send = el("button", { type: "submit", className: "tip-send", text: "Send tip" });
+    const status = el("p", { className: "tip-status", role: "status" });
+    const form = el("form", { className: "tip-form", hidden: true }, [amount, message, send]);
+    const open = el("button", { type: "button", className: "tip-open", text: "Tip" });
+    const box = el("div", { className: "harmonie-tip" }, [open, form, status]);
+    open.addEventListener("click", () => { form.hidden = !form.hidden; if (!form.hidden) amount.focus(); });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const artist = host.dataset.tipArtist;
+      send.disabled = true;
+      status.textContent = "Confirm the tip in your wallet…";
+      try {
+        const wei = parseAmount(amount.value);
+        const hash = await sendTip({ artist, amount: wei, message: message.value });
+        status.textContent = `Sent ${formatAmount(wei)} — thank you! Transaction ${hash}`;
+        box.dataset.txHash = hash;
+        message.value = "";
+        form.hidden = true;
+      } catch (err) {
+        status.textContent = walletError(err);
+      } finally {
+        send.disabled = false;
+      }
+    });
+    host.append(box);
+  }
+
+  function scan(root) {
+    if (root.nodeType !== 1) return;
+    if (root.matches("[data-tip-artist]")) attach(root);
+    root.querySelectorAll("[data-tip-artist]").forEach(attach);
+  }
+
+  // On the fan page: give the stage the watched stream's artist.
+  async function followFanPage() {
+    const stage = document.getElementById("stage");
+    const state = window.harmonie;
+    if (!stage || !state) return;
+    if (!state.current) { delete stage.dataset.tipArtist; return; }
+    if (stage.dataset.tipStream === state.current) return;
+    try {
+      const response = await fetch("/live", { cache: "no-store" });
+      if (!response.ok) return;
+      const body = await response.json();
+      const items = Array.isArray(body) ? body : body.items || [];
+      const live = items.find((s) => s.id === state.current);
+      if (live && /^0x[0-9a-fA-F]{40}$/.test(live.artist_address)) {
+        stage.dataset.tipStream = state.current;
+        stage.dataset.tipArtist = live.artist_address;
+        attach(stage);
+      }
+    } catch (err) { /* offline: try again on the next tick */ }
+  }
+
+  function start() {
+    scan(document.body);
+    new MutationObserver((changes) => {
+      for (const change of changes) {
+        if (change.type === "attributes") scan(change.target);
+        change.addedNodes.forEach(scan);
+      }
+    }).observe(document.body, { childList: true, subtree: true, attributes: true,
+                                attributeFilter: ["data-tip-artist"] });
+    setInterval(followFanPage, 2000);
+  }
+
+  window.HarmonieTip = { parseAmount, formatAmount, encodeTip, sendTip, attach };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

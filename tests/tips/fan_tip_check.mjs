@@ -1,0 +1,77 @@
+// Headless Chromium tips through tip.js with an EIP-1193 wallet that forwards to anvil.
+//
+//   node fan_tip_check.mjs --page http://127.0.0.1:PORT/ --rpc http://127.0.0.1:ANVIL --fan 0x...
+//
+// Prints `RESULT {json}` as its last line.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const { chromium } = require(process.env.PLAYWRIGHT_CORE || "playwright-core");
+const args = {};
+for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].slice(2)] = process.argv[i + 1];
+
+const profile = mkdtempSync(join(tmpdir(), "harmonie-tip-chromium-"));
+const browser = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+});
+const result = {};
+try {
+  await browser.addInitScript(({ rpc, fan }) => {
+    window.walletCalls = [];
+    let id = 0;
+    window.ethereum = {
+      async request({ method, params }) {
+        window.walletCalls.push(method);
+        if (method === "eth_requestAccounts") return [fan];
+        const response = await fetch(rpc, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params: params || [] }),
+        });
+        const body = await response.json();
+        if (body.error) throw Object.assign(new Error(body.error.message), { code: body.error.code });
+        return body.result;
+      },
+    };
+  }, { rpc: args.rpc, fan: args.fan });
+  const page = await browser.newPage();
+  const alerts = [];
+  page.on("dialog", async (d) => { alerts.push(d.message()); await d.dismiss(); });
+  await page.goto(args.page);
+  await page.waitForSelector(".harmonie-tip .tip-open");
+
+  // bad input first: a message over 280 bytes and a zero amount are refused before the wallet
+  await page.click(".tip-open");
+  await page.fill(".tip-amount", "0.01");
+  await page.fill(".tip-message", "é".repeat(141));
+  await page.click(".tip-send");
+  await page.waitForFunction(() => document.querySelector(".tip-status").textContent.includes("too long"));
+  result.tooLong = await page.textContent(".tip-status");
+  await page.fill(".tip-message", "");
+  await page.fill(".tip-amount", "0");
+  await page.click(".tip-send");
+  await page.waitForFunction(() => document.querySelector(".tip-status").textContent.includes("more than zero"));
+  result.zero = await page.textContent(".tip-status");
+  result.callsBeforeTip = await page.evaluate(() => window.walletCalls.length);
+
+  await page.fill(".tip-amount", args.amount);
+  await page.fill(".tip-message", args.message);
+  await page.click(".tip-send");
+  await page.waitForSelector(".harmonie-tip[data-tx-hash]", { timeout: 20000 });
+  result.txHash = await page.getAttribute(".harmonie-tip", "data-tx-hash");
+  result.status = await page.textContent(".tip-status");
+  result.injected = await page.evaluate(() => document.querySelectorAll(".harmonie-tip img, .harmonie-tip b").length);
+  result.walletCalls = await page.evaluate(() => window.walletCalls);
+  result.encoded = await page.evaluate(() => window.HarmonieTip.encodeTip("0x" + "ab".repeat(20), "hé"));
+  result.formatted = await page.evaluate(() => window.HarmonieTip.formatAmount(window.HarmonieTip.parseAmount(".000000000000000001")));
+  result.alerts = alerts;
+} finally {
+  await browser.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+console.log("RESULT " + JSON.stringify(result));
