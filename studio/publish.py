@@ -64,6 +64,16 @@ class Registrar(Protocol):
         ...
 
 
+class Minter(Protocol):
+    """Optional: the track's first NFT edition, minted once after registration."""
+
+    async def editions(self, cid: str) -> int: ...
+
+    async def mint(self, cid: str, metadata_cid: str, on_submitted: Callable[[str], None]) -> str:
+        """Mint (after the person confirms); returns the transaction hash."""
+        ...
+
+
 class Lister(Protocol):
     async def list_track(self, listing: dict[str, Any]) -> str:
         """Publish the listing to the backend; idempotent per CID. Returns the listing id."""
@@ -203,6 +213,7 @@ class Publisher:
         gateway_url: str | None = None,
         dry_run: bool = False,
         pinning: PinningServiceClient | None = None,
+        minter: Minter | None = None,
     ) -> None:
         self.queue = queue
         self.ipfs = ipfs
@@ -213,6 +224,7 @@ class Publisher:
         self.gateway_url = gateway_url
         self.dry_run = dry_run
         self.pinning = pinning  # a hosted pinning service, asked to pin every published CID
+        self.minter = minter  # set when the artist chose to mint an NFT edition of each track
         if rendition:
             rendition_format(rendition)  # refuse an unknown format before any work
 
@@ -392,6 +404,18 @@ class Publisher:
         outputs = {**track.outputs, "metadata_cid": metadata_cid, "metadata_path": str(path)}
         return self.queue.update(track.id, state=State.REGISTERING, outputs=outputs)
 
+    async def _mint(self, track: QueuedTrack, metadata_cid: str) -> QueuedTrack:
+        assert self.minter is not None and track.cid
+        if await self.minter.editions(track.cid) > 0:
+            return self.queue.update(track.id, outputs={**track.outputs, "nft_tx": "minted before"})
+        track = self.queue.set_state(track.id, State.REGISTERING, "minting the NFT edition")
+
+        def submitted(tx_hash: str) -> None:
+            self.queue.update(track.id, detail=f"NFT mint sent ({tx_hash})")
+
+        tx_hash = await self.minter.mint(track.cid, metadata_cid, submitted)
+        return self.queue.update(track.id, outputs={**track.outputs, "nft_tx": tx_hash})
+
     async def _register_and_list(self, track: QueuedTrack) -> QueuedTrack:
         assert track.cid
         metadata_cid = track.outputs["metadata_cid"]
@@ -425,6 +449,8 @@ class Publisher:
             )
         elif not track.tx_hash and ledger.get("tx_hash"):
             track = self.queue.update(track.id, tx_hash=ledger["tx_hash"])
+        if self.minter is not None and not track.outputs.get("nft_tx"):
+            track = await self._mint(track, metadata_cid)
         if self.lister is None:
             return self.queue.set_state(track.id, State.WAITING, WAITING_NO_BACKEND)
         listing_id = await self.lister.list_track(listing_for(track))

@@ -15,7 +15,7 @@ from typing import Any
 from studio.core import Studio
 from studio.ipfs_client import KuboClient
 from studio.profiles import EMBEDDED
-from studio.publish import Lister, Publisher, Registrar
+from studio.publish import Lister, Minter, Publisher, Registrar
 from studio.upload_queue import QueuedTrack, Refused, State, UploadQueue
 
 QUEUE_FILE = "uploads.sqlite3"
@@ -91,6 +91,19 @@ def studio_registrar(studio: Studio) -> Registrar | None:
     return WalletRegistrar(wallet, confirm)
 
 
+def studio_minter(studio: Studio) -> Minter | None:
+    """An NFT edition per track, when the artist turned `mint_nft` on in Settings."""
+    if not studio.settings.get("mint_nft", False):
+        return None
+    from studio.publish_registrar import WalletMinter, WalletRegistrar
+
+    registrar = studio_registrar(studio)
+    if not isinstance(registrar, WalletRegistrar):
+        return None
+    royalty = int(studio.settings.get("nft_royalty_bps", 1000))
+    return WalletMinter(registrar.session, registrar.confirm, royalty_bps=royalty)
+
+
 def studio_lister(studio: Studio) -> Lister | None:
     """`studio.lister`, else the signed-in `studio.backend_client` (None: tracks wait)."""
     explicit = getattr(studio, "lister", None)
@@ -130,6 +143,7 @@ async def run_publish(args: argparse.Namespace, studio: Studio) -> int:
                 studio.data_dir / "uploads",
                 registrar=studio_registrar(studio),
                 lister=studio_lister(studio),
+                minter=studio_minter(studio),
                 rendition=rendition,
                 gateway_url=gateway,
             )

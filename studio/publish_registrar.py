@@ -193,3 +193,55 @@ async def _call_chain(fn: Callable[[], Any]) -> Any:
         return await asyncio.to_thread(fn)
     except (Web3Exception, OSError) as exc:
         raise StudioError(f"The chain node cannot be reached ({type(exc).__name__}).") from None
+
+
+class WalletMinter:
+    """Optional first-edition NFT of a registered track (TrackNFT.mint_edition), once.
+
+    The contract counts editions per CID, so "already minted" is read from the chain rather
+    than from local state: a mint that landed while the app was killed is not repeated.
+    """
+
+    def __init__(
+        self,
+        session: Any,  # studio.wallet_session.WalletSession
+        confirm: ConfirmPrepared = confirm_prepared_always,
+        royalty_bps: int = 1000,
+        receipt_timeout_s: float = 180.0,
+    ) -> None:
+        self.session = session
+        self.confirm = confirm
+        self.royalty_bps = royalty_bps
+        self.receipt_timeout_s = receipt_timeout_s
+
+    async def editions(self, cid: str) -> int:
+        from chain import contracts
+
+        nft = self.session.contract(contracts.TRACK_NFT)
+        key = Web3.keccak(text=cid)
+        return int(await _call_chain(nft.functions.editions_minted(key).call))
+
+    async def mint(self, cid: str, metadata_cid: str, on_submitted: Callable[[str], None]) -> str:
+        from chain import contracts
+        from chain.errors import ChainError
+
+        try:
+            prepared = await self.session.prepare_call(
+                contracts.TRACK_NFT,
+                "mint_edition",
+                cid,
+                metadata_cid,
+                self.session.address,
+                self.royalty_bps,
+            )
+        except ChainError as exc:
+            raise RegistrationRefused(f"The NFT contract refused the mint: {exc}") from None
+        if not await self.confirm(prepared):
+            raise RegistrationRefused("You declined the NFT mint; nothing was sent.")
+        sent = await self.session.send(prepared)
+        on_submitted(sent.hash)
+        outcome = await self.session.wait(sent.hash, self.receipt_timeout_s)
+        if outcome.status != "mined":
+            reason = outcome.error or outcome.status
+            raise StudioError(f"The NFT mint {sent.hash} did not go through ({reason}).")
+        return outcome.hash

@@ -119,7 +119,7 @@ def publish_service_for(studio: "Studio") -> PublishService:
     """
     from studio.ipfs_client import KuboClient
     from studio.profiles import EMBEDDED
-    from studio.publish_cli import QUEUE_FILE, studio_lister, studio_registrar
+    from studio.publish_cli import QUEUE_FILE, studio_lister, studio_minter, studio_registrar
 
     queue = UploadQueue(studio.data_dir / QUEUE_FILE)
     clients: dict[str, KuboClient] = {}
@@ -138,6 +138,7 @@ def publish_service_for(studio: "Studio") -> PublishService:
             studio.data_dir / "uploads",
             registrar=studio_registrar(studio),
             lister=studio_lister(studio),
+            minter=studio_minter(studio),
             rendition=None if rendition == "none" else rendition,
             gateway_url=studio.settings.get("ipfs_gateway_url") or None,
         )

@@ -12,7 +12,7 @@ import keyring.backend
 
 from studio.ipfs_client import KuboClient
 from studio.publish import BackendClientLister, Publisher
-from studio.publish_registrar import WalletRegistrar
+from studio.publish_registrar import WalletMinter, WalletRegistrar
 from studio.upload_queue import State, UploadQueue
 from tests.uploads.audio import make_audio
 from tests.uploads.test_publish import chain_track_count, listed_cids
@@ -53,8 +53,21 @@ async def test_publish_through_wallet_session_and_backend_client(
     from studio.wallet_session import WalletSession
 
     account = dev_accounts(10)[8]  # funded by anvil; its own tracks in this test
+    from web3 import Web3
+
+    nft = contracts.deploy(
+        Web3(Web3.HTTPProvider(chain.rpc_url)),
+        contracts.TRACK_NFT,
+        (chain.registry_address,),
+        dev_accounts(1)[0],
+    )
     network = custom_network(
-        chain.rpc_url, 31337, contracts={contracts.CONTENT_REGISTRY: chain.registry_address}
+        chain.rpc_url,
+        31337,
+        contracts={
+            contracts.CONTENT_REGISTRY: chain.registry_address,
+            contracts.TRACK_NFT: nft.address,
+        },
     )
     wallet = Wallet(KeyringVault(backend=MemoryKeyring(), service="harmonie-test"), scrypt_n=2**12)
     session = WalletSession(wallet, network, tmp_path / "tx.db")
@@ -87,6 +100,7 @@ async def test_publish_through_wallet_session_and_backend_client(
             tmp_path / "work",
             registrar=WalletRegistrar(session, confirm),
             lister=BackendClientLister(client),
+            minter=WalletMinter(session),
         )
         (declined,) = await publisher.run()
         assert declined.state is State.FAILED and "declined" in declined.detail
@@ -97,6 +111,20 @@ async def test_publish_through_wallet_session_and_backend_client(
     assert chain_track_count(chain, address) == 1
     assert listed_cids(backend, address) == [listed.cid]
     assert any(record.hash == listed.tx_hash for record in session.recent())
+    assert listed.outputs["nft_tx"].startswith("0x")
+    assert nft.functions.editions_minted(Web3.keccak(text=listed.cid)).call() == 1
+    assert nft.functions.tokenURI(0).call() == f"ipfs://{listed.outputs['metadata_cid']}"
+    # The same file dropped again from elsewhere: neither registered nor minted twice.
+    copy = tmp_path / "again"
+    copy.mkdir()
+    (copy / path.name).write_bytes(path.read_bytes())
+    queue.add([copy / path.name])
+    async with KuboClient(backend.url) as ipfs:
+        publisher.ipfs = ipfs
+        (again,) = await publisher.run()
+    assert again.state is State.LISTED and again.outputs["nft_tx"] == "minted before"
+    assert nft.functions.editions_minted(Web3.keccak(text=listed.cid)).call() == 1
+    assert chain_track_count(chain, address) == 1
     await client.aclose()
     await session.close()
     queue.close()
