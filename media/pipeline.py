@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import av
 import numpy as np
 
 from media.encoder import AudioEncoder, AudioSettings, VideoEncoder, VideoSettings
@@ -69,8 +70,11 @@ class LivePipeline:
         layout: Layout = Layout.PIP,
         on_error: Callable[[str, str], None] | None = None,
         on_meters: Callable[[Meters], None] | None = None,
+        picture_filters: Sequence[Callable[[av.VideoFrame], av.VideoFrame]] = (),
     ) -> None:
         self._on_error = on_error
+        # Drawn over the composed picture before encoding (e.g. on-stream tip alerts).
+        self.picture_filters = list(picture_filters)
         self.on_meters = on_meters
         self.video_encoder = VideoEncoder(video) if video is not None else None
         self.audio_encoder = AudioEncoder(audio) if audio is not None else None
@@ -150,6 +154,8 @@ class LivePipeline:
                     self.main.latest() if self.main else None,
                     self.overlay.latest() if self.overlay else None,
                 )
+                for picture_filter in self.picture_filters:
+                    frame = picture_filter(frame)
                 self.video_encoder.encode(frame, index)
             except Exception as exc:  # a bad frame must not end the show
                 log.exception("video tick %d failed", index)

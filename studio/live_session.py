@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 
+from media.alert_overlay import AlertOverlay
 from media.encoded_track import EncodedTrack
 from media.encoder import AudioSettings, VideoSettings
 from media.errors import MediaError
@@ -173,6 +174,8 @@ class LiveSession:
         self.publisher: Publisher | None = None
         self.tracks: list[EncodedTrack] = []
         self.publisher_stats: dict[str, float] = {}
+        # On-stream alerts (tips): studio.tip_overlay feeds it, the video thread draws it.
+        self.alert_overlay = AlertOverlay()
         self.state_changed = Signal()  # emits the session
         self.message = Signal()  # emits a human sentence
         self.meters_changed = Signal()  # emits media.pipeline.Meters (50 per second)
@@ -337,6 +340,7 @@ class LiveSession:
             layout=options.layout,
             on_error=lambda name, msg: self._from_thread(self.say, msg),
             on_meters=lambda meters: self._from_thread(self.meters_changed.emit, meters),
+            picture_filters=[self.alert_overlay.apply],
         )
         if options.record_path is not None:
             self.recorder = Recorder(

@@ -41,11 +41,13 @@ async def test_session_records_meters_and_previews(tmp_path: Path) -> None:
     assert session.elapsed_s >= 2.0
     preview = session.preview()
     assert preview is not None and preview.shape == (180, 320, 3)
+    session.alert_overlay.show("Ada tipped 5 CORE", "encore!")
     session.set_gain("Tone 1000 Hz", -6.0)
     await asyncio.sleep(0.3)
     await session.stop()
 
     assert states == ["starting", "live", "ending", "ended"]
+    assert session.alert_overlay.shown == 1  # drawn into the live picture
     assert "Not publishing: no WHIP URL given; recording only." in session.messages
     assert len(meters) >= 2.4 * 30  # meters at 30 Hz or faster
     assert meters[-1].program.peak_db[0] == pytest.approx(-26.0, abs=0.2)  # -20 dBFS - 6 dB
