@@ -258,6 +258,13 @@ class WhipPublisher:
                         self._set_state("failed", exc)
                         return
                     self._set_state("reconnecting", exc)
+                except Exception as exc:  # keep trying whatever aiortc raised; say what it was
+                    log.exception("whip %s: reconnection attempt failed", where(self.url))
+                    await self._teardown()
+                    reason = f"{type(exc).__name__}: {exc}"
+                    self._set_state(
+                        "reconnecting", WhipUnreachable(f"Reconnecting failed ({reason}).")
+                    )
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))
                 delay = min(delay * 2, cap)
             self._set_state("live")

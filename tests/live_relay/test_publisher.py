@@ -205,3 +205,35 @@ async def test_whip_requires_sdp_content_type(relay_server, http) -> None:
         },
     )
     assert response.status_code == 415
+
+
+async def test_relay_refuses_an_offer_it_cannot_relay_with_406(relay_server, http) -> None:
+    from aiortc import RTCPeerConnection
+
+    pc = RTCPeerConnection()
+    pc.addTransceiver("video", direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    lines = pc.localDescription.sdp.splitlines()
+    await pc.close()
+    # Keep only VP8 and call it VP9: a codec the relay does not forward.
+    vp8 = next(line.split()[0].split(":")[1] for line in lines if "VP8/90000" in line)
+    sdp = []
+    for line in lines:
+        if line.startswith("m=video"):
+            line = " ".join([*line.split()[:3], vp8])
+        elif line.startswith(("a=rtpmap:", "a=fmtp:", "a=rtcp-fb:")):
+            if line.split()[0].split(":")[1] != vp8:
+                continue
+            line = line.replace("VP8/90000", "VP9/90000")
+        sdp.append(line)
+    response = await http.post(
+        f"{relay_server.url}/whip/show",
+        content="\r\n".join(sdp) + "\r\n",
+        headers={
+            "Authorization": f"Bearer {relay_server.token}",
+            "Content-Type": "application/sdp",
+        },
+    )
+    assert response.status_code == 406
+    assert "VP9" in response.text and "VP8" in response.text
+    assert relay_server.relay.live_streams() == []
