@@ -262,28 +262,30 @@ class SecretServiceSession:
 
 @pytest.fixture(scope="session")
 def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretServiceSession]:
-    """Real gnome-keyring; the test process talks to it through DBUS_SESSION_BUS_ADDRESS."""
+    """Real gnome-keyring on a private bus; `vault` points the test process at it."""
     if not have_gnome_keyring() or not shutil.which("dbus-daemon"):
         pytest.skip("gnome-keyring-daemon / dbus-daemon are not installed")
     session = SecretServiceSession(tmp_path_factory.mktemp("keyring-home"))
     session.start()
-    previous = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
-    os.environ["DBUS_SESSION_BUS_ADDRESS"] = session.address
     yield session
-    if previous is None:
-        os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    else:
-        os.environ["DBUS_SESSION_BUS_ADDRESS"] = previous
     session.stop()
 
 
 @pytest.fixture
-def vault(secret_service: SecretServiceSession, request: pytest.FixtureRequest):
-    """A KeyringVault on the real Secret Service, under a service name of this test's own."""
+def vault(
+    secret_service: SecretServiceSession,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """A KeyringVault on the real Secret Service, under a service name of this test's own.
+
+    DBUS_SESSION_BUS_ADDRESS is set for this test only, so other areas' tests never see
+    the private bus."""
     from keyring.backends import SecretService
 
     from chain.wallet import KeyringVault
 
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", secret_service.address)
     return KeyringVault(
         backend=SecretService.Keyring(), service=f"harmonie-test-{request.node.name}"
     )
