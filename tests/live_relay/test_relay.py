@@ -64,8 +64,16 @@ async def test_viewers_get_the_artists_encoded_frames_unchanged(relay_server, ht
         pcm = np.concatenate(audio[-50:]).astype(np.float64)
         assert abs(dominant_frequency(pcm, rates[-1]) - 1000.0) < 25
 
-        stats = await publisher.stats()
+        await publisher.stats()
+        for _ in range(50):  # RTT needs a sender report answered by a receiver report
+            await asyncio.sleep(0.2)
+            stats = await publisher.stats()
+            if stats.rtt_ms is not None:
+                break
         assert stats.state == "live" and stats.codecs["video"] == "VP8"
+        assert stats.rtt_ms is not None and stats.rtt_ms >= 0
+        assert stats.bitrate_kbps > 0 and stats.fps > 0
+        assert stats.packets_lost >= 0 and 0 <= stats.loss_pct <= 100
     finally:
         await raw.stop()
         await decoding.stop()
