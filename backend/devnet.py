@@ -74,7 +74,7 @@ class DevnetHolder:
             "status": "ok",
             "kind": "devnet",
             "chain_id": self.devnet.chain_id,
-            "block": self.devnet.w3.eth.block_number,
+            "block": self.devnet.block_number(),
             "rpc_path": RPC_PATH,
         }
 
@@ -135,7 +135,9 @@ def mount_devnet(app: FastAPI, enabled: bool | None = None) -> DevnetHolder | No
         checks = app.state.health_checks = getattr(app.state, "health_checks", {})
 
     async def chain_health() -> dict[str, object]:
-        return holder.status()
+        if holder.devnet is None:
+            return holder.status()
+        return await holder.run(holder.status)  # off the event loop, behind the chain's lock
 
     checks["chain"] = chain_health
     return holder

@@ -126,6 +126,10 @@ class Devnet:
         log.info("devnet contracts deployed", extra={"event": "devnet_deployed", **self.contracts})
         return self.contracts
 
+    def block_number(self) -> int:
+        with self._lock:
+            return int(self.w3.eth.block_number)
+
     def fund(self, address: str, wei: int) -> str:
         """Send `wei` from the last dev account to `address`; returns the transaction hash."""
         funder = self.accounts[-1]
