@@ -9,7 +9,7 @@ in the tip store, so a restart, a reconnect or a backend backlog never shows a t
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Protocol
@@ -192,6 +192,16 @@ class TipAlerts:
             block_number=tip.block_number,
         )
         self._offer(record)
+
+    async def follow_backend(self, notifications: AsyncIterator[Any]) -> None:
+        """Take tips from the backend's notification stream until it ends or is cancelled,
+        e.g. `await alerts.follow_backend(backend_client.notifications())`. Items may be
+        wire `Notification` models or plain dicts."""
+        async for notification in notifications:
+            if hasattr(notification, "model_dump"):
+                notification = notification.model_dump(mode="json")
+            if isinstance(notification, Mapping):
+                self.on_backend_notification(notification)
 
     def on_backend_frame(self, frame: Mapping[str, Any]) -> None:
         """A frame of the backend's notification socket: one notification or a backlog."""

@@ -173,3 +173,36 @@ async def test_backend_watches_its_embedded_devnet(
             await ws.close()
     assert note["data"]["tx_hash"] == sent
     assert note["data"]["message"] == "devnet tip" and note["data"]["amount_wei"] == "3"
+
+
+async def test_studio_backend_client_feeds_tip_alerts(chain_env: TipChain, tmp_path: Path) -> None:
+    from eth_account.messages import encode_defunct
+
+    from studio.backend_client import BackendClient, CallableSigner
+
+    chain = chain_env
+    artist = chain.artist
+    store = TipStore(tmp_path / "studio" / "tips.sqlite3")
+    alerts = TipAlerts(store, artist.address, "tCORE2")
+    shown: list[TipAlert] = []
+    alerts.alerted.connect(shown.append)
+
+    def sign(text: str) -> str:
+        return "0x" + artist.sign_message(encode_defunct(text=text)).signature.hex().removeprefix(
+            "0x"
+        )
+
+    async with serve(config(tmp_path)) as backend:
+        await watching(backend)
+        client = BackendClient(backend.url, CallableSigner(artist.address, sign), chain_id=1114)
+        await client.sign_in()
+        following = asyncio.create_task(alerts.follow_backend(client.notifications()))
+        try:
+            sent = await asyncio.to_thread(chain.tip, chain.fans[0], 12345, "via the backend")
+            await wait_until(lambda: len(shown) == 1, what="the backend's tip")
+        finally:
+            following.cancel()
+            await client.aclose()
+    assert shown[0].record.tx_hash == sent and shown[0].record.source == "backend"
+    assert shown[0].record.amount_wei == 12345 and shown[0].message == "via the backend"
+    store.close()
