@@ -131,6 +131,65 @@ async def start_backend(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("backend did not start in 30 s")
 
 
+async def announce_stream(url: str, title: str) -> str:
+    """Sign in as a new artist (SIWE), create the profile, go live: the backend's stream id.
+
+    Publishing to /whip/<that id> makes the relay stream and the chat room share one name.
+    """
+    from datetime import UTC, datetime
+    from urllib.parse import urlsplit
+
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    from backend.siwe import SiweMessage
+
+    account = Account.create()
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        nonce = (await client.get("/auth/nonce")).json()["nonce"]
+        text = SiweMessage(
+            domain=urlsplit(url).netloc,
+            address=account.address,
+            statement="Sign in to HarmonieCORE.",
+            uri=url,
+            chain_id=31337,
+            nonce=nonce,
+            issued_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        ).to_text()
+        signature = "0x" + account.sign_message(encode_defunct(text=text)).signature.hex()
+        tokens = await client.post(
+            "/auth/verify", json={"message": text, "signature": signature.replace("0x0x", "0x")}
+        )
+        tokens.raise_for_status()
+        headers = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
+        profile = {"role": "artist", "display_name": "E2E Artist"}
+        (
+            await client.put(f"/profiles/{account.address}", json=profile, headers=headers)
+        ).raise_for_status()
+        stream = await client.post("/streams", json={"title": title}, headers=headers)
+        stream.raise_for_status()
+        return str(stream.json()["id"])
+
+
+async def start_anvil(port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [str(ROOT / "node_modules" / ".bin" / "anvil"), "--host", "127.0.0.1",
+         "--port", str(port), "--silent"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    async with httpx.AsyncClient(timeout=2) as client:
+        for _ in range(300):
+            try:
+                await client.post(
+                    f"http://127.0.0.1:{port}",
+                    json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+                )
+                return process
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+    raise RuntimeError("anvil did not start")
+
+
 def set_loopback(up: bool) -> None:
     subprocess.run(["ip", "link", "set", "lo", "up" if up else "down"], check=True)
 
@@ -142,6 +201,10 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     backend = await start_backend(work, port)
     url = f"http://127.0.0.1:{port}"
     token = (work / "ingest-token").read_text().strip()
+    anvil = None
+    if args.chat:
+        args.stream = await announce_stream(url, "E2E session")
+        anvil = await start_anvil(port + 1)
     program = TestProgram(args.width, args.height, args.fps, args.tone, work / "recording.mkv")
     program.start()
     states: list[str] = []
@@ -163,6 +226,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             "node", str(NODE_SCRIPT), "--url", url, "--stream", args.stream,
             "--seconds", str(args.seconds), "--phases", str(phases),
             *(["--screenshot", args.screenshot] if args.screenshot else []),
+            *(["--chat", args.chat, "--wallet-rpc", f"http://127.0.0.1:{port + 1}"]
+              if args.chat else []),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, cwd=ROOT,
         )  # fmt: skip
@@ -199,6 +264,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             node.kill()
         await publisher.stop()
         program.stop()
+        if anvil is not None:
+            anvil.terminate()
+            anvil.wait(10)
         backend.terminate()
         try:
             backend.wait(10)
@@ -219,6 +287,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--drop-seconds", type=float, default=0.0)
     parser.add_argument("--screenshot", help="save the fan page as a PNG at the end")
+    parser.add_argument("--chat", help="sign in on the page with a wallet and send this")
     args = parser.parse_args()
     result = asyncio.run(run(args))
     print(json.dumps(result))

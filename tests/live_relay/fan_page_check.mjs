@@ -2,6 +2,11 @@
 //
 //   node fan_page_check.mjs --url http://127.0.0.1:PORT --stream NAME [--seconds 4]
 //        [--phases 2] [--latency] [--viewers 1] [--screenshot page.png]
+//        [--wallet-rpc http://127.0.0.1:8545 --chat "hello"]
+//
+// --wallet-rpc injects an EIP-1193 provider backed by that JSON-RPC node (anvil's unlocked
+// dev accounts sign), then the page signs in with it and sends --chat; the result says
+// whether the message came back through the chat socket.
 //
 // Each phase measures for --seconds and prints `PHASE {json}`; between phases the script
 // waits for a line on stdin (the caller drops the network meanwhile). The last line printed
@@ -126,6 +131,27 @@ function measure(page, ms, latency) {
 const result = { phases: [], viewers };
 try {
   const pages = [];
+  if (args["wallet-rpc"]) {
+    // A minimal browser wallet: every request goes to the node, accounts are the node's.
+    await browser.addInitScript((rpc) => {
+      let id = 0;
+      const call = async (method, params) => {
+        const response = await fetch(rpc, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params: params || [] }),
+        });
+        const body = await response.json();
+        if (body.error) throw Object.assign(new Error(body.error.message), body.error);
+        return body.result;
+      };
+      window.ethereum = {
+        isTestWallet: true,
+        request: ({ method, params }) =>
+          call(method === "eth_requestAccounts" ? "eth_accounts" : method, params),
+      };
+    }, args["wallet-rpc"]);
+  }
   for (let i = 0; i < viewers; i++) {
     const page = await browser.newPage();
     page.on("console", (m) => { if (m.type() === "error") process.stderr.write(`page: ${m.text()}\n`); });
@@ -146,6 +172,23 @@ try {
     const phase = { viewers: measured };
     result.phases.push(phase);
     console.log(`PHASE ${JSON.stringify({ index: p, fps: measured.map((m) => m.fps) })}`);
+  }
+  if (args.chat) {
+    const page = pages[0];
+    await page.click("#sign-in");
+    await page.waitForSelector("#who:not([hidden])", { timeout: 20000 }).catch(() => {});
+    await page.waitForFunction(() => !document.getElementById("chat-text").disabled, null, { timeout: 20000 }).catch(() => {});
+    result.chat_status = await page.evaluate(() => document.getElementById("chat-status").textContent);
+    result.signed_in = await page.evaluate(() => window.harmonie.address);
+    if (result.signed_in) {
+      await page.fill("#chat-text", args.chat);
+      await page.click("#chat-send");
+      await page.waitForFunction(
+        (text) => [...document.querySelectorAll("#chat-log li")].some((li) => li.textContent.includes(text)),
+        args.chat, { timeout: 20000 },
+      ).catch(() => {});
+    }
+    result.chat_log = await page.evaluate(() => [...document.querySelectorAll("#chat-log li")].map((li) => li.textContent));
   }
   if (args.screenshot) await pages[0].screenshot({ path: args.screenshot });
 } catch (err) {

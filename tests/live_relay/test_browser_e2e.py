@@ -29,8 +29,11 @@ def _skip_reason() -> str | None:
         return f"cannot create a network namespace here: {probe.stderr.strip()}"
     if not Path(CHROMIUM).exists():
         return f"{CHROMIUM} is not installed (Debian package chromium)"
-    if shutil.which("node") is None or not (ROOT / "node_modules" / "playwright-core").exists():
+    modules = ROOT / "node_modules"
+    if shutil.which("node") is None or not (modules / "playwright-core").exists():
         return "node and node_modules/playwright-core are needed (make node)"
+    if not (modules / ".bin" / "anvil").exists():
+        return "node_modules/.bin/anvil (the fan's wallet node) is needed (make node)"
     return None
 
 
@@ -42,7 +45,7 @@ def scenario() -> dict:  # type: ignore[type-arg]
     command = (
         "ip link set lo up; exec "
         f"{sys.executable} {SCENARIO} --width 640 --height 360 --fps 30 --tone 1000 "
-        "--seconds 3 --drop-seconds 5"
+        "--seconds 3 --drop-seconds 5 --chat 'hello from the fans'"
     )
     done = subprocess.run(
         ["unshare", "-n", "--", "sh", "-c", command],
@@ -60,7 +63,8 @@ def test_chromium_decodes_the_published_pattern_and_hears_the_tone(scenario) -> 
     browser = scenario["browser"]
     assert "error" not in browser, browser.get("error")
     assert scenario["codecs"] == {"audio": "opus", "video": "VP8"}
-    assert browser["listed"] == [["e2e", 1]]  # the page listed the stream with one viewer
+    # The page listed the stream (announced by the artist, published under its id), 1 viewer.
+    assert browser["listed"] == [[scenario["stream"], 1]]
     first = browser["phases"][0]["viewers"][0]
     assert (first["width"], first["height"]) == (640, 360)
     assert 20 <= first["fps"] <= 36, first  # 30 fps sent; headroom for a busy 2-core machine
@@ -84,3 +88,10 @@ def test_publisher_rides_out_a_network_drop_without_a_gap_in_the_recording(scena
         track = scenario["recording"][kind]
         assert track["max_gap_s"] is not None and track["max_gap_s"] < 0.2, track
         assert track["duration_s"] > 10, track
+
+
+def test_fan_signs_in_with_a_browser_wallet_and_chats(scenario) -> None:
+    browser = scenario["browser"]
+    assert browser["signed_in"], browser.get("chat_status")
+    assert browser["signed_in"].startswith("0x") and len(browser["signed_in"]) == 42
+    assert any("hello from the fans" in line for line in browser["chat_log"]), browser

@@ -16,11 +16,27 @@ window.harmonie = state; // for tests and the curious
 
 // ---- who is live ----------------------------------------------------------------------
 
+async function announcedStreams() {
+  // Titles and artist names of streams announced to the backend (same id as the relay's
+  // stream when the artist publishes to /whip/<stream id>); optional.
+  try {
+    const response = await fetch("/live?limit=100", { cache: "no-store" });
+    if (!response.ok) return {};
+    const page = await response.json();
+    return Object.fromEntries((page.items || []).map((s) => [s.id, s]));
+  } catch (err) {
+    return {};
+  }
+}
+
 async function refreshStreams() {
   try {
-    const response = await fetch("/relay/live", { cache: "no-store" });
+    const [response, announced] = await Promise.all([
+      fetch("/relay/live", { cache: "no-store" }),
+      announcedStreams(),
+    ]);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    state.streams = await response.json();
+    state.streams = (await response.json()).map((s) => ({ ...s, info: announced[s.stream] || null }));
   } catch (err) {
     state.streams = [];
   }
@@ -28,10 +44,17 @@ async function refreshStreams() {
   const current = state.streams.find((s) => s.stream === state.current);
   if (state.current) {
     $("viewers").textContent = current ? viewersText(current.viewers) : "offline";
+    if (current) $("stage-title").textContent = streamLabel(current);
   }
 }
 
 function viewersText(n) { return `${n} watching`; }
+
+function streamLabel(s) {
+  if (!s.info) return s.stream;
+  const who = s.info.artist_name || `${s.info.artist_address.slice(0, 6)}…`;
+  return `${s.info.title} — ${who}`;
+}
 
 function renderStreams() {
   const list = $("stream-list");
@@ -48,7 +71,7 @@ function renderStreams() {
     const button = document.createElement("button");
     button.type = "button";
     button.dataset.stream = s.stream;
-    button.textContent = s.stream;
+    button.textContent = streamLabel(s);
     if (s.stream === state.current) button.classList.add("active");
     const count = document.createElement("span");
     count.className = "count";
