@@ -185,6 +185,17 @@ class KuboClient:
         answer["Key"] = normalise_cid(str(answer.get("Key", "")))
         return answer
 
+    async def has(self, cid: str) -> bool:
+        """Whether the node already holds the root of `cid`, asked offline with a short timeout
+        (an online node would otherwise search the network for a block it does not have)."""
+        try:
+            response = await self._client.post(
+                "/block/stat", params={"arg": cid, "offline": "true", "timeout": "5s"}, timeout=10
+            )
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
     async def cat(self, cid: str) -> bytes:
         return (await self._post("/cat", params={"arg": cid})).content
 

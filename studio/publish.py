@@ -228,8 +228,15 @@ class Publisher:
         if rendition:
             rendition_format(rendition)  # refuse an unknown format before any work
 
-    async def run(self, only: set[int] | None = None) -> list[QueuedTrack]:
-        """Process runnable tracks (all, or only those ids); return them in their final state."""
+    async def run(
+        self,
+        only: set[int] | None = None,
+        on_done: Callable[[QueuedTrack], None] | None = None,
+    ) -> list[QueuedTrack]:
+        """Process runnable tracks (all, or only those ids); return them in their final state.
+
+        `on_done(track)` is called as each track reaches the end of this pass.
+        """
         self.queue.recover()
         for waiting in self.queue.by_state(State.WAITING):  # maybe a wallet or backend appeared
             if only is None or waiting.id in only:
@@ -245,6 +252,8 @@ class Publisher:
                 break
             track = pending[0]
             done[track.id] = await self.process(track)
+            if on_done is not None:
+                on_done(done[track.id])
         return list(done.values())
 
     async def process(self, track: QueuedTrack) -> QueuedTrack:
@@ -369,7 +378,10 @@ class Publisher:
                 last[0] = sent
                 self.queue.set_progress(track.id, sent)
 
-        await self.ipfs.add(track.path, expected_cid=track.cid, on_progress=progress)
+        if await self.ipfs.has(track.cid):  # e.g. added before the app was killed
+            self.queue.set_progress(track.id, track.size)
+        else:
+            await self.ipfs.add(track.path, expected_cid=track.cid, on_progress=progress)
         self._check_unchanged(track)  # the bytes sent were the bytes analysed
         outputs = dict(track.outputs)
         for kind in ("artwork", "waveform", "rendition"):

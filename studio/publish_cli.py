@@ -148,12 +148,16 @@ async def run_publish(args: argparse.Namespace, studio: Studio) -> int:
                 gateway_url=gateway,
             )
             wanted = {t.id for t in added}
-            await publisher.run(only=wanted)
-            failed = False
-            for track_id in sorted(wanted):
-                track = queue.get(track_id)
-                failed |= track.state is State.FAILED
+            printed: set[int] = set()
+
+            def done(track: QueuedTrack) -> None:
+                printed.add(track.id)
                 emit(track_line(track))
+
+            await publisher.run(only=wanted, on_done=done)
+            for track_id in sorted(wanted - printed):  # e.g. listed by an earlier run
+                emit(track_line(queue.get(track_id)))
+            failed = any(queue.get(i).state is State.FAILED for i in wanted)
             return 1 if failed or refused else 0
         finally:
             if ipfs is not None:
@@ -172,9 +176,9 @@ async def _dry_run(args: argparse.Namespace, rendition: str | None) -> int:
             for item in refused:
                 emit(refused_line(item))
             publisher = Publisher(queue, None, Path(scratch), rendition=rendition, dry_run=True)
-            results = await publisher.run(only={t.id for t in added})
-            for track in sorted(results, key=lambda t: t.id):
-                emit(track_line(track, dry_run=True))
+            results = await publisher.run(
+                only={t.id for t in added}, on_done=lambda t: emit(track_line(t, dry_run=True))
+            )
             failed = any(t.state is State.FAILED for t in results)
         finally:
             queue.close()

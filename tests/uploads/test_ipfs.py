@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from media.cid import CHUNK_SIZE, file_cid
+from media.cid import CHUNK_SIZE, bytes_cid, file_cid
 from studio.ipfs_client import CidMismatch, IpfsError, IpfsUnreachable, KuboClient
 from tests.uploads.conftest import free_port
 
@@ -36,6 +36,8 @@ async def test_add_to_js_ipfs_streams_and_matches(ipfs_node, multi_chunk_file: P
         assert stat["Key"] == expected.cid
         assert stat["Size"] == len(expected.root_block)
         assert await client.cat(result.cid) == multi_chunk_file.read_bytes()
+        assert await client.has(result.cid)
+        assert not await client.has(bytes_cid(b"never added " + os.urandom(8)))
     size = multi_chunk_file.stat().st_size
     assert progress[-1] == (size, size)
     assert len(progress) >= 2 and all(a[0] < b[0] for a, b in itertools.pairwise(progress))
@@ -57,6 +59,8 @@ async def test_content_store_gives_the_same_cids_as_js_ipfs(
                 "Size"
             ]
             await store.pin(from_store.cid)
+            assert await store.has(from_store.cid)
+        assert not await store.has(bytes_cid(b"never added " + os.urandom(8)))
 
 
 async def test_content_store_gateway_serves_bytes_and_ranges(
