@@ -146,12 +146,14 @@ class TipAlerts:
         symbol: str,
         price: PriceSource | None = None,
         clock: Callable[[], float] = time.time,
+        chain_id: int | None = None,
     ) -> None:
         self.store = store
         self.artist = to_checksum_address(artist)
         self.symbol = symbol
         self.price = price
         self.clock = clock
+        self.chain_id = chain_id  # when set, backend tips from other chains are ignored
         self.alerted = Signal()
         self.updated = Signal()
         self._replayed: set[str] = set()
@@ -222,6 +224,9 @@ class TipAlerts:
             if not isinstance(data, Mapping):
                 raise ValueError("no data")
             record = parse_tip_notification(data, self.artist)
+            chain_id = data.get("chain_id")
+            if self.chain_id is not None and chain_id is not None and chain_id != self.chain_id:
+                raise ValueError(f"the tip is on chain {chain_id}, not {self.chain_id}")
         except ValueError as exc:
             log.warning("ignored a tip notification from the backend: %s", exc)
             return False

@@ -54,7 +54,9 @@ class TipService:
         if poll_interval_s is None:
             poll_interval_s = 0.25 if network.key == "local" else 1.0
         self.watcher = TipWatcher(target, self.store, poll_interval_s=poll_interval_s)
-        self.alerts = TipAlerts(self.store, artist, network.symbol, price)
+        self.alerts = TipAlerts(
+            self.store, artist, network.symbol, price, chain_id=network.chain_id
+        )
         self.alerts.follow(self.watcher)
         self.revenue = RevenueService(self.store, artist, network.symbol)
         self.revenue.scope = self.watcher.scope

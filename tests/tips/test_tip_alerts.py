@@ -249,6 +249,14 @@ def test_malformed_backend_tips_are_ignored(tip_store: TipStore, bad: dict) -> N
     assert shown.alerted == []
 
 
+def test_backend_tips_from_another_chain_are_ignored(tip_store: TipStore) -> None:
+    alerts = TipAlerts(tip_store, ARTIST, "CORE", chain_id=1116)
+    shown = Shown(alerts)
+    assert alerts.on_backend_notification(backend_notification(chain_id=1114)) is False
+    assert alerts.on_backend_notification(backend_notification(chain_id=1116)) is True
+    assert len(shown.alerted) == 1
+
+
 def test_other_notification_kinds_are_not_tips(tip_store: TipStore) -> None:
     alerts, shown = make_alerts(tip_store)
     note = backend_notification()
