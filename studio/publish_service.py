@@ -85,7 +85,11 @@ class PublishService:
         if self._worker is not None and not self._worker.done():
             self._again = True
             return
-        self._worker = asyncio.get_running_loop().create_task(self._work())
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called from a Qt slot: qasync's loop is the current one
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        self._worker = loop.create_task(self._work())
 
     async def _work(self) -> None:
         try:
@@ -146,7 +150,7 @@ def publish_service_for(studio: "Studio") -> PublishService:
     service_ref: list[PublishService] = []
 
     def wake(*_: object) -> None:  # a wallet unlocked or a network switched: try again
-        with contextlib.suppress(RuntimeError):  # no running loop: the next add() will do
+        with contextlib.suppress(RuntimeError):  # no event loop at all: the next add() will do
             service_ref[0].kick()
 
     wallet = getattr(studio, "wallet", None)

@@ -96,3 +96,41 @@ async def test_drop_publish_and_library(
     panel.grab().save(str(artifacts_dir / "library_panel.png"))
     await service.aclose()
     await ipfs.aclose()
+
+
+def test_drop_under_qasync_like_the_app(qtbot, qapp, content_store, tmp_path: Path) -> None:
+    """The app runs asyncio on Qt's loop (qasync): a drop arrives in a Qt slot, not a coroutine."""
+    import asyncio
+
+    import qasync
+    from PySide6.QtCore import QTimer
+
+    from studio.upload_queue import State
+    from widgets.library_panel import LibraryPanel
+
+    path = make_audio(tmp_path, "opus", seconds=0.5, title=f"qasync {uuid.uuid4().hex}")
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    try:
+        ipfs = KuboClient(content_store.url)
+        queue = UploadQueue(tmp_path / "queue.sqlite3")
+        service = PublishService(queue, lambda: Publisher(queue, ipfs, tmp_path / "work"))
+        panel = LibraryPanel(service)
+        qtbot.addWidget(panel)
+        idle = asyncio.Event()
+        service.idle.connect(idle.set)
+
+        async def scenario() -> None:
+            QTimer.singleShot(0, lambda: drop(panel.drop_zone, [path]))
+            await asyncio.wait_for(idle.wait(), 60)
+            await ipfs.aclose()
+
+        loop.run_until_complete(scenario())
+        item = panel.queue_view.topLevelItem(0)
+        assert item.text(1) == "Waiting"  # on IPFS; no wallet in this test
+        assert queue.all()[0].state is State.WAITING
+        assert "no wallet" in item.toolTip(1)
+        queue.close()
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
