@@ -9,6 +9,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -19,6 +20,14 @@ from studio.logs import event
 from studio.profiles import EMBEDDED, Profile
 from studio.settings import Settings
 from studio.signals import Signal
+
+if TYPE_CHECKING:
+    from studio.backend_client import BackendClient
+    from studio.live_session import LiveSession
+    from studio.publish_service import PublishService
+    from studio.tip_alerts import TipAlerts
+    from studio.tip_watcher import TipWatcher
+    from studio.wallet_session import WalletSession
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +70,20 @@ class Studio:
         self.status_changed = Signal()
         self.health: dict[str, object] = {}
         self._monitor: asyncio.Task[None] | None = None
+        # The journeys' services, built by start_services() once the backend answers. Each
+        # that cannot start says why in the log and its own panel; none stops the others.
+        self.live: LiveSession | None = None
+        self.publish: PublishService | None = None
+        self.wallet: WalletSession | None = None
+        self.backend_client: BackendClient | None = None
+        self.tip_watcher: TipWatcher | None = None
+        self.tip_alerts: TipAlerts | None = None
+        self.confirm_transaction: Any = None  # set by the window: its confirmation dialog
+        self.services_ready = Signal()  # () once start_services() is done
+        self.tips_changed = Signal()  # (TipAlerts | None) when the watched artist changes
+        self._tip_store: Any = None
+        self._backend_tips: asyncio.Future[None] | None = None
+        self._tips_restart: asyncio.Future[None] | None = None
 
     @property
     def backend_url(self) -> str | None:
@@ -109,6 +132,8 @@ class Studio:
         chain_state = chain.get("status", "unknown") if isinstance(chain, dict) else "unknown"
         if self.profile.chain.rpc_url != EMBEDDED:
             chain_state = "remote"
+        if self.wallet is not None:  # the wallet's own connection is the better witness
+            chain_state = self.status.chain_state
         self._set_status(
             backend="connected", backend_url=url, backend_detail="", chain_state=chain_state
         )
@@ -119,7 +144,174 @@ class Studio:
             await asyncio.sleep(HEALTH_INTERVAL_S)
             await self.check_health()
 
+    # -- the journeys' services ---------------------------------------------------------------
+    @property
+    def ingest_token(self) -> str | None:
+        """The local backend's WHIP ingest token (read from its 0600 file), if there is one."""
+        if self.local_backend is None:
+            return None
+        from backend.streams.keys import INGEST_TOKEN_FILE
+
+        try:
+            return (self.local_backend.data_dir / INGEST_TOKEN_FILE).read_text().strip() or None
+        except OSError:
+            return None
+
+    def default_whip_url(self, stream: str = "live") -> str:
+        url = self.settings.get("whip_url")
+        if url:
+            return str(url)
+        return f"{self.backend_url}/whip/{stream}" if self.backend_url else ""
+
+    async def start_services(self) -> None:
+        """Build live, publishing, wallet, backend sign-in and tip alerts for this profile."""
+        from studio.live_session import LiveSession, default_publisher_factory
+        from studio.publish_service import publish_service_for
+
+        self.live = LiveSession(default_publisher_factory())
+        self.publish = publish_service_for(self)
+        await self._start_wallet()
+        self.services_ready.emit()
+        event(log, "services_ready", wallet=self.wallet is not None)
+
+    async def _start_wallet(self) -> None:
+        from chain.errors import ChainError
+        from chain.wallet import Wallet
+        from studio.backend_client import BackendClient, CallableSigner
+        from studio.wallet_session import WalletSession, network_for_profile
+
+        try:
+            network = await network_for_profile(self.profile.chain, self.backend_url)
+        except (ChainError, httpx.HTTPError, KeyError, ValueError) as exc:
+            log.warning("no chain for this profile: %s", exc)
+            self._set_status(chain_state="unavailable")
+            return
+        wallet = WalletSession(Wallet(), network, self.data_dir / "transactions.sqlite3")
+        self.wallet = wallet
+        try:
+            await wallet.connect()
+            self._set_status(chain_state=f"chain id {wallet.network.chain_id}")
+        except (ChainError, OSError) as exc:
+            log.warning("chain not reachable: %s", exc)
+            self._set_status(chain_state="unreachable")
+        try:
+            accounts = await wallet.accounts()
+        except ChainError as exc:  # no keyring: the wallet panel shows the way forward
+            log.warning("wallet accounts unavailable: %s", exc)
+            accounts = []
+        remembered = self.settings.get("wallet_address")
+        if accounts:
+            wallet.select(remembered if remembered in accounts else accounts[0])
+        if self.backend_url:
+
+            def sign(text: str) -> str:
+                return wallet.sign_text(text)
+
+            self.backend_client = BackendClient(
+                self.backend_url,
+                CallableSigner(address=wallet.address or "", sign=sign),
+                chain_id=network.chain_id,
+            )
+        wallet.changed.connect(self._on_wallet_changed)
+        self._watch_tips()
+
+    def _on_wallet_changed(self, *_: object) -> None:
+        wallet = self.wallet
+        if wallet is None:
+            return
+        if wallet.address and wallet.address != self.settings.get("wallet_address"):
+            self.settings.set("wallet_address", wallet.address)
+        if self.backend_client is not None and wallet.address:
+            from studio.backend_client import CallableSigner
+
+            self.backend_client.signer = CallableSigner(
+                address=wallet.address, sign=wallet.sign_text
+            )
+        watched = self.tip_alerts.artist if self.tip_alerts is not None else None
+        if wallet.address != watched:
+            self._tips_restart = asyncio.ensure_future(self._restart_tips())
+        elif wallet.unlocked:
+            self._follow_backend_tips()
+
+    def _follow_backend_tips(self) -> None:
+        """Tips also arrive as backend notifications (signed in with the unlocked wallet);
+        TipAlerts shows each (tx hash, log index) once whichever source is first."""
+        if self._backend_tips is not None and not self._backend_tips.done():
+            return
+        if self.backend_client is None or self.tip_alerts is None:
+            return
+        from studio.backend_client import NotificationSubscription
+
+        alerts = self.tip_alerts
+        subscription = NotificationSubscription(self.backend_client)
+
+        async def follow() -> None:
+            try:
+                await alerts.follow_backend(subscription)
+            except Exception:  # the chain watcher still delivers every tip
+                log.warning("backend tip notifications stopped", exc_info=True)
+            finally:
+                await subscription.close()
+
+        self._backend_tips = asyncio.ensure_future(follow())
+
+    async def _restart_tips(self) -> None:
+        await self._stop_tips()
+        self._watch_tips()
+
+    def _watch_tips(self) -> None:
+        """Follow Tipped events for the wallet's address (the artist) on the profile's chain."""
+        wallet = self.wallet
+        contract = wallet.network.contracts.get("tipping") if wallet else None
+        if wallet is None or not wallet.address or not contract:
+            self.tips_changed.emit(None)
+            return
+        from studio.tip_alerts import TipAlerts
+        from studio.tip_format import native_symbol
+        from studio.tip_store import TipStore
+        from studio.tip_watcher import TipWatcher, WatchTarget
+
+        if self._tip_store is None:
+            self._tip_store = TipStore(self.data_dir / "tips.sqlite3")
+        network = wallet.network
+        target = WatchTarget(
+            network.rpc_url, contract, wallet.address, network.confirmations, network.chain_id
+        )
+        self.tip_watcher = TipWatcher(target, self._tip_store, start_block=0)
+        self.tip_alerts = TipAlerts(
+            self._tip_store, wallet.address, native_symbol(network.chain_id)
+        )
+        self.tip_alerts.follow(self.tip_watcher)
+        self.tip_watcher.start()
+        self.tips_changed.emit(self.tip_alerts)
+
+    async def _stop_tips(self) -> None:
+        if self._backend_tips is not None:
+            self._backend_tips.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._backend_tips
+            self._backend_tips = None
+        if self.tip_watcher is not None:
+            await self.tip_watcher.stop()
+        self.tip_watcher = None
+        self.tip_alerts = None
+
+    async def stop_services(self) -> None:
+        if self.live is not None:
+            await self.live.stop()  # ends a running show (and its recording) cleanly
+        await self._stop_tips()
+        if self.publish is not None:
+            await self.publish.aclose()
+        if self.backend_client is not None:
+            await self.backend_client.aclose()
+        if self.wallet is not None:
+            await self.wallet.close()
+        if self._tip_store is not None:
+            self._tip_store.close()
+            self._tip_store = None
+
     async def stop(self) -> None:
+        await self.stop_services()
         if self._monitor is not None:
             self._monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -25,6 +25,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def _still_starting(response: httpx.Response) -> bool:
+    """The devnet deploys its contracts after the server answers: wait for that too."""
+    try:
+        components = response.json().get("components", {})
+    except ValueError:
+        return False
+    return any(c.get("status") == "starting" for c in components.values() if isinstance(c, dict))
+
+
 class LocalBackend:
     """Starts the backend on a free loopback port with SQLite in the user data dir; stops it."""
 
@@ -81,7 +90,8 @@ class LocalBackend:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                # HARMONIE_DEVNET: this backend also serves the local devnet chain
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "HARMONIE_DEVNET": "1"},
             )
         finally:
             log_file.close()
@@ -95,7 +105,7 @@ class LocalBackend:
                     )
                 try:
                     response = await client.get(f"{self.url}/health")
-                    if response.status_code == 200:
+                    if response.status_code == 200 and not _still_starting(response):
                         event(log, "backend_started", url=self.url, pid=self.process.pid)
                         return self.url
                 except httpx.TransportError:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from eth_account.messages import encode_defunct
 from web3 import Web3
 
 from chain import contracts
@@ -153,6 +154,10 @@ class WalletSession:
         if self._key is not None:
             self._key = None
             self.changed.emit()
+
+    def sign_text(self, text: str) -> str:
+        """EIP-191 personal_sign of `text` (a Sign-In with Ethereum message), as 0x-hex."""
+        return "0x" + self._signer().sign_message(encode_defunct(text=text)).hex()
 
     def _signer(self) -> UnlockedKey:
         self.check_expiry()

@@ -17,6 +17,7 @@ from studio.core import Studio
 from studio.errors import StudioError
 from studio.logs import event, setup_logging
 from widgets.crash import asyncio_exception_handler, install_exception_hooks, show_error
+from widgets.journeys import Journeys
 from widgets.main_window import MainWindow
 from widgets.theme import apply_dark_theme
 from widgets.tray import StudioTray
@@ -60,11 +61,17 @@ def run_gui(args: argparse.Namespace) -> int:
     window.quit_requested.connect(quitting.set)
     _quit_on_signals(loop, quitting)
 
+    journeys = Journeys(window, tray if tray_available else None, studio)
+
     async def lifetime() -> int:
         try:
             await studio.start()
         except StudioError as exc:
             show_error(window, "The studio could not start its backend", str(exc))
+        else:
+            await studio.start_services()
+            journeys.install()
+            tray.follow_live(journeys.golive_panel)
         await quitting.wait()
         event(log, "quitting")
         window.save_layout()

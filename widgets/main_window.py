@@ -52,19 +52,15 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.pages: dict[str, QWidget] = {}
-        self.set_page(
-            "golive", "Go Live", placeholder("Going live is not available in this build.")
-        )
-        self.set_page(
-            "library", "Library", placeholder("Publishing tracks is not available in this build.")
-        )
+        self.set_page("golive", "Go Live", placeholder("Starting the studio…"))
+        self.set_page("library", "Library", placeholder("Starting the studio…"))
         self.setCentralWidget(self.tabs)
 
         self.docks: dict[str, QDockWidget] = {}
         self.set_dock(
             "wallet",
             "Wallet",
-            placeholder("No wallet in this build."),
+            placeholder("Starting the studio…"),
             Qt.DockWidgetArea.RightDockWidgetArea,
         )
         self.set_dock(
@@ -76,7 +72,7 @@ class MainWindow(QMainWindow):
         self.set_dock(
             "alerts",
             "Alerts",
-            placeholder("Tips and follows will appear here."),
+            placeholder("Tips will appear here once your wallet is set up."),
             Qt.DockWidgetArea.RightDockWidgetArea,
         )
 

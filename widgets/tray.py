@@ -1,5 +1,7 @@
 """The system-tray icon: show/hide, go live/stop, quit; keeps the studio alive when hidden."""
 
+from typing import Any
+
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
@@ -18,8 +20,9 @@ class StudioTray(QSystemTrayIcon):
         self.toggle_action = QAction("Hide window", menu)
         self.toggle_action.triggered.connect(self.toggle_window)
         self.live_action = QAction("Go Live", menu)
-        self.live_action.setEnabled(False)
-        self.live_action.setToolTip("Going live is not available in this build.")
+        self.live_action.setEnabled(False)  # until the Go Live panel is there
+        self.live_action.triggered.connect(self._toggle_live)
+        self._golive: Any = None
         quit_action = QAction("Quit", menu)
         quit_action.triggered.connect(window.quit_requested.emit)
         menu.addAction(self.toggle_action)
@@ -54,8 +57,27 @@ class StudioTray(QSystemTrayIcon):
             self.window.activateWindow()
         self._refresh_labels()
 
+    def follow_live(self, golive_panel: Any) -> None:
+        """Go Live / End from the tray press the Go Live panel's own buttons."""
+        self._golive = golive_panel
+        self._refresh_labels()
+
+    def _toggle_live(self) -> None:
+        panel = self._golive
+        if panel is None:
+            return
+        button = panel.go_live if panel.go_live.isEnabled() else panel.end
+        if button.isEnabled():
+            button.click()
+
     def _refresh_labels(self) -> None:
         self.toggle_action.setText("Hide window" if self.window.isVisible() else "Show window")
+        panel = self._golive
+        if panel is None:
+            return
+        live = not panel.go_live.isEnabled() and panel.end.isEnabled()
+        self.live_action.setText("End the show" if live else "Go Live")
+        self.live_action.setEnabled(panel.go_live.isEnabled() or panel.end.isEnabled())
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason == QSystemTrayIcon.ActivationReason.Trigger:
