@@ -2,6 +2,10 @@
 
 User input never reaches the query language: it is cut into words, and each word becomes a
 quoted prefix term ("word"* in FTS5, word:* in tsquery), all of them required.
+
+Ranking is bounded: matches are ranked by relevance among the most recent RANK_WINDOW of them
+(at least as many as the page needs), so a short, common prefix typed into a search box over a
+large catalogue costs a few milliseconds instead of ranking every match.
 """
 
 import re
@@ -10,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 MAX_TERMS = 8
+RANK_WINDOW = 2000
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -18,8 +23,8 @@ def terms(query: str) -> list[str]:
 
 
 _SQLITE_TRACKS = text(
-    "SELECT rowid FROM tracks_fts WHERE tracks_fts MATCH :match ORDER BY rank, rowid DESC "
-    "LIMIT :limit OFFSET :offset"
+    "SELECT rowid FROM (SELECT rowid, rank FROM tracks_fts WHERE tracks_fts MATCH :match "
+    "ORDER BY rowid DESC LIMIT :window) ORDER BY rank, rowid DESC LIMIT :limit OFFSET :offset"
 )
 _SQLITE_ARTISTS = text(
     "SELECT accounts.address FROM accounts_fts "
@@ -28,8 +33,9 @@ _SQLITE_ARTISTS = text(
     "ORDER BY accounts_fts.rank, accounts.address LIMIT :limit OFFSET :offset"
 )
 _PG_TRACKS = text(
-    "SELECT id FROM tracks "
+    "SELECT id FROM (SELECT id, title, artist_name FROM tracks "
     "WHERE to_tsvector('simple', title || ' ' || artist_name) @@ to_tsquery('simple', :match) "
+    "ORDER BY id DESC LIMIT :window) AS recent "
     "ORDER BY ts_rank(to_tsvector('simple', title || ' ' || artist_name), "
     "to_tsquery('simple', :match)) DESC, id DESC LIMIT :limit OFFSET :offset"
 )
@@ -54,7 +60,12 @@ async def _ids(
     if not words:
         return []
     statement = queries[1] if session.bind.dialect.name == "postgresql" else queries[0]
-    params = {"match": _match(session, words), "limit": limit, "offset": offset}
+    params = {
+        "match": _match(session, words),
+        "limit": limit,
+        "offset": offset,
+        "window": max(RANK_WINDOW, offset + limit),
+    }
     return list((await session.execute(statement, params)).scalars())  # type: ignore[call-overload]
 
 

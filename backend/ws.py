@@ -98,5 +98,5 @@ async def stream_to(
 
 async def close_quietly(websocket: WebSocket, code: int = 1000, reason: str = "") -> None:
     if websocket.application_state == WebSocketState.CONNECTED:
-        with contextlib.suppress(RuntimeError, OSError):
+        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
             await websocket.close(code, reason)

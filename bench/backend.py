@@ -1,0 +1,371 @@
+"""Backend benchmark: chat fan-out latency to 1,000 WebSocket clients, sustained deliveries per
+second on one instance, and search latency over 100,000 tracks (SQLite FTS5), all on loopback.
+
+    .venv/bin/python bench/backend.py [--clients 1000] [--tracks 100000]
+
+The backend runs as its own process (uvicorn, one worker); the WebSocket clients run in two
+more processes, so the figures include real sockets and real parsing on both sides. The last
+line printed is one JSON object.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+JWT_SECRET = "bench-secret-0123456789abcdef0123456789"
+CHAIN_ID = 1114
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU time of a process (Linux), to report cost independent of machine load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+# -- roles run in child processes ----------------------------------------------------------
+
+
+def serve(port: int, database: Path) -> None:
+    import uvicorn
+
+    from backend.app import create_app
+    from backend.config import BackendConfig
+
+    config = BackendConfig(
+        port=port,
+        database_url=f"sqlite+aiosqlite:///{database}",
+        jwt_secret=JWT_SECRET,
+        chat_burst=1_000_000,
+        chat_rate_per_s=1_000_000.0,
+    )
+    uvicorn.run(
+        create_app(config),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        backlog=4096,
+    )
+
+
+async def run_clients(url: str, count: int) -> None:
+    """Open `count` chat sockets; record receive latencies (monotonic clock is system-wide)."""
+    from websockets.asyncio.client import connect
+
+    latencies: list[float] = []
+    throughput_times: list[float] = []
+    done = asyncio.Event()
+    finished = 0
+
+    async def one(index: int) -> None:
+        nonlocal finished
+        async with connect(url, open_timeout=60, max_queue=None) as ws:
+            await ws.recv()  # history
+            ready.add(index)
+            async for raw in ws:
+                now = time.monotonic()
+                at = raw.find('"text":"')
+                text = raw[at + 8 : raw.find('"', at + 8)] if at >= 0 else ""
+                if text.startswith("lat "):
+                    latencies.append(now - float(text[4:]))
+                elif text == "thr":
+                    throughput_times.append(now)
+                elif text == "done":
+                    finished += 1
+                    if finished == count:
+                        done.set()
+                    return
+
+    ready: set[int] = set()
+    tasks = []
+    for i in range(count):
+        tasks.append(asyncio.create_task(one(i)))
+        if i % 50 == 49:
+            await asyncio.sleep(0.05)
+    while len(ready) < count:
+        await asyncio.sleep(0.05)
+    print("READY", flush=True)
+    await asyncio.wait_for(done.wait(), timeout=600)
+    print(
+        json.dumps({"latencies": latencies, "throughput_times": throughput_times}),
+        flush=True,
+    )
+    for task in tasks:
+        task.cancel()
+
+
+# -- the orchestrator ------------------------------------------------------------------------
+
+
+def seed_tracks(database: Path, tracks: int, rng: random.Random) -> list[str]:
+    """Insert artists and tracks straight into the migrated SQLite file (FTS triggers fire)."""
+    syllables = ["ka", "lo", "mi", "ra", "ve", "su", "to", "ne", "di", "sha", "mor", "lin", "tra",
+                 "bel", "cor", "fen", "gal", "hux", "jin", "zor"]  # fmt: skip
+    words = sorted({"".join(rng.choices(syllables, k=rng.randint(2, 3))) for _ in range(4000)})
+    now = datetime.now(UTC).isoformat(sep=" ")
+    artists = [
+        (f"0x{i:040x}", f"{rng.choice(words).title()} {rng.choice(words).title()}")
+        for i in range(1, 501)
+    ]
+    with sqlite3.connect(database) as db:
+        db.executemany(
+            "INSERT INTO accounts (address, role, display_name, bio, links, created_at, "
+            "updated_at) VALUES (?, 'artist', ?, '', '[]', ?, ?)",
+            [(a, n, now, now) for a, n in artists],
+        )
+        rows = []
+        for i in range(tracks):
+            address, name = artists[i % len(artists)]
+            title = " ".join(rng.choice(words).title() for _ in range(rng.randint(1, 4)))
+            rows.append((address, name, title, f"bafkrei{i:052d}", 120.0 + i % 200, -14.0, now))
+        db.executemany(
+            "INSERT INTO tracks (artist_address, artist_name, title, cid, duration_s, "
+            "loudness_lufs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        db.execute("INSERT INTO tracks_fts(tracks_fts) VALUES ('optimize')")
+    return words
+
+
+def sign_in(http, base: str, account) -> dict:  # type: ignore[no-untyped-def]
+    from eth_account.messages import encode_defunct
+
+    from backend.siwe import SiweMessage
+
+    nonce = http.get(f"{base}/auth/nonce").json()["nonce"]
+    text = SiweMessage(
+        domain=base.split("://")[1],
+        address=account.address,
+        uri=base + "/",
+        chain_id=CHAIN_ID,
+        nonce=nonce,
+        issued_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    ).to_text()
+    signature = account.sign_message(encode_defunct(text=text)).signature.hex()
+    response = http.post(
+        f"{base}/auth/verify",
+        json={"message": text, "signature": "0x" + signature.removeprefix("0x")},
+    )
+    response.raise_for_status()
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def fanout_and_throughput(
+    base: str, clients: int, rate: float, seconds: float, server_pid: int
+) -> dict:
+    import httpx
+    from eth_account import Account
+    from websockets.asyncio.client import connect
+
+    account = Account.create()
+    with httpx.Client(timeout=30) as http:
+        tokens = sign_in(http, base, account)
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        profile = {"role": "artist", "display_name": "Bench"}
+        http.put(
+            f"{base}/profiles/{account.address}", json=profile, headers=headers
+        ).raise_for_status()
+        stream = http.post(f"{base}/streams", json={"title": "bench"}, headers=headers).json()
+
+    ws_url = base.replace("http://", "ws://") + f"/streams/{stream['id']}/chat/ws"
+    groups = [clients // 2, clients - clients // 2]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--role", "clients", "--url", ws_url, "--count", str(n)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in groups
+        if n
+    ]
+    for proc in procs:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if line != "READY":
+            raise RuntimeError(f"client process failed: {line!r}")
+
+    async with connect(ws_url) as sender:
+        await sender.recv()
+        await sender.send(json.dumps({"type": "auth", "token": tokens["access_token"]}))
+
+        async def say(text: str) -> None:
+            await sender.send(json.dumps({"type": "send", "text": text}))
+
+        # Fan-out latency: one message at a time, spaced so fan-outs do not overlap.
+        for _ in range(60):
+            await say(f"lat {time.monotonic():.6f}")
+            await asyncio.sleep(0.15)
+        await asyncio.sleep(1.0)
+        # Throughput: a steady stream of messages at `rate` per second for `seconds`.
+        cpu_before = cpu_seconds(server_pid)
+        started = time.monotonic()
+        sent = 0
+        while (elapsed := time.monotonic() - started) < seconds:
+            while sent < elapsed * rate:
+                await say("thr")
+                sent += 1
+            await asyncio.sleep(0.002)
+        await asyncio.sleep(0.5)
+        server_cpu = cpu_seconds(server_pid) - cpu_before
+        await say("done")
+        results = []
+        for proc in procs:
+            out, _ = await asyncio.to_thread(proc.communicate)
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    latencies = [x * 1000 for r in results for x in r["latencies"]]
+    times = [t for r in results for t in r["throughput_times"]]
+    delivered = len(times)
+    span = (max(times) - started) if times else float("inf")
+    return {
+        "fanout_p50_ms": round(percentile(latencies, 50), 2),
+        "fanout_p99_ms": round(percentile(latencies, 99), 2),
+        "fanout_samples": len(latencies),
+        "messages_per_s": round(delivered / span, 1),
+        "throughput_messages_sent": sent,
+        "throughput_deliveries": delivered,
+        "throughput_expected_deliveries": sent * clients,
+        # Server CPU per delivered message: what the machine's load cannot distort.
+        "server_cpu_s": round(server_cpu, 2),
+        "deliveries_per_server_cpu_s": round(delivered / server_cpu) if server_cpu else None,
+    }
+
+
+def search_latency(base: str, words: list[str], rng: random.Random, queries: int) -> dict:
+    import httpx
+
+    timings: list[float] = []
+    with httpx.Client(timeout=30) as http:
+        for i in range(queries + 20):
+            q = " ".join(rng.choice(words)[: rng.randint(3, 6)] for _ in range(rng.randint(1, 2)))
+            t0 = time.perf_counter()
+            response = http.get(f"{base}/search/tracks", params={"q": q, "limit": 20})
+            elapsed = (time.perf_counter() - t0) * 1000
+            response.raise_for_status()
+            if i >= 20:
+                timings.append(elapsed)
+    return {
+        "search_p50_ms": round(percentile(timings, 50), 2),
+        "search_p99_ms": round(percentile(timings, 99), 2),
+        "search_queries": len(timings),
+    }
+
+
+def wait_healthy(base: str, proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("backend exited while starting")
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("backend did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--role", default="main", choices=["main", "server", "clients"])
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--tracks", type=int, default=100_000)
+    parser.add_argument("--rate", type=float, default=30.0, help="messages/s in the throughput run")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--database", type=Path)
+    parser.add_argument("--url")
+    parser.add_argument("--count", type=int)
+    args = parser.parse_args()
+    if args.role == "server":
+        serve(args.port, args.database)
+        return
+    if args.role == "clients":
+        asyncio.run(run_clients(args.url, args.count))
+        return
+
+    import asyncio as _asyncio
+
+    from backend.database import make_engine, migrate
+
+    rng = random.Random(4361)
+    with tempfile.TemporaryDirectory(prefix="harmonie-bench-") as tmp:
+        database = Path(tmp) / "bench.db"
+
+        async def prepare() -> None:
+            engine = make_engine(f"sqlite+aiosqlite:///{database}")
+            await migrate(engine)
+            await engine.dispose()
+
+        _asyncio.run(prepare())
+        t0 = time.perf_counter()
+        words = seed_tracks(database, args.tracks, rng)
+        seed_s = time.perf_counter() - t0
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--role",
+                "server",
+                "--port",
+                str(port),
+                "--database",
+                str(database),
+            ],
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            wait_healthy(base, server)
+            results = search_latency(base, words, rng, queries=300)
+            results.update(
+                _asyncio.run(
+                    fanout_and_throughput(base, args.clients, args.rate, args.seconds, server.pid)
+                )
+            )
+        finally:
+            server.terminate()
+            server.wait(15)
+    results.update(
+        {
+            "clients": args.clients,
+            "tracks": args.tracks,
+            "seed_s": round(seed_s, 1),
+            "throughput_rate_msgs_per_s": args.rate,
+            "cpus": os.cpu_count(),
+            "load_average_1m": os.getloadavg()[0],
+        }
+    )
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
