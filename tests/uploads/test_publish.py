@@ -311,3 +311,21 @@ async def test_edits_reach_the_metadata(backend, queue: UploadQueue, tmp_path: P
     assert document["properties"]["artist"] == TAGS["artist"]  # unedited: from the file's tags
     assert document["streaming"]["mime"] == "audio/mpeg"
     assert document == metadata_document(done)
+
+
+async def test_pipeline_against_js_ipfs(ipfs_node, queue: UploadQueue, tmp_path: Path) -> None:
+    """The same pipeline on a real IPFS node: its CIDs are ours, its bytes are the files'."""
+    paths = [
+        make_audio(tmp_path, ext, seconds=1.0, title=f"node {ext} {uuid.uuid4().hex}")
+        for ext in ("flac", "m4a")
+    ]
+    queue.add(paths)
+    async with KuboClient(ipfs_node.api_url) as ipfs:
+        results = await Publisher(queue, ipfs, tmp_path / "work").run()
+        for track in results:
+            assert track.state is State.WAITING and track.detail == WAITING_NO_WALLET
+            assert await ipfs.cat(track.cid) == track.path.read_bytes()
+            document = json.loads(await ipfs.cat(track.outputs["metadata_cid"]))
+            assert document["audio"]["cid"] == track.cid
+            rendition = Path(track.outputs["rendition_path"])
+            assert await ipfs.cat(track.outputs["rendition_cid"]) == rendition.read_bytes()
