@@ -349,6 +349,9 @@ class MicrophoneSource:
     """
 
     SILENCE_TIMEOUT_S = 2.0
+    # Opening the first stream of a process can take seconds (ALSA's pulse plugin loading
+    # and connecting): a slow start is not a lost device.
+    START_TIMEOUT_S = 10.0
 
     def __init__(
         self,
@@ -410,9 +413,11 @@ class MicrophoneSource:
         if self.device_rate != self.sample_rate:
             layout = "mono" if self.channels == 1 else "stereo"
             resampler = av.AudioResampler(format="flt", layout=layout, rate=self.sample_rate)
+        timeout = self.START_TIMEOUT_S
         while True:
             try:
-                block = self._queue.get(timeout=self.SILENCE_TIMEOUT_S)
+                block = self._queue.get(timeout=timeout)
+                timeout = self.SILENCE_TIMEOUT_S
             except queue.Empty:
                 raise DeviceLostError(
                     f"The microphone '{self.name}' stopped delivering sound."
