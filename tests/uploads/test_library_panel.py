@@ -123,13 +123,31 @@ def test_drop_under_qasync_like_the_app(qtbot, qapp, content_store, tmp_path: Pa
         async def scenario() -> None:
             QTimer.singleShot(0, lambda: drop(panel.drop_zone, [path]))
             await asyncio.wait_for(idle.wait(), 60)
-            await ipfs.aclose()
 
         loop.run_until_complete(scenario())
         item = panel.queue_view.topLevelItem(0)
         assert item.text(1) == "Waiting"  # on IPFS; no wallet in this test
         assert queue.all()[0].state is State.WAITING
         assert "no wallet" in item.toolTip(1)
+        before = queue.all()[0].outputs["metadata_cid"]
+
+        # Edit the details of the waiting track: a new metadata document is published.
+        panel.queue_view.setCurrentItem(item)
+        assert panel.editor.isEnabled()
+        panel.fields["title"].setText("Édition — 編集")
+        panel.fields["isrc"].setText("USRC17607839")
+        idle.clear()
+
+        async def edit() -> None:
+            panel.save_button.click()
+            await asyncio.wait_for(idle.wait(), 60)
+
+        loop.run_until_complete(edit())
+        loop.run_until_complete(ipfs.aclose())
+        track = queue.all()[0]
+        assert track.metadata["title"] == "Édition — 編集"
+        assert track.outputs["metadata_cid"] != before
+        assert item.text(0) == "Édition — 編集"
         queue.close()
     finally:
         asyncio.set_event_loop(None)
