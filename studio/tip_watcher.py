@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 from web3 import AsyncHTTPProvider, AsyncWeb3, WebSocketProvider
-from web3.exceptions import Web3Exception
+from web3.exceptions import BlockNotFound, Web3Exception
 
 from studio.logs import event
 from studio.signals import Signal
@@ -285,7 +285,7 @@ class TipWatcher:
         rewinds = 0
         number = cursor + 1
         while number <= head:
-            block = latest if number == head else await w3.eth.get_block(number)
+            block = latest if number == head else await self._block_below_head(w3, number)
             if block is None:
                 break  # the node does not have it (yet): next pass
             parent_known = self.store.block_hash(scope, number - 1)
@@ -302,6 +302,17 @@ class TipWatcher:
         self.head = head
         self._confirm_pending(head)
         self.synced.emit(head)
+
+    @staticmethod
+    async def _block_below_head(w3: AsyncWeb3, number: int) -> Any:
+        """A block the head says exists; behind a load balancer one node may not have it yet,
+        so ask again (likely another node) before leaving it to the next pass."""
+        for _attempt in range(3):
+            with contextlib.suppress(BlockNotFound):
+                block = await w3.eth.get_block(number)
+                if block is not None:
+                    return block
+        return None
 
     async def _scan_block(self, w3: AsyncWeb3, block: Any, head: int) -> bool:
         scope = self.scope
@@ -413,7 +424,10 @@ class TipWatcher:
         for number, known in remembered:
             if number > height:
                 continue
-            block = await w3.eth.get_block(number)
+            try:
+                block = await w3.eth.get_block(number)
+            except BlockNotFound:
+                continue
             if block is not None and _hex(block["hash"]) == known:
                 fork = number
                 break

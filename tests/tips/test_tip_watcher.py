@@ -1,6 +1,7 @@
 """The tip watcher against a real anvil: order, resume, confirmations, reorgs, dropped sockets."""
 
 import asyncio
+import random
 
 import pytest
 
@@ -284,3 +285,94 @@ async def test_wrong_chain_is_reported_not_watched(
         await watcher.stop()
     detail = next(d for s, d in states if s == "error")
     assert "chain 1114" in detail and "1116" in detail
+
+
+class LaggingRpc:
+    """An HTTP JSON-RPC proxy in front of anvil that plays a node behind the chain: with
+    `lag` set, "latest" is `lag` blocks old and newer blocks do not exist; with `flip`, every
+    request in two, at random, goes to that stale node (a load balancer over one good and one
+    slow node)."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.lag = 0
+        self.flip = False
+        self._coin = random.Random(7)
+        self.url = ""
+
+    async def start(self) -> "LaggingRpc":
+        from aiohttp import ClientSession, web
+
+        self._session = ClientSession()
+        app = web.Application()
+        app.router.add_post("/", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}/"
+        return self
+
+    async def _call(self, body: dict) -> dict:
+        async with self._session.post(self.upstream, json=body) as response:
+            return await response.json()
+
+    async def _handle(self, request):  # type: ignore[no-untyped-def]
+        from aiohttp import web
+
+        body = await request.json()
+        stale = self.lag > 0 and (not self.flip or self._coin.random() < 0.5)
+        if stale and body.get("method") == "eth_getBlockByNumber":
+            head = int(
+                (await self._call({**body, "method": "eth_blockNumber", "params": []}))["result"],
+                16,
+            )
+            behind = max(0, head - self.lag)
+            wanted = body["params"][0]
+            if wanted == "latest":
+                body = {**body, "params": [hex(behind), *body["params"][1:]]}
+            elif int(wanted, 16) > behind:
+                return web.json_response({"jsonrpc": "2.0", "id": body.get("id"), "result": None})
+        return web.json_response(await self._call(body))
+
+    async def close(self) -> None:
+        await self._session.close()
+        await self._runner.cleanup()
+
+
+async def test_lagging_and_flapping_nodes_neither_drop_nor_repeat_tips(
+    tip_chain: TipChain, tip_store: TipStore
+) -> None:
+    proxy = await LaggingRpc(tip_chain.node.http_url).start()
+    watcher = make_watcher(tip_chain, tip_store, url=proxy.url, confirmations=2)
+    seen = Recorder(watcher)
+    watcher.start()
+    try:
+        t1 = await tip(tip_chain, 0, 1, "before the lag")
+        await wait_until(lambda: len(seen.seen) == 1)
+        await synced_past(watcher, tip_chain)
+
+        proxy.lag = 4
+        t2 = await tip(tip_chain, 1, 2, "while the node lags")
+        passes = watcher.passes
+        await wait_until(lambda: watcher.passes >= passes + 5)
+        assert [t.tx_hash for t in seen.seen] == [t1], "the lagging node has not got it yet"
+        assert all(t.status != DROPPED for t in seen.changed), "lag is not a reorg"
+
+        proxy.lag = 0
+        await wait_until(lambda: len(seen.seen) == 2, what="the tip once the node caught up")
+
+        proxy.lag, proxy.flip = 3, True
+        rest = [await tip(tip_chain, 2, 3 + i, f"flapping {i}") for i in range(3)]
+        await asyncio.to_thread(tip_chain.mine, 2)
+        await wait_until(lambda: len(seen.seen) == 5, what="tips through a flapping balancer")
+        await wait_until(
+            lambda: sum(t.status == CONFIRMED for t in tip_store.tips(watcher.scope or "")) == 5,
+            what="all confirmed",
+        )
+    finally:
+        await watcher.stop()
+        await proxy.close()
+    assert [t.tx_hash for t in seen.seen] == [t1, t2, *rest]
+    assert all(t.status != DROPPED for t in seen.changed)
