@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
@@ -54,6 +55,7 @@ class _Viewer:
     resource_id: str
     pc: RTCPeerConnection
     tracks: list[RelayedTrack] = field(default_factory=list)
+    closed: bool = False
 
 
 def _parse_offer(offer_sdp: str, sending: bool) -> SessionDescription:
@@ -98,6 +100,9 @@ class BuiltinRelay:
         self._ingests: dict[str, _Ingest] = {}  # by stream name: the current ingest
         self._viewers: dict[str, _Viewer] = {}  # by resource id
         self._tasks: set[asyncio.Future[None]] = set()
+        # Told when a stream's viewer count changes and when a stream ends for good.
+        self.on_viewers: Callable[[str, int], Awaitable[None]] | None = None
+        self.on_ended: Callable[[str], Awaitable[None]] | None = None
 
     def _background(self, coroutine) -> None:  # type: ignore[no-untyped-def]
         task = asyncio.ensure_future(coroutine)
@@ -163,9 +168,9 @@ class BuiltinRelay:
         ingest = self._ingests.get(stream)
         if ingest is None or ingest.resource_id != resource_id:
             raise ResourceNotFound(f"No ingest session {resource_id} for stream {stream}.")
-        await self._end_ingest(ingest)
+        await self._end_ingest(ingest, explicit=True)
 
-    async def _end_ingest(self, ingest: _Ingest) -> None:
+    async def _end_ingest(self, ingest: _Ingest, explicit: bool = False) -> None:
         broadcast = self._broadcasts.get(ingest.stream)
         if self._ingests.get(ingest.stream) is ingest:
             del self._ingests[ingest.stream]
@@ -173,18 +178,31 @@ class BuiltinRelay:
                 broadcast.ingest_ended(ingest.generation)
                 if not self._viewer_count(ingest.stream):
                     self._broadcasts.pop(ingest.stream, None)
-                else:
-                    self._background(self._end_if_still_offline(ingest.stream))
+            if explicit:  # the artist said stop: it is over
+                await self._end_stream(ingest.stream)
+            else:  # a dropped connection: the artist may well reconnect
+                self._background(self._end_if_still_offline(ingest.stream))
         await ingest.pc.close()
 
     async def _end_if_still_offline(self, stream: str) -> None:
-        """Viewers of an artist who does not come back are let go after the grace period."""
+        """An artist who does not come back within the grace period has ended the stream."""
         await asyncio.sleep(self.offline_grace_s)
-        if stream in self._ingests:
-            return
+        if stream not in self._ingests:
+            await self._end_stream(stream)
+
+    async def _end_stream(self, stream: str) -> None:
         for viewer in [v for v in self._viewers.values() if v.stream == stream]:
             self._viewers.pop(viewer.resource_id, None)
             await self._close_viewer(viewer)
+        await self._notify_ended(stream)
+
+    async def _notify_ended(self, stream: str) -> None:
+        if self.on_ended is not None:
+            await self.on_ended(stream)
+
+    def _notify_viewers(self, stream: str) -> None:
+        if self.on_viewers is not None:
+            self._background(self.on_viewers(stream, self._viewer_count(stream)))
 
     def _request_keyframe(self, pc: RTCPeerConnection) -> None:
         """Ask the artist for a keyframe (RTCP PLI) on every video receiver."""
@@ -228,6 +246,7 @@ class BuiltinRelay:
             await self._close_viewer(viewer)
             raise BadOffer(f"The SDP offer was refused: {exc}") from None
         self._viewers[viewer.resource_id] = viewer
+        self._notify_viewers(stream)
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -245,8 +264,13 @@ class BuiltinRelay:
         await self._close_viewer(viewer)
 
     async def _close_viewer(self, viewer: _Viewer) -> None:
+        if viewer.closed:
+            return
+        viewer.closed = True
         for track in viewer.tracks:
             track.stop()
+        if viewer.resource_id not in self._viewers:
+            self._notify_viewers(viewer.stream)
         await viewer.pc.close()
         if viewer.stream not in self._ingests and not self._viewer_count(viewer.stream):
             self._broadcasts.pop(viewer.stream, None)
@@ -277,7 +301,7 @@ class BuiltinRelay:
 
     async def close(self) -> None:
         for ingest in list(self._ingests.values()):
-            await self._end_ingest(ingest)
+            await self._end_ingest(ingest, explicit=True)
         for viewer in list(self._viewers.values()):
             self._viewers.pop(viewer.resource_id, None)
             with contextlib.suppress(Exception):
@@ -285,3 +309,5 @@ class BuiltinRelay:
         for broadcast in self._broadcasts.values():
             broadcast.close()
         self._broadcasts.clear()
+        for task in list(self._tasks):
+            task.cancel()

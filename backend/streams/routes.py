@@ -9,6 +9,8 @@
 
 (Not under /streams/: backend.live owns /streams/{stream_id}, the announced streams.)
 
+Who may publish to a stream: the backend's ingest token, the stream's key, or the access
+token (signed-in session) of the artist who announced the stream (`POST /streams` -> id).
 Trickle ICE / ICE restarts (PATCH) are not supported: both sides gather before answering.
 """
 
@@ -21,6 +23,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from backend.streams import announced
 from backend.streams.keys import StreamKeys
 from backend.streams.media_server import MediaServer, StreamError
 from backend.streams.relay import BuiltinRelay
@@ -69,8 +72,17 @@ def streams_router(data_dir: Path, media_server: MediaServer | None = None) -> A
         return loaded[0]
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         keys()  # the ingest token exists as soon as the backend runs: the studio reads it
+        if isinstance(server, BuiltinRelay):
+
+            async def on_viewers(stream: str, count: int) -> None:
+                await announced.report_viewers(app, stream, count)
+
+            async def on_ended(stream: str) -> None:
+                await announced.report_ended(app, stream)
+
+            server.on_viewers, server.on_ended = on_viewers, on_ended
         yield
         await server.close()
 
@@ -88,7 +100,10 @@ def streams_router(data_dir: Path, media_server: MediaServer | None = None) -> A
         offer = await _read_offer(request, stream)
         if isinstance(offer, Response):
             return offer
-        if not keys().may_publish(stream, token):
+        allowed = keys().may_publish(stream, token) or await announced.artist_may_publish(
+            request.app, stream, token
+        )
+        if not allowed:
             return _problem(403, f"This token may not publish to stream {stream}.")
         try:
             answer = await server.publish(stream, offer)
@@ -106,7 +121,10 @@ def streams_router(data_dir: Path, media_server: MediaServer | None = None) -> A
         token = _bearer(request)
         if token is None:
             return unauthorized("Stopping a stream needs its Bearer token.")
-        if not keys().may_publish(stream, token):
+        allowed = keys().may_publish(stream, token) or await announced.artist_may_publish(
+            request.app, stream, token
+        )
+        if not allowed:
             return _problem(403, f"This token may not stop stream {stream}.")
         try:
             await server.unpublish(stream, resource)

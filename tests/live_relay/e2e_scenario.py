@@ -36,6 +36,7 @@ from media.encoder import AudioEncoder, VideoEncoder, VideoSettings  # noqa: E40
 from media.recorder import Recorder  # noqa: E402
 from media.sources import pattern_source, tone_source  # noqa: E402
 from media.whip import WhipPublisher  # noqa: E402
+from tests.live_relay.artist import announce_stream  # noqa: E402
 
 NODE_SCRIPT = Path(__file__).with_name("fan_page_check.mjs")
 
@@ -131,46 +132,6 @@ async def start_backend(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("backend did not start in 30 s")
 
 
-async def announce_stream(url: str, title: str) -> str:
-    """Sign in as a new artist (SIWE), create the profile, go live: the backend's stream id.
-
-    Publishing to /whip/<that id> makes the relay stream and the chat room share one name.
-    """
-    from datetime import UTC, datetime
-    from urllib.parse import urlsplit
-
-    from eth_account import Account
-    from eth_account.messages import encode_defunct
-
-    from backend.siwe import SiweMessage
-
-    account = Account.create()
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        nonce = (await client.get("/auth/nonce")).json()["nonce"]
-        text = SiweMessage(
-            domain=urlsplit(url).netloc,
-            address=account.address,
-            statement="Sign in to HarmonieCORE.",
-            uri=url,
-            chain_id=31337,
-            nonce=nonce,
-            issued_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        ).to_text()
-        signature = "0x" + account.sign_message(encode_defunct(text=text)).signature.hex()
-        tokens = await client.post(
-            "/auth/verify", json={"message": text, "signature": signature.replace("0x0x", "0x")}
-        )
-        tokens.raise_for_status()
-        headers = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
-        profile = {"role": "artist", "display_name": "E2E Artist"}
-        (
-            await client.put(f"/profiles/{account.address}", json=profile, headers=headers)
-        ).raise_for_status()
-        stream = await client.post("/streams", json={"title": title}, headers=headers)
-        stream.raise_for_status()
-        return str(stream.json()["id"])
-
-
 async def start_anvil(port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [str(ROOT / "node_modules" / ".bin" / "anvil"), "--host", "127.0.0.1",
@@ -203,7 +164,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     token = (work / "ingest-token").read_text().strip()
     anvil = None
     if args.chat:
-        args.stream = await announce_stream(url, "E2E session")
+        args.stream = (await announce_stream(url, "E2E session")).stream_id
         anvil = await start_anvil(port + 1)
     program = TestProgram(args.width, args.height, args.fps, args.tone, work / "recording.mkv")
     program.start()

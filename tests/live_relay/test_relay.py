@@ -138,7 +138,7 @@ async def test_a_joining_viewer_gets_a_keyframe_requested_from_the_artist(relay_
         source.stop()
 
 
-async def test_viewers_are_let_go_when_the_artist_does_not_come_back(relay_server) -> None:
+async def test_viewers_are_let_go_when_the_artist_ends_the_stream(relay_server) -> None:
     relay = relay_server.relay
     relay.offline_grace_s = 0.5
     relay.max_viewers = 1
@@ -160,5 +160,39 @@ async def test_viewers_are_let_go_when_the_artist_does_not_come_back(relay_serve
         assert not relay._viewers
     finally:
         await second.stop()
+        await player.stop()
+        source.stop()
+
+
+async def test_a_dropped_artist_who_does_not_return_ends_the_stream(relay_server) -> None:
+    relay = relay_server.relay
+    relay.offline_grace_s = 0.5
+    ended: list[str] = []
+    counts: list[tuple[str, int]] = []
+
+    async def on_ended(stream: str) -> None:
+        ended.append(stream)
+
+    async def on_viewers(stream: str, count: int) -> None:
+        counts.append((stream, count))
+
+    relay.on_ended, relay.on_viewers = on_ended, on_viewers
+    source = EncodedTestSource(width=160, height=120, fps=30)
+    source.start()
+    publisher = WhipPublisher(f"{relay_server.url}/whip/drop", relay_server.token, [source.video])
+    await publisher.start()
+    player = WhepPlayer(f"{relay_server.url}/whep/drop", kinds=["video"], decode=False)
+    try:
+        await player.start()
+        await wait_until(lambda: ("drop", 1) in counts, 5, "the viewer count")
+        # The artist vanishes without a DELETE (crash, cable pulled): the relay notices...
+        ingest = relay._ingests["drop"]
+        publisher._location = None
+        await publisher.stop()
+        await relay._end_ingest(ingest)
+        assert ended == []  # ...waits for a reconnection first...
+        await wait_until(lambda: ended == ["drop"], 10, "the stream to end after the grace")
+        assert counts[-1] == ("drop", 0) and not relay._viewers  # ...then lets viewers go
+    finally:
         await player.stop()
         source.stop()

@@ -1,0 +1,66 @@
+"""The relay and the backend's announced streams (backend.live), when both run in one app.
+
+An artist announces a stream (`POST /streams` -> an id) and publishes to `/whip/<that id>`
+with the access token of their signed-in session. The relay then reports viewer counts and
+the end of the stream back to backend.live, which the fan page and the studio read.
+
+Everything here is optional: in an app without the backend's services (a bare relay) each
+call answers "no" or does nothing.
+"""
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def _services(app: Any) -> Any | None:
+    return getattr(getattr(app, "state", None), "services", None)
+
+
+async def artist_may_publish(app: Any, stream: str, token: str) -> bool:
+    """True when `token` is a valid access token of the artist who announced `stream`."""
+    services = _services(app)
+    if services is None:
+        return False
+    from backend import live
+    from backend.auth import TokenError, decode_access_token
+
+    try:
+        address = decode_access_token(services, token)
+    except TokenError:
+        return False
+    try:
+        announced = await live.get_stream(services, stream)
+    except Exception:  # a database hiccup refuses, it does not crash the ingest
+        log.exception("cannot look up stream %s", stream)
+        return False
+    return (
+        announced is not None
+        and announced.artist_address.lower() == address.lower()
+        and announced.ended_at is None
+    )
+
+
+async def report_viewers(app: Any, stream: str, viewers: int) -> None:
+    services = _services(app)
+    if services is None:
+        return
+    from backend import live
+
+    try:
+        await live.set_viewers(services, stream, viewers)
+    except Exception:
+        log.exception("cannot record the viewer count of %s", stream)
+
+
+async def report_ended(app: Any, stream: str) -> None:
+    services = _services(app)
+    if services is None:
+        return
+    from backend import live
+
+    try:
+        await live.mark_ended(services, stream)
+    except Exception:
+        log.exception("cannot mark stream %s ended", stream)
