@@ -44,6 +44,18 @@ def wait_events(log: Path, name: str, count: int, app: subprocess.Popen, timeout
     raise AssertionError(f"{len(events(log, name))} of {count} '{name}' events after {timeout} s")
 
 
+def wait_until_event(log: Path, name: str, match, app, timeout: float = 30) -> dict:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [e for e in events(log, name) if match(e)]
+        if found:
+            return found[-1]
+        if app.poll() is not None:
+            raise AssertionError(f"the tray app exited ({app.returncode}) before {name}")
+        time.sleep(0.05)
+    raise AssertionError(f"no matching '{name}' event after {timeout} s: {events(log, name)[-3:]}")
+
+
 def start_app(env: dict[str, str], chain: TipChain) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
@@ -103,6 +115,13 @@ async def test_three_tips_three_tray_messages_across_a_restart(
         sent.append(await asyncio.to_thread(tip_chain.tip, fans[2], 25 * 10**16, ""))
         trays = wait_events(log, "tray_message", 3, app)
         entries = json.loads(wait_events(log, "feed_entries", 3, app)[-1]["entries"])
+        on_chain = tip_chain.tipping.functions.tipped_total(tip_chain.artist.address).call()
+        revenue = wait_until_event(
+            log,
+            "revenue",
+            lambda e: e["count"] == 3 and e["tipped_total_wei"] == str(on_chain),
+            app,
+        )
         shot = artifacts_dir / "tips-tray.png"
         subprocess.run(
             [sys.executable, "-m", "tests.support.screenshot", str(shot)],
@@ -125,6 +144,8 @@ async def test_three_tips_three_tray_messages_across_a_restart(
     assert trays[0]["body"] == "‹b›first‹/b› & best"
     assert trays[1]["title"].endswith(": 0.000000000000000001 tCORE2")
     assert trays[2]["title"].endswith(": 0.25 tCORE2") and trays[2]["body"] == "No message"
+    assert revenue["total_wei"] == str(10**18 + 1 + 25 * 10**16), "the dashboard matches"
+    assert revenue["withdrawable_wei"] == revenue["total_wei"]
     assert len(entries) == 3
     assert entries[0].endswith("tipped 0.25 tCORE2")
     assert entries[1].endswith("tipped 0.000000000000000001 tCORE2\none wei")

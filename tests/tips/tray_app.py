@@ -1,10 +1,11 @@
-"""A small real GUI process for the end-to-end tip test: tray icon + alert feed + watcher.
+"""A small real GUI process for the end-to-end tip test: tray icon, alert feed, revenue
+dashboard and the tips stack (studio.tips.TipService), as the studio assembles them.
 
-    python -m tests.tips.tray_app --rpc ws://... --contract 0x... --artist 0x... --data DIR
+    python -m tests.tips.tray_app --rpc ws://... --contract 0x... --artist 0x... [--data DIR]
 
-It builds the same pieces the studio does (TipWatcher -> TipAlerts -> widgets.tip_notifier)
-on a qasync loop under a real X server, logs JSON events (`tray_ready`, `tray_message`,
-`feed_entries`) to $XDG_STATE_HOME/harmonie-studio/log/studio.log, and quits on SIGTERM.
+It runs on a qasync loop under a real X server and logs JSON events (`tray_ready`,
+`watcher_synced`, `tray_message`, `feed_entries`, `revenue`) to
+$XDG_STATE_HOME/harmonie-studio/log/studio.log; it quits on SIGTERM.
 """
 
 import argparse
@@ -17,15 +18,15 @@ from pathlib import Path
 
 import qasync
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QTabWidget
 
+from chain.networks import custom_network
 from studio import paths
 from studio.logs import event, setup_logging
-from studio.tip_alerts import TipAlerts
 from studio.tip_format import native_symbol
-from studio.tip_store import TipStore
-from studio.tip_watcher import TipWatcher, WatchTarget
+from studio.tips import TipService
 from widgets.alerts_feed import AlertsFeed
+from widgets.revenue_dashboard import RevenueDashboard
 from widgets.theme import app_icon
 from widgets.tip_notifier import TipNotifier
 
@@ -48,30 +49,51 @@ def main(argv: list[str]) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
 
-    store = TipStore((args.data or paths.data_dir()) / "tips.sqlite3")
-    target = WatchTarget(args.rpc, args.contract, args.artist, args.confirmations, args.chain_id)
-    watcher = TipWatcher(target, store, start_block=0, poll_interval_s=0.1)
-    alerts = TipAlerts(store, args.artist, native_symbol(args.chain_id))
-    alerts.follow(watcher)
+    network = custom_network(
+        args.rpc,
+        args.chain_id,
+        symbol=native_symbol(args.chain_id),
+        confirmations=args.confirmations,
+        contracts={"tipping": args.contract},
+    )
+    tips = TipService(network, args.artist, args.data or paths.data_dir(), poll_interval_s=0.1)
 
     tray = QSystemTrayIcon(app_icon())
     tray.setToolTip("HarmonieCORE tips")
     tray.show()
+    window = QTabWidget()
+    window.setWindowTitle("Tips")
     feed = AlertsFeed()
-    feed.setWindowTitle("Alerts")
-    feed.resize(420, 500)
-    feed.show()
-    notifier = TipNotifier(tray, alerts, feed)
+    dashboard = RevenueDashboard(network.symbol, on_export=tips.revenue.export_csv)
+    window.addTab(feed, "Alerts")
+    window.addTab(dashboard, "Revenue")
+    window.resize(900, 620)
+    window.show()
+    notifier = TipNotifier(tray, tips.alerts, feed)
+
+    def on_revenue(summary, chain) -> None:  # type: ignore[no-untyped-def]
+        # qasync: studio signals fire on the GUI thread, so widgets may be updated directly
+        dashboard.show_summary(summary, chain)
+        event(
+            log,
+            "revenue",
+            total_wei=str(summary.total_wei),
+            count=summary.count,
+            tipped_total_wei=str(chain.tipped_total_wei) if chain else None,
+            withdrawable_wei=str(chain.withdrawable_wei) if chain else None,
+        )
+
+    tips.revenue.changed.connect(on_revenue)
 
     def on_alert(_alert: object) -> None:
         QTimer.singleShot(0, lambda: event(log, "feed_entries", entries=json.dumps(feed.entries())))
 
     def on_first_sync(head: int) -> None:
-        watcher.synced.disconnect(on_first_sync)
+        tips.watcher.synced.disconnect(on_first_sync)
         event(log, "watcher_synced", head=head, shown=notifier.shown)
 
-    alerts.alerted.connect(on_alert)
-    watcher.synced.connect(on_first_sync)
+    tips.alerts.alerted.connect(on_alert)
+    tips.watcher.synced.connect(on_first_sync)
 
     stopping = asyncio.Event()
     signal.signal(signal.SIGTERM, lambda *_: loop.call_soon_threadsafe(stopping.set))
@@ -80,7 +102,7 @@ def main(argv: list[str]) -> int:
     ticker.start(100)
 
     async def lifetime() -> int:
-        watcher.start()
+        await tips.start()
         event(
             log,
             "tray_ready",
@@ -89,8 +111,7 @@ def main(argv: list[str]) -> int:
             history=len(feed.entries()),
         )
         await stopping.wait()
-        await watcher.stop()
-        store.close()
+        await tips.stop()
         event(log, "tray_app_stopped")
         return 0
 
