@@ -19,6 +19,7 @@ from backend.errors import COMMON_RESPONSES, install_error_handlers
 from backend.fanout import make_bus
 from backend.hub import Hub
 from backend.metrics import Metrics, RequestCounter
+from backend.ratelimit import make_rate_limiter
 from backend.services import Services
 from backend.streams import fan_page, streams_router
 from backend.tip_watcher import start_tip_watcher
@@ -28,13 +29,15 @@ log = logging.getLogger(__name__)
 
 def create_services(config: BackendConfig) -> Services:
     engine = make_engine(config.database_url)
+    bus = make_bus(config.redis_url)
     return Services(
         config=config,
         engine=engine,
         sessions=make_sessions(engine),
-        bus=make_bus(config.redis_url),
+        bus=bus,
         hub=Hub(),
         metrics=Metrics(),
+        chat_limiter=make_rate_limiter(bus, config.chat_burst, config.chat_rate_per_s),
         jwt_secret=config.jwt_secret or secrets.token_urlsafe(32),
     )
 

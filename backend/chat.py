@@ -3,7 +3,6 @@ artist may delete messages and mute addresses. Messages are stored before they a
 so a client that reconnects (to any instance) resumes from the database with `after=<id>`."""
 
 import re
-import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -66,38 +65,6 @@ class ChatError(Exception):
         self.status, self.code, self.detail = status, code, detail
 
 
-class RateLimiter:
-    """Token bucket per address on this instance: `burst` messages, refilled at `rate`/s."""
-
-    def __init__(self, burst: int, rate: float) -> None:
-        self.burst, self.rate = burst, rate
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def allow(self, address: str) -> bool:
-        now = time.monotonic()
-        tokens, since = self._buckets.get(address, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - since) * self.rate)
-        if tokens < 1.0:
-            self._buckets[address] = (tokens, now)
-            return False
-        self._buckets[address] = (tokens - 1.0, now)
-        if len(self._buckets) > 50_000:  # forget idle (full) buckets
-            full = [
-                a for a, (t, s) in self._buckets.items() if t + (now - s) * self.rate >= self.burst
-            ]
-            for a in full:
-                del self._buckets[a]
-        return True
-
-
-def rate_limiter(services: Services) -> RateLimiter:
-    limiter = getattr(services, "_chat_rate_limiter", None)
-    if limiter is None:
-        limiter = RateLimiter(services.config.chat_burst, services.config.chat_rate_per_s)
-        services._chat_rate_limiter = limiter  # type: ignore[attr-defined]
-    return limiter
-
-
 def _to_wire(row: ChatMessageRow, sender_name: str | None) -> ChatMessage:
     return ChatMessage(
         id=row.id,
@@ -141,7 +108,7 @@ async def post_message(
             if existing is not None:  # a resend after a reconnect: same message, no duplicate
                 sender_account = await session.get(Account, sender)
                 return _to_wire(existing, sender_account.display_name if sender_account else None)
-    if not rate_limiter(services).allow(sender):
+    if not await services.chat_limiter.allow(sender):
         raise ChatError(429, "rate_limited", "slow down: too many messages")
     now = datetime.now(UTC)
     try:

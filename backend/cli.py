@@ -85,5 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         print(f"harmonie-backend: cannot start: {exc}", file=sys.stderr)
         return 1
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        ws_max_size=64 * 1024,  # chat and notification frames are small; refuse floods early
+    )
     return 0

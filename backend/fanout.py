@@ -58,6 +58,10 @@ class RedisBus:
         self._subscribed = asyncio.Event()
         self.publish_failures = 0
 
+    @property
+    def client(self) -> aioredis.Redis:
+        return self._client
+
     async def start(self, deliver: Deliver) -> None:
         self._task = asyncio.create_task(self._listen(deliver), name="redis-fanout")
         # Wait briefly so events published right after startup are not missed; a Redis that

@@ -11,6 +11,7 @@ from backend.config import BackendConfig
 from backend.fanout import Bus
 from backend.hub import Hub
 from backend.metrics import Metrics
+from backend.ratelimit import RateLimiter
 
 HealthCheck = Callable[[], Awaitable[dict[str, str]]]
 
@@ -23,6 +24,7 @@ class Services:
     bus: Bus
     hub: Hub
     metrics: Metrics
+    chat_limiter: RateLimiter
     jwt_secret: str = field(repr=False)
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
 

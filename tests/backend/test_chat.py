@@ -43,6 +43,9 @@ async def test_messages_reach_every_reader_with_history_on_join(
         assert got["text"] == hostile  # stored and sent as text; rendering escapes it
         assert got["sender"] == fan.address and got["sender_name"] == "Fan One"
         assert (await next_frame(writer, "message"))["message"]["id"] == got["id"]
+        metrics = (await client.get(f"{backend.url}/metrics")).text
+        assert 'harmonie_websocket_clients{kind="chat"} 2' in metrics
+        assert "harmonie_chat_messages_total 1" in metrics
 
     # A late joiner gets the history; REST sees the same.
     async with connect(_chat_url(backend, stream.id)) as late:

@@ -117,3 +117,28 @@ async def test_chat_and_notifications_cross_instances(
             await client.get(f"{b.url}/search/tracks", params={"q": title.lower()[:12]})
         ).json()
         assert [t["title"] for t in found["items"]] == [title]
+
+
+async def test_rate_limit_is_shared_across_instances(
+    postgres_url: str, redis_url: str, tmp_path, client: httpx.AsyncClient
+) -> None:  # type: ignore[no-untyped-def]
+    async with two_instances(postgres_url, redis_url, tmp_path) as (a, b):
+        _, artist_tokens = await make_profile(client, a, name="Limits")
+        stream = (
+            await client.post(
+                f"{a.url}/streams", json={"title": "limits"}, headers=bearer(artist_tokens)
+            )
+        ).json()
+        _, fan_tokens = await make_profile(client, b, role="fan", name="Chatty")
+        burst = a.config.chat_burst
+        statuses = []
+        for i in range(burst + 2):
+            instance = (a, b)[i % 2]  # spread over both instances
+            response = await client.post(
+                f"{instance.url}/streams/{stream['id']}/chat",
+                json={"text": f"m{i}"},
+                headers=bearer(fan_tokens),
+            )
+            statuses.append(response.status_code)
+        assert statuses[:burst] == [201] * burst
+        assert statuses[burst:] == [429, 429]
