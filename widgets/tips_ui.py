@@ -1,0 +1,54 @@
+"""The tips journey in the window, in one call:
+
+    ui = attach_tips(window, tray, tips, wallet_session)   # tips: studio.tips.TipService
+
+puts the alert feed in the Alerts dock, the revenue dashboard in a Revenue page (Withdraw
+through the wallet's confirmation dialog when a wallet session is given; Export CSV), and
+shows every new tip in the tray.
+"""
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QSystemTrayIcon, QWidget
+
+from studio.tips import TipService
+from studio.wallet_session import WalletSession
+from widgets.revenue_dashboard import RevenueDashboard
+from widgets.tip_notifier import TipNotifier, attach
+from widgets.withdraw_flow import WithdrawFlow
+
+
+class _FiguresBridge(QObject):
+    """RevenueService.changed(summary, chain) queued onto the GUI thread."""
+
+    fired = Signal(object, object)
+
+
+@dataclass
+class TipsUi:
+    notifier: TipNotifier
+    dashboard: RevenueDashboard
+    withdraw: WithdrawFlow | None
+    bridge: _FiguresBridge
+
+
+def attach_tips(
+    window: QWidget,
+    tray: QSystemTrayIcon | None,
+    tips: TipService,
+    session: WalletSession | None = None,
+    sound: bool = True,
+) -> TipsUi:
+    notifier = attach(tray, window, tips.alerts, sound=sound)
+    withdraw = WithdrawFlow(window, session, tips.revenue) if session is not None else None
+    dashboard = RevenueDashboard(
+        tips.network.symbol, on_withdraw=withdraw, on_export=tips.revenue.export_csv
+    )
+    bridge = _FiguresBridge(window)
+    bridge.fired.connect(dashboard.show_summary)
+    tips.revenue.changed.connect(bridge.fired.emit)
+    set_page = getattr(window, "set_page", None)
+    if callable(set_page):
+        set_page("revenue", "Revenue", dashboard)
+    return TipsUi(notifier, dashboard, withdraw, bridge)
