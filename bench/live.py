@@ -279,7 +279,7 @@ def main() -> None:
     parser.add_argument("--viewer-seconds", type=float, default=5.0)
     parser.add_argument("--step", type=int, default=5)
     parser.add_argument("--max-viewers", type=int, default=40)
-    parser.add_argument("--per-process", type=int, default=10)
+    parser.add_argument("--per-process", type=int, default=5)
     args = parser.parse_args()
     if args.role == "publisher":
         asyncio.run(publisher_role(args))
