@@ -11,7 +11,7 @@ import csv
 import io
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -24,6 +24,8 @@ from studio.signals import Signal
 from studio.tip_format import format_amount
 from studio.tip_store import CONFIRMED, PENDING, Tip, TipStore
 
+STREAM = "stream"
+TRACK = "track"
 CREDITED_TOPIC = "0x" + keccak(text="Credited(address,address,uint256)").hex()
 DAY_S = 86_400
 MAX_BUCKETS = 1_000
@@ -276,7 +278,9 @@ class RevenueService:
         symbol: str,
         chain: ChainRevenue | None = None,
         bucket_s: int = DAY_S,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.clock = clock
         self.store = store
         self.artist = to_checksum_address(artist)
         self.symbol = symbol
@@ -292,9 +296,29 @@ class RevenueService:
     def tips(self) -> list[Tip]:
         return self.store.tips(self.scope) if self.scope else []
 
+    # -- what was on air, for per-stream and per-track totals ---------------------------------
+
+    def begin(self, kind: str, label: str) -> int:
+        """A stream ("stream") or a track ("track") goes on air now; returns its id for `end`."""
+        return self.store.open_interval(kind, label, self.clock())
+
+    def end(self, interval_id: int) -> None:
+        self.store.close_interval(interval_id, self.clock())
+
+    def _intervals(self, kind: str, extra: list[Interval]) -> list[Interval]:
+        now = self.clock()
+        stored = [
+            Interval(label, start, end if end is not None else now + 1)
+            for label, start, end in self.store.intervals(kind)
+        ]
+        return stored + extra
+
     async def refresh(self) -> tuple[Summary, ChainState | None]:
         self.summary = summarize(
-            self.tips(), bucket_s=self.bucket_s, streams=self.streams, tracks=self.tracks
+            self.tips(),
+            bucket_s=self.bucket_s,
+            streams=self._intervals(STREAM, self.streams),
+            tracks=self._intervals(TRACK, self.tracks),
         )
         if self.chain is not None:
             self.chain_state = await self.chain.state(self.artist)

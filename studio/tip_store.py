@@ -60,6 +60,13 @@ CREATE TABLE IF NOT EXISTS alerted (
     PRIMARY KEY (tx_hash, log_index)
 );
 CREATE INDEX IF NOT EXISTS ix_alerted_time ON alerted (alerted_at);
+CREATE TABLE IF NOT EXISTS intervals (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    label TEXT NOT NULL,
+    start REAL NOT NULL,
+    end REAL
+);
 """
 
 
@@ -210,6 +217,26 @@ class TipStore:
             (scope, block_number, DROPPED),
         ).fetchall()
         return [_tip_from_row(r) for r in rows]
+
+    # -- streams and tracks on air (for per-stream and per-track totals) ---------------------
+
+    def open_interval(self, kind: str, label: str, start: float) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO intervals (kind, label, start) VALUES (?, ?, ?)", (kind, label, start)
+        )
+        return int(cursor.lastrowid or 0)
+
+    def close_interval(self, interval_id: int, end: float) -> None:
+        self._db.execute(
+            "UPDATE intervals SET end = ? WHERE id = ? AND end IS NULL", (end, interval_id)
+        )
+
+    def intervals(self, kind: str) -> list[tuple[str, float, float | None]]:
+        """(label, start, end or None while still on air), oldest first."""
+        rows = self._db.execute(
+            "SELECT label, start, end FROM intervals WHERE kind = ? ORDER BY start, id", (kind,)
+        ).fetchall()
+        return [(str(label), float(start), end) for label, start, end in rows]
 
     # -- what the alert layer has shown -------------------------------------------------------
 

@@ -148,3 +148,23 @@ async def test_dashboard_totals_match_the_chain_with_a_split_and_a_withdrawal(
     finally:
         await watcher.stop()
         await w3.provider.disconnect()
+
+
+async def test_streams_and_tracks_on_air_are_kept_and_totalled(tip_store: TipStore) -> None:
+    now = [float(T0)]
+    service = RevenueService(tip_store, ARTIST, "tCORE2", clock=lambda: now[0])
+    service.scope = "1114:x:y"
+    stream = service.begin("stream", "Friday live")
+    song = service.begin("track", "Song A")
+    now[0] += 100
+    service.end(song)
+    service.begin("track", "Song B")  # still playing
+    now[0] += 100
+    service.end(stream)
+    with tip_store.transaction() as db:
+        for t in (tip(1, ALICE, 5, T0 + 10), tip(2, BOB, 7, T0 + 150), tip(3, BOB, 9, T0 + 500)):
+            tip_store.put_tip("1114:x:y", t, db)
+    now[0] = T0 + 1000  # Song B is still on air: it counts up to now
+    summary, _ = await service.refresh()
+    assert [(t.label, t.total_wei) for t in summary.by_stream] == [("Friday live", 12)]
+    assert [(t.label, t.total_wei) for t in summary.by_track] == [("Song A", 5), ("Song B", 16)]
