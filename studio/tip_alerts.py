@@ -54,6 +54,25 @@ class FixedPrice:
         return (self.per_coin, self.currency)
 
 
+def price_from_settings(settings: Any) -> PriceSource | None:
+    """The artist's own rate from Settings: [tips] fiat_per_coin = "0.85", fiat_currency = "EUR".
+
+    None (no fiat shown) when unset or not a positive number."""
+    section = settings.get("tips", {}) or {}
+    raw = section.get("fiat_per_coin") if isinstance(section, Mapping) else None
+    if raw is None:
+        return None
+    try:
+        rate = Decimal(str(raw))
+    except ArithmeticError:
+        log.warning("settings: tips.fiat_per_coin is not a number; no fiat shown")
+        return None
+    if not rate.is_finite() or rate <= 0:
+        return None
+    currency = str(section.get("fiat_currency") or "USD").strip().upper()[:8] or "USD"
+    return FixedPrice(rate, currency)
+
+
 @dataclass(frozen=True)
 class TipAlert:
     record: AlertRecord

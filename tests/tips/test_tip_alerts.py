@@ -302,3 +302,16 @@ async def test_chain_and_backend_delivering_the_same_tips_show_each_once(
     assert [a.record.tx_hash for a in shown.alerted] == sent
     assert [a.record.amount_wei for a in shown.alerted] == [1, 2 * 10**18, 3]
     assert len(alerts.history()) == 3
+
+
+def test_fiat_rate_comes_from_settings(tmp_path: Path) -> None:
+    from studio.settings import Settings
+    from studio.tip_alerts import price_from_settings
+
+    settings = Settings.open(tmp_path / "settings.toml")
+    assert price_from_settings(settings) is None
+    settings.set("tips", {"fiat_per_coin": "0.85", "fiat_currency": "eur"})
+    assert price_from_settings(settings) == FixedPrice(Decimal("0.85"), "EUR")
+    for bad in ("lots", "-1", "NaN", "0"):
+        settings.set("tips", {"fiat_per_coin": bad})
+        assert price_from_settings(settings) is None
