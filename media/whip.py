@@ -42,7 +42,7 @@ from aiortc.sdp import SessionDescription
 from media.ice import enlarge_socket_buffers, peer_connection
 from media.whip_errors import WhipError, WhipNoCommonCodec, WhipRejected, WhipUnreachable
 from media.whip_feed import Feed
-from media.whip_signaling import delete_session, post_offer, where
+from media.whip_signaling import check_token_transport, delete_session, post_offer, where
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ class WhipPublisher:
     ) -> None:
         if not tracks:
             raise ValueError("WhipPublisher needs at least one track")
+        check_token_transport(url, token)  # before anything: a clear error, no key sent
         self.url = url
         self._token = token
         self._feeds = [Feed(t) for t in tracks]
@@ -223,7 +224,6 @@ class WhipPublisher:
                     "connect (ICE/DTLS): a firewall may block UDP, or an ICE server is needed."
                 )
             await asyncio.sleep(0.05)
-        self._connected_at = time.monotonic()
 
     async def _teardown(self) -> None:
         """Close the connection and tell the ingest (best effort)."""

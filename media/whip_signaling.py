@@ -81,9 +81,22 @@ def _refusal(response: httpx.Response, url: str) -> WhipError:
     return WhipRejected(f"The ingest at {where(url)} refused the offer ({status}){detail}")
 
 
+def check_token_transport(url: str, token: str | None) -> None:
+    """Refuse to send a stream key in clear text anywhere but to this machine."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WhipRejected(f"'{where(url)}' is not an http(s) URL of a WHIP endpoint.")
+    local = parts.hostname in ("localhost", "127.0.0.1", "::1") or parts.hostname.startswith("127.")
+    if token and parts.scheme == "http" and not local:
+        raise WhipRejected(
+            f"Refusing to send the stream key unencrypted to {where(url)}: use an https:// URL."
+        )
+
+
 async def post_offer(
     client: httpx.AsyncClient, url: str, offer_sdp: str, token: str | None = None
 ) -> SignalingAnswer:
+    check_token_transport(url, token)
     headers = {"Content-Type": SDP, "Accept": SDP}
     if token:
         headers["Authorization"] = f"Bearer {token}"

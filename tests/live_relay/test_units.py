@@ -70,3 +70,19 @@ def test_keyframes_are_recognised() -> None:
     assert is_keyframe("H264", b"\x00\x00\x00\x01\x67\x42" + b"\x00\x00\x01\x65")
     assert not is_keyframe("H264", b"\x00\x00\x00\x01\x41\x9a")
     assert is_keyframe("opus", b"\x00")
+
+
+def test_a_stream_key_is_never_sent_unencrypted_off_this_machine() -> None:
+    import pytest
+
+    from media.whip_errors import WhipRejected
+    from media.whip_signaling import check_token_transport
+
+    with pytest.raises(WhipRejected, match="https") as caught:
+        check_token_transport("http://ingest.example.net/whip/show", "sk_secret")
+    assert "sk_secret" not in str(caught.value)
+    check_token_transport("https://ingest.example.net/whip/show", "sk_secret")
+    check_token_transport("http://127.0.0.1:8000/whip/show", "sk_secret")
+    check_token_transport("http://ingest.example.net/whip/show", None)  # nothing to leak
+    with pytest.raises(WhipRejected, match="not an http"):
+        check_token_transport("rtmp://ingest.example.net/live", "sk_secret")
