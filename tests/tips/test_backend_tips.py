@@ -206,3 +206,68 @@ async def test_studio_backend_client_feeds_tip_alerts(chain_env: TipChain, tmp_p
     assert shown[0].record.tx_hash == sent and shown[0].record.source == "backend"
     assert shown[0].record.amount_wei == 12345 and shown[0].message == "via the backend"
     store.close()
+
+
+async def test_hostile_backend_tip_text_is_rendered_safely_in_tray_and_feed(
+    chain_env: TipChain, tmp_path: Path, qtbot, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from eth_account.messages import encode_defunct
+
+    from backend import notifications
+    from studio.backend_client import BackendClient, CallableSigner
+    from studio.tip_sound import TipSound
+    from widgets.alerts_feed import AlertsFeed
+    from widgets.tip_notifier import TipNotifier
+
+    artist = chain_env.artist
+    store = TipStore(tmp_path / "studio" / "tips.sqlite3")
+    alerts = TipAlerts(store, artist.address, "tCORE2", chain_id=1114)
+    feed = AlertsFeed()
+    qtbot.addWidget(feed)
+    notifier = TipNotifier(None, alerts, feed, TipSound(enabled=False))
+    caplog.set_level(logging.INFO, logger="widgets.tip_notifier")
+    hostile = "<script>alert(1)</script><b>" + "x" * 10_240 + "\u202e\n\x00end"
+
+    def sign(text: str) -> str:
+        signed = artist.sign_message(encode_defunct(text=text))
+        return "0x" + signed.signature.hex().removeprefix("0x")
+
+    async with serve(config(tmp_path)) as backend:
+        client = BackendClient(backend.url, CallableSigner(artist.address, sign), chain_id=1114)
+        await client.sign_in()
+        received: list[object] = []
+
+        async def counted(stream):  # type: ignore[no-untyped-def]
+            async for item in stream:
+                received.append(item)
+                yield item
+
+        following = asyncio.create_task(alerts.follow_backend(counted(client.notifications())))
+        try:
+            data = {
+                "tx_hash": "0x" + "5a" * 32, "log_index": 0, "block_number": 1,
+                "chain_id": 1114, "artist": artist.address, "fan": chain_env.fans[0].address,
+                "fan_name": "<img src=x>", "amount_wei": "1", "message": hostile,
+            }  # fmt: skip
+            await notifications.publish(
+                backend.app, recipient=artist.address, kind="tip_received", data=data
+            )
+            await notifications.publish(
+                backend.app, recipient=artist.address, kind="tip_received", data=data
+            )
+            await wait_until(lambda: len(received) == 2, what="both notifications")
+        finally:
+            following.cancel()
+            await client.aclose()
+    tray = next(r for r in caplog.records if getattr(r, "event", "") == "tray_message")
+    assert notifier.shown == 1, "published twice, shown once"
+    assert len(tray.body) <= 140 and "<" not in tray.body and "\u202e" not in tray.body
+    assert tray.title == "Tip from ‹img src=x›: 0.000000000000000001 tCORE2"
+    entry = feed.entries()[0]
+    assert entry.startswith("<img src=x> tipped 0.000000000000000001 tCORE2 [pending]\n<script>")
+    assert len(entry) < 600 and "\x00" not in entry
+    feed.list.setCurrentRow(0)
+    assert "x" * 10_240 in feed.detail.text(), "the full message is kept"
+    store.close()
