@@ -271,3 +271,49 @@ async def test_hostile_backend_tip_text_is_rendered_safely_in_tray_and_feed(
     feed.list.setCurrentRow(0)
     assert "x" * 10_240 in feed.detail.text(), "the full message is kept"
     store.close()
+
+
+async def test_studio_watcher_on_the_local_profiles_devnet(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The `local` profile: the studio's watcher polls the embedded devnet's /rpc."""
+    from chain import contracts
+    from chain.devnet import dev_accounts
+    from tests.tips.conftest import wait_for_rpc
+
+    monkeypatch.setenv("HARMONIE_DEVNET", "1")
+    monkeypatch.delenv("HARMONIE_TIP_RPC_URL", raising=False)
+    artist, fan = dev_accounts(4)[2:4]
+    store = TipStore(tmp_path / "studio" / "tips.sqlite3")
+    async with httpx.AsyncClient(timeout=30) as client, serve(config(tmp_path)) as backend:
+        info = (await client.get(f"{backend.url}/chain")).json()
+        target = WatchTarget(
+            f"{backend.url}/rpc", info["contracts"]["tipping"], artist.address, 1, info["chain_id"]
+        )
+        watcher = TipWatcher(target, store, start_block=0, poll_interval_s=0.1)
+        seen: list = []
+        watcher.tip_seen.connect(seen.append)
+        watcher.start()
+        try:
+            w3 = await asyncio.to_thread(wait_for_rpc, f"{backend.url}/rpc")
+            tipping = contracts.deployed(contracts.TIPPING, w3, info["contracts"]["tipping"])
+
+            def send_tip(wei: int, message: str) -> str:
+                tx = tipping.functions.tip(artist.address, message).build_transaction(
+                    {
+                        "from": fan.address,
+                        "value": wei,
+                        "nonce": w3.eth.get_transaction_count(fan.address, "pending"),
+                    }
+                )
+                tx_hash = w3.eth.send_raw_transaction(fan.sign_transaction(tx).raw_transaction)
+                w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.05)
+                return "0x" + bytes(tx_hash).hex()
+
+            sent = [await asyncio.to_thread(send_tip, 1 + i, f"devnet {i}") for i in range(2)]
+            await wait_until(lambda: len(seen) == 2, what="devnet tips", timeout=30)
+        finally:
+            await watcher.stop()
+    store.close()
+    assert [t.tx_hash for t in seen] == sent
+    assert [t.amount_wei for t in seen] == [1, 2]
