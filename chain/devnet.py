@@ -24,6 +24,7 @@ from eth_utils import ValidationError as EvmValidationError
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3 import EthereumTesterProvider, Web3
+from web3.exceptions import BlockNotFound
 
 from chain import contracts
 
@@ -152,6 +153,22 @@ class Devnet:
             return [self._handle_one(r) for r in request] if request else self._invalid(None)
         return self._handle_one(request)
 
+    def _block_hash_filter_to_range(self, params: Any) -> Any:
+        """eth-tester's get_logs has no `blockHash` filter (EIP-234); watchers use it to read
+        exactly one block, so answer it as the range of that block (unknown hash: an error)."""
+        if not (isinstance(params, list) and params and isinstance(params[0], dict)):
+            return params
+        query = dict(params[0])
+        block_hash = query.pop("blockHash", None)
+        if block_hash is None:
+            return params
+        try:
+            number = self.w3.eth.get_block(block_hash)["number"]
+        except BlockNotFound:
+            raise ValueError(f"unknown block {block_hash}") from None
+        query["fromBlock"] = query["toBlock"] = hex(number)
+        return [query, *params[1:]]
+
     @staticmethod
     def _invalid(request_id: Any, message: str = "Invalid Request") -> dict[str, Any]:
         return {"jsonrpc": "2.0", "id": request_id, "error": {"code": -32600, "message": message}}
@@ -164,6 +181,8 @@ class Devnet:
         reply: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
         try:
             with self._lock:
+                if method == "eth_getLogs":
+                    params = self._block_hash_filter_to_range(params)
                 response = self._request(method, params)
         except TransactionFailed as exc:
             reply["error"] = _revert_error(exc)

@@ -84,6 +84,7 @@ class Studio:
         self._tip_store: Any = None
         self._backend_tips: asyncio.Future[None] | None = None
         self._tips_restart: asyncio.Future[None] | None = None
+        self._tip_overlay: Any = None
 
     @property
     def backend_url(self) -> str | None:
@@ -267,7 +268,6 @@ class Studio:
             self.tips_changed.emit(None)
             return
         from studio.tip_alerts import TipAlerts
-        from studio.tip_format import native_symbol
         from studio.tip_store import TipStore
         from studio.tip_watcher import TipWatcher, WatchTarget
 
@@ -278,14 +278,20 @@ class Studio:
             network.rpc_url, contract, wallet.address, network.confirmations, network.chain_id
         )
         self.tip_watcher = TipWatcher(target, self._tip_store, start_block=0)
-        self.tip_alerts = TipAlerts(
-            self._tip_store, wallet.address, native_symbol(network.chain_id)
-        )
+        self.tip_alerts = TipAlerts(self._tip_store, wallet.address, network.symbol)
         self.tip_alerts.follow(self.tip_watcher)
+        if self.live is not None:  # tips drawn into the live picture for a few seconds
+            from studio.tip_overlay import TipOverlayLink
+
+            enabled = bool(self.settings.get("tip_overlay", True))
+            self._tip_overlay = TipOverlayLink(self.tip_alerts, self.live.alert_overlay, enabled)
         self.tip_watcher.start()
         self.tips_changed.emit(self.tip_alerts)
 
     async def _stop_tips(self) -> None:
+        if self._tip_overlay is not None:
+            self._tip_overlay.close()
+            self._tip_overlay = None
         if self._backend_tips is not None:
             self._backend_tips.cancel()
             with contextlib.suppress(asyncio.CancelledError):
