@@ -11,6 +11,7 @@ Configuration (environment):
   HARMONIE_TIPPING_ADDRESS    the contract (default with the devnet: the devnet's).
   HARMONIE_TIP_CONFIRMATIONS  blocks, the tip's own included (default 1).
   HARMONIE_TIP_POLL_S         polling interval over HTTP or the devnet (default 0.2).
+  HARMONIE_TIP_NOTIFY_FOLLOWERS  "0": tell only the artist, not their followers too.
 With neither a devnet nor an RPC URL and address, no watcher runs.
 
 Where it stopped is kept in <data_dir>/tip_watcher.json, keyed by chain, genesis block and
@@ -18,9 +19,11 @@ contract, so a restart resumes there and a fresh devnet starts afresh. The curso
 after each range is announced: a crash in between may announce that range again, which the
 studio's de-duplication absorbs.
 
-Notification data: {"tx_hash", "log_index", "block_number", "chain_id", "artist", "fan",
-"fan_name" (the fan's display name here, or null), "amount_wei" (decimal string: JSON
-numbers lose precision past 2^53), "message"}.
+The artist is notified, and so are their followers (their feeds show the tip; the fan who
+tipped is not told about their own tip). Notification data: {"tx_hash", "log_index",
+"block_number", "chain_id", "artist", "artist_name", "fan", "fan_name" (display names here,
+or null), "amount_wei" (decimal string: JSON numbers lose precision past 2^53), "message"}.
+A client tells a tip to itself from one to an artist it follows by "artist".
 """
 
 import asyncio
@@ -41,8 +44,8 @@ from sqlalchemy import select
 from web3 import AsyncHTTPProvider, AsyncWeb3, WebSocketProvider
 from web3.providers.async_base import AsyncBaseProvider
 
-from backend.models import Account
-from backend.notifications import publish
+from backend.models import Account, Follow
+from backend.notifications import publish, publish_many
 from backend.services import Services, services_of
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,7 @@ class TipWatchConfig:
     confirmations: int = 1
     poll_s: float = 0.2
     start_block: int | None = None  # None: from the head when first started
+    notify_followers: bool = True  # followers' feeds show tips to the artists they follow
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "TipWatchConfig":
@@ -71,6 +75,7 @@ class TipWatchConfig:
             contract=env.get("HARMONIE_TIPPING_ADDRESS") or None,
             confirmations=max(1, int(env.get("HARMONIE_TIP_CONFIRMATIONS", "1"))),
             poll_s=float(env.get("HARMONIE_TIP_POLL_S", "0.2")),
+            notify_followers=env.get("HARMONIE_TIP_NOTIFY_FOLLOWERS", "1") != "0",
         )
 
 
@@ -294,20 +299,36 @@ class BackendTipWatcher:
                 log.warning("skipped a malformed Tipped log: %s", exc)
         if not tips:
             return
-        names = await self._display_names({t["fan"] for t in tips})
+        names = await self._display_names({t["fan"] for t in tips} | {t["artist"] for t in tips})
         for tip in tips:
-            data = {**tip, "chain_id": self.chain_id, "fan_name": names.get(tip["fan"])}
+            data = {
+                **tip,
+                "chain_id": self.chain_id,
+                "fan_name": names.get(tip["fan"]),
+                "artist_name": names.get(tip["artist"]),
+            }
             await self.publish(
                 self.services, recipient=tip["artist"], kind="tip_received", data=data
             )
             self.announced += 1
+            if self.config.notify_followers:
+                followers = await self._followers(tip["artist"], exclude={tip["fan"]})
+                if followers:
+                    await publish_many(
+                        self.services, recipients=followers, kind="tip_received", data=data
+                    )
 
-    async def _display_names(self, fans: set[str]) -> dict[str, str]:
+    async def _display_names(self, addresses: set[str]) -> dict[str, str]:
         async with self.services.sessions() as session:
             rows = await session.execute(
-                select(Account.address, Account.display_name).where(Account.address.in_(fans))
+                select(Account.address, Account.display_name).where(Account.address.in_(addresses))
             )
             return {address: name for address, name in rows.all()}
+
+    async def _followers(self, artist: str, exclude: set[str]) -> list[str]:
+        async with self.services.sessions() as session:
+            rows = await session.execute(select(Follow.follower).where(Follow.artist == artist))
+            return [f for f in rows.scalars() if f not in exclude and f != artist]
 
 
 def start_tip_watcher(app: FastAPI) -> BackendTipWatcher | None:

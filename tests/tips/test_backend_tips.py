@@ -317,3 +317,41 @@ async def test_studio_watcher_on_the_local_profiles_devnet(
     store.close()
     assert [t.tx_hash for t in seen] == sent
     assert [t.amount_wei for t in seen] == [1, 2]
+
+
+async def test_followers_are_told_too_but_not_the_fan_who_tipped(
+    chain_env: TipChain, tmp_path: Path
+) -> None:
+    chain = chain_env
+    artist, tipper, follower = chain.artist, chain.fans[0], chain.fans[2]
+    async with httpx.AsyncClient(timeout=10) as client, serve(config(tmp_path)) as backend:
+        await watching(backend)
+        artist_token = await sign_in(client, backend, artist)
+        made = await client.put(
+            f"{backend.url}/profiles/{artist.address}",
+            json={"role": "artist", "display_name": "Nova", "bio": ""},
+            headers={"Authorization": f"Bearer {artist_token}"},
+        )
+        assert made.status_code == 200, made.text
+        sockets = {}
+        for who in (tipper, follower):
+            token = await sign_in(client, backend, who)
+            followed = await client.put(
+                f"{backend.url}/artists/{artist.address}/follow",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert followed.status_code == 200, followed.text
+            sockets[who.address] = await notification_socket(backend, token)
+            await next_frame(sockets[who.address], "backlog")
+        try:
+            sent = await asyncio.to_thread(chain.tip, tipper, 77, "for Nova")
+            note = (await next_frame(sockets[follower.address], "notification"))["notification"]
+            assert note["kind"] == "tip_received"
+            assert note["data"]["tx_hash"] == sent
+            assert note["data"]["artist"] == artist.address
+            assert note["data"]["artist_name"] == "Nova"
+            with pytest.raises(TimeoutError):
+                await next_frame(sockets[tipper.address], "notification", timeout=1.0)
+        finally:
+            for ws in sockets.values():
+                await ws.close()
