@@ -52,7 +52,7 @@ class TipService:
             chain_id=network.chain_id,
         )
         if poll_interval_s is None:
-            poll_interval_s = 0.25 if network.key == "local" else 1.0
+            poll_interval_s = 0.25 if network.key == "local" else 0.5
         self.watcher = TipWatcher(target, self.store, poll_interval_s=poll_interval_s)
         self.alerts = TipAlerts(
             self.store, artist, network.symbol, price, chain_id=network.chain_id
