@@ -208,9 +208,9 @@ async def test_whip_requires_sdp_content_type(relay_server, http) -> None:
 
 
 async def test_relay_refuses_an_offer_it_cannot_relay_with_406(relay_server, http) -> None:
-    from aiortc import RTCPeerConnection
+    from media.ice import peer_connection
 
-    pc = RTCPeerConnection()
+    pc = peer_connection()
     pc.addTransceiver("video", direction="sendonly")
     await pc.setLocalDescription(await pc.createOffer())
     lines = pc.localDescription.sdp.splitlines()
