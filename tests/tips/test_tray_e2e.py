@@ -28,6 +28,17 @@ def xserver():
         pytest.skip(f"{missing} is not installed (make system-deps installs it)")
 
 
+def balloon_pixels(shot: Path) -> int:
+    """Pixels of the tray balloon's pale yellow (tool tip base) in the top-right corner."""
+    import numpy as np
+    from PIL import Image
+
+    image = np.asarray(Image.open(shot).convert("RGB"))
+    corner = image[:160, -480:].reshape(-1, 3).astype(int)
+    r, g, b = corner[:, 0], corner[:, 1], corner[:, 2]
+    return int(((r > 245) & (g > 245) & (b >= 200) & (b <= 235)).sum())
+
+
 def events(log: Path, name: str) -> list[dict]:
     return [e for e in read_events(log) if e.get("event") == name]
 
@@ -127,6 +138,7 @@ async def test_three_tips_three_tray_messages_across_a_restart(
             [sys.executable, "-m", "tests.support.screenshot", str(shot)],
             env=xserver.env, check=True, timeout=30,
         )  # fmt: skip
+        assert balloon_pixels(shot) > 2_000, "Qt's tray balloon is drawn next to the tray"
     finally:
         stop_app(app)
 
