@@ -295,12 +295,13 @@ class TipWatcher:
                     break
                 number = await self._rewind(w3, number - 1) + 1
                 continue
-            if not await self._scan_block(w3, block, head):
+            if not await self._scan_block(w3, block):
                 break
             number += 1
 
         self.head = head
-        self._confirm_pending(head)
+        # confirmations count only blocks this pass linked by parent hash, not the node's word
+        self._confirm_pending(self.store.cursor(scope) or 0)
         self.synced.emit(head)
 
     @staticmethod
@@ -314,7 +315,7 @@ class TipWatcher:
                     return block
         return None
 
-    async def _scan_block(self, w3: AsyncWeb3, block: Any, head: int) -> bool:
+    async def _scan_block(self, w3: AsyncWeb3, block: Any) -> bool:
         scope = self.scope
         assert scope is not None
         number, block_hash = int(block["number"]), _hex(block["hash"])
@@ -329,7 +330,7 @@ class TipWatcher:
         except Web3Exception as exc:  # the block left the chain between two calls: next pass
             log.info("logs of block %s unavailable (%s); retrying", number, exc)
             return False
-        status = CONFIRMED if head - number + 1 >= self.confirmations else PENDING
+        status = CONFIRMED if self.confirmations <= 1 else PENDING
         tips = self._decode_all(logs, int(block["timestamp"]), status)
         with self.store.transaction() as db:
             new, changed = self._store_tips(tips, db)
