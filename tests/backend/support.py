@@ -51,7 +51,12 @@ class RunningBackend:
 
 def _server(app: FastAPI, sock: socket.socket) -> uvicorn.Server:
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, timeout_graceful_shutdown=2, ws_max_queue=64
+        app,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+        ws_max_size=64 * 1024,
+        ws_per_message_deflate=False,
     )
     return uvicorn.Server(config)
 
