@@ -25,6 +25,10 @@ CREATE TABLE IF NOT EXISTS watch_cursor (
     scope TEXT PRIMARY KEY,
     last_block INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS scope_chain (
+    scope TEXT PRIMARY KEY,
+    genesis TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS block_hashes (
     scope TEXT NOT NULL,
     number INTEGER NOT NULL,
@@ -122,6 +126,35 @@ class TipStore:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    # -- which chain a scope's data came from ------------------------------------------------
+
+    def adopt_chain(self, scope: str, genesis: str) -> bool:
+        """Record the chain (by genesis hash) behind `scope`. If it differs from the one
+        recorded, that chain is gone (a local devnet starts afresh on every run, with the same
+        chain id and contract address): forget its tips, cursor and shown alerts, so the new
+        chain's tips, which may even repeat the old transaction hashes, are seen and shown.
+        Returns True when it forgot an old chain."""
+        genesis = genesis.lower()
+        row = self._db.execute(
+            "SELECT genesis FROM scope_chain WHERE scope = ?", (scope,)
+        ).fetchone()
+        if row is not None and row[0] == genesis:
+            return False
+        with self.transaction() as db:
+            if row is not None:
+                db.execute(
+                    "DELETE FROM alerted WHERE EXISTS (SELECT 1 FROM tips t WHERE t.scope = ? "
+                    "AND t.tx_hash = alerted.tx_hash AND t.log_index = alerted.log_index)",
+                    (scope,),
+                )
+                for table in ("tips", "block_hashes", "watch_cursor"):
+                    db.execute(f"DELETE FROM {table} WHERE scope = ?", (scope,))
+            db.execute(
+                "INSERT OR REPLACE INTO scope_chain (scope, genesis) VALUES (?, ?)",
+                (scope, genesis),
+            )
+        return row is not None
 
     # -- cursor and remembered block hashes ---------------------------------------------------
 

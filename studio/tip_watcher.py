@@ -249,7 +249,11 @@ class TipWatcher:
                 f"The node at {safe_url(self.target.rpc_url)} is on chain {chain_id}, "
                 f"not the expected chain {self.target.chain_id}."
             )
-        self.scope = watch_scope(chain_id, self.contract, self.artist)
+        scope = watch_scope(chain_id, self.contract, self.artist)
+        genesis = _hex((await w3.eth.get_block(0))["hash"])
+        if self.store.adopt_chain(scope, genesis):
+            event(log, "tip_chain_reset", scope=scope)
+        self.scope = scope
 
     # -- one pass -----------------------------------------------------------------------------
 

@@ -376,3 +376,45 @@ async def test_lagging_and_flapping_nodes_neither_drop_nor_repeat_tips(
         await proxy.close()
     assert [t.tx_hash for t in seen.seen] == [t1, t2, *rest]
     assert all(t.status != DROPPED for t in seen.changed)
+
+
+async def test_a_fresh_chain_behind_the_same_url_is_watched_afresh(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A local devnet starts anew on every run: same chain id, same contract address, even
+    the same transaction hashes. Its tips are seen and shown, nothing is stuck or hidden."""
+    from chain import contracts
+    from chain.devnet import dev_accounts
+    from studio.tip_alerts import TipAlerts
+    from tests.tips.conftest import ANVIL, Anvil
+
+    if not ANVIL.exists():
+        pytest.skip("anvil is not installed")
+    accounts = dev_accounts(4)
+    artist, fan = accounts[1], accounts[2]
+    node = Anvil()
+    store = TipStore(tmp_path / "tips.sqlite3")
+    shown: list = []
+    hashes = []
+    try:
+        for run in range(2):
+            w3 = node.start()
+            tipping = contracts.deploy(w3, contracts.TIPPING, (), accounts[0])
+            chain = TipChain(node, w3, tipping, artist, [fan])
+            alerts = TipAlerts(store, artist.address, "ETH")
+            alerts.alerted.connect(shown.append)
+            target = WatchTarget(node.http_url, tipping.address, artist.address, 1, 1114)
+            watcher = TipWatcher(target, store, start_block=0, poll_interval_s=0.05)
+            alerts.follow(watcher)
+            watcher.start()
+            try:
+                hashes.append(await asyncio.to_thread(chain.tip, fan, 1, "same tip"))
+                await wait_until(lambda n=run: len(shown) == n + 1, what=f"run {run}")
+                await synced_past(watcher, chain)
+            finally:
+                await watcher.stop()
+            node.stop()
+    finally:
+        node.stop()
+        store.close()
+    assert len(shown) == 2
+    assert hashes[0] == hashes[1], "the same signed transaction on the new chain"
+    assert [a.record.tx_hash for a in shown] == hashes
