@@ -70,6 +70,11 @@ try {
   result.encoded = await page.evaluate(() => window.HarmonieTip.encodeTip("0x" + "ab".repeat(20), "hé"));
   result.formatted = await page.evaluate(() => window.HarmonieTip.formatAmount(window.HarmonieTip.parseAmount(".000000000000000001")));
   result.alerts = alerts;
+
+  // on the fan page, the stage of the watched stream gets a Tip button for its artist
+  await page.goto(new URL("follow.html", args.page).href);
+  await page.waitForSelector("#stage > .harmonie-tip .tip-open", { timeout: 10000 });
+  result.followedArtist = await page.getAttribute("#stage", "data-tip-artist");
 } finally {
   await browser.close();
   rmSync(profile, { recursive: true, force: true });

@@ -42,6 +42,16 @@ def page_server(tmp_path: Path, tip_chain: TipChain):  # type: ignore[no-untyped
 <script src="tip.js"></script></body></html>""",
         encoding="utf-8",
     )
+    (tmp_path / "follow.html").write_text(
+        f"""<!doctype html><html><head><meta charset="utf-8">
+<meta name="harmonie:tipping" content="{tip_chain.address}">
+<meta name="harmonie:chain-id" content="1114"></head>
+<body><section id="stage"><h2>stage</h2></section>
+<script>window.harmonie = {{current: "s1", streams: [{{stream: "s1",
+  info: {{id: "s1", artist_address: "{tip_chain.artist.address}"}}}}]}};</script>
+<script src="tip.js"></script></body></html>""",
+        encoding="utf-8",
+    )
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -75,6 +85,7 @@ async def test_fan_tips_from_the_page_through_the_wallet(
     assert result["status"].startswith("Sent 0.000000000000000001 — thank you!")
     assert result["walletCalls"][-1] == "eth_sendTransaction"
     assert result["formatted"] == "0.000000000000000001"
+    assert result["followedArtist"] == tip_chain.artist.address, "the watched stream's artist"
     selector = Web3.keccak(text="tip(address,string)")[:4]
     expected = selector + abi_encode(["address", "string"], ["0x" + "ab" * 20, "hé"])
     assert result["encoded"] == "0x" + expected.hex()

@@ -190,11 +190,15 @@
     if (!state.current) { delete stage.dataset.tipArtist; return; }
     if (stage.dataset.tipStream === state.current) return;
     try {
-      const response = await fetch("/live", { cache: "no-store" });
-      if (!response.ok) return;
-      const body = await response.json();
-      const items = Array.isArray(body) ? body : body.items || [];
-      const live = items.find((s) => s.id === state.current);
+      // fan.js already joined the relay's streams with /live (same id): use that if present
+      const known = (state.streams || []).find((s) => s.stream === state.current);
+      let live = known && known.info;
+      if (!live) {
+        const response = await fetch("/live?limit=100", { cache: "no-store" });
+        if (!response.ok) return;
+        const body = await response.json();
+        live = (Array.isArray(body) ? body : body.items || []).find((s) => s.id === state.current);
+      }
       if (live && /^0x[0-9a-fA-F]{40}$/.test(live.artist_address)) {
         stage.dataset.tipStream = state.current;
         stage.dataset.tipArtist = live.artist_address;
