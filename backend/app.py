@@ -38,6 +38,7 @@ def create_services(config: BackendConfig) -> Services:
         hub=Hub(),
         metrics=Metrics(),
         chat_limiter=make_rate_limiter(bus, config.chat_burst, config.chat_rate_per_s),
+        auth_limiter=make_rate_limiter(bus, config.auth_burst, config.auth_rate_per_s),
         jwt_secret=config.jwt_secret or secrets.token_urlsafe(32),
     )
 

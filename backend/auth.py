@@ -105,7 +105,22 @@ async def _token_pair(services: Services, address: str, now: datetime) -> TokenP
     )
 
 
-@router.get("/nonce", summary="A fresh single-use nonce for a SIWE message")
+async def limit_by_client(request: Request) -> None:
+    """Per client IP, shared across instances when Redis is configured."""
+    client = request.client.host if request.client else "unknown"
+    if not await get_services(request).auth_limiter.allow(f"auth:{client}"):
+        raise HTTPException(429, detail="too many sign-in attempts; wait a little")
+
+
+RateLimited = Depends(limit_by_client)
+
+
+@router.get(
+    "/nonce",
+    summary="A fresh single-use nonce for a SIWE message",
+    responses=error_responses(429),
+    dependencies=[RateLimited],
+)
 async def nonce(services: ServicesDep) -> NonceOut:
     now = datetime.now(UTC)
     value = secrets.token_hex(16)
@@ -120,7 +135,8 @@ async def nonce(services: ServicesDep) -> NonceOut:
 @router.post(
     "/verify",
     summary="Exchange a signed SIWE message for tokens",
-    responses=error_responses(401),
+    responses=error_responses(401, 429),
+    dependencies=[RateLimited],
 )
 async def verify(body: VerifyIn, services: ServicesDep) -> TokenPair:
     now = datetime.now(UTC)
@@ -154,7 +170,8 @@ async def verify(body: VerifyIn, services: ServicesDep) -> TokenPair:
 @router.post(
     "/refresh",
     summary="Trade a refresh token (once) for a new token pair",
-    responses=error_responses(401),
+    responses=error_responses(401, 429),
+    dependencies=[RateLimited],
 )
 async def refresh(body: RefreshIn, services: ServicesDep) -> TokenPair:
     now = datetime.now(UTC)

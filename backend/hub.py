@@ -19,12 +19,11 @@ class Subscriber:
         self._pending: deque[str] = deque()
         self._wake = asyncio.Event()
         self._paused = True
-        self.overflowed = False
+        self.overflowed = asyncio.Event()
 
     def offer(self, payload: str) -> None:
         if len(self._pending) >= MAX_PENDING:
-            self.overflowed = True
-            self._wake.set()
+            self.overflowed.set()
             return
         self._pending.append(payload)
         if not self._paused:
@@ -41,12 +40,10 @@ class Subscriber:
         self._wake.set()
 
     async def run(self) -> None:
-        """Send queued payloads until cancelled; returns if the subscriber overflowed."""
+        """Send queued payloads until cancelled (the owner watches `overflowed`)."""
         while True:
             await self._wake.wait()
             self._wake.clear()
-            if self.overflowed:
-                return
             while self._pending:
                 await self._send(self._pending.popleft())
                 self._hub.delivered += 1

@@ -25,6 +25,7 @@ class Services:
     hub: Hub
     metrics: Metrics
     chat_limiter: RateLimiter
+    auth_limiter: RateLimiter
     jwt_secret: str = field(repr=False)
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
 

@@ -87,16 +87,23 @@ async def stream_to(
             await handle(await receive_frame(websocket))
 
     reader = asyncio.create_task(read())
+    too_slow = asyncio.create_task(subscriber.overflowed.wait())
     try:
-        done, _ = await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
-        if writer in done and subscriber.overflowed:
-            await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect and resume")
+        await asyncio.wait({writer, reader, too_slow}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         await cancel(writer)
         await cancel(reader)
+        await cancel(too_slow)  # type: ignore[arg-type]
+    if subscriber.overflowed.is_set():
+        # Its socket may not be writable at all: do not wait long to say goodbye.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect and resume"), 2.0
+            )
 
 
 async def close_quietly(websocket: WebSocket, code: int = 1000, reason: str = "") -> None:
     if websocket.application_state == WebSocketState.CONNECTED:
-        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
-            await websocket.close(code, reason)
+        # Bounded: a peer that stopped reading must not hold this handler forever.
+        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect, TimeoutError):
+            await asyncio.wait_for(websocket.close(code, reason), 2.0)

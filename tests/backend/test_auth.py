@@ -1,6 +1,7 @@
 """Sign-in over HTTP: nonce, verify, refresh, and the refusals a malicious client meets."""
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -8,7 +9,7 @@ import jwt
 from eth_account import Account
 
 from tests.backend.conftest import JWT_SECRET
-from tests.backend.support import RunningBackend, bearer, sign, sign_in, siwe_message
+from tests.backend.support import RunningBackend, bearer, serve, sign, sign_in, siwe_message
 
 
 async def _nonce(client: httpx.AsyncClient, backend: RunningBackend) -> str:
@@ -154,3 +155,13 @@ async def test_unknown_refresh_token_is_refused(
 ) -> None:
     response = await client.post(f"{backend.url}/auth/refresh", json={"refresh_token": "x" * 43})
     assert response.status_code == 401
+
+
+async def test_sign_in_endpoints_are_rate_limited_per_client(
+    backend_config, client: httpx.AsyncClient
+) -> None:  # type: ignore[no-untyped-def]
+    async with serve(replace(backend_config, auth_burst=3, auth_rate_per_s=0.01)) as backend:
+        statuses = [(await client.get(f"{backend.url}/auth/nonce")).status_code for _ in range(5)]
+        assert statuses == [200, 200, 200, 429, 429]
+        refused = await client.post(f"{backend.url}/auth/refresh", json={"refresh_token": "x" * 43})
+        assert refused.status_code == 429
