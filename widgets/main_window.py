@@ -47,7 +47,7 @@ class MainWindow(QMainWindow):
         self.studio = studio
         self.can_hide_to_tray = False  # set by the tray icon when a tray host exists
         self.setWindowTitle(f"HarmonieCORE Studio — {studio.profile.name}")
-        self.resize(1280, 800)
+        self._fit_to_screen(1440, 900)
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -84,6 +84,12 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self.restore_layout()
+
+    def _fit_to_screen(self, width: int, height: int) -> None:
+        screen = self.screen().availableGeometry() if self.screen() else None
+        if screen is not None:
+            width, height = min(width, screen.width()), min(height, screen.height())
+        self.resize(width, height)
 
     # -- composition -------------------------------------------------------------------
     def set_page(self, key: str, title: str, widget: QWidget) -> None:

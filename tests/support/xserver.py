@@ -41,7 +41,7 @@ def _x_answers(env: dict[str, str]) -> bool:
 
 
 @contextmanager
-def xvfb_with_tray(width: int = 1280, height: int = 800) -> Iterator[XServer]:
+def xvfb_with_tray(width: int = 1600, height: int = 900) -> Iterator[XServer]:
     for tool in ("Xvfb", "trayer", "xprop"):
         if shutil.which(tool) is None:
             raise FileNotFoundError(tool)
