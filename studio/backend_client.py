@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
+from eth_account.messages import SignableMessage, encode_defunct
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
@@ -70,6 +71,24 @@ class CallableSigner:
 
     def sign_message(self, text: str) -> "str | Awaitable[str]":
         return self.sign(text)
+
+
+class _Eip191Key(Protocol):
+    @property
+    def address(self) -> str: ...
+
+    def sign_message(self, message: SignableMessage) -> Any: ...
+
+
+def signer_for_key(key: _Eip191Key) -> CallableSigner:
+    """Adapt a key whose sign_message takes an EIP-191 SignableMessage (the studio wallet's
+    unlocked key returns signature bytes; an eth_account account returns a SignedMessage)."""
+
+    def sign(text: str) -> str:
+        signed = key.sign_message(encode_defunct(text=text))
+        return "0x" + bytes(getattr(signed, "signature", signed)).hex()
+
+    return CallableSigner(address=key.address, sign=sign)
 
 
 class BackendClientError(StudioError):

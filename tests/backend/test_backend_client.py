@@ -20,6 +20,7 @@ from studio.backend_client import (
     CallableSigner,
     ChatEvent,
     SignInError,
+    signer_for_key,
 )
 from tests.backend.support import DEVNET_CHAIN_ID, RunningBackend, cid, serve, sign
 
@@ -50,6 +51,18 @@ async def test_sign_in_profile_track_and_search(studio_client: BackendClient) ->
     found = await studio_client.search("first")
     assert [t.id for t in found.tracks.items] == [track.id]
     assert await studio_client.profile(Account.create().address) is None
+
+
+async def test_a_wallet_key_signs_in_through_the_adapter(backend: RunningBackend) -> None:
+    from chain.wallet import UnlockedKey
+
+    key = UnlockedKey(Account.create())
+    client = BackendClient(backend.url, signer_for_key(key), chain_id=DEVNET_CHAIN_ID)
+    assert (await client.sign_in()).address == key.address
+    await client.aclose()
+    plain = BackendClient(backend.url, signer_for_key(Account.create()), chain_id=DEVNET_CHAIN_ID)
+    assert (await plain.sign_in()).address == plain.signer.address  # type: ignore[union-attr]
+    await plain.aclose()
 
 
 async def test_refused_sign_in_is_a_clear_error(backend: RunningBackend) -> None:
