@@ -3,11 +3,15 @@
 import asyncio
 import contextlib
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +27,7 @@ from backend.config import BackendConfig
 from backend.siwe import SiweMessage
 
 DEVNET_CHAIN_ID = 1114
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def listening_socket(port: int = 0) -> socket.socket:
@@ -36,7 +41,7 @@ def listening_socket(port: int = 0) -> socket.socket:
 
 @dataclass
 class RunningBackend:
-    app: FastAPI
+    app: FastAPI | None  # None when the backend runs as a separate process
     url: str
     config: BackendConfig
 
@@ -82,6 +87,43 @@ async def serve(config: BackendConfig, port: int = 0) -> AsyncIterator[RunningBa
         server.should_exit = True
         await task
         sock.close()
+
+
+@contextlib.asynccontextmanager
+async def serve_process(config: BackendConfig, log_path: Path) -> AsyncIterator[RunningBackend]:
+    """`python -m backend` as its own OS process (what an operator runs), on a free port."""
+    sock = listening_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    command = [sys.executable, "-m", "backend", "--port", str(port), "--log-level", "warning"]
+    command += ["--database-url", config.database_url, "--data-dir", str(config.data_dir)]
+    if config.redis_url:
+        command += ["--redis-url", config.redis_url]
+    env = {**os.environ, "HARMONIE_JWT_SECRET": config.jwt_secret or ""}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(timeout=2) as http:
+            for _ in range(300):
+                if process.poll() is not None:
+                    raise RuntimeError(f"backend process exited: {log_path.read_text()[-2000:]}")
+                try:
+                    if (await http.get(f"{url}/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("backend process did not become healthy")
+        yield RunningBackend(app=None, url=url, config=replace(config, port=port))
+    finally:
+        process.terminate()
+        try:
+            await asyncio.to_thread(process.wait, 15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @contextlib.contextmanager

@@ -5,7 +5,6 @@ import contextlib
 import json
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
 import httpx
 import pytest
@@ -14,7 +13,15 @@ from websockets.asyncio.client import connect
 from backend import notifications
 from backend.config import BackendConfig
 from tests.backend.conftest import JWT_SECRET
-from tests.backend.support import RunningBackend, bearer, cid, make_profile, next_frame, serve
+from tests.backend.support import (
+    RunningBackend,
+    bearer,
+    cid,
+    make_profile,
+    next_frame,
+    serve,
+    serve_process,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +30,8 @@ pytestmark = pytest.mark.slow
 async def two_instances(
     postgres_url: str, redis_url: str, tmp_path
 ) -> AsyncIterator[tuple[RunningBackend, RunningBackend]]:  # type: ignore[no-untyped-def]
+    """Instance A in this process (so the test can call internal APIs such as
+    notifications.publish on it); instance B as its own `python -m backend` process."""
     config = BackendConfig(
         database_url=postgres_url,
         redis_url=redis_url,
@@ -30,10 +39,10 @@ async def two_instances(
         jwt_secret=JWT_SECRET,  # shared, as behind one load balancer
     )
     async with contextlib.AsyncExitStack() as stack:
-        # Started together: the migration lock makes the second wait for the first.
+        # Started together: the migration lock makes one wait for the other.
         first, second = await asyncio.gather(
             stack.enter_async_context(serve(config)),
-            stack.enter_async_context(serve(replace(config))),
+            stack.enter_async_context(serve_process(config, tmp_path / "instance-b.log")),
         )
         yield first, second
 
