@@ -369,7 +369,15 @@ async def chat_socket(
             frame("history", messages=[m.model_dump(mode="json") for m in messages])
         )
         up_to = messages[-1].id if messages else (after or 0)
-        await stream_to(websocket, subscriber, up_to, ("message",), handle)
+        await stream_to(
+            websocket,
+            subscriber,
+            up_to,
+            ("message",),
+            handle,
+            frame_burst=services.config.ws_frame_burst,
+            frame_rate_per_s=services.config.ws_frame_rate_per_s,
+        )
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
     finally:

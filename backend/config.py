@@ -28,6 +28,9 @@ class BackendConfig:
     chat_history: int = 50
     chat_burst: int = 5
     chat_rate_per_s: float = 1.0
+    # Frames one WebSocket client may send: a burst, then a steady rate; a flood is cut off.
+    ws_frame_burst: int = 30
+    ws_frame_rate_per_s: float = 10.0
     # Sign-in endpoints, per client IP: a flood of nonces or signature checks is refused early.
     auth_burst: int = 60
     auth_rate_per_s: float = 2.0

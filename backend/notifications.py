@@ -260,7 +260,15 @@ async def notifications_socket(
             else:
                 await websocket.send_text(error_frame("bad_frame", "only ping is accepted here"))
 
-        await stream_to(websocket, subscriber, up_to, ("notification",), handle)
+        await stream_to(
+            websocket,
+            subscriber,
+            up_to,
+            ("notification",),
+            handle,
+            frame_burst=services.config.ws_frame_burst,
+            frame_rate_per_s=services.config.ws_frame_rate_per_s,
+        )
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
     finally:

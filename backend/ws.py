@@ -12,6 +12,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from backend.auth import decode_access_token
 from backend.hub import Subscriber, cancel
+from backend.ratelimit import LocalRateLimiter
 from backend.services import Services
 from backend.wire import ClientFrame, WsAuth
 
@@ -22,6 +23,7 @@ _frames: TypeAdapter[Any] = TypeAdapter(ClientFrame)
 CLOSE_NOT_FOUND = 4404
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_SLOW = 4008
+CLOSE_POLICY = 1008
 
 
 def frame(kind: str, **fields: Any) -> str:
@@ -72,6 +74,8 @@ async def stream_to(
     backlog_sent_up_to: int,
     keyed_kinds: tuple[str, ...],
     handle: Callable[[Any], Awaitable[None]],
+    frame_burst: int = 30,
+    frame_rate_per_s: float = 10.0,
 ) -> None:
     """After the backlog: flush what arrived while joining (minus duplicates), then run the
     writer and the reader together until either ends."""
@@ -82,9 +86,16 @@ async def stream_to(
     subscriber.resume()
     writer = asyncio.create_task(subscriber.run())
 
+    budget = LocalRateLimiter(frame_burst, frame_rate_per_s)
+
     async def read() -> None:
         while True:
-            await handle(await receive_frame(websocket))
+            message = await receive_frame(websocket)
+            if not budget.allow_now("frames"):
+                await websocket.send_text(error_frame("flood", "too many frames; goodbye"))
+                await close_quietly(websocket, CLOSE_POLICY, "too many frames")
+                return
+            await handle(message)
 
     reader = asyncio.create_task(read())
     too_slow = asyncio.create_task(subscriber.overflowed.wait())

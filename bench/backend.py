@@ -66,6 +66,8 @@ def serve(port: int, database: Path) -> None:
         jwt_secret=JWT_SECRET,
         chat_burst=1_000_000,
         chat_rate_per_s=1_000_000.0,
+        ws_frame_burst=1_000_000,  # the one sender socket sends the whole load
+        ws_frame_rate_per_s=1_000_000.0,
     )
     uvicorn.run(
         create_app(config),

@@ -204,3 +204,14 @@ async def test_history_is_the_last_n_messages(
         metrics = (await client.get(f"{backend.url}/metrics")).text
         assert "harmonie_chat_messages_total 6" in metrics
         await asyncio.sleep(0)
+
+
+async def test_a_frame_flood_is_cut_off(backend: RunningBackend, client: httpx.AsyncClient) -> None:
+    _, _, stream = await _live_stream(client, backend)
+    async with connect(_chat_url(backend, stream.id)) as ws:
+        await next_frame(ws, "history")
+        for _ in range(60):
+            await ws.send(json.dumps({"type": "ping"}))
+        assert (await next_frame(ws, "error"))["code"] == "flood"
+        await ws.wait_closed()
+        assert ws.close_code == 1008
