@@ -23,8 +23,10 @@ from studio.signals import Signal
 
 if TYPE_CHECKING:
     from studio.backend_client import BackendClient
+    from studio.chat_room import ChatRoom
     from studio.live_session import LiveSession
     from studio.publish_service import PublishService
+    from studio.stream_announcer import StreamAnnouncer
     from studio.tip_alerts import TipAlerts
     from studio.tip_watcher import TipWatcher
     from studio.wallet_session import WalletSession
@@ -76,6 +78,8 @@ class Studio:
         self.publish: PublishService | None = None
         self.wallet: WalletSession | None = None
         self.backend_client: BackendClient | None = None
+        self.announcer: StreamAnnouncer | None = None  # shows announced to the backend
+        self.chat_room: ChatRoom | None = None  # the announced show's chat
         self.tip_watcher: TipWatcher | None = None
         self.tip_alerts: TipAlerts | None = None
         self.confirm_transaction: Any = None  # set by the window: its confirmation dialog
@@ -172,8 +176,20 @@ class Studio:
         self.live = LiveSession(default_publisher_factory())
         self.publish = publish_service_for(self)
         await self._start_wallet()
+        self._announce_shows()
         self.services_ready.emit()
         event(log, "services_ready", wallet=self.wallet is not None)
+
+    def _announce_shows(self) -> None:
+        """Shows started with a signed-in wallet are announced (live list, chat room)."""
+        if self.backend_client is None or self.live is None:
+            return
+        from studio.chat_room import ChatRoom
+        from studio.stream_announcer import StreamAnnouncer
+
+        self.announcer = StreamAnnouncer(self.backend_client, self.live)
+        self.chat_room = ChatRoom(self.backend_client)
+        self.chat_room.follow(self.announcer)
 
     async def _start_wallet(self) -> None:
         from chain.errors import ChainError
@@ -305,6 +321,10 @@ class Studio:
     async def stop_services(self) -> None:
         if self.live is not None:
             await self.live.stop()  # ends a running show (and its recording) cleanly
+        if self.announcer is not None:
+            await self.announcer.aclose()  # the backend hears of the end before the client goes
+        if self.chat_room is not None:
+            await self.chat_room.close()
         await self._stop_tips()
         if self.publish is not None:
             await self.publish.aclose()

@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -181,6 +181,10 @@ class LiveSession:
         self.meters_changed = Signal()  # emits media.pipeline.Meters (50 per second)
         self.stats_changed = Signal()  # emits a dict of figures (once per second)
         self._publisher_factory = publisher_factory or default_publisher_factory()
+        # Sees the requested options before anything opens and may return others (the
+        # stream announcer: the announced stream's WHIP URL and token). Its failure is a
+        # message, never a failed show.
+        self.options_resolver: Callable[[LiveOptions], Awaitable[LiveOptions]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stats_task: asyncio.Task[None] | None = None
         self._publish_task: asyncio.Task[None] | None = None
@@ -267,6 +271,7 @@ class LiveSession:
         self.viewers = None
         self.publisher_stats = {}
         self._set_state("starting")
+        options = self.options = await self._resolve_options(options)
         try:
             await self._loop.run_in_executor(None, self._build, options)
         except (MediaError, LiveError) as exc:
@@ -286,6 +291,16 @@ class LiveSession:
             self._publish_task = asyncio.create_task(self._start_publishing(options))
         else:
             self.say("Not publishing: no WHIP URL given; recording only.")
+
+    async def _resolve_options(self, options: LiveOptions) -> LiveOptions:
+        if self.options_resolver is None:
+            return options
+        try:
+            return await self.options_resolver(options)
+        except Exception as exc:
+            log.warning("live options resolver failed", exc_info=True)
+            self.say(f"Going live with the settings as given: {exc}")
+            return options
 
     def _build(self, options: LiveOptions) -> None:
         """Open devices and encoders (blocking: run off the event loop)."""

@@ -33,6 +33,7 @@ class Journeys:
         self.wallet_panel: Any = None
         self.golive_panel: Any = None
         self.library_panel: Any = None
+        self.chat_dock: Any = None
         self.revenue_dashboard: Any = None
         self.notifier: Any = None
         self.revenue: Any = None
@@ -56,6 +57,18 @@ class Journeys:
             if token:
                 self.golive_panel.stream_key.setText(token)
             window.set_page("golive", "Go Live", self.golive_panel)
+        if studio.chat_room is not None:
+            from widgets.chat_dock import ChatDock
+
+            self.chat_dock = ChatDock(studio.chat_room)
+            window.set_dock("chat", "Chat", self.chat_dock, Qt.DockWidgetArea.RightDockWidgetArea)
+        else:
+            window.set_dock(
+                "chat",
+                "Chat",
+                placeholder("No chat: this profile has no backend, or no chain to sign in with."),
+                Qt.DockWidgetArea.RightDockWidgetArea,
+            )
         if studio.publish is not None:
             from widgets.library_panel import LibraryPanel
 
