@@ -43,6 +43,7 @@ from backend.wire import (
 )
 from backend.ws import (
     CLOSE_NOT_FOUND,
+    admitted,
     authenticate,
     close_quietly,
     error_frame,
@@ -321,6 +322,14 @@ async def chat_socket(
     then message / deleted / muted / stream_ended as they happen. Send {"type":"auth"} to
     write; then send / delete / mute / unmute frames."""
     services = services_of(websocket)
+    async with admitted(services, websocket) as ok:
+        if ok:
+            await _chat_session(websocket, services, stream_id, after)
+
+
+async def _chat_session(
+    websocket: WebSocket, services: Services, stream_id: str, after: int | None
+) -> None:
     await websocket.accept()
     try:
         await _stream(services, stream_id)

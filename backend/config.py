@@ -31,6 +31,8 @@ class BackendConfig:
     # Frames one WebSocket client may send: a burst, then a steady rate; a flood is cut off.
     ws_frame_burst: int = 30
     ws_frame_rate_per_s: float = 10.0
+    # Open chat/notification sockets per client address on one instance (0: no cap).
+    ws_max_per_client: int = 200
     # Sign-in endpoints, per client IP: a flood of nonces or signature checks is refused early.
     auth_burst: int = 60
     auth_rate_per_s: float = 2.0

@@ -52,7 +52,23 @@ class Subscriber:
 class Hub:
     def __init__(self) -> None:
         self._channels: dict[str, set[Subscriber]] = {}
+        self._per_client: dict[str, int] = {}
         self.delivered = 0
+
+    def admit(self, client: str, limit: int) -> bool:
+        """Count one more socket for `client` unless it already holds `limit` (0: no cap)."""
+        held = self._per_client.get(client, 0)
+        if limit and held >= limit:
+            return False
+        self._per_client[client] = held + 1
+        return True
+
+    def release(self, client: str) -> None:
+        held = self._per_client.get(client, 0) - 1
+        if held > 0:
+            self._per_client[client] = held
+        else:
+            self._per_client.pop(client, None)
 
     def subscriber(self, send: Callable[[str], Awaitable[None]]) -> Subscriber:
         return Subscriber(send, self)

@@ -38,6 +38,7 @@ from backend.wire import (
 )
 from backend.ws import (
     CLOSE_UNAUTHORIZED,
+    admitted,
     authenticate,
     close_quietly,
     error_frame,
@@ -234,6 +235,12 @@ async def notifications_socket(
     """First frame must be {"type":"auth","token":...}; then a backlog of notifications with
     id > after (oldest first), then live ones as they happen."""
     services = services_of(websocket)
+    async with admitted(services, websocket) as ok:
+        if ok:
+            await _notifications_session(websocket, services, after)
+
+
+async def _notifications_session(websocket: WebSocket, services: Services, after: int) -> None:
     await websocket.accept()
     try:
         first = await asyncio.wait_for(receive_frame(websocket), AUTH_TIMEOUT_S)

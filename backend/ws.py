@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import WebSocket
@@ -24,6 +24,7 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_SLOW = 4008
 CLOSE_POLICY = 1008
+CLOSE_TRY_LATER = 1013
 
 
 def frame(kind: str, **fields: Any) -> str:
@@ -111,6 +112,22 @@ async def stream_to(
             await asyncio.wait_for(
                 websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect and resume"), 2.0
             )
+
+
+@contextlib.asynccontextmanager
+async def admitted(services: Services, websocket: WebSocket) -> AsyncIterator[bool]:
+    """Cap sockets per client address on this instance; over the cap, refuse politely."""
+    client = websocket.client.host if websocket.client else "unknown"
+    if not services.hub.admit(client, services.config.ws_max_per_client):
+        await websocket.accept()
+        await websocket.send_text(error_frame("too_many_sockets", "too many open sockets"))
+        await close_quietly(websocket, CLOSE_TRY_LATER, "too many sockets")
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        services.hub.release(client)
 
 
 async def close_quietly(websocket: WebSocket, code: int = 1000, reason: str = "") -> None:

@@ -68,6 +68,7 @@ def serve(port: int, database: Path) -> None:
         chat_rate_per_s=1_000_000.0,
         ws_frame_burst=1_000_000,  # the one sender socket sends the whole load
         ws_frame_rate_per_s=1_000_000.0,
+        ws_max_per_client=0,  # every client socket comes from 127.0.0.1
     )
     uvicorn.run(
         create_app(config),

@@ -215,3 +215,28 @@ async def test_a_frame_flood_is_cut_off(backend: RunningBackend, client: httpx.A
         assert (await next_frame(ws, "error"))["code"] == "flood"
         await ws.wait_closed()
         assert ws.close_code == 1008
+
+
+async def test_sockets_per_client_are_capped(
+    backend_config: BackendConfig, client: httpx.AsyncClient
+) -> None:
+    async with serve(replace(backend_config, ws_max_per_client=2)) as backend:
+        _, _, stream = await _live_stream(client, backend)
+        async with (
+            connect(_chat_url(backend, stream.id)) as one,
+            connect(_chat_url(backend, stream.id)) as two,
+        ):
+            await next_frame(one, "history")
+            await next_frame(two, "history")
+            async with connect(_chat_url(backend, stream.id)) as three:
+                assert (await next_frame(three))["code"] == "too_many_sockets"
+                await three.wait_closed()
+                assert three.close_code == 1013
+        # Closed sockets free their places (once the server has finished with them).
+        for _ in range(50):
+            async with connect(_chat_url(backend, stream.id)) as again:
+                if (await next_frame(again))["type"] == "history":
+                    break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("closed sockets never freed their places")
