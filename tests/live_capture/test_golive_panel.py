@@ -16,8 +16,10 @@ from widgets.golive_panel import GoLivePanel, format_elapsed  # noqa: E402
 from .conftest import decode_video  # noqa: E402
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def qasync_loop(qapp: QApplication):  # type: ignore[no-untyped-def]
+    # one loop per module: a qasync loop closed between tests can leave Qt events aimed at
+    # its deleted notifiers, which a later processEvents() crashes on
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
     yield loop
