@@ -28,7 +28,20 @@ class SecretServiceSession:
         self.keyring: subprocess.Popen[bytes] | None = None
         self.address = ""
 
-    def start(self) -> None:
+    def start(self, attempts: int = 3) -> None:
+        """Start bus and keyring; a keyring that does not come up (seen once under load:
+        'Prompt dismissed' from the probe) is stopped and started afresh."""
+        for attempt in range(1, attempts + 1):
+            try:
+                self._start_once()
+                return
+            except RuntimeError:
+                self.stop()
+                shutil.rmtree(self.home / "data" / "keyrings", ignore_errors=True)
+                if attempt == attempts:
+                    raise
+
+    def _start_once(self) -> None:
         self.bus = subprocess.Popen(
             ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
