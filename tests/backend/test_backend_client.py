@@ -174,3 +174,28 @@ async def test_chat_and_alerts_resume_across_a_backend_restart_without_duplicate
         alerts_task.cancel()
         await asyncio.gather(chat_task, alerts_task, return_exceptions=True)
         await client.aclose()
+
+
+async def test_alert_list_and_read_marker(
+    backend: RunningBackend, studio_client: BackendClient
+) -> None:
+    await studio_client.sign_in()
+    address = studio_client.address
+    assert address is not None
+    ids = [
+        (
+            await notifications.publish(
+                backend.app, recipient=address, kind="tip_received", data={"i": i}
+            )
+        ).id
+        for i in range(3)
+    ]
+    page = await studio_client.notifications_page(limit=2)
+    assert [n.id for n in page.items] == [ids[2], ids[1]] and page.next_cursor == ids[1]
+    older = await studio_client.notifications_page(before=page.next_cursor)
+    assert [n.id for n in older.items] == [ids[0]]
+    assert await studio_client.mark_read(ids[1]) == ids[1]
+    assert [n.read for n in (await studio_client.notifications_page()).items] == [False, True, True]
+    with pytest.raises(BackendClientError) as refused:
+        await studio_client.mark_read(-1)
+    assert refused.value.status == 422 and "up_to" in str(refused.value)
