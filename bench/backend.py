@@ -63,6 +63,7 @@ def serve(port: int, database: Path) -> None:
     config = BackendConfig(
         port=port,
         database_url=f"sqlite+aiosqlite:///{database}",
+        data_dir=database.parent,  # the bench's temp dir (mounted routers keep files there)
         jwt_secret=JWT_SECRET,
         chat_burst=1_000_000,
         chat_rate_per_s=1_000_000.0,

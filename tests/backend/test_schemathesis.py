@@ -5,6 +5,9 @@ Requests carry a real access token (of an artist with a live stream) so the auth
 paths are explored too, not just their 401s.
 """
 
+import atexit
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,7 +62,16 @@ def auth_headers(live_backend: RunningBackend) -> dict[str, str]:
 
 # The document is the app's own (what /openapi.json serves, checked below); it is loaded at
 # import because schemathesis' fixture-based (lazy) loader does not work with pytest 9.
-schema = schemathesis.openapi.from_dict(create_app(BackendConfig()).openapi())
+# A throwaway data dir: mounted routers (content store, relay) create files in it.
+_SCRATCH = Path(tempfile.mkdtemp(prefix="harmonie-openapi-"))
+atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
+
+
+def _document() -> dict:  # type: ignore[type-arg]
+    return create_app(BackendConfig(data_dir=_SCRATCH)).openapi()
+
+
+schema = schemathesis.openapi.from_dict(_document())
 
 
 @schema.parametrize()
@@ -85,6 +97,6 @@ def test_api_never_fails_and_matches_its_schema(  # type: ignore[no-untyped-def]
 
 def test_openapi_document_is_served(live_backend: RunningBackend) -> None:
     document = httpx.get(f"{live_backend.url}/openapi.json").json()
-    assert document == create_app(BackendConfig()).openapi()
+    assert document == _document()
     assert document["openapi"].startswith("3.")
     assert "/auth/verify" in document["paths"] and "/search" in document["paths"]
