@@ -189,3 +189,31 @@ async def test_locked_wallet_goes_live_on_the_ingest_token_then_unlocked_announc
         await announcer.aclose()
         await client.aclose()
         await wallet.close()
+
+
+async def test_external_ingest_keeps_its_url_and_the_announcer_ends_the_stream(
+    backend: Backend, clients
+) -> None:  # type: ignore[no-untyped-def]
+    artist = await clients("artist", "Ada")
+    session = LiveSession()
+    announcer = StreamAnnouncer(artist, session)
+    room = ChatRoom(artist)
+    room.follow(announcer)
+    external = "http://127.0.0.1:9/whip/elsewhere"  # nothing listens: publishing fails
+    options = LiveOptions(
+        width=160, height=120, fps=15, whip_url=external, whip_token="cdn-key", title="Away"
+    )
+    await session.start(options)
+    try:
+        stream = announcer.stream
+        assert stream is not None and await live_ids(backend.url) == [stream.id]
+        assert session.options is not None
+        assert (session.options.whip_url, session.options.whip_token) == (external, "cdn-key")
+        await wait_until(lambda: session.publish_state == "failed", what="the refusal")
+        assert session.state == "live" and announcer.stream is not None
+    finally:
+        await session.stop()
+    await wait_until(lambda: room.state == "ended", what="the announcer to end the stream")
+    assert await live_ids(backend.url) == []
+    await announcer.aclose()
+    assert session.options_resolver is None
