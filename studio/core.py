@@ -27,8 +27,7 @@ if TYPE_CHECKING:
     from studio.live_session import LiveSession
     from studio.publish_service import PublishService
     from studio.stream_announcer import StreamAnnouncer
-    from studio.tip_alerts import TipAlerts
-    from studio.tip_watcher import TipWatcher
+    from studio.tips import TipService
     from studio.wallet_session import WalletSession
 
 log = logging.getLogger(__name__)
@@ -80,12 +79,10 @@ class Studio:
         self.backend_client: BackendClient | None = None
         self.announcer: StreamAnnouncer | None = None  # shows announced to the backend
         self.chat_room: ChatRoom | None = None  # the announced show's chat
-        self.tip_watcher: TipWatcher | None = None
-        self.tip_alerts: TipAlerts | None = None
+        self.tips: TipService | None = None
         self.confirm_transaction: Any = None  # set by the window: its confirmation dialog
         self.services_ready = Signal()  # () once start_services() is done
-        self.tips_changed = Signal()  # (TipAlerts | None) when the watched artist changes
-        self._tip_store: Any = None
+        self.tips_changed = Signal()  # (TipService | None) when the watched artist changes
         self._backend_tips: asyncio.Future[None] | None = None
         self._tips_restart: asyncio.Future[None] | None = None
         self._tip_overlay: Any = None
@@ -230,7 +227,7 @@ class Studio:
                 chain_id=network.chain_id,
             )
         wallet.changed.connect(self._on_wallet_changed)
-        self._watch_tips()
+        await self._watch_tips()
 
     def _on_wallet_changed(self, *_: object) -> None:
         wallet = self.wallet
@@ -244,7 +241,7 @@ class Studio:
             self.backend_client.signer = CallableSigner(
                 address=wallet.address, sign=wallet.sign_text
             )
-        watched = self.tip_alerts.artist if self.tip_alerts is not None else None
+        watched = self.tips.alerts.artist if self.tips is not None else None
         if wallet.address != watched:
             self._tips_restart = asyncio.ensure_future(self._restart_tips())
         elif wallet.unlocked:
@@ -255,11 +252,11 @@ class Studio:
         TipAlerts shows each (tx hash, log index) once whichever source is first."""
         if self._backend_tips is not None and not self._backend_tips.done():
             return
-        if self.backend_client is None or self.tip_alerts is None:
+        if self.backend_client is None or self.tips is None:
             return
         from studio.backend_client import NotificationSubscription
 
-        alerts = self.tip_alerts
+        alerts = self.tips.alerts
         subscription = NotificationSubscription(self.backend_client)
 
         async def follow() -> None:
@@ -274,35 +271,28 @@ class Studio:
 
     async def _restart_tips(self) -> None:
         await self._stop_tips()
-        self._watch_tips()
+        await self._watch_tips()
 
-    def _watch_tips(self) -> None:
+    async def _watch_tips(self) -> None:
         """Follow Tipped events for the wallet's address (the artist) on the profile's chain."""
         wallet = self.wallet
-        contract = wallet.network.contracts.get("tipping") if wallet else None
-        if wallet is None or not wallet.address or not contract:
+        if wallet is None or not wallet.address or "tipping" not in wallet.network.contracts:
             self.tips_changed.emit(None)
             return
-        from studio.tip_alerts import TipAlerts
-        from studio.tip_store import TipStore
-        from studio.tip_watcher import TipWatcher, WatchTarget
+        from studio.tip_alerts import price_from_settings
+        from studio.tip_overlay import TipOverlayLink
+        from studio.tips import TipService
 
-        if self._tip_store is None:
-            self._tip_store = TipStore(self.data_dir / "tips.sqlite3")
-        network = wallet.network
-        target = WatchTarget(
-            network.rpc_url, contract, wallet.address, network.confirmations, network.chain_id
+        self.tips = TipService(
+            wallet.network, wallet.address, self.data_dir, price=price_from_settings(self.settings)
         )
-        self.tip_watcher = TipWatcher(target, self._tip_store, start_block=0)
-        self.tip_alerts = TipAlerts(self._tip_store, wallet.address, network.symbol)
-        self.tip_alerts.follow(self.tip_watcher)
         if self.live is not None:  # tips drawn into the live picture for a few seconds
-            from studio.tip_overlay import TipOverlayLink
-
             enabled = bool(self.settings.get("tip_overlay", True))
-            self._tip_overlay = TipOverlayLink(self.tip_alerts, self.live.alert_overlay, enabled)
-        self.tip_watcher.start()
-        self.tips_changed.emit(self.tip_alerts)
+            self._tip_overlay = TipOverlayLink(self.tips.alerts, self.live.alert_overlay, enabled)
+        await self.tips.start()
+        self.tips_changed.emit(self.tips)
+        if wallet.unlocked:
+            self._follow_backend_tips()
 
     async def _stop_tips(self) -> None:
         if self._tip_overlay is not None:
@@ -313,10 +303,9 @@ class Studio:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._backend_tips
             self._backend_tips = None
-        if self.tip_watcher is not None:
-            await self.tip_watcher.stop()
-        self.tip_watcher = None
-        self.tip_alerts = None
+        if self.tips is not None:
+            await self.tips.stop()
+        self.tips = None
 
     async def stop_services(self) -> None:
         if self.live is not None:
@@ -332,9 +321,6 @@ class Studio:
             await self.backend_client.aclose()
         if self.wallet is not None:
             await self.wallet.close()
-        if self._tip_store is not None:
-            self._tip_store.close()
-            self._tip_store = None
 
     async def stop(self) -> None:
         await self.stop_services()

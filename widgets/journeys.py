@@ -5,9 +5,7 @@ Wallet, Alerts and Revenue when `Studio.start_services()` is done, and re-attach
 alerts whenever the wallet's account (the artist being watched) changes.
 """
 
-import asyncio
 import logging
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -34,18 +32,10 @@ class Journeys:
         self.golive_panel: Any = None
         self.library_panel: Any = None
         self.chat_dock: Any = None
-        self.revenue_dashboard: Any = None
-        self.notifier: Any = None
-        self.revenue: Any = None
-        self._tasks: set[asyncio.Future[Any]] = set()
+        self.tips_ui: Any = None
         self._tips_relay = _TipsRelay(window)
         self._tips_relay.changed.connect(self._attach_tips)
         studio.tips_changed.connect(self._tips_relay.changed.emit)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def install(self) -> None:
         studio, window = self.studio, self.window
@@ -90,7 +80,7 @@ class Journeys:
                 placeholder("No chain for this profile: set its RPC URL in the profile."),
                 Qt.DockWidgetArea.RightDockWidgetArea,
             )
-        self._attach_tips(studio.tip_alerts)
+        self._attach_tips(studio.tips)
 
     async def confirm_transaction(self, prepared: Any) -> bool:
         """The confirmation dialog for transactions other services prepare (registration)."""
@@ -102,61 +92,15 @@ class Journeys:
         return await self.wallet_panel._dialog_accepted(dialog)
 
     # -- tips ---------------------------------------------------------------------------------
-    def _attach_tips(self, tip_alerts: Any) -> None:
-        if self.notifier is not None:
-            self.notifier.close()
-            self.notifier = None
-        if tip_alerts is None:
+    def _attach_tips(self, tips: Any) -> None:
+        """Alerts dock, tray messages and the Revenue page for the artist being watched."""
+        if self.tips_ui is not None:
+            self.tips_ui.notifier.close()
+            self.tips_ui = None
+        if tips is None:
             return
-        from widgets import tip_notifier
+        from widgets.tips_ui import attach_tips
 
         sound = bool(self.studio.settings.get("tip_sound", True))
-        self.notifier = tip_notifier.attach(self.tray, self.window, tip_alerts, sound=sound)
-        self._install_revenue(tip_alerts)
-
-    def _install_revenue(self, tip_alerts: Any) -> None:
-        from web3 import AsyncHTTPProvider, AsyncWeb3
-
-        from studio.revenue import ChainRevenue, RevenueService
-        from widgets.revenue_dashboard import RevenueDashboard
-
-        wallet = self.studio.wallet
-        store = self.studio._tip_store
-        if wallet is None or store is None:
-            return
-        contract = wallet.network.contracts.get("tipping")
-        chain = None
-        if contract and wallet.network.rpc_url.startswith("http"):
-            w3 = AsyncWeb3(AsyncHTTPProvider(wallet.network.rpc_url))
-            chain = ChainRevenue(w3, contract)
-        self.revenue = RevenueService(store, tip_alerts.artist, tip_alerts.symbol, chain)
-        self.revenue_dashboard = RevenueDashboard(
-            tip_alerts.symbol, on_withdraw=self._withdraw, on_export=self._export
-        )
-        self.window.set_page("revenue", "Revenue", self.revenue_dashboard)
-        tip_alerts.alerted.connect(lambda _alert: self._spawn(self._refresh_revenue()))
-        self._spawn(self._refresh_revenue())
-
-    async def _refresh_revenue(self) -> None:
-        if self.revenue is None or self.revenue_dashboard is None:
-            return
-        try:
-            summary, chain_state = await self.revenue.refresh()
-        except Exception:  # a node hiccup: the next tip or refresh tries again
-            log.warning("revenue refresh failed", exc_info=True)
-            return
-        self.revenue_dashboard.show_summary(summary, chain_state)
-
-    def _withdraw(self, _wei: int) -> None:
-        async def run() -> None:
-            wallet = self.studio.wallet
-            if wallet is None or self.wallet_panel is None:
-                return
-            prepared = await wallet.prepare_call("tipping", "withdraw")
-            await self.wallet_panel.confirm_and_send(prepared)
-            await self._refresh_revenue()
-
-        self._spawn(run())
-
-    def _export(self, path: Path) -> int:
-        return self.revenue.export_csv(path) if self.revenue is not None else 0
+        self.tips_ui = attach_tips(self.window, self.tray, tips, self.studio.wallet, sound=sound)
+        tips.schedule_refresh()
