@@ -31,6 +31,8 @@ def test_studio_opens_with_tray_and_backend_then_quits_cleanly(xserver, artifact
         shown = wait_for_event(log, "window_shown", process=studio)
         assert shown["tray_available"] is True, "trayer runs, so Qt must see a system tray"
         started = wait_for_event(log, "backend_started", process=studio)
+        ready = wait_for_event(log, "services_ready", timeout=60, process=studio)
+        assert "wallet" in ready, "the journeys' services were composed"
         health = httpx.get(f"{started['url']}/health", timeout=5).json()
         assert health["status"] == "ok"
         assert health["components"]["database"]["status"] == "ok"
