@@ -71,7 +71,7 @@ class StreamAnnouncer:
         reason = self._cannot_sign_in()
         if reason is None:
             try:
-                await self.client.access_token()
+                await self._sign_in_as_current_account()
             except (BackendClientError, WalletLockedError) as exc:
                 reason = sign_in_problem(exc)
             except Exception as exc:  # never fail the show over the announcement
@@ -102,6 +102,15 @@ class StreamAnnouncer:
         self.session.say(f"Announced “{stream.title}”: fans can find the show and chat.")
         self.announced.emit(stream)
         return options
+
+    async def _sign_in_as_current_account(self) -> None:
+        """A token for the wallet's current account: after an account switch the client's
+        tokens still name the previous one, and the show must not go out under that name."""
+        signer, signed_in = self.client.signer, self.client.address
+        if signer is not None and signed_in and signed_in.lower() != signer.address.lower():
+            await self.client.sign_in()
+        else:
+            await self.client.access_token()
 
     def _cannot_sign_in(self) -> str | None:
         signer = self.client.signer

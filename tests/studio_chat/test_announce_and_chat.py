@@ -9,6 +9,7 @@ import pytest
 from eth_account import Account
 
 from backend.streams.keys import read_ingest_token
+from backend.wire import ProfileIn
 from chain.networks import Network
 from chain.wallet import Wallet
 from studio.backend_client import BackendClient, BackendClientError, CallableSigner
@@ -16,7 +17,7 @@ from studio.chat_room import ChatRoom, ChatRoomError
 from studio.live_session import LiveOptions, LiveSession
 from studio.stream_announcer import StreamAnnouncer
 from studio.wallet_session import WalletSession
-from tests.studio_chat.conftest import CHAIN_ID, Backend, wait_until
+from tests.studio_chat.conftest import CHAIN_ID, Backend, key_signer, wait_until
 
 PASSWORD = "a long enough password"
 
@@ -173,8 +174,6 @@ async def test_locked_wallet_goes_live_on_the_ingest_token_then_unlocked_announc
         await wait_until(lambda: session.publish_state != "live", what="the end")
 
         await wallet.unlock(PASSWORD)
-        from backend.wire import ProfileIn
-
         await client.save_profile(ProfileIn(role="artist", display_name="Dee"))
         await session.start(small_show(backend.url, ingest, title="Second try"))
         stream = announcer.stream
@@ -217,3 +216,28 @@ async def test_external_ingest_keeps_its_url_and_the_announcer_ends_the_stream(
     assert await live_ids(backend.url) == []
     await announcer.aclose()
     assert session.options_resolver is None
+
+
+async def test_after_an_account_switch_the_show_goes_out_under_the_new_account(
+    backend: Backend, clients
+) -> None:  # type: ignore[no-untyped-def]
+    first = await clients("artist", "First")
+    second_key = Account.create()
+    second = BackendClient(backend.url, key_signer(second_key), chain_id=CHAIN_ID)
+    try:
+        await second.save_profile(ProfileIn(role="artist", display_name="Second"))
+    finally:
+        await second.aclose()
+    first.signer = key_signer(second_key)  # what Studio does when the wallet's account changes
+    session = LiveSession()
+    announcer = StreamAnnouncer(first, session)
+    options = LiveOptions(width=160, height=120, fps=15, whip_url="http://127.0.0.1:9/whip/x")
+    await session.start(options)
+    try:
+        assert announcer.stream is not None
+        assert announcer.stream.artist_address == second_key.address
+        assert announcer.stream.title == "Live now"  # no title given
+        assert first.address == second_key.address
+    finally:
+        await session.stop()
+        await announcer.aclose()
