@@ -67,3 +67,30 @@ async def test_studio_announces_with_the_unlocked_wallet_and_ends_on_quit(
         ended = (await http.get(f"{backend.url}/streams/{stream.id}")).json()
     assert ended["ended_at"] is not None
     assert room.state == "ended"
+
+
+async def test_journeys_put_the_chat_dock_in_the_window(
+    qtbot, backend: Backend, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from widgets.chat_dock import ChatDock
+    from widgets.journeys import Journeys
+    from widgets.main_window import MainWindow
+
+    profile = Profile(
+        name="custom",
+        backend_url=backend.url,
+        chain=ChainConfig(name="Nowhere", chain_id=CHAIN_ID, rpc_url="http://127.0.0.1:9"),
+        ipfs_api_url="",
+    )
+    studio = Studio(profile, Settings(tmp_path / "settings.toml"), tmp_path / "data", tmp_path)
+    await studio.start_services()
+    try:
+        window = MainWindow(studio)
+        qtbot.addWidget(window)
+        journeys = Journeys(window, None, studio)
+        journeys.install()
+        dock = window.docks["chat"].widget()
+        assert isinstance(dock, ChatDock) and dock.room is studio.chat_room
+        assert dock.state_label.text().startswith("Not live")
+    finally:
+        await studio.stop_services()
