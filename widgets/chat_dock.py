@@ -22,8 +22,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backend.wire import ChatMessage
-from studio.chat_room import MAX_TEXT, ChatRoom, ChatRoomError, sender_label, short_address
+from studio.chat_room import (
+    MAX_TEXT,
+    ChatMessage,
+    ChatRoom,
+    ChatRoomError,
+    sender_label,
+    short_address,
+)
 from widgets.bridge import SignalBridge
 
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
