@@ -165,6 +165,10 @@ try {
     }, null, { timeout: 30000 });
   }
   result.status_text = await pages[0].evaluate(() => document.getElementById("status").textContent);
+  // The list refreshes every 3 s: wait for the refresh that counts the viewers now watching.
+  await pages[0].waitForFunction(
+    (n) => window.harmonie.streams.some((s) => s.viewers >= n), viewers, { timeout: 10000 },
+  ).catch(() => { /* the assertion on `listed` reports what the page showed */ });
   result.listed = await pages[0].evaluate(() => window.harmonie.streams.map((s) => [s.stream, s.viewers]));
   for (let p = 0; p < phases; p++) {
     if (p > 0) await stdinLines.next();
