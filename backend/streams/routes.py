@@ -83,6 +83,19 @@ def streams_router(data_dir: Path, media_server: MediaServer | None = None) -> A
                 await announced.report_ended(app, stream)
 
             server.on_viewers, server.on_ended = on_viewers, on_ended
+        services = getattr(app.state, "services", None)
+        if services is not None:  # a whole backend: the relay reports itself in /health
+
+            async def relay_health() -> dict[str, str]:
+                streams = server.live_streams()
+                viewers = sum(s.viewers for s in streams)
+                return {
+                    "status": "ok",
+                    "kind": type(server).__name__,
+                    "detail": f"{len(streams)} live, {viewers} watching",
+                }
+
+            services.health_checks["relay"] = relay_health
         yield
         await server.close()
 

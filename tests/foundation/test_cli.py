@@ -40,7 +40,14 @@ def test_headless_status_starts_and_stops_the_local_backend():
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["status"]["backend"] == "connected"
-    assert report["health"]["components"]["database"]["status"] == "ok"
+    components = report["health"]["components"]
+    assert components["database"]["status"] == "ok"
+    assert components["relay"] == {
+        "status": "ok",
+        "kind": "BuiltinRelay",
+        "detail": "0 live, 0 watching",
+    }
+    assert components["chain"]["status"] == "ok", "the local backend serves the devnet"
 
 
 def test_testnet_without_a_backend_url_says_so():
