@@ -84,7 +84,7 @@ def create_app(config: BackendConfig) -> FastAPI:
     app.include_router(live.router)
     app.include_router(chat.router)
     app.include_router(notifications.router)
-    app.include_router(content_store_router(config.data_dir))
+    app.include_router(content_store_router(config.data_dir, require_sign_in=not config.local))
     app.include_router(streams_router(config.data_dir))
     mount_devnet(app)  # local profile only (HARMONIE_DEVNET=1)
     app.mount("/fan", fan_page(), name="fan")

@@ -29,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, default=Path("."), help="content store and devnet state"
     )
     parser.add_argument(
+        "--local",
+        action="store_true",
+        help="the studio's own backend on this machine: its content store takes files unsigned",
+    )
+    parser.add_argument(
         "--siwe-domain",
         action="append",
         default=[],
@@ -75,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         database_url=args.database_url,
         redis_url=args.redis_url,
         data_dir=args.data_dir,
+        local=args.local,
         siwe_domains=tuple(args.siwe_domain),
         chain_ids=tuple(args.chain_id) or DEFAULT_CHAIN_IDS,
         # From the environment, never the command line (visible to every local user).

@@ -14,6 +14,9 @@ class BackendConfig:
     database_url: str = "sqlite+aiosqlite:///harmonie-backend.db"
     redis_url: str | None = None
     data_dir: Path = Path(".")
+    # The studio's own backend on loopback (`--local`): anyone on this machine may store
+    # files in its content store. A hosted backend only takes files from signed-in artists.
+    local: bool = False
     # Sign-In with Ethereum: the authorities (host[:port]) a message may name; empty means
     # "host:port" of this server (and localhost:port when bound to loopback).
     siwe_domains: tuple[str, ...] = ()

@@ -16,9 +16,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from backend.auth import current_address
 from media.cid import CHUNK_SIZE, MAX_LINKS, CidBuilder, is_cid, normalise_cid
 
 READ_SIZE = 1 << 20
@@ -161,15 +162,23 @@ def _cid_arg(value: str | None) -> str:
         raise StoreError(f"invalid CID {value!r}", 400) from None
 
 
-def content_store_router(data_dir: Path) -> APIRouter:
+def content_store_router(data_dir: Path, require_sign_in: bool = False) -> APIRouter:
+    """The store's Kubo-compatible API and gateway. Reads are public. Writes (add, pin) are
+    open on the studio's own loopback backend; a hosted backend passes `require_sign_in`, so
+    only a signed-in address (Bearer JWT) may store files on it."""
     store = ContentStore(Path(data_dir) / "ipfs")
+    writer_check = [Depends(current_address)] if require_sign_in else []
     router = APIRouter(tags=["ipfs"])
 
     @router.post("/api/v0/version", summary="Kubo-compatible version")
     async def version() -> dict[str, str]:
         return {"Version": "0.0.0-harmonie-content-store", "System": "harmonie"}
 
-    @router.post("/api/v0/add", summary="Kubo-compatible add: CIDv1, raw leaves, balanced DAG")
+    @router.post(
+        "/api/v0/add",
+        summary="Kubo-compatible add: CIDv1, raw leaves, balanced DAG",
+        dependencies=writer_check,
+    )
     async def add(request: Request) -> Response:
         query = request.query_params
         try:
@@ -195,7 +204,7 @@ def content_store_router(data_dir: Path) -> APIRouter:
         }
         return Response(json.dumps(line) + "\n", media_type="application/json")
 
-    @router.post("/api/v0/pin/add", summary="Kubo-compatible pin/add")
+    @router.post("/api/v0/pin/add", summary="Kubo-compatible pin/add", dependencies=writer_check)
     async def pin_add(arg: str = "") -> Response:
         try:
             cid = _cid_arg(arg)

@@ -82,6 +82,7 @@ class LocalBackend:
             self.database_url,
             "--data-dir",
             str(self.data_dir),
+            "--local",
         ]
         log_file = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
         try:

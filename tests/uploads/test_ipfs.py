@@ -151,3 +151,31 @@ async def test_backend_app_mounts_the_content_store(tmp_path: Path) -> None:
         assert (
             await http.get("/ipfs/bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")
         ).status_code == 404
+
+
+async def test_a_hosted_backend_takes_files_only_from_signed_in_artists(tmp_path: Path) -> None:
+    from backend.app import create_app
+    from backend.config import BackendConfig
+
+    hosted = create_app(BackendConfig(database_url="sqlite+aiosqlite://", data_dir=tmp_path))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=hosted), base_url="http://backend"
+    ) as http:
+        files = {"file": ("x.bin", b"anyone's bytes")}
+        params = {"cid-version": "1", "raw-leaves": "true"}
+        refused = await http.post("/api/v0/add", params=params, files=files)
+        assert refused.status_code == 401
+        assert "sign in" in refused.json()["detail"]
+        assert (await http.post("/api/v0/pin/add", params={"arg": "x"})).status_code == 401
+    stored_files = [p for p in (tmp_path / "ipfs").rglob("*") if p.is_file()]
+    assert stored_files == [], "nothing was stored"
+
+    local = create_app(
+        BackendConfig(database_url="sqlite+aiosqlite://", data_dir=tmp_path, local=True)
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=local), base_url="http://backend"
+    ) as http:
+        stored = await http.post("/api/v0/add", params=params, files=files)
+        assert stored.status_code == 200 and stored.json()["Hash"].startswith("b")
+    assert any(p.is_file() for p in (tmp_path / "ipfs" / "blobs").rglob("*"))
