@@ -239,6 +239,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
                 f"sqlite+aiosqlite:///{data_dir / 'backend.db'}",
                 "--data-dir",
                 str(data_dir),
+                "--local",  # as the studio runs it: its content store takes files unsigned
                 "--log-level",
                 "warning",
             ],
