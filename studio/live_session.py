@@ -42,6 +42,12 @@ from media.sources import (
     pattern_source,
     tone_source,
 )
+from studio.codec_fallback import (
+    CODEC_LABELS,
+    is_codec_refusal,
+    other_video_codec,
+    switch_video_codec,
+)
 from studio.errors import StudioError
 from studio.logs import event
 from studio.signals import Signal
@@ -77,7 +83,9 @@ class LiveOptions:
     keyframe_interval_s: float = 2.0
     record_path: Path | None = None
     whip_url: str | None = None
-    whip_token: str | None = field(default=None, repr=False)  # never logged
+    # The stream key, or an async callable returning a fresh one for each WHIP request (the
+    # backend's short-lived access token). Never logged.
+    whip_token: "str | Callable[[], Awaitable[str | None]] | None" = field(default=None, repr=False)
     title: str = ""
 
 
@@ -155,7 +163,7 @@ def default_publisher_factory() -> PublisherFactory | None:
         assert options is not None and options.whip_url
 
         def on_state(state: str, error: Exception | None) -> None:
-            session.set_publish_state(state, session.publish_message(state, error))
+            session.on_publisher_state(state, error)
 
         return WhipPublisher(options.whip_url, options.whip_token, tracks, on_state=on_state)
 
@@ -188,6 +196,7 @@ class LiveSession:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stats_task: asyncio.Task[None] | None = None
         self._publish_task: asyncio.Task[None] | None = None
+        self._tried_codecs: list[str] = []  # video codecs offered to the ingest, in order
         self._started_wall: float | None = None
         self._ended_elapsed = 0.0
 
@@ -212,6 +221,14 @@ class LiveSession:
             self.say(message)
         self.state_changed.emit(self)
 
+    def on_publisher_state(self, state: str, error: Exception | None) -> None:
+        """The publisher's state listener (on the loop)."""
+        if state == "failed" and self._will_switch_codec(error):
+            if self._publish_task is None or self._publish_task.done():  # a reconnection
+                self._publish_task = asyncio.ensure_future(self._publish_in_other_codec(error))
+            return  # not over: publishing starts again in the other codec
+        self.set_publish_state(state, self.publish_message(state, error))
+
     def publish_message(self, state: str, error: Exception | None) -> str | None:
         """The sentence for a publisher state change (None: nothing worth saying)."""
         recording = " The recording goes on." if self.recorder is not None else ""
@@ -221,11 +238,21 @@ class LiveSession:
             return f"Connection lost, reconnecting ({error}).{recording}"
         if state == "failed":
             hint = ""
-            if type(error).__name__ == "WhipNoCommonCodec" and self.options is not None:
-                other = "H.264" if self.options.video_codec == "vp8" else "VP8"
-                hint = f" Try the {other} codec."
+            if is_codec_refusal(error) and len(self._tried_codecs) > 1:
+                tried = " nor ".join(CODEC_LABELS.get(c, c) for c in self._tried_codecs)
+                hint = f" It takes neither {tried}."
             return f"Publishing stopped: {error}{hint}{recording}"
         return None
+
+    def _will_switch_codec(self, error: BaseException | None) -> bool:
+        """A codec refusal at the first attempt, with another codec we can encode."""
+        return (
+            is_codec_refusal(error)
+            and len(self._tried_codecs) == 1
+            and self.pipeline is not None
+            and self.pipeline.video_encoder is not None
+            and other_video_codec(self._tried_codecs[0]) is not None
+        )
 
     def say(self, message: str) -> None:
         self.messages.append(message)
@@ -270,6 +297,7 @@ class LiveSession:
         self.pipeline = self.recorder = self.publisher = None
         self.viewers = None
         self.publisher_stats = {}
+        self._tried_codecs = []
         self._set_state("starting")
         options = self.options = await self._resolve_options(options)
         try:
@@ -364,26 +392,65 @@ class LiveSession:
 
     async def _start_publishing(self, options: LiveOptions) -> None:
         assert self.pipeline is not None
-        factory = self._publisher_factory
-        if factory is None:
+        if self._publisher_factory is None:
             self.set_publish_state(
                 "not publishing",
                 "Not publishing: this build has no WHIP publisher; recording only.",
             )
             return
+        video_encoder = self.pipeline.video_encoder
+        if video_encoder is not None:
+            self._tried_codecs = [video_encoder.codec_name]
+        self.set_publish_state("connecting", f"Connecting to {_where(options.whip_url)}…")
+        error = await self._publish(video_encoder)
+        if error is not None and self._will_switch_codec(error):
+            await self._publish_in_other_codec(error)
+
+    async def _publish(self, video_encoder: Any) -> Exception | None:
+        """One publisher on these encoders; the error that kept it from starting, if any."""
+        assert self.pipeline is not None and self._publisher_factory is not None
         self.tracks = []
-        if self.pipeline.video_encoder is not None:
-            self.tracks.append(EncodedTrack.for_encoder("video", self.pipeline.video_encoder))
+        if video_encoder is not None:
+            self.tracks.append(EncodedTrack.for_encoder("video", video_encoder))
         if self.pipeline.audio_encoder is not None:
             self.tracks.append(EncodedTrack.for_encoder("audio", self.pipeline.audio_encoder))
         try:
-            self.publisher = factory(self, self.tracks)
-            self.set_publish_state("connecting", f"Connecting to {_where(options.whip_url)}…")
+            self.publisher = self._publisher_factory(self, self.tracks)
             await self.publisher.start()
         except Exception as exc:  # the ingest's problem must not stop the recording
             log.warning("publishing failed: %s", exc)
-            if self.publish_state != "failed":
+            if self.publish_state != "failed" and not self._will_switch_codec(exc):
                 self.set_publish_state("failed", self.publish_message("failed", exc))
+            return exc
+        return None
+
+    async def _publish_in_other_codec(self, refusal: Exception) -> None:
+        """The ingest refused our video codec: publish again, once, in the other one."""
+        assert self.pipeline is not None
+        first = self._tried_codecs[0]
+        other = other_video_codec(first)
+        assert other is not None
+        await self._drop_publisher()
+        recording = self.recorder is not None
+        publish_encoder = switch_video_codec(self.pipeline, other, keep_current=recording)
+        self._tried_codecs.append(other)
+        kept = f" The recording stays {CODEC_LABELS[first]}, uninterrupted." if recording else ""
+        event(log, "publish_codec_switch", refused=first, now=other)
+        self.set_publish_state(
+            "connecting",
+            f"The ingest does not take {CODEC_LABELS[first]} ({refusal}); "
+            f"publishing in {CODEC_LABELS[other]} instead.{kept}",
+        )
+        await self._publish(publish_encoder)
+
+    async def _drop_publisher(self) -> None:
+        if self.publisher is not None:
+            with contextlib.suppress(Exception):
+                await self.publisher.stop()
+            self.publisher = None
+        for track in self.tracks:
+            track.stop()
+        self.tracks = []
 
     async def stop(self) -> None:
         """End the session: stop publishing, finish the recording (idempotent)."""

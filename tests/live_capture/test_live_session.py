@@ -165,21 +165,31 @@ def test_viewer_count_comes_from_our_relay_only() -> None:
     assert relay_live_url("https://cdn.example.net/ingest") is None
 
 
-async def test_ingest_without_our_codec_says_which_to_try(tmp_path: Path) -> None:
+async def test_ingest_taking_neither_codec_is_told_once_and_recording_goes_on(
+    tmp_path: Path,
+) -> None:
     from media.whip_errors import WhipNoCommonCodec
+
+    offered: list[str] = []
 
     class Vp9OnlyIngest(BrokenIngest):
         async def start(self) -> None:
+            offered.append(self.tracks[0].mime_type)
             raise WhipNoCommonCodec("The ingest accepts no codec we send for video.")
 
     session = LiveSession(publisher_factory=Vp9OnlyIngest)
-    await session.start(small(record_path=tmp_path / "r.mkv", whip_url="http://127.0.0.1:9/x"))
-    await asyncio.sleep(0.3)
+    path = tmp_path / "r.mkv"
+    await session.start(small(record_path=path, whip_url="http://127.0.0.1:9/x"))
+    await asyncio.sleep(1.5)
+    assert session.state == "live" and session.publish_state == "failed"
     await session.stop()
+    assert offered == ["video/VP8", "video/H264"]  # the other codec, once
+    assert any("publishing in H.264 instead" in m for m in session.messages)
     assert any(
-        "no codec we send for video. Try the H.264 codec. The recording goes on." in m
+        "no codec we send for video. It takes neither VP8 nor H.264. The recording goes on." in m
         for m in session.messages
     )
+    assert len(decode_video(path)) >= 30
 
 
 def test_headless_lists_devices(xvfb) -> None:  # type: ignore[no-untyped-def]
