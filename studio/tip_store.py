@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS watch_cursor (
 );
 CREATE TABLE IF NOT EXISTS scope_chain (
     scope TEXT PRIMARY KEY,
-    genesis TEXT NOT NULL
+    genesis TEXT NOT NULL,
+    instance TEXT
 );
 CREATE TABLE IF NOT EXISTS block_hashes (
     scope TEXT NOT NULL,
@@ -113,6 +114,9 @@ class TipStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(scope_chain)")}
+        if "instance" not in columns:  # a file written before devnet instance ids were kept
+            self._db.execute("ALTER TABLE scope_chain ADD COLUMN instance TEXT")
 
     def close(self) -> None:
         self._db.close()
@@ -129,17 +133,31 @@ class TipStore:
 
     # -- which chain a scope's data came from ------------------------------------------------
 
-    def adopt_chain(self, scope: str, genesis: str) -> bool:
-        """Record the chain (by genesis hash) behind `scope`. If it differs from the one
-        recorded, that chain is gone (a local devnet starts afresh on every run, with the same
-        chain id and contract address): forget its tips, cursor and shown alerts, so the new
-        chain's tips, which may even repeat the old transaction hashes, are seen and shown.
+    def adopt_chain(self, scope: str, genesis: str, instance: str | None = None) -> bool:
+        """Record the chain behind `scope`: its genesis hash and, for a devnet that reports one
+        (anvil, hardhat), the node's instance id, which changes on every restart or reset.
+
+        If the chain differs from the one recorded, that chain is gone (a local devnet starts
+        afresh on every run, with the same chain id and contract address): forget its tips,
+        cursor and shown alerts, so the new chain's tips, which may even repeat the old
+        transaction hashes, are seen and shown. A devnet restarted within the same second can
+        rebuild the old chain byte for byte (its genesis hash is the start time's second), so
+        only the instance id tells the two apart; it is compared only when both sides have
+        one, so a node that stops answering for it is never taken for a new chain.
         Returns True when it forgot an old chain."""
         genesis = genesis.lower()
+        instance = instance.lower() if instance else None
         row = self._db.execute(
-            "SELECT genesis FROM scope_chain WHERE scope = ?", (scope,)
+            "SELECT genesis, instance FROM scope_chain WHERE scope = ?", (scope,)
         ).fetchone()
-        if row is not None and row[0] == genesis:
+        known_genesis, known_instance = row if row is not None else (None, None)
+        if known_genesis == genesis and (
+            not known_instance or not instance or known_instance == instance
+        ):
+            if instance and known_instance != instance:  # the node tells its id for the first time
+                self._db.execute(
+                    "UPDATE scope_chain SET instance = ? WHERE scope = ?", (instance, scope)
+                )
             return False
         with self.transaction() as db:
             if row is not None:
@@ -151,8 +169,8 @@ class TipStore:
                 for table in ("tips", "block_hashes", "watch_cursor"):
                     db.execute(f"DELETE FROM {table} WHERE scope = ?", (scope,))
             db.execute(
-                "INSERT OR REPLACE INTO scope_chain (scope, genesis) VALUES (?, ?)",
-                (scope, genesis),
+                "INSERT OR REPLACE INTO scope_chain (scope, genesis, instance) VALUES (?, ?, ?)",
+                (scope, genesis, instance),
             )
         return row is not None
 

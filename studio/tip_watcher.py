@@ -9,6 +9,12 @@ How it stays correct:
   node that rewound), rolls the cursor back to the last block both chains share; tips above
   it become "dropped" and the blocks are scanned again. A node whose head is merely behind
   ours (a lagging load-balanced node) is waited for, not treated as a reorg.
+- Whenever the node's chain does not match what we remember (a head below our cursor at an
+  unknown or different hash, a different block at our cursor), and on every pass against a
+  devnet that reports an instance id, it checks which chain the node is on: a new genesis or
+  a new devnet instance (a local devnet restarted fresh behind the same URL, with the same
+  chain id, contract address and even transaction hashes) is a new chain, watched afresh,
+  not a lagging node nor a reorg.
 - A tip is "pending" until `confirmations` blocks (its own included) are on top of the chain
   as we saw it, then "confirmed".
 - Over `ws://` / `wss://` a newHeads subscription wakes it the moment a block lands (with a
@@ -25,10 +31,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from aiohttp import ClientResponseError
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 from web3 import AsyncHTTPProvider, AsyncWeb3, WebSocketProvider
 from web3.exceptions import BlockNotFound, Web3Exception
+from web3.types import RPCEndpoint
 
 from studio.logs import event
 from studio.signals import Signal
@@ -40,6 +48,10 @@ TIPPED_TOPIC = "0x" + keccak(text="Tipped(address,address,uint256,string)").hex(
 RPC_TIMEOUT_S = 10.0
 MAX_BACKOFF_S = 10.0
 MAX_REWINDS_PER_PASS = 4
+# devnets whose metadata call answers an `instanceId` that changes on every restart or reset,
+# by the client name their web3_clientVersion starts with (other nodes are never asked: some
+# answer an unknown method over a WebSocket in a way that closes the socket)
+METADATA_METHOD_BY_CLIENT = {"anvil": "anvil_metadata", "hardhatnetwork": "hardhat_metadata"}
 
 
 class WrongChainError(Exception):
@@ -143,6 +155,7 @@ class TipWatcher:
         self.head: int | None = None
         self.passes = 0
         self._task: asyncio.Task[None] | None = None
+        self._metadata_method: str | None = None  # how this node tells its instance id
 
     # -- lifetime -----------------------------------------------------------------------------
 
@@ -249,11 +262,71 @@ class TipWatcher:
                 f"The node at {safe_url(self.target.rpc_url)} is on chain {chain_id}, "
                 f"not the expected chain {self.target.chain_id}."
             )
-        scope = watch_scope(chain_id, self.contract, self.artist)
+        self.scope = watch_scope(chain_id, self.contract, self.artist)
+        self._metadata_method = await self._find_metadata_method(w3)
+        await self._adopt_node_chain(w3)
+
+    async def _adopt_node_chain(self, w3: AsyncWeb3) -> bool:
+        """Tell the store which chain the node is on; True if that was another chain than
+        the one the stored tips came from (they are forgotten: watch afresh)."""
+        scope = self.scope
+        assert scope is not None
         genesis = _hex((await w3.eth.get_block(0))["hash"])
-        if self.store.adopt_chain(scope, genesis):
-            event(log, "tip_chain_reset", scope=scope)
-        self.scope = scope
+        instance = None
+        if self._metadata_method is not None:
+            instance = await self._instance_id(w3, self._metadata_method)
+        if not self.store.adopt_chain(scope, genesis, instance):
+            return False
+        event(log, "tip_chain_reset", scope=scope)
+        return True
+
+    @classmethod
+    async def _find_metadata_method(cls, w3: AsyncWeb3) -> str | None:
+        """How this node tells its instance id, if it is a devnet that has one."""
+        version = await cls._raw_result(w3, "web3_clientVersion")
+        client = version.split("/")[0].strip().lower() if isinstance(version, str) else ""
+        method = METADATA_METHOD_BY_CLIENT.get(client)
+        if method is None or await cls._instance_id(w3, method) is None:
+            return None
+        return method
+
+    @classmethod
+    async def _instance_id(cls, w3: AsyncWeb3, method: str) -> str | None:
+        result = await cls._raw_result(w3, method)
+        instance = result.get("instanceId") if isinstance(result, dict) else None
+        return str(instance) if isinstance(instance, str) and instance else None
+
+    @staticmethod
+    async def _raw_result(w3: AsyncWeb3, method: str) -> Any:
+        """A call some nodes lack: its result, or None for an error answer."""
+        try:
+            response = await w3.provider.make_request(RPCEndpoint(method), [])
+        except (ClientResponseError, Web3Exception):  # e.g. a gateway's HTTP 4xx for it
+            return None
+        return response.get("result") if isinstance(response, dict) else None
+
+    async def _chain_may_have_changed(
+        self, w3: AsyncWeb3, head: int, head_hash: str, cursor: int
+    ) -> bool:
+        """Whether the node's chain disagrees with what we remember in a way a lagging node
+        would not explain, so it is worth asking which chain the node is on."""
+        if self._metadata_method is not None:
+            return True  # a devnet: a restart may rebuild identical blocks; ask every pass
+        scope = self.scope
+        assert scope is not None
+        if head < cursor:
+            known = self.store.block_hash(scope, head)
+            # a lagging node agrees with us at its head; one we know nothing of may be a new chain
+            return known != head_hash
+        known = self.store.block_hash(scope, cursor)
+        if known is None:
+            return False
+        if head == cursor:
+            return known != head_hash
+        with contextlib.suppress(BlockNotFound):
+            block = await w3.eth.get_block(cursor)
+            return block is not None and _hex(block["hash"]) != known
+        return False
 
     # -- one pass -----------------------------------------------------------------------------
 
@@ -268,6 +341,9 @@ class TipWatcher:
         latest = await w3.eth.get_block("latest")
         head, head_hash = int(latest["number"]), _hex(latest["hash"])
         cursor = self.store.cursor(scope)
+        if cursor is not None and await self._chain_may_have_changed(w3, head, head_hash, cursor):
+            await self._adopt_node_chain(w3)
+            cursor = self.store.cursor(scope)  # None if the node is on a new chain: afresh
         if cursor is None:
             first = self.start_block if self.start_block is not None else head - self.history_blocks
             cursor = max(0, first) - 1

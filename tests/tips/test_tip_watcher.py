@@ -2,6 +2,8 @@
 
 import asyncio
 import random
+import sqlite3
+import time
 
 import pytest
 
@@ -418,3 +420,132 @@ async def test_a_fresh_chain_behind_the_same_url_is_watched_afresh(tmp_path) -> 
     assert len(shown) == 2
     assert hashes[0] == hashes[1], "the same signed transaction on the new chain"
     assert [a.record.tx_hash for a in shown] == hashes
+
+
+class SwitchingRpc:
+    """An HTTP JSON-RPC proxy whose upstream node can be swapped under a client that keeps
+    its connection (so nothing fails and the client never reconnects). With `hide_devnet` it
+    passes for an ordinary node: no client name, no metadata call (no instance id)."""
+
+    def __init__(self, upstream: str, hide_devnet: bool = False) -> None:
+        self.upstream = upstream
+        self.hide_devnet = hide_devnet
+        self.url = ""
+
+    async def start(self) -> "SwitchingRpc":
+        from aiohttp import ClientSession, web
+
+        self._session = ClientSession()
+        app = web.Application()
+        app.router.add_post("/", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}/"
+        return self
+
+    async def _handle(self, request):  # type: ignore[no-untyped-def]
+        from aiohttp import web
+
+        body = await request.json()
+        method, request_id = body.get("method", ""), body.get("id")
+        if self.hide_devnet and method == "web3_clientVersion":
+            return web.json_response({"jsonrpc": "2.0", "id": request_id, "result": "Geth/v1"})
+        if self.hide_devnet and method.endswith("_metadata"):
+            error = {"code": -32601, "message": "Method not found"}
+            return web.json_response({"jsonrpc": "2.0", "id": request_id, "error": error})
+        async with self._session.post(self.upstream, json=body) as response:
+            return web.json_response(await response.json())
+
+    async def close(self) -> None:
+        await self._session.close()
+        await self._runner.cleanup()
+
+
+@pytest.mark.parametrize("node_kind", ["devnet", "ordinary node"])
+async def test_a_fresh_chain_swapped_in_under_a_running_watcher_is_watched_afresh(
+    tmp_path,  # type: ignore[no-untyped-def]
+    node_kind: str,
+) -> None:
+    """The devnet restarts while the studio keeps watching over the same connection. A devnet
+    is told apart by its instance id even when it rebuilt the old chain byte for byte; an
+    ordinary node only by its genesis, so there the new chain starts in another second."""
+    from chain import contracts
+    from chain.devnet import dev_accounts
+    from studio.tip_alerts import TipAlerts
+    from tests.tips.conftest import ANVIL, Anvil
+
+    if not ANVIL.exists():
+        pytest.skip("anvil is not installed")
+    accounts = dev_accounts(3)
+    artist, fan = accounts[1], accounts[2]
+    old_node, new_node = Anvil(), Anvil()
+    store = TipStore(tmp_path / "tips.sqlite3")
+    shown: list = []
+    states: list[str] = []
+    proxy: SwitchingRpc | None = None
+    try:
+        w3 = old_node.start()
+        tipping = contracts.deploy(w3, contracts.TIPPING, (), accounts[0])
+        old = TipChain(old_node, w3, tipping, artist, [fan])
+        proxy = await SwitchingRpc(old_node.http_url, node_kind != "devnet").start()
+        alerts = TipAlerts(store, artist.address, "ETH")
+        alerts.alerted.connect(shown.append)
+        target = WatchTarget(proxy.url, old.address, artist.address, 1, 1114)
+        watcher = TipWatcher(target, store, start_block=0, poll_interval_s=0.05)
+        watcher.state_changed.connect(lambda state, _detail: states.append(state))
+        alerts.follow(watcher)
+        watcher.start()
+        try:
+            first = await tip(old, 0, 1, "same tip")
+            await wait_until(lambda: len(shown) == 1, what="the old chain's tip")
+            await synced_past(watcher, old)
+            if node_kind != "devnet":
+                genesis_time = int(old.w3.eth.get_block(0)["timestamp"])
+                while time.time() < genesis_time + 1:
+                    await asyncio.sleep(0.05)
+            w3 = await asyncio.to_thread(new_node.start)
+            tipping = await asyncio.to_thread(
+                contracts.deploy, w3, contracts.TIPPING, (), accounts[0]
+            )
+            new = TipChain(new_node, w3, tipping, artist, [fan])
+            proxy.upstream = new_node.http_url
+            second = await tip(new, 0, 1, "same tip")
+            await wait_until(lambda: len(shown) == 2, what="the new chain's tip")
+            await synced_past(watcher, new)
+        finally:
+            await watcher.stop()
+    finally:
+        if proxy is not None:
+            await proxy.close()
+        old_node.stop()
+        new_node.stop()
+        store.close()
+    assert first == second, "the same signed transaction on the new chain"
+    assert [a.record.tx_hash for a in shown] == [first, second]
+    assert states.count("connecting") == 1, "seen while watching, not by reconnecting"
+
+
+def test_a_new_devnet_instance_is_a_new_chain_but_a_missing_instance_id_is_not(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    path = tmp_path / "tips.sqlite3"
+    with sqlite3.connect(path) as db:  # a file from before instance ids were kept
+        db.execute("CREATE TABLE scope_chain (scope TEXT PRIMARY KEY, genesis TEXT NOT NULL)")
+        db.execute("INSERT INTO scope_chain VALUES ('s', '0xg1')")
+    store = TipStore(path)
+    try:
+        store.set_cursor("s", 7)
+        assert not store.adopt_chain("s", "0xG1", "0xI1"), "same genesis, id learnt"
+        assert not store.adopt_chain("s", "0xg1", None), "no id from the node: genesis decides"
+        assert not store.adopt_chain("s", "0xg1", "0xi1")
+        assert store.cursor("s") == 7
+        assert store.adopt_chain("s", "0xg1", "0xi2"), "the devnet restarted"
+        assert store.cursor("s") is None
+        store.set_cursor("s", 3)
+        assert store.adopt_chain("s", "0xg2", None), "another genesis"
+        assert store.cursor("s") is None
+    finally:
+        store.close()
