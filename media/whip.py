@@ -1,6 +1,8 @@
 """`WhipPublisher`: publish tracks to any WHIP ingest (RFC 9725) with aiortc, and stay live.
 
     publisher = WhipPublisher(url, token, [audio_track, video_track])
+    # token: a string, None, or an async callable returning a fresh one (asked at every
+    # POST and DELETE, so a show outlives a short-lived access token)
     await publisher.start()        # raises a WhipError subclass if the first attempt fails
     ...                            # reconnects by itself when the connection drops
     snapshot = await publisher.stats()
@@ -29,7 +31,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -47,6 +49,7 @@ from media.whip_signaling import check_token_transport, delete_session, post_off
 log = logging.getLogger(__name__)
 
 StateListener = Callable[[str, WhipError | None], None]
+TokenProvider = Callable[[], Awaitable[str | None]]
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ class WhipPublisher:
     def __init__(
         self,
         url: str,
-        token: str | None,
+        token: str | TokenProvider | None,
         tracks: Sequence[MediaStreamTrack],
         *,
         ice_servers: Sequence[RTCIceServer] = (),
@@ -87,7 +90,8 @@ class WhipPublisher:
     ) -> None:
         if not tracks:
             raise ValueError("WhipPublisher needs at least one track")
-        check_token_transport(url, token)  # before anything: a clear error, no key sent
+        # Before anything: a clear error, no key sent. A provider will hand out keys.
+        check_token_transport(url, token if token is None or isinstance(token, str) else "key")
         self.url = url
         self._token = token
         self._feeds = [Feed(t) for t in tracks]
@@ -106,6 +110,7 @@ class WhipPublisher:
         self.last_error: WhipError | None = None
         self.reconnects = 0
         self.codecs: dict[str, str] = {}
+        self.last_delete_ok: bool | None = None  # did the ingest accept the last DELETE?
         self._last_sample: tuple[float, int, int] | None = None  # time, bytes, video frames
 
     def __repr__(self) -> str:  # never show the token
@@ -151,6 +156,19 @@ class WhipPublisher:
         if self._on_state is not None:
             self._on_state(state, error)
 
+    async def _current_token(self) -> str | None:
+        """The key for the next request: as given, or fresh from the provider."""
+        if self._token is None or isinstance(self._token, str):
+            return self._token
+        try:
+            token = await self._token()
+        except Exception as exc:  # the provider's message may name the backend, never a key
+            raise WhipUnreachable(
+                f"No fresh stream key for {where(self.url)} ({type(exc).__name__})."
+            ) from None
+        check_token_transport(self.url, token)
+        return token
+
     # -- one connection ------------------------------------------------------------------
 
     async def _connect(self) -> None:
@@ -178,7 +196,8 @@ class WhipPublisher:
         await pc.setLocalDescription(await pc.createOffer())  # gathers candidates
         enlarge_socket_buffers(pc)
 
-        answer = await post_offer(self._http, self.url, pc.localDescription.sdp, self._token)
+        token = await self._current_token()
+        answer = await post_offer(self._http, self.url, pc.localDescription.sdp, token)
         self._location = answer.location
         if answer.ice_servers:
             self._link_ice_servers = answer.ice_servers
@@ -230,8 +249,11 @@ class WhipPublisher:
         pc, self._pc = self._pc, None
         location, self._location = self._location, None
         if location is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(delete_session(self._http, location, self._token), 2.0)
+            with contextlib.suppress(TimeoutError, WhipError):
+                token = await asyncio.wait_for(self._current_token(), 5.0)
+                self.last_delete_ok = await asyncio.wait_for(
+                    delete_session(self._http, location, token), 2.0
+                )
         if pc is not None:
             await pc.close()
         self._last_sample = None

@@ -3,8 +3,9 @@
 When a show starts with a WHIP URL, the announcer signs in with the studio wallet (the
 backend client does SIWE), announces the show (`POST /streams` -> stream id) and, when the
 ingest is the backend's own relay, publishes to `<backend>/whip/<stream id>` with the access
-token: relay stream, chat room and discovery entry are then one and the same. An external WHIP
-ingest keeps its URL and key; the show is still announced so fans see it and can chat.
+token, asked afresh for each WHIP request so a long show outlives it: relay stream, chat
+room and discovery entry are then one and the same. An external WHIP ingest keeps its URL
+and key; the show is still announced so fans see it and can chat.
 
 When sign-in is not possible (wallet locked, no account, backend unreachable, no artist
 profile) the show goes on exactly as asked (the panel's ingest URL and key) and the session
@@ -91,14 +92,14 @@ class StreamAnnouncer:
             return options
         stream = self.stream
         if is_own_relay(options.whip_url, self.client.base_url):
-            try:
-                token = await self.client.access_token()
-            except Exception as exc:  # just signed in; only a dying backend gets here
-                self.session.say(f"{sign_in_problem(exc)} Publishing with the key as given.")
-            else:
-                options = replace(
-                    options, whip_url=f"{self.client.base_url}/whip/{stream.id}", whip_token=token
-                )
+            # The client's access_token itself, not its current value: the publisher asks it
+            # for every (re)connection and the final DELETE, and the client refreshes it, so
+            # a show outlives the token's lifetime (15 min).
+            options = replace(
+                options,
+                whip_url=f"{self.client.base_url}/whip/{stream.id}",
+                whip_token=self.client.access_token,
+            )
         self.session.say(f"Announced “{stream.title}”: fans can find the show and chat.")
         self.announced.emit(stream)
         return options

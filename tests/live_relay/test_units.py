@@ -86,3 +86,25 @@ def test_a_stream_key_is_never_sent_unencrypted_off_this_machine() -> None:
     check_token_transport("http://ingest.example.net/whip/show", None)  # nothing to leak
     with pytest.raises(WhipRejected, match="not an http"):
         check_token_transport("rtmp://ingest.example.net/live", "sk_secret")
+
+
+async def test_a_token_provider_is_never_given_a_clear_text_url_off_this_machine() -> None:
+    import pytest
+    from aiortc.mediastreams import AudioStreamTrack
+
+    from media.whip import WhipPublisher
+    from media.whip_errors import WhipRejected
+
+    asked: list[str] = []
+
+    async def provider() -> str:
+        asked.append("asked")
+        return "fresh-token"
+
+    with pytest.raises(WhipRejected, match="https"):
+        WhipPublisher("http://ingest.example.net/whip/show", provider, [AudioStreamTrack()])
+    assert asked == []  # refused before any key was fetched
+    publisher = WhipPublisher("http://127.0.0.1:9/whip/show", provider, [AudioStreamTrack()])
+    assert await publisher._current_token() == "fresh-token" and asked == ["asked"]
+    assert "fresh-token" not in repr(publisher)
+    await publisher.stop()
