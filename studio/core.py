@@ -86,6 +86,7 @@ class Studio:
         self._backend_tips: asyncio.Future[None] | None = None
         self._tips_restart: asyncio.Future[None] | None = None
         self._tip_overlay: Any = None
+        self._tips_wanted = False  # start_services() follows tips; start_wallet() alone does not
 
     @property
     def backend_url(self) -> str | None:
@@ -172,7 +173,10 @@ class Studio:
 
         self.live = LiveSession(default_publisher_factory())
         self.publish = publish_service_for(self)
-        await self._start_wallet()
+        self._tips_wanted = True
+        await self.start_wallet()
+        if self.wallet is not None:
+            await self._watch_tips()
         self._announce_shows()
         self.services_ready.emit()
         event(log, "services_ready", wallet=self.wallet is not None)
@@ -188,7 +192,11 @@ class Studio:
         self.chat_room = ChatRoom(self.backend_client)
         self.chat_room.follow(self.announcer)
 
-    async def _start_wallet(self) -> None:
+    async def start_wallet(self) -> None:
+        """Compose the wallet, for the window and `harmonie-studio publish` alike: a
+        WalletSession on the profile's network, the remembered account (else the keyring's
+        first) selected, and a BackendClient that signs in with it. Tip alerts are not part
+        of it: start_services() adds them."""
         from chain.errors import ChainError
         from chain.wallet import Wallet
         from studio.backend_client import BackendClient, CallableSigner
@@ -227,7 +235,6 @@ class Studio:
                 chain_id=network.chain_id,
             )
         wallet.changed.connect(self._on_wallet_changed)
-        await self._watch_tips()
 
     def _on_wallet_changed(self, *_: object) -> None:
         wallet = self.wallet
@@ -241,6 +248,8 @@ class Studio:
             self.backend_client.signer = CallableSigner(
                 address=wallet.address, sign=wallet.sign_text
             )
+        if not self._tips_wanted:  # a headless command: no tip alerts to follow
+            return
         watched = self.tips.alerts.artist if self.tips is not None else None
         if wallet.address != watched:
             self._tips_restart = asyncio.ensure_future(self._restart_tips())

@@ -1,12 +1,16 @@
-"""`harmonie-studio publish PATH... [--dry-run]`: the publish pipeline from the shell.
+"""`harmonie-studio publish PATH... [--dry-run] [--account A] [--password-file F]`: the
+publish pipeline from the shell.
 
 Prints one JSON line per track (`path`, `cid`, `status`, and the reason when there is one).
 `--dry-run` analyses and computes CIDs without uploading or sending anything, and leaves the
-persistent queue untouched.
+persistent queue untouched. Otherwise the studio's wallet is composed as the window composes
+it (`Studio.start_wallet`) and unlocked from the shell (studio.publish_wallet): running the
+command is the consent for the registration transactions.
 """
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -16,6 +20,13 @@ from studio.core import Studio
 from studio.ipfs_client import KuboClient
 from studio.profiles import EMBEDDED
 from studio.publish import Lister, Minter, Publisher, Registrar
+from studio.publish_wallet import (
+    HEADLESS_UNLOCK_S,
+    PASSWORD_ENV,
+    PublishWalletError,
+    choose_account,
+    read_password,
+)
 from studio.upload_queue import QueuedTrack, Refused, State, UploadQueue
 
 QUEUE_FILE = "uploads.sqlite3"
@@ -25,7 +36,12 @@ def add_publish_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore
     publish = sub.add_parser(
         "publish",
         help="publish audio files or folders to IPFS and the content registry",
-        description="Analyse, upload, register and list tracks; one JSON line per track.",
+        description=(
+            "Analyse, upload, register and list tracks; one JSON line per track. Running this "
+            "command is your consent to the content-registry transactions it sends from your "
+            "wallet (no confirmation is asked per track). The wallet's password is read from "
+            f"--password-file (first line), else ${PASSWORD_ENV}, else asked on the terminal."
+        ),
     )
     publish.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     publish.add_argument(
@@ -37,6 +53,19 @@ def add_publish_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore
         choices=["opus", "mp3", "none"],
         default=None,
         help="streaming rendition (default from settings: opus)",
+    )
+    publish.add_argument(
+        "--account",
+        default=None,
+        metavar="ADDRESS",
+        help="wallet account to publish with (default: the remembered one, or the only one)",
+    )
+    publish.add_argument(
+        "--password-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"file whose first line is the wallet's password (else ${PASSWORD_ENV} or a prompt)",
     )
 
 
@@ -124,10 +153,14 @@ async def run_publish(args: argparse.Namespace, studio: Studio) -> int:
         return await _dry_run(args, rendition)
     started = False
     api_url = args.ipfs_api or studio.profile.ipfs_api_url
+    # Taken out of the environment before the local backend (a child process) is started.
+    env_password = os.environ.pop(PASSWORD_ENV, None)
     try:
         if api_url == EMBEDDED or studio.profile.embedded_backend:
             await studio.start()
             started = True
+        await studio.start_wallet()
+        await unlock_wallet(studio, args, env_password)
         if api_url == EMBEDDED:
             api_url = studio.backend_url or ""
         queue = UploadQueue(queue_path(studio))
@@ -166,6 +199,56 @@ async def run_publish(args: argparse.Namespace, studio: Studio) -> int:
     finally:
         if started:
             await studio.stop()
+        else:  # the wallet and backend client start_wallet() composed
+            await studio.stop_services()
+
+
+async def unlock_wallet(
+    studio: Studio, args: argparse.Namespace, env_password: str | None
+) -> str | None:
+    """Select and unlock the account to publish with; None when the keyring holds no wallet
+    (tracks are then uploaded and wait for one, as in the window)."""
+    from chain.errors import ChainError, WrongPasswordError
+
+    wallet = studio.wallet
+    if wallet is None:
+        if args.account:
+            raise PublishWalletError(
+                f"This profile has no reachable chain ({studio.status.chain_state}), so the "
+                f"wallet {args.account} cannot publish."
+            )
+        return None
+    try:
+        accounts = await wallet.accounts()
+    except ChainError as exc:
+        if args.account:
+            raise PublishWalletError(str(exc)) from None
+        print(f"harmonie-studio publish: no wallet available: {exc}", file=sys.stderr)
+        return None
+    if not accounts and not args.account:
+        print(
+            "harmonie-studio publish: no wallet in the system keyring; tracks are uploaded "
+            "and wait for one (create or import it in the studio's Wallet panel).",
+            file=sys.stderr,
+        )
+        return None
+    account = choose_account(accounts, args.account, studio.settings.get("wallet_address"))
+    if wallet.address != account:
+        wallet.select(account)
+    environ = {PASSWORD_ENV: env_password} if env_password else {}
+    password = read_password(args.password_file, environ=environ, what=f"wallet {account}")
+    wallet.unlock_ttl_s = HEADLESS_UNLOCK_S
+    try:
+        await wallet.unlock(password)
+    except WrongPasswordError:
+        raise PublishWalletError(
+            f"Wrong password for the wallet {account}: nothing was uploaded or sent."
+        ) from None
+    except ChainError as exc:  # keyring refused, keystore damaged: complete sentences
+        raise PublishWalletError(f"Cannot unlock the wallet {account}: {exc}") from None
+    finally:
+        del password
+    return account
 
 
 async def _dry_run(args: argparse.Namespace, rendition: str | None) -> int:
