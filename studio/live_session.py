@@ -3,7 +3,8 @@
 `LiveSession` is what the Go Live panel and `harmonie-studio live` drive. It owns the media
 pipeline (media.pipeline), the local recording (media.recorder) and, when a WHIP URL is
 given, the publisher (media.whip). The recording is fed by the encoders directly, so it keeps
-going whatever the network or the ingest does; publishing problems become messages.
+going whatever the network or the ingest does; publishing problems become messages. An
+ingest that refuses our video codec gets the other one, once (studio.codec_fallback).
 
 Everything a view needs arrives through `studio.signals.Signal`s, always emitted on the
 event loop (the media threads hand over with call_soon_threadsafe).
@@ -241,6 +242,8 @@ class LiveSession:
             if is_codec_refusal(error) and len(self._tried_codecs) > 1:
                 tried = " nor ".join(CODEC_LABELS.get(c, c) for c in self._tried_codecs)
                 hint = f" It takes neither {tried}."
+            elif is_codec_refusal(error) and self._tried_codecs:
+                hint = " This build cannot encode another video codec to offer instead."
             return f"Publishing stopped: {error}{hint}{recording}"
         return None
 

@@ -7,6 +7,7 @@ as such ingests do) and hands them to the backend's relay, which viewers watch o
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -28,9 +29,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass
+class Ingest:
+    url: str  # /take/<stream>: takes the codecs in `takes`; /vp9/<stream>: nothing we send
+    token: str
+    relay: object
+    takes: set[str] = field(default_factory=lambda: {"H264"})
+    offers: list[str] = field(default_factory=list)  # the video codec of each offer
+
+
 @pytest.fixture
-async def h264_only_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple]:  # type: ignore[type-arg]
-    """(url, ingest token, offers seen): /h264/<stream> takes H.264, /vp9/<stream> nothing."""
+async def ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Ingest]:
     monkeypatch.setenv("HARMONIE_ICE_LOOPBACK", "only")  # media stays on 127.0.0.1
     from backend.streams.keys import read_ingest_token
 
@@ -39,14 +48,17 @@ async def h264_only_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> A
     relay = router.media_server
     app = FastAPI()
     app.include_router(router)
-    offers: list[str] = []
+    port = free_port()
+    front = Ingest(url=f"http://127.0.0.1:{port}", token="", relay=relay)
 
-    @app.post("/h264/{stream}")
-    async def h264_only(stream: str, request: Request) -> Response:
+    @app.post("/take/{stream}")
+    async def take(stream: str, request: Request) -> Response:
         offer = (await request.body()).decode()
-        offers.append("H264" if "H264/90000" in offer else "VP8" if "VP8/90000" in offer else "?")
-        if "H264/90000" not in offer:
-            return Response("This ingest takes H.264 video only.", status_code=406)
+        codec = next((c for c in ("H264", "VP8") if f"{c}/90000" in offer), "?")
+        front.offers.append(codec)
+        if codec not in front.takes:
+            names = " or ".join(sorted(front.takes))
+            return Response(f"This ingest takes {names} video only.", status_code=406)
         answer = await relay.publish(stream, offer)
         return Response(
             answer.sdp,
@@ -59,7 +71,6 @@ async def h264_only_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> A
     async def vp9_only(stream: str) -> Response:
         return Response("This ingest takes VP9 video only.", status_code=406)
 
-    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
@@ -68,7 +79,8 @@ async def h264_only_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> A
         if task.done():
             task.result()
         await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", read_ingest_token(data_dir), offers
+    front.token = read_ingest_token(data_dir)
+    yield front
     server.should_exit = True
     await asyncio.wait_for(task, 15)
 
@@ -87,16 +99,16 @@ def recorded_video_codec(path: Path) -> str:
 
 
 async def test_refused_vp8_goes_out_as_h264_and_the_vp8_recording_has_no_gap(
-    h264_only_ingest, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    ingest: Ingest, tmp_path: Path
+) -> None:
     from media.whep import WhepPlayer
 
-    url, token, offers = h264_only_ingest
+    url, token, offers = ingest.url, ingest.token, ingest.offers
     path = tmp_path / "show.mkv"
     session = LiveSession()
     options = LiveOptions(
         width=320, height=240, video_bitrate=400_000, keyframe_interval_s=1.0, video_codec="vp8",
-        record_path=path, whip_url=f"{url}/h264/show", whip_token=token,
+        record_path=path, whip_url=f"{url}/take/show", whip_token=token,
     )  # fmt: skip
     await session.start(options)
     viewer = WhepPlayer(f"{url}/whep/show", decode=False)
@@ -132,12 +144,12 @@ async def test_refused_vp8_goes_out_as_h264_and_the_vp8_recording_has_no_gap(
     assert len(sound) / 48_000 == pytest.approx(elapsed, abs=0.3)
 
 
-async def test_without_a_recording_the_one_encoder_switches(h264_only_ingest) -> None:  # type: ignore[no-untyped-def]
-    url, token, offers = h264_only_ingest
+async def test_without_a_recording_the_one_encoder_switches(ingest: Ingest) -> None:
+    url, token, offers = ingest.url, ingest.token, ingest.offers
     session = LiveSession()
     options = LiveOptions(
         width=320, height=240, video_bitrate=400_000, keyframe_interval_s=1.0,
-        whip_url=f"{url}/h264/solo", whip_token=token,
+        whip_url=f"{url}/take/solo", whip_token=token,
     )  # fmt: skip
     await session.start(options)
     try:
@@ -153,9 +165,9 @@ async def test_without_a_recording_the_one_encoder_switches(h264_only_ingest) ->
 
 
 async def test_an_ingest_taking_neither_codec_is_told_and_recording_goes_on(
-    h264_only_ingest, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
-    url, token, _offers = h264_only_ingest
+    ingest: Ingest, tmp_path: Path
+) -> None:
+    url, token = ingest.url, ingest.token
     path = tmp_path / "kept.webm"
     session = LiveSession()
     options = LiveOptions(
@@ -171,3 +183,43 @@ async def test_an_ingest_taking_neither_codec_is_told_and_recording_goes_on(
     assert "It takes neither VP8 nor H.264." in failure and "The recording goes on." in failure
     assert recorded_video_codec(path) == "vp8"  # a .webm, which could not hold H.264
     assert len(decode_video(path)) >= 30
+
+
+async def test_an_ingest_refusing_vp8_on_reconnection_gets_h264(
+    ingest: Ingest, tmp_path: Path
+) -> None:
+    ingest.takes = {"VP8", "H264"}
+    path = tmp_path / "night.mkv"
+    session = LiveSession()
+    options = LiveOptions(
+        width=320, height=240, video_bitrate=400_000, keyframe_interval_s=1.0,
+        record_path=path, whip_url=f"{ingest.url}/take/night", whip_token=ingest.token,
+    )  # fmt: skip
+    await session.start(options)
+    try:
+        await wait_until(lambda: session.publish_state == "live", what="publishing")
+        assert session.publisher.codecs["video"] == "VP8"  # type: ignore[union-attr]
+        first = session.publisher
+
+        # The ingest restarts with another configuration and drops us.
+        ingest.takes = {"H264"}
+        relay = ingest.relay
+        await relay._end_ingest(relay._ingests["night"])  # type: ignore[attr-defined]
+        await wait_until(
+            lambda: session.publisher is not first and session.publish_state == "live",
+            what="publishing again in the other codec",
+        )
+        assert session.publisher.codecs["video"] == "H264"  # type: ignore[union-attr]
+        assert ingest.offers[0] == "VP8" and ingest.offers[-1] == "H264"
+        assert ingest.offers.count("H264") == 1
+        await asyncio.sleep(1.0)
+    finally:
+        await session.stop()
+
+    said = " ".join(session.messages)
+    assert "publishing in H.264 instead" in said
+    assert not any(m.startswith("Publishing stopped") for m in session.messages)
+    assert recorded_video_codec(path) == "vp8"
+    times = np.array([float(f.time) for f in decode_video(path)])
+    assert times[-1] - times[0] == pytest.approx(session.elapsed_s, abs=0.5)
+    assert np.diff(times).max() < 0.25
