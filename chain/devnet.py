@@ -11,6 +11,7 @@ whatever it reports.
 
 import logging
 import re
+import secrets
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -101,6 +102,9 @@ def _revert_error(exc: TransactionFailed) -> dict[str, Any]:
     return error
 
 
+METADATA_METHOD = "harmonie_devnetMetadata"
+
+
 class Devnet:
     """One chain, shared by every caller; calls are serialised (py-evm is not thread-safe)."""
 
@@ -120,6 +124,9 @@ class Devnet:
         self.accounts = dev_accounts(account_count)
         self.chain_id: int = self.w3.eth.chain_id
         self.contracts: dict[str, str] = {}
+        # A fresh chain every start, which can look block for block like the last one (same
+        # second, same transactions): watchers tell them apart by this id, as with anvil's.
+        self.instance_id = secrets.token_hex(16)
 
     def deploy_contracts(self) -> dict[str, str]:
         with self._lock:
@@ -179,6 +186,9 @@ class Devnet:
         request_id = request.get("id")
         method, params = request["method"], request.get("params") or []
         reply: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
+        if method == METADATA_METHOD:
+            reply["result"] = {"instanceId": self.instance_id, "chainId": self.chain_id}
+            return reply
         try:
             with self._lock:
                 if method == "eth_getLogs":

@@ -51,7 +51,11 @@ MAX_REWINDS_PER_PASS = 4
 # devnets whose metadata call answers an `instanceId` that changes on every restart or reset,
 # by the client name their web3_clientVersion starts with (other nodes are never asked: some
 # answer an unknown method over a WebSocket in a way that closes the socket)
-METADATA_METHOD_BY_CLIENT = {"anvil": "anvil_metadata", "hardhatnetwork": "hardhat_metadata"}
+METADATA_METHOD_BY_CLIENT = {
+    "anvil": "anvil_metadata",
+    "hardhatnetwork": "hardhat_metadata",
+    "ethereumtester": "harmonie_devnetMetadata",  # the studio's embedded devnet (chain.devnet)
+}
 
 
 class WrongChainError(Exception):

@@ -3,6 +3,7 @@ for the artist, resumed after a restart, merged with the studio's chain source."
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -355,3 +356,55 @@ async def test_followers_are_told_too_but_not_the_fan_who_tipped(
         finally:
             for ws in sockets.values():
                 await ws.close()
+
+
+async def test_a_restarted_local_devnet_is_a_new_chain_for_the_studio(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Each studio start brings a fresh devnet that can match the last one block for block
+    (same contracts, even the same transaction hashes): the same first tip on each is shown."""
+    from chain import contracts
+    from chain.devnet import dev_accounts
+    from studio.tip_alerts import TipAlerts
+    from tests.tips.conftest import wait_for_rpc
+
+    monkeypatch.setenv("HARMONIE_DEVNET", "1")
+    monkeypatch.delenv("HARMONIE_TIP_RPC_URL", raising=False)
+    artist, fan = dev_accounts(4)[2:4]
+    store = TipStore(tmp_path / "studio" / "tips.sqlite3")  # kept across studio starts
+    shown: list = []
+    sent: list[str] = []
+    for run in range(2):
+        async with (
+            httpx.AsyncClient(timeout=30) as client,
+            serve(config(tmp_path / f"r{run}")) as backend,
+        ):
+            info = (await client.get(f"{backend.url}/chain")).json()
+            tipping_address = info["contracts"]["tipping"]
+            target = WatchTarget(
+                f"{backend.url}/rpc", tipping_address, artist.address, 1, info["chain_id"]
+            )
+            alerts = TipAlerts(store, artist.address, "DEV")
+            alerts.alerted.connect(shown.append)
+            watcher = TipWatcher(target, store, start_block=0, poll_interval_s=0.1)
+            alerts.follow(watcher)
+            watcher.start()
+            try:
+                w3 = await asyncio.to_thread(wait_for_rpc, f"{backend.url}/rpc")
+                tipping = contracts.deployed(contracts.TIPPING, w3, tipping_address)
+
+                def send_first_tip(w3: Any = w3, tipping: Any = tipping) -> str:  # off the loop
+                    tx = tipping.functions.tip(artist.address, "same tip").build_transaction(
+                        {"from": fan.address, "value": 7, "nonce": 0, "gas": 200_000}
+                    )
+                    raw = fan.sign_transaction(tx).raw_transaction
+                    tx_hash = w3.eth.send_raw_transaction(raw)
+                    w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.05)
+                    return "0x" + bytes(tx_hash).hex()
+
+                sent.append(await asyncio.to_thread(send_first_tip))
+                await wait_until(lambda n=run: len(shown) == n + 1, what=f"run {run}", timeout=30)
+            finally:
+                await watcher.stop()
+    store.close()
+    assert [a.record.tx_hash for a in shown] == sent
