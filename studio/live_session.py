@@ -225,7 +225,8 @@ class LiveSession:
     def on_publisher_state(self, state: str, error: Exception | None) -> None:
         """The publisher's state listener (on the loop)."""
         if state == "failed" and self._will_switch_codec(error):
-            if self._publish_task is None or self._publish_task.done():  # a reconnection
+            reconnecting = self._publish_task is None or self._publish_task.done()
+            if reconnecting and self.state == "live":
                 self._publish_task = asyncio.ensure_future(self._publish_in_other_codec(error))
             return  # not over: publishing starts again in the other codec
         self.set_publish_state(state, self.publish_message(state, error))
