@@ -134,6 +134,9 @@ class BackendClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.signer = signer
+        # Awaited with the address after each sign-in (the studio makes the artist's
+        # profile there on the first one).
+        self.after_sign_in: Callable[[str], Awaitable[object]] | None = None
         self.chain_id = chain_id
         self.statement = statement
         self._http = http or httpx.AsyncClient(timeout=15.0)
@@ -184,7 +187,32 @@ class BackendClient:
             raise SignInError(
                 f"The backend refused the sign-in: {_detail(response)}", response.status_code
             )
-        return self._store(TokenPair.model_validate(response.json()))
+        pair = self._store(TokenPair.model_validate(response.json()))
+        if self.after_sign_in is not None:
+            await self.after_sign_in(self.signer.address)
+        return pair
+
+    async def ensure_profile(self, wanted: ProfileIn) -> Profile:
+        """The signed-in address's profile; made from `wanted` the first time (never
+        overwrites one the person already has). Call it after sign-in."""
+        address = self.address or (self.signer.address if self.signer else None)
+        if address is None or self._tokens is None:
+            raise SignInError("Sign in before making the profile.")
+        existing = await self.profile(address)
+        if existing is not None:
+            return existing
+        # The token just stored, not access_token(): this runs from sign_in(), which may
+        # itself run under access_token()'s lock.
+        token = self._tokens.pair.access_token
+        response = await self._raw(
+            "PUT",
+            f"/profiles/{address}",
+            json=wanted.model_dump(mode="json"),
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        if response.status_code >= 400:
+            raise BackendClientError(_detail(response), response.status_code)
+        return Profile.model_validate(response.json())
 
     def _store(self, pair: TokenPair) -> TokenPair:
         self._tokens = _Tokens(pair=pair, expires_at=self._clock() + pair.expires_in)

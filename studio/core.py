@@ -234,7 +234,22 @@ class Studio:
                 CallableSigner(address=wallet.address or "", sign=sign),
                 chain_id=network.chain_id,
             )
+            self.backend_client.after_sign_in = self._ensure_artist_profile
         wallet.changed.connect(self._on_wallet_changed)
+
+    async def _ensure_artist_profile(self, address: str) -> None:
+        """Whoever signs in from the studio is an artist: the first sign-in makes their
+        artist profile (named in Settings, else after the address) so their tracks can be
+        listed and their shows announced. An existing profile is left as it is."""
+        from backend.wire import ProfileIn
+        from studio.backend_client import BackendClientError
+
+        assert self.backend_client is not None
+        name = str(self.settings.get("artist_name") or f"Artist {address[:6]}...{address[-4:]}")
+        try:
+            await self.backend_client.ensure_profile(ProfileIn(role="artist", display_name=name))
+        except (BackendClientError, httpx.HTTPError) as exc:  # listing/announcing will say
+            log.warning("could not make the artist profile: %s", exc)
 
     def _on_wallet_changed(self, *_: object) -> None:
         wallet = self.wallet
