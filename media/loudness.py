@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
 ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
@@ -72,6 +71,8 @@ class LoudnessMeter:
         self.rate = rate
         self.channels = channels
         self._b, self._a = k_weighting(rate)
+        from scipy import signal  # loaded on first use: ~0.5 s the window need not wait for
+
         zi = signal.lfilter_zi(self._b, self._a)
         self._zi = np.zeros((len(zi), channels))
         self._step = round(rate * 0.1)  # 100 ms: blocks of 400 ms overlap by 75%
@@ -90,6 +91,8 @@ class LoudnessMeter:
             return
         self._peak = max(self._peak, float(np.max(np.abs(block))))
         self._oversampled_peak(block)
+        from scipy import signal
+
         filtered, self._zi = signal.lfilter(self._b, self._a, block, axis=0, zi=self._zi)
         data = np.concatenate([self._carry, filtered]) if len(self._carry) else filtered
         whole = len(data) // self._step * self._step
@@ -105,6 +108,8 @@ class LoudnessMeter:
         if len(data) <= 2 * _HISTORY:
             self._history = data
             return
+        from scipy import signal
+
         up = signal.resample_poly(data, OVERSAMPLE, 1, axis=0)
         start = OVERSAMPLE * _HISTORY if len(self._history) else 0
         end = OVERSAMPLE * (len(data) - _HISTORY)

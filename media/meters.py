@@ -11,7 +11,6 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
 
 SILENCE_DB = -120.0
 ABSOLUTE_GATE_LUFS = -70.0
@@ -79,7 +78,7 @@ class LoudnessMeter:
     def add(self, block: np.ndarray) -> None:
         x = np.asarray(block, dtype=np.float64)
         for i, (b, a) in enumerate(self._filters):
-            x, self._states[i] = lfilter(b, a, x, axis=0, zi=self._states[i])
+            x, self._states[i] = _lfilter(b, a, x, axis=0, zi=self._states[i])
         squares = np.sum(np.square(x), axis=1)
         pos = 0
         while pos < len(squares):
@@ -146,3 +145,11 @@ class ProgramMeter:
             short_term_lufs=self.loudness.short_term,
             integrated_lufs=self.loudness.integrated,
         )
+
+
+def _lfilter(*args: object, **kwargs: object) -> tuple[np.ndarray, np.ndarray]:
+    # scipy.signal costs ~0.5 s and ~100 MB to import: load it when metering starts, not
+    # when the studio opens.
+    from scipy.signal import lfilter
+
+    return lfilter(*args, **kwargs)  # type: ignore[no-any-return]
