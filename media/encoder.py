@@ -10,6 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import av
 import numpy as np
@@ -100,7 +101,32 @@ class EncoderStats:
             return 8.0 * sum(s for _, s in self._window)
 
 
-class VideoEncoder:
+class _PacketEncoder:
+    """Encodes with `self._context` and hands every packet to `self.packets` (the fan-out the
+    recorder and the WebRTC sender both read): the one place packets leave an encoder."""
+
+    _context: Any
+    packets: PacketFanout
+    stats: EncoderStats
+    time_base: Fraction
+
+    def _encode_and_publish(self, frame: av.VideoFrame | av.AudioFrame) -> list[av.Packet]:
+        started = time.perf_counter()
+        packets = self._context.encode(frame)
+        self.stats.add(packets, time.perf_counter() - started)
+        for packet in packets:
+            packet.time_base = self.time_base
+            self.packets.publish(packet)
+        return packets
+
+    def flush(self) -> list[av.Packet]:
+        packets = self._context.encode(None)
+        for packet in packets:
+            self.packets.publish(packet)
+        return packets
+
+
+class VideoEncoder(_PacketEncoder):
     def __init__(self, settings: VideoSettings) -> None:
         if settings.codec not in VIDEO_ENCODERS:
             raise UnsupportedError(f"Unknown video codec '{settings.codec}' (use vp8 or h264).")
@@ -174,22 +200,10 @@ class VideoEncoder:
             else av.video.frame.PictureType.NONE
         )
         self._keyframe_requested = False
-        started = time.perf_counter()
-        packets = self._context.encode(frame)
-        self.stats.add(packets, time.perf_counter() - started)
-        for packet in packets:
-            packet.time_base = self.time_base
-            self.packets.publish(packet)
-        return packets
-
-    def flush(self) -> list[av.Packet]:
-        packets = self._context.encode(None)
-        for packet in packets:
-            self.packets.publish(packet)
-        return packets
+        return self._encode_and_publish(frame)
 
 
-class AudioEncoder:
+class AudioEncoder(_PacketEncoder):
     """Opus at 48 kHz in 20 ms packets. Feed float32 blocks of `frame_size` samples."""
 
     codec_name = "opus"
@@ -222,16 +236,4 @@ class AudioEncoder:
         frame.sample_rate = AUDIO_RATE
         frame.pts = first_sample
         frame.time_base = self.time_base
-        started = time.perf_counter()
-        packets = self._context.encode(frame)
-        self.stats.add(packets, time.perf_counter() - started)
-        for packet in packets:
-            packet.time_base = self.time_base
-            self.packets.publish(packet)
-        return packets
-
-    def flush(self) -> list[av.Packet]:
-        packets = self._context.encode(None)
-        for packet in packets:
-            self.packets.publish(packet)
-        return packets
+        return self._encode_and_publish(frame)
