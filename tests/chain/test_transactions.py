@@ -67,8 +67,13 @@ def test_a_revert_is_explained_before_anything_is_signed(chain, deployed, signer
     assert txs.recent(signer.address) == []
 
 
-def test_a_mined_failure_is_decoded(chain, deployed, signer, tmp_path):
+def test_a_mined_failure_is_decoded(chain, deployed, tmp_path):
+    # A fresh account: a shared dev account may hold a balance from another test's tips
+    # (the split tests pick payees among them), and then withdraw() would succeed.
+    signer = UnlockedKey(Account.create())
     txs = manager_for(chain.rpc_url, tmp_path / "tx.db")
+    funding = txs.prepare(chain.accounts[0].address, signer.address, value=10**18, gas=21_000)
+    txs.wait(txs.send(funding, UnlockedKey(chain.accounts[0])).hash, poll=0.02)
     call = deployed.tipping.functions.withdraw()
     prepared = txs.prepare(
         signer.address, call.address, call._encode_transaction_data(), gas=100_000
