@@ -7,11 +7,13 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import asyncio
+import contextlib
 import shutil
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -49,8 +51,10 @@ def _listening_socket() -> socket.socket:
     return sock
 
 
-@pytest.fixture
-async def backend(tmp_path: Path) -> AsyncIterator[Backend]:
+@contextlib.asynccontextmanager
+async def serve_backend(tmp_path: Path, **overrides: Any) -> AsyncIterator[Backend]:
+    """The whole backend app on a free loopback port, SQLite in `tmp_path`; `overrides` go to
+    BackendConfig (e.g. a short access_token_ttl_s)."""
     sock = _listening_socket()
     port = sock.getsockname()[1]
     data_dir = tmp_path / "backend"
@@ -61,6 +65,7 @@ async def backend(tmp_path: Path) -> AsyncIterator[Backend]:
         database_url=f"sqlite+aiosqlite:///{data_dir / 'backend.db'}",
         data_dir=data_dir,
         jwt_secret=JWT_SECRET,
+        **overrides,
     )
     app = create_app(config)
     server = uvicorn.Server(
@@ -76,6 +81,12 @@ async def backend(tmp_path: Path) -> AsyncIterator[Backend]:
         server.should_exit = True
         await asyncio.wait_for(task, 15)
         sock.close()
+
+
+@pytest.fixture
+async def backend(tmp_path: Path) -> AsyncIterator[Backend]:
+    async with serve_backend(tmp_path) as served:
+        yield served
 
 
 def key_signer(account: LocalAccount) -> CallableSigner:

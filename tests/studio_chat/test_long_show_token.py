@@ -10,46 +10,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from backend.app import create_app
-from backend.config import BackendConfig
 from media.whip import WhipPublisher
 from studio.live_session import LiveOptions, LiveSession
 from studio.stream_announcer import StreamAnnouncer
-from tests.studio_chat.conftest import JWT_SECRET, Backend, _listening_socket, wait_until
+from tests.studio_chat.conftest import Backend, serve_backend, wait_until
 
 TOKEN_TTL_S = 2
 
 
 @pytest.fixture
 async def short_token_backend(tmp_path: Path) -> AsyncIterator[Backend]:
-    sock = _listening_socket()
-    port = sock.getsockname()[1]
-    data_dir = tmp_path / "backend"
-    data_dir.mkdir()
-    config = BackendConfig(
-        host="127.0.0.1",
-        port=port,
-        database_url=f"sqlite+aiosqlite:///{data_dir / 'backend.db'}",
-        data_dir=data_dir,
-        jwt_secret=JWT_SECRET,
-        access_token_ttl_s=TOKEN_TTL_S,
-    )
-    app = create_app(config)
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
-    )
-    task = asyncio.ensure_future(server.serve(sockets=[sock]))
-    await wait_until(lambda: server.started or task.done(), what="the backend to start")
-    if task.done():
-        task.result()
-    try:
-        yield Backend(url=f"http://127.0.0.1:{port}", app=app, data_dir=data_dir)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
-        sock.close()
+    async with serve_backend(tmp_path, access_token_ttl_s=TOKEN_TTL_S) as served:
+        yield served
 
 
 async def test_a_show_longer_than_the_token_reconnects_and_ends_cleanly(
