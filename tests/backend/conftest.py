@@ -14,16 +14,11 @@ import httpx
 import pytest
 
 from backend.config import BackendConfig
+from studio.local_backend import free_port
 from tests.backend.support import RunningBackend, serve
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 JWT_SECRET = "test-secret-for-backend-tests-only-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for_port(

@@ -6,7 +6,6 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -20,17 +19,12 @@ from web3 import Web3
 
 from chain import contracts
 from chain.devnet import dev_accounts
+from studio.local_backend import free_port
 from tests.support.secret_service import SecretServiceSession, have_gnome_keyring
 
 ROOT = Path(__file__).resolve().parents[2]
 ANVIL = ROOT / "node_modules" / ".bin" / "anvil"
 ANVIL_CHAIN_ID = 1114
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_rpc(url: str, timeout: float = 30.0) -> Web3:

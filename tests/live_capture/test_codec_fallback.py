@@ -5,7 +5,6 @@ as such ingests do) and hands them to the backend's relay, which viewers watch o
 """
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,16 +16,11 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 
 from studio.live_session import LiveOptions, LiveSession
+from studio.local_backend import free_port
 
 from .conftest import decode_audio, decode_video
 
 streams = pytest.importorskip("backend.streams", reason="the backend stream relay is absent")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -2,7 +2,6 @@
 connection drops the publisher reconnects and the recording has no gap."""
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,16 +11,11 @@ import uvicorn
 from fastapi import FastAPI
 
 from studio.live_session import LiveOptions, LiveSession
+from studio.local_backend import free_port
 
 from .conftest import decode_audio, decode_video
 
 streams = pytest.importorskip("backend.streams", reason="the backend stream relay is absent")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

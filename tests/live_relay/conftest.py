@@ -5,7 +5,6 @@ loopback host candidate and nothing else.
 """
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +17,7 @@ from fastapi import FastAPI
 from backend.streams import streams_router
 from backend.streams.keys import read_ingest_token
 from backend.streams.relay import BuiltinRelay
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from studio.local_backend import free_port
 
 
 @dataclass

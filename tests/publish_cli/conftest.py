@@ -19,6 +19,7 @@ import pytest
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
+from studio.local_backend import free_port
 from tests.conftest import ROOT
 from tests.support.secret_service import SecretServiceSession, have_gnome_keyring
 
@@ -82,14 +83,6 @@ def import_key(shell: Shell, account: LocalAccount, password: str = PASSWORD) ->
         check=True,
     )
     return done.stdout.strip().splitlines()[-1]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_artist(shell: Shell, account: LocalAccount, name: str = "Shell Artist") -> None:

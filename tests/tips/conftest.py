@@ -8,7 +8,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import asyncio
 import contextlib
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -23,17 +22,12 @@ from web3.contract import Contract
 
 from chain import contracts
 from chain.devnet import dev_accounts
+from studio.local_backend import free_port
 from studio.tip_store import TipStore
 
 ROOT = Path(__file__).resolve().parents[2]
 ANVIL = ROOT / "node_modules" / ".bin" / "anvil"
 ANVIL_CHAIN_ID = 1114
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_rpc(url: str, timeout: float = 30.0) -> Web3:

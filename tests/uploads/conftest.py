@@ -8,7 +8,6 @@ addresses it never dials out.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from studio.local_backend import free_port
 from tests.conftest import ROOT
 
 JSIPFS = ROOT / "node_modules" / ".bin" / "jsipfs"
@@ -30,12 +30,6 @@ if (typeof Promise.withResolvers !== 'function') {
   }
 }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass(frozen=True)
