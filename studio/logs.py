@@ -1,13 +1,18 @@
 """Structured logging: one JSON object per line, to a rotating file in the user log dir."""
 
+import faulthandler
 import json
 import logging
+import os
 import logging.handlers
 import sys
 import time
 from pathlib import Path
 
 LOG_FILE_NAME = "studio.log"
+CRASH_FILE_NAME = "crash.log"
+
+_crash_file = None  # kept open for the life of the process: faulthandler writes to its fd
 
 
 class JsonFormatter(logging.Formatter):
@@ -53,6 +58,25 @@ def setup_logging(log_dir: Path, level: int = logging.INFO, to_stderr: bool = Fa
         stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         stream._harmonie = True  # type: ignore[attr-defined]
         root.addHandler(stream)
+    enable_crash_dumps(log_dir)
+    return path
+
+
+def enable_crash_dumps(log_dir: Path) -> Path:
+    """A fatal error (a C extension's crash, an abort) leaves every thread's stack in crash.log.
+
+    Logging cannot run at that point; faulthandler writes straight to the file descriptor.
+    """
+    global _crash_file
+    path = log_dir / CRASH_FILE_NAME
+    if _crash_file is None or _crash_file.closed or Path(_crash_file.name) != path:
+        mode = "a" if not path.exists() or path.stat().st_size < 1_000_000 else "w"
+        _crash_file = open(path, mode, encoding="utf-8")  # noqa: SIM115 (lives as long as we do)
+    _crash_file.write(
+        f"--- pid {os.getpid()} started {time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime())}Z\n"
+    )
+    _crash_file.flush()
+    faulthandler.enable(file=_crash_file, all_threads=True)
     return path
 
 

@@ -19,6 +19,7 @@ from studio.logs import event, setup_logging
 from widgets.crash import asyncio_exception_handler, install_exception_hooks, show_error
 from widgets.journeys import Journeys
 from widgets.main_window import MainWindow
+from widgets.qt_binding import broken_binding_message
 from widgets.theme import apply_dark_theme
 from widgets.tray import StudioTray
 
@@ -35,6 +36,11 @@ def run_gui(args: argparse.Namespace) -> int:
         return 2
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    unsafe = broken_binding_message()
+    if unsafe is not None:
+        log.error("refusing to start: %s", unsafe)
+        print(f"harmonie-studio: {unsafe}", file=sys.stderr)
+        return 3
     app.setApplicationName("HarmonieCORE Studio")
     app.setDesktopFileName("harmonie-studio")
     app.setQuitOnLastWindowClosed(False)  # the tray keeps us alive; quitting is explicit
