@@ -3,8 +3,8 @@
 import faulthandler
 import json
 import logging
-import os
 import logging.handlers
+import os
 import sys
 import time
 from pathlib import Path
