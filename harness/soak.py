@@ -36,7 +36,13 @@ from web3 import Web3
 
 from harness.atspi import Accessibility
 from harness.desktop import artist_desktop, import_private_key
-from harness.studio_process import log_path, read_events, start_studio, wait_for_event
+from harness.studio_process import (
+    log_path,
+    pid_alive,
+    read_events,
+    start_studio,
+    wait_for_event,
+)
 from harness.xinput import click, press, type_text
 
 # The devnet funds the standard test mnemonic's accounts (the same ones anvil uses).
@@ -332,6 +338,23 @@ async def _wait_on_relay(backend: str, stream_id: str, timeout: float = 60.0) ->
     raise SoakError(f"the studio never published stream {stream_id} to the relay")
 
 
+def _end_orphan(pid: int, grace_s: float = 5.0) -> bool:
+    """End the studio's backend if it outlived the studio (it is ours to clean up); True if
+    it had to be ended."""
+    deadline = time.monotonic() + grace_s
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not pid_alive(pid):
+        return False
+    for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + wait_s
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    return True
+
+
 def _tray_alerts(env: dict[str, str]) -> set[str]:
     return {
         str(e["tx_hash"]).lower()
@@ -349,6 +372,7 @@ async def _show(
     studio = start_studio(env, "--profile", "local", output=work / "studio-output.log")
     log = log_path(env)
     loop_time = time.monotonic
+    backend_pid: int | None = None
     try:
         backend_started = await asyncio.to_thread(
             wait_for_event, log, "backend_started", 120, studio
@@ -420,6 +444,8 @@ async def _show(
         if studio.poll() is None:
             studio.kill()
             studio.wait()
+        if backend_pid is not None and _end_orphan(backend_pid) and studio.returncode == 0:
+            result.deaths.append("the local backend kept running after the studio quit")
 
     recording = Path(env["HOME"]) / RECORDING
     if recording.exists():
@@ -457,7 +483,7 @@ async def _keep_live(
             result.crashes += 1
             result.deaths.append(f"studio exited with {studio.returncode} while live")
             break
-        if backend_alive and not Path(f"/proc/{backend_pid}").exists():
+        if backend_alive and not pid_alive(backend_pid):
             backend_alive = False
             result.crashes += 1
             result.deaths.append("the local backend died while live")
