@@ -32,11 +32,18 @@ TARGETS = {"crashes": 0, "rss_growth_mb": 50, "min_fps": 28, "audio_gaps": 0, "a
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30.0, help="length of the show")
+    parser.add_argument(
+        "--keep", type=Path, metavar="DIR", help="run in DIR (new) and keep its logs there"
+    )
     args = parser.parse_args()
     if args.minutes <= 0:
         parser.error("--minutes must be more than 0")
-    with tempfile.TemporaryDirectory(prefix="harmonie-soak-") as work:
-        result = run_soak(args.minutes, Path(work))
+    if args.keep is not None:
+        args.keep.mkdir(parents=True)
+        result = run_soak(args.minutes, args.keep.resolve())
+    else:
+        with tempfile.TemporaryDirectory(prefix="harmonie-soak-") as work:
+            result = run_soak(args.minutes, Path(work))
     met = (
         result["crashes"] == 0
         and result["minutes_live"] >= args.minutes - 0.05

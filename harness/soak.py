@@ -81,6 +81,7 @@ class SoakResult:
     audio_gaps: int | None = None
     max_audio_gap_ms: float | None = None
     tips_sent: int = 0
+    tip_errors: list[str] = field(default_factory=list)
     alerts_shown: int = 0
     alerts_missed: int = 0
     chat_sent: int = 0
@@ -254,6 +255,7 @@ class Fan:
         self.echoed: set[str] = set()
         self.chat_errors: list[str] = []
         self.tips: list[str] = []
+        self.tip_errors: list[str] = []
         self._subscription = None
         self._reader: asyncio.Task[None] | None = None
 
@@ -277,9 +279,18 @@ class Fan:
     async def chat(self, index: int) -> None:
         text = f"soak message {index}"
         assert self._subscription is not None
-        with contextlib.suppress(Exception):  # a message that cannot go is counted, not fatal
+        self.sent_chat.add(text)  # one that cannot go never comes back: counted as lost
+        try:
             await self._subscription.say(text)
-            self.sent_chat.add(text)
+        except Exception as exc:
+            self.chat_errors.append(f"sending {text!r}: {exc}")
+
+    def tip_or_note(self, index: int) -> None:
+        """tip(), with a failure noted in `tip_errors` (the show goes on)."""
+        try:
+            self.tip(index)
+        except Exception as exc:
+            self.tip_errors.append(f"tip {index}: {type(exc).__name__}: {exc}")
 
     def tip(self, index: int) -> str:
         """Tip 0.01 coin (+ index wei, so each amount differs); the transaction hash."""
@@ -421,7 +432,8 @@ async def _show(
             a11y.close()
 
         shown = _tray_alerts(env)
-        result.tips_sent = len(fan.tips)
+        result.tips_sent = len(fan.tips)  # mined; a tip that failed to go is in tip_errors
+        result.tip_errors = fan.tip_errors[:5]
         result.alerts_shown = len(shown)
         result.alerts_missed = len({t.lower() for t in fan.tips} - shown)
         result.chat_sent = len(fan.sent_chat)
@@ -475,7 +487,7 @@ async def _keep_live(
     next_chat, next_tip, next_rss = live_at + CHAT_EVERY_S, live_at + FIRST_TIP_S, live_at
     chats, tips = itertools.count(1), itertools.count(1)
     loads: list[float] = []
-    tipping: asyncio.Future[str] | None = None
+    tipping: asyncio.Future[None] | None = None
     backend_alive = True
     while True:
         now = time.monotonic()
@@ -495,7 +507,7 @@ async def _keep_live(
             await fan.chat(next(chats))
         if now >= next_tip and (tipping is None or tipping.done()):
             next_tip += TIP_EVERY_S
-            tipping = asyncio.ensure_future(asyncio.to_thread(fan.tip, next(tips)))
+            tipping = asyncio.ensure_future(asyncio.to_thread(fan.tip_or_note, next(tips)))
         if now >= next_rss:
             next_rss += RSS_EVERY_S
             loads.append(os.getloadavg()[0])
@@ -506,7 +518,9 @@ async def _keep_live(
             result.rss_end_mb = round(rss, 1)
             say(
                 f"{(now - live_at) / 60:.1f} min live, RSS {rss:.0f} MB, "
-                f"load {loads[-1]:.2f}, tips {len(fan.tips)}, alerts {len(_tray_alerts(env))}"
+                f"load {loads[-1]:.2f}, tips {len(fan.tips)}, alerts {len(_tray_alerts(env))}, "
+                f"viewer frames {min(p.counts.frames['video'] for p in viewers.players)}, "
+                f"chat {len(fan.sent_chat & fan.echoed)}/{len(fan.sent_chat)}"
             )
         await asyncio.sleep(SAMPLE_EVERY_S)
     result.minutes_live = round((time.monotonic() - live_at) / 60, 2)

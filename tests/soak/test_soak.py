@@ -38,7 +38,7 @@ def test_a_three_minute_show_from_the_window_survives_with_every_alert_and_no_ga
     assert result.crashes == 0 and result.deaths == [], result
     assert result.minutes_live >= MINUTES, result
     assert result.recording.startswith("vp8 1280x720"), result
-    assert result.tips_sent == 3, result
+    assert result.tips_sent == 3 and result.tip_errors == [], result
     assert result.alerts_missed == 0 and result.alerts_shown == 3, result
     assert result.chat_sent >= 17 and result.chat_echoed == result.chat_sent, result
     assert all(frames > 0 for frames in result.viewer_frames), "every viewer saw the show"
