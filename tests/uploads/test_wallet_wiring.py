@@ -4,12 +4,9 @@ window uses): confirmation flow, registry transaction, listing as the signed-in 
 import uuid
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("chain.wallet")
-
 import keyring.backend
 
+import chain.wallet  # noqa: F401 (fails loudly if our own code is broken)
 from studio.ipfs_client import KuboClient
 from studio.publish import BackendClientLister, Publisher
 from studio.publish_registrar import WalletMinter, WalletRegistrar
