@@ -87,6 +87,9 @@ async def test_publish_through_wallet_session_and_backend_client(
         shown.append(prepared.description)
         return next(answers)
 
+    async def accept(_prepared) -> bool:  # the mint is consented to as well
+        return True
+
     queue = UploadQueue(tmp_path / "queue.sqlite3")
     path = make_audio(tmp_path, "wav", seconds=1.0, title=f"wallet {uuid.uuid4().hex}")
     (track,), _ = queue.add([path])
@@ -97,7 +100,7 @@ async def test_publish_through_wallet_session_and_backend_client(
             tmp_path / "work",
             registrar=WalletRegistrar(session, confirm),
             lister=BackendClientLister(client),
-            minter=WalletMinter(session),
+            minter=WalletMinter(session, accept),
         )
         (declined,) = await publisher.run()
         assert declined.state is State.FAILED and "declined" in declined.detail
