@@ -44,32 +44,23 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import ClientResponseError
 from eth_utils import to_checksum_address
 from web3 import AsyncHTTPProvider, AsyncWeb3, WebSocketProvider
 from web3.exceptions import BlockNotFound, Web3Exception
 from web3.providers.async_base import AsyncBaseProvider
-from web3.types import RPCEndpoint
 
 from chain.contracts.tipping import hex_text
 from chain.cursor_store import CursorStore
 from chain.errors import WrongChainError
+from chain.node_identity import instance_id, metadata_method, safe_url
 
 log = logging.getLogger(__name__)
 
 RPC_TIMEOUT_S = 10.0
 MAX_BACKOFF_S = 10.0
 MAX_REWINDS_PER_PASS = 4
-# devnets whose metadata call answers an `instanceId` that changes on every restart or reset,
-# by the client name their web3_clientVersion starts with (other nodes are never asked: some
-# answer an unknown method over a WebSocket in a way that closes the socket)
-METADATA_METHOD_BY_CLIENT = {
-    "anvil": "anvil_metadata",
-    "hardhatnetwork": "hardhat_metadata",
-    "ethereumtester": "harmonie_devnetMetadata",  # the studio's embedded devnet (chain.devnet)
-}
 
 
 @dataclass(frozen=True)
@@ -102,13 +93,6 @@ class StateChanged:
 FollowerEvent = LogBatch | Rewound | Synced | StateChanged
 Handler = Callable[[FollowerEvent], Awaitable[None]]
 Addresses = str | Sequence[str]
-
-
-def safe_url(url: str) -> str:
-    """scheme://host[:port] only: RPC URLs often carry an API key in the path or query."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
 
 
 class EventFollower:
@@ -281,7 +265,7 @@ class EventFollower:
         if callable(self._address_source):
             self.addresses = _checksummed(await self._address_source())
         self.chain_id, self.scope = chain_id, self._scope(chain_id)
-        self._metadata_method = await self._find_metadata_method(w3)
+        self._metadata_method = await metadata_method(w3)
         await self._adopt_node_chain(w3)
 
     async def _adopt_node_chain(self, w3: AsyncWeb3) -> None:
@@ -290,34 +274,9 @@ class EventFollower:
         genesis = hex_text((await w3.eth.get_block(0))["hash"])
         instance = None
         if self._metadata_method is not None:
-            instance = await self._instance_id(w3, self._metadata_method)
+            instance = await instance_id(w3, self._metadata_method)
         if self.store.adopt_chain(self.scope, genesis, instance):
             _event("follower_chain_reset", scope=self.scope)
-
-    @classmethod
-    async def _find_metadata_method(cls, w3: AsyncWeb3) -> str | None:
-        """How this node tells its instance id, if it is a devnet that has one."""
-        version = await cls._raw_result(w3, "web3_clientVersion")
-        client = version.split("/")[0].strip().lower() if isinstance(version, str) else ""
-        method = METADATA_METHOD_BY_CLIENT.get(client)
-        if method is None or await cls._instance_id(w3, method) is None:
-            return None
-        return method
-
-    @classmethod
-    async def _instance_id(cls, w3: AsyncWeb3, method: str) -> str | None:
-        result = await cls._raw_result(w3, method)
-        instance = result.get("instanceId") if isinstance(result, dict) else None
-        return str(instance) if isinstance(instance, str) and instance else None
-
-    @staticmethod
-    async def _raw_result(w3: AsyncWeb3, method: str) -> Any:
-        """A call some nodes lack: its result, or None for an error answer."""
-        try:
-            response = await w3.provider.make_request(RPCEndpoint(method), [])
-        except (ClientResponseError, Web3Exception):  # e.g. a gateway's HTTP 4xx for it
-            return None
-        return response.get("result") if isinstance(response, dict) else None
 
     async def _chain_may_have_changed(
         self, w3: AsyncWeb3, head: int, head_hash: str, cursor: int

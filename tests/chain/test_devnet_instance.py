@@ -1,7 +1,7 @@
 """Every devnet start is a chain of its own, even when it matches the last one block for block."""
 
 from chain.devnet import METADATA_METHOD, Devnet
-from chain.event_follower import METADATA_METHOD_BY_CLIENT
+from chain.node_identity import METADATA_METHOD_BY_CLIENT
 
 
 def metadata(devnet: Devnet) -> dict:
