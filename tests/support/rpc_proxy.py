@@ -1,6 +1,8 @@
 """A JSON-RPC proxy on loopback in front of a node, over HTTP (POST /) and WebSocket (GET /),
 that plays a node with limits: subclasses answer some requests themselves (`override`)."""
 
+import asyncio
+import json
 from typing import Any
 
 from aiohttp import ClientSession, WSMsgType, web
@@ -51,14 +53,14 @@ class RpcProxy:
         await client.prepare(request)
         upstream_url = "ws" + self.upstream.removeprefix("http")
         async with self._session.ws_connect(upstream_url) as node:
-            pump = request.app.loop.create_task(_pipe(node, client))
+            pump = asyncio.create_task(_pipe(node, client))
             try:
                 async for message in client:
-                    if message.type != WSMsgType.TEXT:
+                    if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                         break
-                    reply = await self._answer(message.json())
+                    reply = await self._answer(json.loads(message.data))
                     if reply is None:
-                        await node.send_str(message.data)
+                        await node.send_str(_text(message.data))
                     else:
                         await client.send_json(reply)
             finally:
@@ -70,11 +72,15 @@ class RpcProxy:
         await self._runner.cleanup()
 
 
+def _text(data: str | bytes) -> str:
+    return data.decode() if isinstance(data, bytes) else data
+
+
 async def _pipe(node: Any, client: web.WebSocketResponse) -> None:
     async for message in node:
-        if message.type != WSMsgType.TEXT:
+        if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
             break
-        await client.send_str(message.data)
+        await client.send_str(_text(message.data))
     await client.close()
 
 

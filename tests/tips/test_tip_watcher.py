@@ -9,7 +9,8 @@ import pytest
 
 from studio.tip_store import CONFIRMED, DROPPED, PENDING, Tip, TipStore
 from studio.tip_watcher import TipWatcher, WatchTarget
-from tests.tips.conftest import TcpProxy, TipChain, wait_until
+from tests.support.waiting import wait_until
+from tests.tips.conftest import TcpProxy, TipChain
 
 
 class Recorder:
