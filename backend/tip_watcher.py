@@ -44,7 +44,8 @@ from backend.notifications import publish, publish_many
 from backend.services import Services, services_of
 from chain.contracts.tipping import TIPPED_TOPIC, decode_tipped
 from chain.cursor_store import FileCursorStore
-from chain.event_follower import EventFollower, FollowerEvent, LogBatch, Rewound
+from chain.event_follower import EventFollower
+from chain.follower_events import FollowerConsumer, FollowerEvent, LogBatch, Rewound
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class DevnetProvider(AsyncBaseProvider):
         return True
 
 
-class BackendTipWatcher:
+class BackendTipWatcher(FollowerConsumer):
     def __init__(
         self,
         services: Services,
@@ -121,22 +122,8 @@ class BackendTipWatcher:
         )
 
     @property
-    def state(self) -> str:
-        return self.follower.state
-
-    @property
-    def passes(self) -> int:
-        return self.follower.passes
-
-    @property
     def chain_id(self) -> int | None:
         return self.follower.chain_id
-
-    def start(self) -> None:
-        self.follower.start()
-
-    async def stop(self) -> None:
-        await self.follower.stop()
 
     async def status(self) -> dict[str, str]:
         # starting up is not a fault; losing the node is

@@ -6,7 +6,7 @@ that tips, sales and subscriptions use. Consumers only decode and handle what it
     ...
     await follower.stop()
 
-`handle(event)` is awaited with, in chain order:
+`handle(event)` is awaited with (types in chain.follower_events), in chain order:
 - `LogBatch`: the (non-removed) logs of one block read by its hash near the head, or of a
   deep range of blocks; the cursor moves past them only once `handle` returned, so after a
   crash a batch may be delivered again (handlers are idempotent) but never skipped.
@@ -42,7 +42,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import ClientResponseError
@@ -54,6 +53,14 @@ from web3.providers.async_base import AsyncBaseProvider
 from chain.contracts.tipping import hex_text
 from chain.cursor_store import CursorStore
 from chain.errors import WrongChainError
+from chain.follower_events import (
+    Addresses,
+    Handler,
+    LogBatch,
+    Rewound,
+    StateChanged,
+    Synced,
+)
 from chain.node_identity import instance_id, metadata_method, safe_url
 
 log = logging.getLogger(__name__)
@@ -61,38 +68,6 @@ log = logging.getLogger(__name__)
 RPC_TIMEOUT_S = 10.0
 MAX_BACKOFF_S = 10.0
 MAX_REWINDS_PER_PASS = 4
-
-
-@dataclass(frozen=True)
-class LogBatch:
-    first: int
-    last: int  # the blocks covered, both included
-    logs: list[Any]  # web3 log entries in chain order
-    block_hash: str | None = None  # set when one block was read by its hash (near the head)
-    final: bool = True  # False: near the head, not yet `confirmations` deep
-    timestamps: dict[int, int] = field(default_factory=dict)  # block -> unix s (when asked)
-
-
-@dataclass(frozen=True)
-class Rewound:
-    fork: int  # blocks above it left the chain
-
-
-@dataclass(frozen=True)
-class Synced:
-    head: int
-    confirmed: int
-
-
-@dataclass(frozen=True)
-class StateChanged:
-    state: str
-    detail: str = ""
-
-
-FollowerEvent = LogBatch | Rewound | Synced | StateChanged
-Handler = Callable[[FollowerEvent], Awaitable[None]]
-Addresses = str | Sequence[str]
 
 
 class EventFollower:

@@ -6,7 +6,6 @@ the tip store); this module keeps each tip's status: "pending" until `confirmati
 "dropped" when a reorg took its block away (it may come back, in another block).
 """
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -14,8 +13,9 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from chain.contracts.tipping import TIPPED_TOPIC, address_topic, decode_tipped
-from chain.event_follower import (
-    EventFollower,
+from chain.event_follower import EventFollower
+from chain.follower_events import (
+    FollowerConsumer,
     FollowerEvent,
     LogBatch,
     Rewound,
@@ -55,7 +55,7 @@ def tip_from_log(log_entry: Any, timestamp: int, status: str = PENDING) -> Tip:
     )
 
 
-class TipWatcher:
+class TipWatcher(FollowerConsumer):
     """Signals (plain callbacks, emitted on the asyncio loop):
 
     - `tip_seen(tip)`: a tip seen for the first time (pending or already confirmed)
@@ -100,28 +100,6 @@ class TipWatcher:
             log_chunk=log_chunk,
             reorg_window=reorg_window,
         )
-
-    def start(self) -> asyncio.Task[None]:
-        return self.follower.start()
-
-    async def stop(self) -> None:
-        await self.follower.stop()
-
-    @property
-    def scope(self) -> str | None:
-        return self.follower.scope
-
-    @property
-    def head(self) -> int | None:
-        return self.follower.head
-
-    @property
-    def passes(self) -> int:
-        return self.follower.passes
-
-    @property
-    def state(self) -> str:
-        return self.follower.state
 
     async def _handle(self, item: FollowerEvent) -> None:
         if isinstance(item, LogBatch):

@@ -10,8 +10,8 @@ from eth_account.signers.local import LocalAccount
 
 from chain.contracts.tipping import TIPPED_TOPIC, address_topic, decode_tipped
 from chain.cursor_store import FileCursorStore
-from chain.event_follower import (
-    EventFollower,
+from chain.event_follower import EventFollower
+from chain.follower_events import (
     FollowerEvent,
     LogBatch,
     Rewound,

@@ -3,7 +3,7 @@ that plays a node with limits: subclasses answer some requests themselves (`over
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import ClientSession, WSMsgType, web
 
@@ -27,7 +27,7 @@ class RpcProxy:
         async with self._session.post(self.upstream, json=body) as response:
             return await response.json()
 
-    async def start(self) -> "RpcProxy":
+    async def start(self) -> Self:
         self._session = ClientSession()
         app = web.Application()
         app.router.add_post("/", self._http)
