@@ -28,6 +28,7 @@ or null), "amount_wei" (decimal string: JSON numbers lose precision past 2^53), 
 A client tells a tip to itself from one to an artist it follows by "artist".
 """
 
+import json
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
@@ -74,6 +75,26 @@ class TipWatchConfig:
         )
 
 
+def cursor_store(path: Path) -> FileCursorStore:
+    """The cursor file; one written before chain.event_follower ({"scope":
+    "<chain id>:<genesis>:<contract>", "last_block": n}) is carried over, so an upgrade
+    misses no tip."""
+    store = FileCursorStore(path)
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return store
+    if not isinstance(old, dict) or not isinstance(old.get("last_block"), int):
+        return store
+    parts = str(old.get("scope")).split(":")
+    if len(parts) == 3:
+        chain_id, genesis, contract = parts
+        scope = f"{chain_id}:{contract.lower()}"  # the follower's scope for one contract
+        store.adopt_chain(scope, genesis)
+        store.advance(scope, old["last_block"])
+    return store
+
+
 class DevnetProvider(AsyncBaseProvider):
     """web3 over the embedded devnet without a socket: JSON-RPC objects in, objects out."""
 
@@ -110,7 +131,7 @@ class BackendTipWatcher(FollowerConsumer):
         self.announced = 0
         self.follower = EventFollower(
             config.rpc_url or (lambda: DevnetProvider(devnet)),
-            FileCursorStore(cursor_path),
+            cursor_store(cursor_path),
             self._handle,
             address=self._contract,
             topics=[TIPPED_TOPIC],

@@ -487,3 +487,23 @@ async def tips_told(backend: Backend, artist: Any) -> list[str]:
             f"{backend.url}/notifications", headers={"Authorization": f"Bearer {token}"}
         )
     return [i["data"]["tx_hash"] for i in reversed(listed.json()["items"])]
+
+
+async def test_backend_resumes_from_a_cursor_file_of_the_watcher_before_the_follower(
+    chain_env: TipChain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upgraded backend finds the old watcher's {"scope", "last_block"} file: the tip
+    sent while it was being upgraded is still announced."""
+    import json
+
+    chain = chain_env
+    monkeypatch.setenv("HARMONIE_TIP_RPC_URL", chain.node.http_url)
+    last = await asyncio.to_thread(lambda: chain.w3.eth.block_number)
+    genesis = "0x" + bytes((await asyncio.to_thread(chain.w3.eth.get_block, 0))["hash"]).hex()
+    old = {"scope": f"1114:{genesis}:{chain.address.lower()}", "last_block": last}
+    (tmp_path / "tip_watcher.json").write_text(json.dumps(old), encoding="utf-8")
+    sent = await asyncio.to_thread(chain.tip, chain.fans[3], 6, "during the upgrade")
+    await asyncio.to_thread(chain.mine, 1)
+    async with serve(config(tmp_path)) as backend:
+        await wait_until(lambda: backend.app.state.tip_watcher.announced == 1)
+        assert await tips_told(backend, chain.artist) == [sent]
