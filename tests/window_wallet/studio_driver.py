@@ -31,7 +31,7 @@ log = logging.getLogger("tests.window_wallet.driver")
 class MessageBoxes(QObject):
     """Logs each message box as it is shown: what a person would see pop up."""
 
-    def eventFilter(self, watched: QObject, ev: QEvent) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched: QObject, ev: QEvent) -> bool:
         if ev.type() == QEvent.Type.Show and isinstance(watched, QMessageBox):
             event(log, "driver_message_box", title=watched.windowTitle(), text=watched.text())
         return False
