@@ -134,7 +134,16 @@ async def confirm(parent: QWidget | None, title: str, text: str) -> bool:
     return await _answer(box) == QMessageBox.StandardButton.Yes
 
 
-async def _file(dialog: QFileDialog) -> Path | None:
+async def _file(
+    parent: QWidget | None, caption: str, path: str, filters: str, saving: bool
+) -> Path | None:
+    dialog = QFileDialog(parent, caption, path, filters)
+    Mode = QFileDialog.AcceptMode
+    dialog.setAcceptMode(Mode.AcceptSave if saving else Mode.AcceptOpen)
+    Files = QFileDialog.FileMode
+    dialog.setFileMode(Files.AnyFile if saving else Files.ExistingFile)
+    if saving and path:
+        dialog.selectFile(path)
     if not await ask(dialog):
         return None
     chosen = dialog.selectedFiles()
@@ -145,22 +154,14 @@ async def save_path(
     parent: QWidget | None, caption: str, suggested: str = "", filters: str = ""
 ) -> Path | None:
     """The file the person chose to save to (overwriting asked about), or None."""
-    dialog = QFileDialog(parent, caption, suggested, filters)
-    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-    dialog.setFileMode(QFileDialog.FileMode.AnyFile)
-    if suggested:
-        dialog.selectFile(suggested)
-    return await _file(dialog)
+    return await _file(parent, caption, suggested, filters, saving=True)
 
 
 async def open_path(
     parent: QWidget | None, caption: str, directory: str = "", filters: str = ""
 ) -> Path | None:
     """An existing file the person chose to open, or None."""
-    dialog = QFileDialog(parent, caption, directory, filters)
-    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptOpen)
-    dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
-    return await _file(dialog)
+    return await _file(parent, caption, directory, filters, saving=False)
 
 
 def close_all() -> int:
