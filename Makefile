@@ -38,7 +38,7 @@ system-deps:
 	  fi; \
 	else \
 	  missing=$$(for p in $(APT_DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	  [ -z "$$missing" ] || echo "note: some tests will be skipped; run as root to install:" $$missing; \
+	  [ -z "$$missing" ] || echo "note: tests that need these will skip, and the suite fails on a skip unless ALLOW_SKIPS=1; run as root to install:" $$missing; \
 	fi
 
 # `npm install` (not `npm ci`): one optional sub-dependency of js-ipfs points at a git tarball

@@ -1,11 +1,12 @@
 """Cold start to first window shown, and resident memory after start.
 
 Run: .venv/bin/python bench/startup.py
-Prints one JSON object as its last line: startup_ms_median (of 5), rss_mb, and the runs.
+Prints one JSON object as its last line: startup_ms_median (of 5), rss_mb (the whole process
+tree: the studio, its local backend and devnet), rss_mb_window (the studio process alone), the
+runs and the load average it ran under.
 Uses Xvfb when it is installed (a real X window), the offscreen platform otherwise.
 """
 
-import json
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import report, rss_mb, tree_rss_mb  # noqa: E402
 from tests.support.studio_process import (  # noqa: E402
     log_path,
     start_studio,
@@ -29,14 +31,7 @@ from tests.support.xserver import xvfb_with_tray  # noqa: E402
 RUNS = 5
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def one_run(display_env: dict[str, str]) -> tuple[float, float]:
+def one_run(display_env: dict[str, str]) -> tuple[float, float, float]:
     with tempfile.TemporaryDirectory() as home:
         env = dict(display_env)
         for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
@@ -48,11 +43,11 @@ def one_run(display_env: dict[str, str]) -> tuple[float, float]:
             startup_ms = (shown["ts"] - started) * 1000
             wait_for_event(log_path(env), "backend_started", timeout=60, process=studio)
             time.sleep(1.0)
-            memory = rss_mb(studio.pid)
+            memory = (tree_rss_mb(studio.pid), rss_mb(studio.pid))
         finally:
             studio.send_signal(signal.SIGTERM)
             studio.wait(30)
-        return startup_ms, memory
+        return startup_ms, *memory
 
 
 def main() -> None:
@@ -67,11 +62,12 @@ def main() -> None:
     result = {
         "startup_ms_median": round(statistics.median(r[0] for r in runs), 1),
         "rss_mb": round(statistics.median(r[1] for r in runs), 1),
+        "rss_mb_window": round(statistics.median(r[2] for r in runs), 1),
         "startup_ms_runs": [round(r[0], 1) for r in runs],
         "platform": platform,
         "targets": {"startup_ms_median": 1500, "rss_mb": 250},
     }
-    print(json.dumps(result))
+    report(result)
 
 
 if __name__ == "__main__":

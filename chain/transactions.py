@@ -2,12 +2,19 @@
 
 - `prepare`: fill gas (estimated; a revert is caught and explained here, before signing)
   and EIP-1559 fees (legacy gas price on chains without a base fee).
-- `send`: assign the nonce (the node's pending count, or past our own open transactions),
-  sign, store the signed bytes, then broadcast. An outage after storing keeps the bytes
-  to send again; nothing is ever signed twice for one request.
-- `wait`: follow to a receipt with the network's confirmations; notices a replacement.
+- `send`: reconcile the store with the chain, assign the nonce (the node's pending count,
+  past the nonces our own pending transactions hold), sign, store the signed bytes, then
+  broadcast. An outage after storing keeps the bytes to send again; nothing is ever signed
+  twice for one request.
+- `wait`: follow to a receipt with the network's confirmations; notices a replacement and
+  a transaction the node has lost (status `dropped`).
 - `speed_up` / `cancel`: replace a pending transaction (same nonce, higher fees).
-- `resume`: after a restart, settle what was mined and re-send what the node lacks.
+- `reconcile` (before every send, while waiting, and as `resume` after a restart): settle
+  what was mined; send again, byte for byte, what the node lacks; mark dropped what it can
+  no longer mine, so that its nonce is used again and the action behind it (a registration,
+  a withdrawal) can be retried by its owner after checking the chain. Dropped means: the
+  chain was started afresh since it was sent (the block it was sent on is gone), a nonce
+  before it is free, or the node lost it and has not had it back for `drop_after_blocks`.
 """
 
 import logging
@@ -19,6 +26,7 @@ from typing import Any, Protocol
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
+from web3.exceptions import BlockNotFound
 
 from chain import txstore
 from chain.errors import ChainError, RpcUnavailableError, TransactionRevertedError
@@ -31,6 +39,10 @@ log = logging.getLogger(__name__)
 
 GAS_MARGIN = 1.2
 TRANSFER_GAS = 21_000
+# A transaction the node has lost, and still lacks this many blocks after we sent it again,
+# is given up (about a minute on Core).
+DROP_AFTER_BLOCKS = 20
+RECONCILE_EVERY_S = 1.0  # while waiting for a receipt, how often to look for a lost one
 
 
 class Signer(Protocol):
@@ -72,7 +84,7 @@ class SentTx:
 @dataclass(frozen=True)
 class TxOutcome:
     hash: str  # the transaction that was mined (a replacement's hash if one won)
-    status: str  # mined | failed | replaced | pending
+    status: str  # mined | failed | replaced | pending | dropped
     block: int | None = None
     confirmations: int = 0
     gas_used: int | None = None
@@ -86,13 +98,21 @@ class TxOutcome:
 
 
 class TxManager:
-    def __init__(self, w3: Web3, network: Network, store: TxStore) -> None:
+    def __init__(
+        self,
+        w3: Web3,
+        network: Network,
+        store: TxStore,
+        drop_after_blocks: int = DROP_AFTER_BLOCKS,
+    ) -> None:
         if network.chain_id is None:
             raise ValueError("connect() the network first: its chain id must be known")
         self.w3 = w3
         self.network = network
         self.chain_id: int = network.chain_id
         self.store = store
+        self.drop_after_blocks = drop_after_blocks
+        self.reconcile_every_s = RECONCILE_EVERY_S
         self._nonce_lock = threading.Lock()
 
     # ---- helpers --------------------------------------------------------------------------
@@ -150,9 +170,13 @@ class TxManager:
         }
 
     def next_nonce(self, sender: str) -> int:
-        node = self._call(self.w3.eth.get_transaction_count, sender, "pending")
-        ours = self.store.highest_open_nonce(self.chain_id, sender)
-        return max(node, ours + 1) if ours is not None else node
+        """The node's pending count, past the nonces our own pending transactions hold (the
+        node may not have seen them yet); a nonce freed by a dropped transaction is reused."""
+        nonce = int(self._call(self.w3.eth.get_transaction_count, sender, "pending"))
+        taken = self.store.open_nonces(self.chain_id, sender)
+        while nonce in taken:
+            nonce += 1
+        return nonce
 
     def send(self, prepared: PreparedTx, signer: Signer) -> SentTx:
         if signer.address != prepared.sender:
@@ -160,7 +184,7 @@ class TxManager:
                 "The unlocked wallet is not the one this transaction was prepared for."
             )
         with self._nonce_lock:
-            self._send_unbroadcast(prepared.sender)
+            self._reconcile(prepared.sender)
             nonce = self.next_nonce(prepared.sender)
             fields = self._fields(prepared, nonce)
             return self._sign_store_broadcast(signer, fields, "send", prepared.description)
@@ -173,11 +197,13 @@ class TxManager:
         description: str,
         replaces: str | None = None,
     ) -> SentTx:
+        head = self._call(self.w3.eth.get_block, "latest")
         raw = signer.sign_transaction(fields)
         tx_hash = Web3.keccak(raw).to_0x_hex()
         self.store.add(
             tx_hash=tx_hash, chain_id=self.chain_id, sender=signer.address, nonce=fields["nonce"],
             raw=raw, fields=fields, kind=kind, description=description, replaces=replaces,
+            sent_block=int(head["number"]), sent_block_hash=HexBytes(head["hash"]).to_0x_hex(),
         )  # fmt: skip
         try:
             self._broadcast(raw)
@@ -196,12 +222,8 @@ class TxManager:
         self.store.update(tx_hash, broadcast=1)
         return SentTx(tx_hash, fields["nonce"], True)
 
-    def _send_unbroadcast(self, sender: str) -> None:
-        """Send, in nonce order, what was signed while the node was unreachable."""
-        for record in self.store.unbroadcast(self.chain_id, sender):
-            self._rebroadcast(record)
-
-    def _rebroadcast(self, record: TxRecord) -> None:
+    def _rebroadcast(self, record: TxRecord) -> str | None:
+        """Send the stored bytes (again); the node's refusal, if it refused them."""
         try:
             self._broadcast(record.raw)
         except (AlreadyKnown, NonceTooLow):
@@ -209,9 +231,83 @@ class TxManager:
         except RpcUnavailableError:
             raise
         except ChainError as exc:
-            self.store.update(record.hash, status=txstore.REJECTED, error=str(exc))
-            return
+            return str(exc)
         self.store.update(record.hash, broadcast=1)
+        return None
+
+    # ---- reconcile ------------------------------------------------------------------------
+
+    def reconcile(self, sender: str) -> list[TxOutcome]:
+        """Bring the store in line with the chain (see the module's docstring); one outcome
+        per transaction that was pending."""
+        with self._nonce_lock:
+            return self._reconcile(to_checksum_address(sender))
+
+    def _reconcile(self, sender: str) -> list[TxOutcome]:
+        by_nonce: dict[int, list[TxRecord]] = {}
+        for record in self.store.pending(self.chain_id, sender):
+            by_nonce.setdefault(record.nonce, []).append(record)
+        if not by_nonce:
+            return []
+        head = int(self._call(lambda: self.w3.eth.block_number))
+        # the nonce the node would mine next, counting what we (re)send in this pass
+        expected = int(self._call(self.w3.eth.get_transaction_count, sender, "pending"))
+        outcomes: list[TxOutcome] = []
+        for nonce in sorted(by_nonce):
+            settled = self.refresh(by_nonce[nonce][0].hash)
+            group = [
+                r for r in self.store.with_nonce(self.chain_id, sender, nonce)
+                if r.status == txstore.PENDING
+            ]  # fmt: skip
+            if settled.status != txstore.PENDING or not group:
+                outcomes.append(settled)
+                continue
+            if any(self._call(self._node_has, r.hash) for r in group):
+                reason = None
+            else:
+                reason = self._lost(group, expected, head)
+            if reason is None:
+                expected = max(expected, nonce + 1)
+                outcomes += [TxOutcome(r.hash, txstore.PENDING) for r in by_nonce[nonce]]
+                continue
+            for record in group:
+                log.warning("transaction %s (nonce %d) dropped: %s", record.hash, nonce, reason)
+                self.store.update(record.hash, status=txstore.DROPPED, error=reason)
+            outcomes += [TxOutcome(r.hash, txstore.DROPPED, error=reason) for r in group]
+        return outcomes
+
+    def _lost(self, group: list[TxRecord], expected: int, head: int) -> str | None:
+        """For transactions of one nonce that the node does not have: why they are to be
+        dropped, or None when they were sent again (the stored bytes, never a new signature)."""
+        nonce = group[0].nonce
+        if nonce > expected:
+            return (
+                f"The node cannot mine it: nonce {expected} before it was never used, "
+                "so its number is given to the next transaction."
+            )
+        if any(r.broadcast and self._chain_gone(r) for r in group):
+            return "The node never had it: the chain was started afresh after it was sent."
+        since = [r.missing_since for r in group if r.missing_since is not None]
+        if not since:
+            for record in group:
+                self.store.update(record.hash, missing_since=head)
+        elif head - min(since) >= self.drop_after_blocks:
+            return f"The node lost it and has not mined it for {head - min(since)} blocks."
+        latest = max(group, key=lambda r: r.created)  # a speed-up's replacement, if any
+        refused = self._rebroadcast(latest)
+        return f"The node refused it when it was sent again: {refused}" if refused else None
+
+    def _chain_gone(self, record: TxRecord) -> bool:
+        """Is the block that was the head when `record` was sent no longer on this chain?"""
+        if record.sent_block is None or record.sent_block_hash is None:
+            return False  # stored before heads were kept: the other rules decide
+        try:
+            block = self.w3.eth.get_block(record.sent_block)
+        except BlockNotFound:
+            return True
+        except Exception as exc:
+            raise explain(exc, self.network.rpc_url) from None
+        return HexBytes(block["hash"]).to_0x_hex() != record.sent_block_hash
 
     # ---- follow ---------------------------------------------------------------------------
 
@@ -226,9 +322,7 @@ class TxManager:
 
     def refresh(self, tx_hash: str) -> TxOutcome:
         """One look at the chain: has this transaction, or one replacing it, been mined?"""
-        record = self.store.get(tx_hash)
-        if record is None:
-            raise ChainError(f"Transaction {tx_hash} is not one this wallet sent.")
+        record = self._record(tx_hash)
         if record.status in (txstore.MINED, txstore.FAILED):
             return self._settled_outcome(record)
         siblings = self.store.with_nonce(self.chain_id, record.sender, record.nonce)
@@ -245,7 +339,15 @@ class TxManager:
             return TxOutcome(
                 tx_hash, txstore.REPLACED, error="Another transaction used this nonce."
             )
+        if record.status == txstore.DROPPED:
+            return TxOutcome(tx_hash, txstore.DROPPED, error=record.error)
         return TxOutcome(tx_hash, txstore.PENDING)
+
+    def _record(self, tx_hash: str) -> TxRecord:
+        record = self.store.get(tx_hash)
+        if record is None:
+            raise ChainError(f"Transaction {tx_hash} is not one this wallet sent.")
+        return record
 
     def _settle(
         self, sender: str, nonce: int, winner: TxRecord, receipt: dict[str, Any], asked: str
@@ -298,17 +400,26 @@ class TxManager:
         timeout: float = 120.0,
         poll: float = 0.1,
     ) -> TxOutcome:
-        """Poll until mined with `confirmations` (the network's by default), replaced or failed.
+        """Poll until mined with `confirmations` (the network's by default), replaced, failed
+        or dropped (every `reconcile_every_s` the wallet's pending transactions are reconciled).
 
         A node outage while waiting is ridden out until `timeout`; the transaction stays
         tracked either way (RpcUnavailableError at the end if the node never came back)."""
         wanted = self.network.confirmations if confirmations is None else confirmations
+        sender = self._record(tx_hash).sender
         deadline = time.monotonic() + timeout
+        next_reconcile = time.monotonic() + self.reconcile_every_s
         last_error: RpcUnavailableError | None = None
         while True:
             try:
                 outcome = self.refresh(tx_hash)
+                if outcome.status == txstore.PENDING and time.monotonic() >= next_reconcile:
+                    next_reconcile = time.monotonic() + self.reconcile_every_s
+                    self.reconcile(sender)
+                    outcome = self.refresh(tx_hash)
                 last_error = None
+                if outcome.status == txstore.DROPPED:
+                    return outcome
                 if outcome.status in (txstore.FAILED, txstore.REPLACED) and outcome.hash == tx_hash:
                     return outcome
                 if outcome.status != txstore.PENDING and outcome.confirmations >= wanted:
@@ -369,18 +480,20 @@ class TxManager:
     # ---- restart --------------------------------------------------------------------------
 
     def resume(self, sender: str) -> list[TxOutcome]:
-        """After a restart: settle mined transactions, re-send what the node does not have."""
-        sender = to_checksum_address(sender)
-        outcomes = []
-        with self._nonce_lock:
-            for record in self.store.pending(self.chain_id, sender):
-                outcome = self.refresh(record.hash)
-                if outcome.status == txstore.PENDING:
-                    known = self._call(self._node_has, record.hash)
-                    if not known:
-                        self._rebroadcast(record)
-                outcomes.append(outcome)
-        return outcomes
+        """After a restart: `reconcile`."""
+        return self.reconcile(sender)
+
+    def in_flight(self, sender: str, to: str, data: str) -> TxRecord | None:
+        """Our pending transaction with this call, after reconciling: an action (a
+        registration) resumed after a crash waits for it rather than sending it twice."""
+        sender, to = to_checksum_address(sender), to_checksum_address(to)
+        self.reconcile(sender)
+        for record in self.store.pending(self.chain_id, sender):
+            fields = record.fields
+            same_call = HexBytes(fields["data"]) == HexBytes(data)
+            if same_call and to_checksum_address(fields["to"]) == to:
+                return record
+        return None
 
     def _node_has(self, tx_hash: str) -> bool:
         try:

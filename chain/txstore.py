@@ -3,6 +3,11 @@
 Keeping the signed bytes first is what makes sending safe to retry: after a crash, a
 restart or an RPC outage the same bytes (same hash) are sent again, never a second
 transaction. Signed transactions are public data; no key is stored here.
+
+A transaction also keeps the chain's head (number and hash) when it was sent, so that a
+node which never knew it (a devnet started afresh, a chain reset) can be told apart from
+one that merely has not mined it yet, and the block at which the node was first seen to
+have lost it (`missing_since`).
 """
 
 import json
@@ -14,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 PENDING, MINED, FAILED, REPLACED, REJECTED = "pending", "mined", "failed", "replaced", "rejected"
-OPEN_STATUSES = (PENDING,)
+DROPPED = "dropped"  # the node lost it (or never had it): its nonce is free again
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS txs (
@@ -32,10 +37,15 @@ CREATE TABLE IF NOT EXISTS txs (
     block INTEGER,
     error TEXT,
     created REAL NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    sent_block INTEGER,
+    sent_block_hash TEXT,
+    missing_since INTEGER
 );
 CREATE INDEX IF NOT EXISTS txs_sender ON txs (chain_id, sender, nonce);
 """
+# Columns added after the first release: ALTER TABLE adds them to an older store.
+_ADDED_COLUMNS = {"sent_block": "INTEGER", "sent_block_hash": "TEXT", "missing_since": "INTEGER"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,9 @@ class TxRecord:
     error: str | None
     created: float
     updated: float
+    sent_block: int | None = None
+    sent_block_hash: str | None = None
+    missing_since: int | None = None
 
 
 class TxStore:
@@ -66,6 +79,10 @@ class TxStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(txs)")}
+        for column, kind in _ADDED_COLUMNS.items():
+            if column not in have:
+                self._db.execute(f"ALTER TABLE txs ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -83,19 +100,21 @@ class TxStore:
         kind: str,
         description: str,
         replaces: str | None = None,
+        sent_block: int | None = None,
+        sent_block_hash: str | None = None,
     ) -> None:
         now = time.time()
         with self._lock:
             self._db.execute(
                 "INSERT OR IGNORE INTO txs (hash, chain_id, sender, nonce, raw, fields, kind,"
-                " description, status, broadcast, replaces, created, updated)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                " description, status, broadcast, replaces, created, updated, sent_block,"
+                " sent_block_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
                 (tx_hash, chain_id, sender, nonce, raw, json.dumps(fields), kind, description,
-                 PENDING, replaces, now, now),
+                 PENDING, replaces, now, now, sent_block, sent_block_hash),
             )  # fmt: skip
 
     def update(self, tx_hash: str, **changes: Any) -> None:
-        allowed = {"status", "broadcast", "block", "error"}
+        allowed = {"status", "broadcast", "block", "error", "missing_since"}
         if not changes or set(changes) - allowed:
             raise ValueError(f"cannot update {set(changes) - allowed}")
         assignments = ", ".join(f"{k} = ?" for k in changes)
@@ -115,26 +134,20 @@ class TxStore:
             (chain_id, sender, PENDING),
         )
 
-    def unbroadcast(self, chain_id: int, sender: str) -> list[TxRecord]:
-        return self._select(
-            "WHERE chain_id = ? AND sender = ? AND status = ? AND broadcast = 0"
-            " ORDER BY nonce, created",
-            (chain_id, sender, PENDING),
-        )
-
     def with_nonce(self, chain_id: int, sender: str, nonce: int) -> list[TxRecord]:
         return self._select(
             "WHERE chain_id = ? AND sender = ? AND nonce = ? ORDER BY created",
             (chain_id, sender, nonce),
         )
 
-    def highest_open_nonce(self, chain_id: int, sender: str) -> int | None:
+    def open_nonces(self, chain_id: int, sender: str) -> set[int]:
+        """The nonces our pending transactions hold: the next send must not take one."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT MAX(nonce) FROM txs WHERE chain_id = ? AND sender = ? AND status = ?",
+            rows = self._db.execute(
+                "SELECT DISTINCT nonce FROM txs WHERE chain_id = ? AND sender = ? AND status = ?",
                 (chain_id, sender, PENDING),
-            ).fetchone()
-        return row[0]
+            ).fetchall()
+        return {row[0] for row in rows}
 
     def recent(self, chain_id: int, sender: str, limit: int = 20) -> list[TxRecord]:
         return self._select(
@@ -146,7 +159,8 @@ class TxStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT hash, chain_id, sender, nonce, raw, fields, kind, description, status,"
-                f" broadcast, replaces, block, error, created, updated FROM txs {where}",
+                " broadcast, replaces, block, error, created, updated, sent_block,"
+                f" sent_block_hash, missing_since FROM txs {where}",
                 args,
             ).fetchall()
         return [_record(r) for r in rows]
@@ -157,5 +171,6 @@ def _record(r: tuple[Any, ...]) -> TxRecord:
         hash=r[0], chain_id=r[1], sender=r[2], nonce=r[3], raw=bytes(r[4]),
         fields=json.loads(r[5]), kind=r[6], description=r[7], status=r[8],
         broadcast=bool(r[9]), replaces=r[10], block=r[11], error=r[12],
-        created=r[13], updated=r[14],
+        created=r[13], updated=r[14], sent_block=r[15], sent_block_hash=r[16],
+        missing_since=r[17],
     )  # fmt: skip

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from chain.networks import CORE_MAINNET, CORE_TESTNET, LOCAL_DEVNET, Network
 from studio.errors import ProfileError
 
 EMBEDDED = "embedded"
@@ -24,6 +25,18 @@ class ChainConfig:
     explorer_url: str | None = None
     confirmations: int = 1
     contracts: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, network: Network) -> "ChainConfig":
+        """The configuration of a network chain/networks.py defines (defined once, there)."""
+        return cls(
+            name=network.name,
+            chain_id=network.chain_id,
+            rpc_url=network.rpc_url,
+            explorer_url=network.explorer_url,
+            confirmations=network.confirmations,
+            contracts=dict(network.contracts),
+        )
 
 
 @dataclass(frozen=True)
@@ -42,33 +55,21 @@ class Profile:
 LOCAL = Profile(
     name="local",
     backend_url=EMBEDDED,
-    chain=ChainConfig(name="Local devnet", chain_id=None, rpc_url=EMBEDDED),
+    chain=ChainConfig(name=LOCAL_DEVNET.name, chain_id=None, rpc_url=EMBEDDED),
     ipfs_api_url=EMBEDDED,
 )
 
 TESTNET = Profile(
     name="testnet",
     backend_url="",
-    chain=ChainConfig(
-        name="Core Testnet",
-        chain_id=1114,
-        rpc_url="https://rpc.test2.btcs.network",
-        explorer_url="https://scan.test2.btcs.network",
-        confirmations=3,
-    ),
+    chain=ChainConfig.of(CORE_TESTNET),
     ipfs_api_url="",
 )
 
 MAINNET = Profile(
     name="mainnet",
     backend_url="",
-    chain=ChainConfig(
-        name="Core",
-        chain_id=1116,
-        rpc_url="https://rpc.coredao.org",
-        explorer_url="https://scan.coredao.org",
-        confirmations=6,
-    ),
+    chain=ChainConfig.of(CORE_MAINNET),
     ipfs_api_url="",
 )
 

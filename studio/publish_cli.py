@@ -1,11 +1,11 @@
-"""`harmonie-studio publish PATH... [--dry-run] [--account A] [--password-file F]`: the
-publish pipeline from the shell.
+"""`harmonie-studio publish PATH... [--dry-run] [--account A] [--password-file F] [--yes]`:
+the publish pipeline from the shell.
 
 Prints one JSON line per track (`path`, `cid`, `status`, and the reason when there is one).
 `--dry-run` analyses and computes CIDs without uploading or sending anything, and leaves the
 persistent queue untouched. Otherwise the studio's wallet is composed as the window composes
-it (`Studio.start_wallet`) and unlocked from the shell (studio.publish_wallet): running the
-command is the consent for the registration transactions.
+it (`Studio.start_wallet`) and unlocked from the shell (studio.publish_wallet); its
+transactions are sent with `--yes`, or each after a yes on the terminal, never otherwise.
 """
 
 import argparse
@@ -25,6 +25,7 @@ from studio.publish_wallet import (
     PASSWORD_ENV,
     PublishWalletError,
     choose_account,
+    command_line_consent,
     read_password,
 )
 from studio.upload_queue import QueuedTrack, Refused, State, UploadQueue
@@ -37,10 +38,11 @@ def add_publish_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore
         "publish",
         help="publish audio files or folders to IPFS and the content registry",
         description=(
-            "Analyse, upload, register and list tracks; one JSON line per track. Running this "
-            "command is your consent to the content-registry transactions it sends from your "
-            "wallet (no confirmation is asked per track). The wallet's password is read from "
-            f"--password-file (first line), else ${PASSWORD_ENV}, else asked on the terminal."
+            "Analyse, upload, register and list tracks; one JSON line per track. Each track's "
+            "content-registry transaction is sent from your wallet only with your consent: "
+            "--yes, else a question per transaction on the terminal (without a terminal the "
+            "command refuses). The wallet's password is read from --password-file (first "
+            f"line), else ${PASSWORD_ENV}, else asked on the terminal."
         ),
     )
     publish.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
@@ -66,6 +68,12 @@ def add_publish_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore
         default=None,
         metavar="FILE",
         help=f"file whose first line is the wallet's password (else ${PASSWORD_ENV} or a prompt)",
+    )
+    publish.add_argument(
+        "--yes",
+        action="store_true",
+        help="consent to every transaction this run sends (one registration per track, and an "
+        "NFT mint per track when minting is on in Settings)",
     )
 
 
@@ -105,8 +113,8 @@ def studio_registrar(studio: Studio) -> Registrar | None:
     """The registrar on the studio's wallet when one is unlocked (None: tracks wait).
 
     Looks for `studio.registrar` first, then `studio.wallet` (a WalletSession) with the
-    window's confirmation dialog as `studio.confirm_transaction` (headless: the command
-    line is the consent).
+    consent `studio.confirm_transaction`: the window's confirmation dialog, or the command
+    line's. Without a consent there is no registrar: nothing is sent.
     """
     explicit = getattr(studio, "registrar", None)
     if explicit is not None:
@@ -114,9 +122,11 @@ def studio_registrar(studio: Studio) -> Registrar | None:
     wallet = getattr(studio, "wallet", None)
     if wallet is None or not getattr(wallet, "address", None) or not wallet.unlocked:
         return None
-    from studio.publish_registrar import WalletRegistrar, confirm_prepared_always
+    from studio.publish_registrar import WalletRegistrar
 
-    confirm = getattr(studio, "confirm_transaction", None) or confirm_prepared_always
+    confirm = getattr(studio, "confirm_transaction", None)
+    if confirm is None:
+        return None
     return WalletRegistrar(wallet, confirm)
 
 
@@ -235,6 +245,7 @@ async def unlock_wallet(
     account = choose_account(accounts, args.account, studio.settings.get("wallet_address"))
     if wallet.address != account:
         wallet.select(account)
+    studio.confirm_transaction = command_line_consent(args.yes, account, wallet.format)
     environ = {PASSWORD_ENV: env_password} if env_password else {}
     password = read_password(args.password_file, environ=environ, what=f"wallet {account}")
     wallet.unlock_ttl_s = HEADLESS_UNLOCK_S

@@ -10,6 +10,7 @@ so a transaction that landed while the app was killed is never sent twice.
 """
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,6 +20,8 @@ from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
 
 from studio.errors import StudioError
 from studio.publish import Registration
+
+log = logging.getLogger(__name__)
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 Confirm = Callable[[str], Awaitable[bool]]
@@ -114,23 +117,26 @@ def _reason(exc: ContractLogicError) -> str:
     return text.removeprefix("execution reverted: ")
 
 
+# Consent to one transaction: the window's confirmation dialog, or the command line's
+# (`publish --yes`, or a question on its terminal). There is no default: nothing is sent
+# without one.
 ConfirmPrepared = Callable[[Any], Awaitable[bool]]
-
-
-async def confirm_prepared_always(_prepared: Any) -> bool:
-    return True
 
 
 class WalletRegistrar:
     """The `Registrar` on the studio's `WalletSession`: its fees, nonces, transaction store
     and confirmation flow. `confirm(prepared)` is the window's confirmation dialog (it gets
     the `PreparedTx`, whose description says what the transaction does); False sends nothing.
+
+    A registration the wallet already has in flight (sent before a crash) is followed, not
+    sent again; one the node dropped is sent once more, after the registry says the CID is
+    still not ours.
     """
 
     def __init__(
         self,
         session: Any,  # studio.wallet_session.WalletSession
-        confirm: ConfirmPrepared = confirm_prepared_always,
+        confirm: ConfirmPrepared,
         receipt_timeout_s: float = 180.0,
     ) -> None:
         self.session = session
@@ -155,6 +161,44 @@ class WalletRegistrar:
     async def register(
         self, cid: str, metadata_cid: str, on_submitted: Callable[[str], None]
     ) -> Registration:
+        for attempt in (1, 2):  # a transaction the node dropped is sent once more
+            tx_hash = await self._in_flight(cid, metadata_cid)
+            if tx_hash is None:
+                registered = await self._send(cid, metadata_cid)
+                if isinstance(registered, Registration):
+                    return registered
+                tx_hash = registered
+            on_submitted(tx_hash)
+            outcome = await self.session.wait(tx_hash, self.receipt_timeout_s)
+            if outcome.status == "mined":
+                return Registration(cid, self.session.address, outcome.hash, mine=True)
+            existing = await self.find(cid)
+            if existing is not None and existing.mine:
+                return Registration(cid, existing.artist, outcome.hash, mine=True)
+            if outcome.status != "dropped":
+                break
+            log.warning("registration of %s dropped (attempt %d): %s", cid, attempt, outcome.error)
+        if outcome.status == "pending":
+            raise StudioError(
+                f"The registry transaction {tx_hash} is not mined yet; "
+                "the studio checks again on retry."
+            )
+        reason = outcome.error or "no reason given"
+        raise RegistrationRefused(
+            f"The registry transaction {outcome.hash} {outcome.status}: {reason}."
+        )
+
+    async def _in_flight(self, cid: str, metadata_cid: str) -> str | None:
+        from chain import contracts
+
+        record = await self.session.in_flight_call(
+            contracts.CONTENT_REGISTRY, "register", cid, metadata_cid
+        )
+        return record.hash if record is not None else None
+
+    async def _send(self, cid: str, metadata_cid: str) -> Registration | str:
+        """Prepare, confirm and send the registration: its hash, or the registration the
+        chain already holds when the estimate says the CID is taken (by us)."""
         from chain import contracts
         from chain.errors import ChainError
 
@@ -170,22 +214,7 @@ class WalletRegistrar:
         if not await self.confirm(prepared):
             raise RegistrationRefused("You declined the registry transaction; nothing was sent.")
         sent = await self.session.send(prepared)
-        on_submitted(sent.hash)
-        outcome = await self.session.wait(sent.hash, self.receipt_timeout_s)
-        if outcome.status == "mined":
-            return Registration(cid, self.session.address, outcome.hash, mine=True)
-        existing = await self.find(cid)
-        if existing is not None and existing.mine:
-            return Registration(cid, existing.artist, outcome.hash, mine=True)
-        if outcome.status == "pending":
-            raise StudioError(
-                f"The registry transaction {sent.hash} is not mined yet; "
-                "the studio checks again on retry."
-            )
-        reason = outcome.error or "no reason given"
-        raise RegistrationRefused(
-            f"The registry transaction {outcome.hash} {outcome.status}: {reason}."
-        )
+        return str(sent.hash)
 
 
 async def _call_chain(fn: Callable[[], Any]) -> Any:
@@ -205,7 +234,7 @@ class WalletMinter:
     def __init__(
         self,
         session: Any,  # studio.wallet_session.WalletSession
-        confirm: ConfirmPrepared = confirm_prepared_always,
+        confirm: ConfirmPrepared,
         royalty_bps: int = 1000,
         receipt_timeout_s: float = 180.0,
     ) -> None:

@@ -1,15 +1,20 @@
-"""The wallet for `harmonie-studio publish`: which account, its password, unlocked.
+"""The wallet for `harmonie-studio publish`: which account, its password, unlocked, and
+the consent to the transactions it sends.
 
 The wallet itself is composed by `Studio.start_wallet()`, exactly as for the window; this
 module only chooses the account and unlocks it from the shell. The password comes from a
 file, the environment or a terminal prompt, and never reaches argv, logs, output or errors.
+Consent is explicit: `--yes` for every transaction of the run, else a question per
+transaction on the terminal; without either the command refuses before anything is sent.
 """
 
+import asyncio
 import getpass
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from studio.errors import StudioError
 
@@ -80,3 +85,42 @@ def choose_account(accounts: list[str], requested: str | None, remembered: str |
         f"The system keyring holds {len(accounts)} wallets: {listing}. "
         "Choose the one to publish with: --account ADDRESS."
     )
+
+
+def ask_on_terminal(question: str) -> str:
+    """The question on stderr (stdout carries the JSON lines), one answer line from stdin."""
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    return sys.stdin.readline()
+
+
+def command_line_consent(
+    yes: bool,
+    account: str,
+    format_fee: Callable[[int], str],
+    is_tty: Callable[[], bool] = lambda: sys.stdin.isatty(),
+    ask: Callable[[str], str] = ask_on_terminal,
+) -> Callable[[Any], Awaitable[bool]]:
+    """The consent `publish` sends transactions with (a `PreparedTx` -> yes or no)."""
+    if yes:
+
+        async def given(_prepared: Any) -> bool:
+            return True
+
+        return given
+    if not is_tty():
+        raise PublishWalletError(
+            f"Publishing sends a content-registry transaction per track from the wallet "
+            f"{account}, and nothing is sent without your consent: add --yes to consent to "
+            "them, or run the command in a terminal to be asked for each one."
+        )
+
+    async def asked(prepared: Any) -> bool:
+        question = (
+            f"{prepared.description} From {account}, network fee at most "
+            f"{format_fee(prepared.max_fee_wei)}. Send it? [y/N] "
+        )
+        answer = await asyncio.to_thread(ask, question)
+        return answer.strip().lower() in ("y", "yes")
+
+    return asked

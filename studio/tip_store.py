@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from chain.cursor_store import same_chain
+
 PENDING = "pending"
 CONFIRMED = "confirmed"
 DROPPED = "dropped"  # its block left the chain (reorg); it may come back
@@ -140,21 +142,15 @@ class TipStore:
         If the chain differs from the one recorded, that chain is gone (a local devnet starts
         afresh on every run, with the same chain id and contract address): forget its tips,
         cursor and shown alerts, so the new chain's tips, which may even repeat the old
-        transaction hashes, are seen and shown. A devnet restarted within the same second can
-        rebuild the old chain byte for byte (its genesis hash is the start time's second), so
-        only the instance id tells the two apart; it is compared only when both sides have
-        one, so a node that stops answering for it is never taken for a new chain.
+        transaction hashes, are seen and shown (chain.cursor_store.same_chain decides).
         Returns True when it forgot an old chain."""
         genesis = genesis.lower()
         instance = instance.lower() if instance else None
         row = self._db.execute(
             "SELECT genesis, instance FROM scope_chain WHERE scope = ?", (scope,)
         ).fetchone()
-        known_genesis, known_instance = row if row is not None else (None, None)
-        if known_genesis == genesis and (
-            not known_instance or not instance or known_instance == instance
-        ):
-            if instance and known_instance != instance:  # the node tells its id for the first time
+        if same_chain(row, genesis, instance):
+            if instance and not row[1]:  # the node tells its id for the first time
                 self._db.execute(
                     "UPDATE scope_chain SET instance = ? WHERE scope = ?", (instance, scope)
                 )
@@ -188,6 +184,21 @@ class TipStore:
             "ON CONFLICT(scope) DO UPDATE SET last_block = excluded.last_block",
             (scope, last_block),
         )
+
+    def advance(
+        self, scope: str, last_block: int, block_hash: str | None = None, keep_from: int = 0
+    ) -> None:
+        """The cursor, the block's hash and the remembered window, in one transaction."""
+        with self.transaction() as db:
+            if block_hash is not None:
+                self.remember_block(scope, last_block, block_hash, db)
+            self.set_cursor(scope, last_block, db)
+            self.forget_blocks(scope, below=keep_from, db=db)
+
+    def rewind(self, scope: str, fork: int) -> None:
+        with self.transaction() as db:
+            self.forget_blocks(scope, above=fork, db=db)
+            self.set_cursor(scope, fork, db)
 
     def remember_block(
         self, scope: str, number: int, block_hash: str, db: sqlite3.Connection | None = None

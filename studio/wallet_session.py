@@ -222,6 +222,18 @@ class WalletSession:
             manager.prepare_call, self.address, call, value, description.summary
         )
 
+    async def in_flight_call(self, name: str, function: str, *args: Any) -> TxRecord | None:
+        """Our pending transaction making this very call, once the store is reconciled with
+        the chain (None when there is none, or the node lost it): an action resumed after a
+        crash follows it instead of sending the call a second time."""
+        if self.address is None:
+            return None
+        call = getattr(self.contract(name).functions, function)(*args)
+        manager = self._manager()
+        return await asyncio.to_thread(
+            manager.in_flight, self.address, call.address, call._encode_transaction_data()
+        )
+
     async def prepare_tip(self, artist: str, wei: int, message: str = "") -> PreparedTx:
         return await self.prepare_call(contracts.TIPPING, "tip", artist, message, value=wei)
 

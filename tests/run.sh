@@ -24,5 +24,5 @@ for area in $areas; do
     [ -f "$reports/$name.xml" ] || echo "<testsuite tests=\"1\" failures=\"1\"/>" > "$reports/$name.xml"
   fi
 done
-.venv/bin/python tests/summarize.py "$reports"
+.venv/bin/python tests/summarize.py "$reports" || status=1
 exit $status

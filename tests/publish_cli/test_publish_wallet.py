@@ -4,7 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from studio.publish_wallet import PASSWORD_ENV, PublishWalletError, choose_account, read_password
+from chain.fees import Fees
+from chain.transactions import PreparedTx
+from studio.publish_wallet import (
+    PASSWORD_ENV,
+    PublishWalletError,
+    choose_account,
+    command_line_consent,
+    read_password,
+)
 
 A = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 B = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
@@ -70,3 +78,31 @@ def test_account_choice() -> None:
     with pytest.raises(PublishWalletError, match="not in the system keyring") as unknown:
         choose_account([A], B, None)
     assert A in str(unknown.value)
+
+
+def prepared() -> PreparedTx:
+    fees = Fees(max_fee_per_gas=10**9, max_priority_fee_per_gas=10**9, base_fee=None)
+    return PreparedTx(1114, A, B, 0, "0x", 21_000, fees, "Register track bafk in the registry.")
+
+
+def fee(wei: int) -> str:
+    return f"{wei} wei"
+
+
+async def test_consent_is_explicit_never_assumed() -> None:
+    with pytest.raises(PublishWalletError, match="add --yes") as refused:
+        command_line_consent(False, A, fee, no_tty, never_prompt)
+    assert A in str(refused.value)
+    assert await command_line_consent(True, A, fee, no_tty, never_prompt)(prepared()) is True
+
+    questions: list[str] = []
+    answers = iter(["y\n", "\n", ""])  # yes; Enter (the default, no); end of input
+
+    def ask(question: str) -> str:
+        questions.append(question)
+        return next(answers)
+
+    consent = command_line_consent(False, A, fee, lambda: True, ask)
+    assert [await consent(prepared()) for _ in range(3)] == [True, False, False]
+    assert prepared().description in questions[0] and A in questions[0]
+    assert "21000000000000 wei" in questions[0] and questions[0].endswith("[y/N] ")

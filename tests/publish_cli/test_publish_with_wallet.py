@@ -121,7 +121,9 @@ def test_two_tracks_end_listed_and_again_send_nothing(shell: Shell, tmp_path: Pa
     cids = sorted(file_cid(p).cid for p in tracks)
     password_file = tmp_path / "password.txt"
     password_file.write_text(PASSWORD + "\nsecond line is ignored\n")
-    first = HeldRun(shell, "first", "publish", "--password-file", str(password_file), *tracks)
+    first = HeldRun(
+        shell, "first", "publish", "--yes", "--password-file", str(password_file), *tracks
+    )
     try:
         backend_url = first.backend_url()
         w3, registry = registry_on(backend_url)
@@ -142,7 +144,7 @@ def test_two_tracks_end_listed_and_again_send_nothing(shell: Shell, tmp_path: Pa
     # is sent (the devnet of this run is fresh, and the account's nonce on it stays 0) and
     # nothing is listed twice.
     env = {"HARMONIE_WALLET_PASSWORD": PASSWORD}
-    again = HeldRun(shell, "again", "publish", *tracks, env=env)
+    again = HeldRun(shell, "again", "publish", "--yes", *tracks, env=env)
     try:
         backend_url = again.backend_url()
         started = [e for e in read_events(studio_log(shell)) if e.get("event") == "backend_started"]
@@ -173,6 +175,22 @@ def test_wrong_password_stops_before_anything_is_sent(shell: Shell, tmp_path: Pa
     assert wrong not in result.stderr
     assert_no_secret(shell, result.stdout, result.stderr)
     # Nothing queued, nothing uploaded to the studio's content store.
+    assert not (shell.data_dir / "uploads.sqlite3").exists()
+    blobs = shell.data_dir / "backend" / "ipfs" / "blobs"
+    assert not blobs.exists() or not any(blobs.iterdir())
+
+
+def test_without_consent_nothing_is_sent(shell: Shell, tmp_path: Path) -> None:
+    """No --yes and no terminal to ask on: the command refuses before uploading or sending
+    (it used to take running the command as the consent)."""
+    artist = dev_accounts(5)[4]
+    import_key(shell, artist)
+    track = make_track(tmp_path, "unconsented", "Never sent", 440)
+    result = cli(shell, "publish", str(track), env={"HARMONIE_WALLET_PASSWORD": PASSWORD})
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "nothing is sent without your consent" in result.stderr
+    assert "--yes" in result.stderr and artist.address in result.stderr
+    assert result.stdout == ""
     assert not (shell.data_dir / "uploads.sqlite3").exists()
     blobs = shell.data_dir / "backend" / "ipfs" / "blobs"
     assert not blobs.exists() or not any(blobs.iterdir())

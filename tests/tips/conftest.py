@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,14 +155,6 @@ def tip_store(tmp_path: Path) -> Iterator[TipStore]:
     store = TipStore(tmp_path / "tips.sqlite3")
     yield store
     store.close()
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await asyncio.sleep(0.02)
 
 
 class TcpProxy:

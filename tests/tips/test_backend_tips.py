@@ -12,8 +12,9 @@ from backend.config import BackendConfig
 from studio.tip_alerts import TipAlert, TipAlerts
 from studio.tip_store import TipStore
 from studio.tip_watcher import TipWatcher, WatchTarget
+from tests.support.waiting import wait_until
 from tests.tips.backend_support import Backend, next_frame, notification_socket, serve, sign_in
-from tests.tips.conftest import TipChain, wait_until
+from tests.tips.conftest import TipChain
 
 
 @pytest.fixture
@@ -408,3 +409,101 @@ async def test_a_restarted_local_devnet_is_a_new_chain_for_the_studio(
                 await watcher.stop()
     store.close()
     assert [a.record.tx_hash for a in shown] == sent
+
+
+async def test_backend_polls_a_node_that_refuses_subscriptions(
+    chain_env: TipChain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many hosted nodes take WebSockets but not eth_subscribe: the backend polls instead
+    of reconnecting forever."""
+    from tests.support.rpc_proxy import NoSubscriptions
+
+    chain = chain_env
+    proxy = await NoSubscriptions(chain.node.http_url).start()
+    monkeypatch.setenv("HARMONIE_TIP_RPC_URL", proxy.ws_url)
+    try:
+        async with serve(config(tmp_path)) as backend:
+            await watching(backend)
+            sent = await asyncio.to_thread(chain.tip, chain.fans[0], 3, "no subscriptions here")
+            await wait_until(lambda: backend.app.state.tip_watcher.announced == 1)
+            announced = await tips_told(backend, chain.artist)
+    finally:
+        await proxy.close()
+    assert announced == [sent]
+    assert "eth_subscribe" in proxy.methods
+
+
+async def test_backend_catches_up_through_a_node_that_limits_log_ranges(
+    chain_env: TipChain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.rpc_proxy import LogRangeLimit
+
+    chain = chain_env
+    proxy = await LogRangeLimit(chain.node.http_url, max_blocks=16).start()
+    monkeypatch.setenv("HARMONIE_TIP_RPC_URL", proxy.url)
+    try:
+        async with serve(config(tmp_path)) as backend:
+            await watching(backend)
+        sent = await asyncio.to_thread(chain.tip, chain.fans[1], 4, "while the backend was down")
+        await asyncio.to_thread(chain.mine, 60)
+        async with serve(config(tmp_path)) as backend:
+            await wait_until(lambda: backend.app.state.tip_watcher.announced == 1)
+            announced = await tips_told(backend, chain.artist)
+    finally:
+        await proxy.close()
+    assert announced == [sent]
+    assert proxy.refused >= 1 and max(proxy.spans) <= 16
+
+
+async def test_backend_reads_again_blocks_a_reorg_replaced_while_it_was_down(
+    chain_env: TipChain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chain went back and grew again to the same height while the backend was down:
+    the blocks it had read are gone, and the tip in the new ones is announced."""
+    chain = chain_env
+    monkeypatch.setenv("HARMONIE_TIP_RPC_URL", chain.node.http_url)
+    async with serve(config(tmp_path)) as backend:
+        await watching(backend)
+        snapshot = await asyncio.to_thread(chain.snapshot)
+        await asyncio.to_thread(chain.mine, 2)
+        head = await asyncio.to_thread(lambda: chain.w3.eth.block_number)
+        follower = backend.app.state.tip_watcher.follower
+        await wait_until(lambda: (follower.head or 0) >= head, what="the backend at the head")
+    await asyncio.to_thread(chain.revert, snapshot)
+    sent = await asyncio.to_thread(chain.tip, chain.fans[2], 5, "in the new chain")
+    await asyncio.to_thread(chain.mine, 1)
+    assert await asyncio.to_thread(lambda: chain.w3.eth.block_number) == head
+    async with serve(config(tmp_path)) as backend:
+        watcher = backend.app.state.tip_watcher
+        await wait_until(lambda: watcher.announced == 1, what="the new chain's tip")
+        assert await tips_told(backend, chain.artist) == [sent]
+
+
+async def tips_told(backend: Backend, artist: Any) -> list[str]:
+    """The transactions of the tip notifications the artist has, oldest first."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        token = await sign_in(client, backend, artist)
+        listed = await client.get(
+            f"{backend.url}/notifications", headers={"Authorization": f"Bearer {token}"}
+        )
+    return [i["data"]["tx_hash"] for i in reversed(listed.json()["items"])]
+
+
+async def test_backend_resumes_from_a_cursor_file_of_the_watcher_before_the_follower(
+    chain_env: TipChain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upgraded backend finds the old watcher's {"scope", "last_block"} file: the tip
+    sent while it was being upgraded is still announced."""
+    import json
+
+    chain = chain_env
+    monkeypatch.setenv("HARMONIE_TIP_RPC_URL", chain.node.http_url)
+    last = await asyncio.to_thread(lambda: chain.w3.eth.block_number)
+    genesis = "0x" + bytes((await asyncio.to_thread(chain.w3.eth.get_block, 0))["hash"]).hex()
+    old = {"scope": f"1114:{genesis}:{chain.address.lower()}", "last_block": last}
+    (tmp_path / "tip_watcher.json").write_text(json.dumps(old), encoding="utf-8")
+    sent = await asyncio.to_thread(chain.tip, chain.fans[3], 6, "during the upgrade")
+    await asyncio.to_thread(chain.mine, 1)
+    async with serve(config(tmp_path)) as backend:
+        await wait_until(lambda: backend.app.state.tip_watcher.announced == 1)
+        assert await tips_told(backend, chain.artist) == [sent]

@@ -15,7 +15,7 @@ import pytest
 from eth_abi import encode as abi_encode
 from web3 import Web3
 
-from studio.tip_watcher import decode_tipped
+from chain.contracts.tipping import decode_tipped
 from tests.tips.conftest import ROOT, TipChain
 
 CHROMIUM = "/usr/bin/chromium"
@@ -92,6 +92,6 @@ async def test_fan_tips_from_the_page_through_the_wallet(
 
     receipt = tip_chain.w3.eth.get_transaction_receipt(result["txHash"])
     assert receipt["status"] == 1
-    tip = decode_tipped(receipt["logs"][-1], 0)
+    tip = decode_tipped(receipt["logs"][-1])
     assert (tip.artist, tip.fan) == (tip_chain.artist.address, fan.address)
     assert tip.amount_wei == 1 and tip.message == MESSAGE

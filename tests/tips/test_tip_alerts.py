@@ -17,7 +17,8 @@ from studio.tip_format import (
 )
 from studio.tip_store import CONFIRMED, DROPPED, PENDING, Tip, TipStore
 from studio.tip_watcher import TipWatcher, WatchTarget
-from tests.tips.conftest import TipChain, wait_until
+from tests.support.waiting import wait_until
+from tests.tips.conftest import TipChain
 
 ARTIST = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 FAN = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"

@@ -7,7 +7,8 @@ from chain.networks import custom_network
 from studio.revenue import ChainState, Summary
 from studio.tip_alerts import TipAlert
 from studio.tips import TipService
-from tests.tips.conftest import TipChain, wait_until
+from tests.support.waiting import wait_until
+from tests.tips.conftest import TipChain
 
 
 async def test_alerts_and_revenue_follow_the_chain_across_a_restart(

@@ -9,7 +9,9 @@ import pytest
 
 from studio.tip_store import CONFIRMED, DROPPED, PENDING, Tip, TipStore
 from studio.tip_watcher import TipWatcher, WatchTarget
-from tests.tips.conftest import TcpProxy, TipChain, wait_until
+from tests.support.rpc_proxy import RpcProxy, rpc_error
+from tests.support.waiting import wait_until
+from tests.tips.conftest import TcpProxy, TipChain
 
 
 class Recorder:
@@ -289,58 +291,32 @@ async def test_wrong_chain_is_reported_not_watched(
     assert "chain 1114" in detail and "1116" in detail
 
 
-class LaggingRpc:
+class LaggingRpc(RpcProxy):
     """An HTTP JSON-RPC proxy in front of anvil that plays a node behind the chain: with
     `lag` set, "latest" is `lag` blocks old and newer blocks do not exist; with `flip`, every
     request in two, at random, goes to that stale node (a load balancer over one good and one
     slow node)."""
 
     def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
+        super().__init__(upstream)
         self.lag = 0
         self.flip = False
         self._coin = random.Random(7)
-        self.url = ""
 
-    async def start(self) -> "LaggingRpc":
-        from aiohttp import ClientSession, web
-
-        self._session = ClientSession()
-        app = web.Application()
-        app.router.add_post("/", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/"
-        return self
-
-    async def _call(self, body: dict) -> dict:
-        async with self._session.post(self.upstream, json=body) as response:
-            return await response.json()
-
-    async def _handle(self, request):  # type: ignore[no-untyped-def]
-        from aiohttp import web
-
-        body = await request.json()
+    async def override(self, body: dict) -> dict | None:
         stale = self.lag > 0 and (not self.flip or self._coin.random() < 0.5)
-        if stale and body.get("method") == "eth_getBlockByNumber":
-            head = int(
-                (await self._call({**body, "method": "eth_blockNumber", "params": []}))["result"],
-                16,
-            )
-            behind = max(0, head - self.lag)
-            wanted = body["params"][0]
-            if wanted == "latest":
-                body = {**body, "params": [hex(behind), *body["params"][1:]]}
-            elif int(wanted, 16) > behind:
-                return web.json_response({"jsonrpc": "2.0", "id": body.get("id"), "result": None})
-        return web.json_response(await self._call(body))
-
-    async def close(self) -> None:
-        await self._session.close()
-        await self._runner.cleanup()
+        if not stale or body.get("method") != "eth_getBlockByNumber":
+            return None
+        head = int(
+            (await self.forward({**body, "method": "eth_blockNumber", "params": []}))["result"], 16
+        )
+        behind = max(0, head - self.lag)
+        wanted = body["params"][0]
+        if wanted == "latest":
+            return await self.forward({**body, "params": [hex(behind), *body["params"][1:]]})
+        if int(wanted, 16) > behind:
+            return {"jsonrpc": "2.0", "id": body.get("id"), "result": None}
+        return None
 
 
 async def test_lagging_and_flapping_nodes_neither_drop_nor_repeat_tips(
@@ -422,46 +398,22 @@ async def test_a_fresh_chain_behind_the_same_url_is_watched_afresh(tmp_path) -> 
     assert [a.record.tx_hash for a in shown] == hashes
 
 
-class SwitchingRpc:
+class SwitchingRpc(RpcProxy):
     """An HTTP JSON-RPC proxy whose upstream node can be swapped under a client that keeps
     its connection (so nothing fails and the client never reconnects). With `hide_devnet` it
     passes for an ordinary node: no client name, no metadata call (no instance id)."""
 
     def __init__(self, upstream: str, hide_devnet: bool = False) -> None:
-        self.upstream = upstream
+        super().__init__(upstream)
         self.hide_devnet = hide_devnet
-        self.url = ""
 
-    async def start(self) -> "SwitchingRpc":
-        from aiohttp import ClientSession, web
-
-        self._session = ClientSession()
-        app = web.Application()
-        app.router.add_post("/", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/"
-        return self
-
-    async def _handle(self, request):  # type: ignore[no-untyped-def]
-        from aiohttp import web
-
-        body = await request.json()
-        method, request_id = body.get("method", ""), body.get("id")
+    async def override(self, body: dict) -> dict | None:
+        method = body.get("method", "")
         if self.hide_devnet and method == "web3_clientVersion":
-            return web.json_response({"jsonrpc": "2.0", "id": request_id, "result": "Geth/v1"})
+            return {"jsonrpc": "2.0", "id": body.get("id"), "result": "Geth/v1"}
         if self.hide_devnet and method.endswith("_metadata"):
-            error = {"code": -32601, "message": "Method not found"}
-            return web.json_response({"jsonrpc": "2.0", "id": request_id, "error": error})
-        async with self._session.post(self.upstream, json=body) as response:
-            return web.json_response(await response.json())
-
-    async def close(self) -> None:
-        await self._session.close()
-        await self._runner.cleanup()
+            return rpc_error(body, -32601, "Method not found")
+        return None
 
 
 @pytest.mark.parametrize("node_kind", ["devnet", "ordinary node"])

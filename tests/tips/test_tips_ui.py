@@ -8,7 +8,8 @@ from studio.core import Studio
 from studio.profiles import load_profile
 from studio.settings import Settings
 from studio.tips import TipService
-from tests.tips.conftest import TipChain, wait_until
+from tests.support.waiting import wait_until
+from tests.tips.conftest import TipChain
 from widgets.main_window import MainWindow
 from widgets.tips_ui import attach_tips
 

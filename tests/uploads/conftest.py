@@ -175,9 +175,9 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     with the ContentRegistry deployed from the project's compiled artifact."""
     if not ANVIL.exists():
         pytest.skip(f"anvil is not installed ({ANVIL} missing; run `make node`)")
-    contracts = pytest.importorskip("chain.contracts")
     from web3 import Web3
 
+    from chain import contracts
     from chain.devnet import dev_accounts
 
     port = free_port()
@@ -244,8 +244,8 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_http(f"{url}/health", process, "backend")
-        if httpx.post(f"{url}/api/v0/version").status_code != 200:
-            pytest.skip("this backend does not mount the content store (backend/app.py)")
+        version = httpx.post(f"{url}/api/v0/version")
+        assert version.status_code == 200, f"the backend's content store is not mounted: {version}"
         yield Backend(url, data_dir, process)
     finally:
         process.terminate()

@@ -6,13 +6,11 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest
-
-pytest.importorskip("chain.contracts")
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication
 
+import chain.contracts  # noqa: F401 (fails loudly if our own code is broken)
 from studio.ipfs_client import KuboClient
 from studio.publish import Publisher
 from studio.publish_service import PublishService

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import chain.contracts  # noqa: F401 (fails loudly if our own code is broken)
 from media.cid import file_cid
 from studio.ipfs_client import KuboClient
 from studio.publish import (
@@ -20,8 +21,6 @@ from studio.publish import (
 from studio.upload_queue import State, UploadQueue
 from tests.uploads.audio import FORMATS, TAGS, make_audio
 from tests.uploads.conftest import free_port, lister_for, registrar_for
-
-pytest.importorskip("chain.contracts")
 
 
 def chain_track_count(chain, address: str) -> int:

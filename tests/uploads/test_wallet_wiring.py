@@ -4,12 +4,9 @@ window uses): confirmation flow, registry transaction, listing as the signed-in 
 import uuid
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("chain.wallet")
-
 import keyring.backend
 
+import chain.wallet  # noqa: F401 (fails loudly if our own code is broken)
 from studio.ipfs_client import KuboClient
 from studio.publish import BackendClientLister, Publisher
 from studio.publish_registrar import WalletMinter, WalletRegistrar
@@ -90,6 +87,9 @@ async def test_publish_through_wallet_session_and_backend_client(
         shown.append(prepared.description)
         return next(answers)
 
+    async def accept(_prepared) -> bool:  # the mint is consented to as well
+        return True
+
     queue = UploadQueue(tmp_path / "queue.sqlite3")
     path = make_audio(tmp_path, "wav", seconds=1.0, title=f"wallet {uuid.uuid4().hex}")
     (track,), _ = queue.add([path])
@@ -100,7 +100,7 @@ async def test_publish_through_wallet_session_and_backend_client(
             tmp_path / "work",
             registrar=WalletRegistrar(session, confirm),
             lister=BackendClientLister(client),
-            minter=WalletMinter(session),
+            minter=WalletMinter(session, accept),
         )
         (declined,) = await publisher.run()
         assert declined.state is State.FAILED and "declined" in declined.detail

@@ -1,0 +1,81 @@
+"""What every bench shares: percentiles, process-tree memory and CPU, and the closing JSON line.
+
+One percentile formula (nearest rank on the sorted sample, as numpy's "inverted_cdf"), so a p99
+here means the same in every bench. Memory is the whole process tree (the studio with its local
+backend and devnet child), read from /proc: benches run on Linux, like CI.
+"""
+
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100), nearest rank; NaN for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return float(ordered[min(rank, len(ordered)) - 1])
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every descendant still running."""
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        if Path(f"/proc/{current}").exists():
+            tree.append(current)
+            todo += _children(current)
+    return tree
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of one process in MB (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of `pid` and all its descendants together, in MB."""
+    return sum(rss_mb(p) for p in process_tree(pid))
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """User + system CPU time of the given processes."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def report(result: dict[str, Any]) -> None:
+    """Print the bench's closing line: its figures plus the load it ran under."""
+    result = {**result, "load_avg": load_average(), "cpus": os.cpu_count()}
+    print(json.dumps(result), flush=True)
