@@ -10,13 +10,13 @@ every 10 s over the chat WebSocket and tipping on the devnet every minute (harne
 Prints one JSON object as its last line: crashes, minutes_live, rss_start_mb, rss_growth_mb
 (the studio and its backend process tree), min_fps (worst 10-second window at a viewer),
 audio_gaps (gaps over 20 ms in the recording after its first second), alerts_missed (tips
-sent minus tray messages shown), load_avg (mean 1-minute load during the show) and more.
+sent minus tray messages shown), load_avg_during (mean 1-minute load during the show),
+load_avg (at the end) and more.
 Targets: 0 crashes, minutes_live == --minutes, rss_growth_mb <= 50, min_fps >= 28,
 audio_gaps 0, alerts_missed 0.
 """
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import report  # noqa: E402
 from harness.soak import run_soak  # noqa: E402
 
 TARGETS = {"crashes": 0, "rss_growth_mb": 50, "min_fps": 28, "audio_gaps": 0, "alerts_missed": 0}
@@ -52,7 +53,7 @@ def main() -> int:
         and result["audio_gaps"] == 0
         and result["alerts_missed"] == 0
     )
-    print(json.dumps({**result, "targets_met": met}))
+    report({**result, "targets_met": met})
     return 0
 
 

@@ -34,6 +34,7 @@ import httpx
 from eth_account import Account
 from web3 import Web3
 
+from bench.common import tree_rss_mb
 from harness.atspi import Accessibility
 from harness.desktop import artist_desktop, import_private_key
 from harness.studio_process import (
@@ -91,7 +92,7 @@ class SoakResult:
     viewers: int = VIEWERS
     recording: str = ""
     studio_exit: int | None = None
-    load_avg: float | None = None
+    load_avg_during: float | None = None  # mean 1-minute load average over the show
     load_avg_max: float | None = None
     deaths: list[str] = field(default_factory=list)
 
@@ -104,35 +105,6 @@ def say_to_stderr(text: str) -> None:
 
 
 # -- figures --------------------------------------------------------------------------------
-
-
-def process_tree(pid: int) -> list[int]:
-    """`pid` and every descendant, from /proc."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        parents.setdefault(ppid, []).append(int(entry.name))
-    tree, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        tree.append(current)
-        pending.extend(parents.get(current, []))
-    return tree
-
-
-def rss_mb(pids: list[int]) -> float:
-    total_kb = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kb += int(line.split()[1])
-    return total_kb / 1024
 
 
 def worst_window_fps(samples: list[tuple[float, int]], window_s: float = FPS_WINDOW_S) -> float:
@@ -511,7 +483,7 @@ async def _keep_live(
         if now >= next_rss:
             next_rss += RSS_EVERY_S
             loads.append(os.getloadavg()[0])
-            rss = rss_mb(process_tree(studio.pid))
+            rss = tree_rss_mb(studio.pid)
             if result.rss_start_mb is None and now >= rss_start_at:
                 result.rss_start_mb = round(rss, 1)
                 say(f"RSS at start {rss:.0f} MB (studio and its backend)")
@@ -527,7 +499,7 @@ async def _keep_live(
     if result.rss_start_mb is not None and result.rss_end_mb is not None:
         result.rss_growth_mb = round(result.rss_end_mb - result.rss_start_mb, 1)
     if loads:
-        result.load_avg = round(sum(loads) / len(loads), 2)
+        result.load_avg_during = round(sum(loads) / len(loads), 2)
         result.load_avg_max = round(max(loads), 2)
     if tipping is not None:
         with contextlib.suppress(Exception):
