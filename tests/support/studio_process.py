@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from backend.instance import process_alive as pid_alive  # a zombie counts as gone
+
 ROOT = Path(__file__).resolve().parents[2]
 STUDIO = ROOT / ".venv" / "bin" / "harmonie-studio"
 
@@ -52,11 +54,25 @@ def start_studio(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie still answers kill(0); it is gone for our purposes
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split()[2] == "Z")
+def backends_on(data_dir: Path) -> list[int]:
+    """Pids of the live backend processes started with `--data-dir data_dir`."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue  # ended while we looked
+        if b"backend" in args and str(data_dir).encode() in args and b"--data-dir" in args:
+            pid = int(cmdline.parent.name)
+            if pid_alive(pid):
+                pids.append(pid)
+    return pids
+
+
+def wait_gone(pid: int, timeout: float = 30.0) -> float:
+    """Poll until `pid` has ended; seconds it took. AssertionError if it still runs."""
+    start = time.monotonic()
+    while pid_alive(pid):
+        assert time.monotonic() - start < timeout, f"process {pid} still runs after {timeout} s"
+        time.sleep(0.05)
+    return time.monotonic() - start
