@@ -13,9 +13,9 @@ from studio.local_backend import LocalBackend
 async def main(root: Path) -> None:
     backend = LocalBackend(root / "data", root / "log")
     url = await backend.start()
-    owned = backend.process.pid if backend.process is not None else None
-    pid = owned if owned is not None else backend.adopted.pid  # type: ignore[union-attr]
-    print(json.dumps({"url": url, "pid": pid, "adopted": backend.adopted is not None}), flush=True)
+    adopted = getattr(backend, "adopted", None)
+    pid = adopted.pid if adopted is not None else backend.process.pid  # type: ignore[union-attr]
+    print(json.dumps({"url": url, "pid": pid, "adopted": adopted is not None}), flush=True)
     await asyncio.Event().wait()
 
 

@@ -14,7 +14,7 @@ from studio import local_backend
 from studio.errors import BackendStartError
 from studio.local_backend import INSTANCE_FILE, LocalBackend, free_port
 from tests.conftest import ROOT
-from tests.support.studio_process import backends_on, pid_alive, wait_gone
+from tests.support.studio_process import backends_on, end_backends_on, pid_alive, wait_gone
 
 
 async def test_starts_answers_health_and_stops(tmp_path):
@@ -37,6 +37,12 @@ async def test_a_backend_that_cannot_start_gives_a_clear_error(tmp_path, monkeyp
         with pytest.raises(BackendStartError, match="already in use"):
             await backend.start(attempts=2)
     assert backend.process is None
+
+
+@pytest.fixture(autouse=True)
+def no_backend_left(tmp_path):
+    yield
+    end_backends_on(tmp_path / "data")
 
 
 def start_parent(root: Path) -> tuple[subprocess.Popen[str], dict]:

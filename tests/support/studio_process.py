@@ -1,7 +1,9 @@
 """Run the real `harmonie-studio` process and follow its structured log."""
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -76,3 +78,10 @@ def wait_gone(pid: int, timeout: float = 30.0) -> float:
         assert time.monotonic() - start < timeout, f"process {pid} still runs after {timeout} s"
         time.sleep(0.05)
     return time.monotonic() - start
+
+
+def end_backends_on(data_dir: Path) -> None:
+    """Test cleanup: kill whatever backend still runs on data_dir, even after a failure."""
+    for pid in backends_on(data_dir):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
