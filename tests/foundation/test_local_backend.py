@@ -14,7 +14,16 @@ from studio import local_backend
 from studio.errors import BackendStartError
 from studio.local_backend import INSTANCE_FILE, LocalBackend, free_port
 from tests.conftest import ROOT
-from tests.support.studio_process import backends_on, end_backends_on, pid_alive, wait_gone
+from tests.foundation.test_studio_process import xserver  # noqa: F401 - the fixture
+from tests.support.studio_process import (
+    backends_on,
+    end_backends_on,
+    log_path,
+    pid_alive,
+    start_studio,
+    wait_for_event,
+    wait_gone,
+)
 
 
 async def test_starts_answers_health_and_stops(tmp_path):
@@ -158,3 +167,34 @@ def test_a_second_backend_on_one_database_refuses_to_start(tmp_path):
     finally:
         os.kill(orphan, signal.SIGTERM)
         wait_gone(orphan)
+
+
+@pytest.mark.xvfb
+@pytest.mark.slow
+def test_the_studio_killed_with_sigkill_leaves_no_backend_and_starts_again(xserver):  # noqa: F811
+    env = {**xserver.env, **{k: os.environ[k] for k in os.environ if k.startswith("XDG_")}}
+    data = Path(env["XDG_DATA_HOME"]) / "harmonie-studio" / "backend"
+    log = log_path(env)
+    studio = start_studio(env)
+    try:
+        first = wait_for_event(log, "backend_started", timeout=60, process=studio)
+        studio.kill()
+        studio.wait()
+        took = wait_gone(first["pid"])
+        print(f"the studio's backend exited {took:.2f} s after the studio's kill -9")
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{first['url']}/health", timeout=2)
+
+        log.unlink()  # the next run's events only
+        studio = start_studio(env)
+        second = wait_for_event(log, "backend_started", timeout=60, process=studio)
+        assert second["pid"] != first["pid"]
+        assert backends_on(data) == [second["pid"]], "one backend on the database"
+        studio.send_signal(signal.SIGTERM)
+        assert studio.wait(timeout=30) == 0
+        wait_gone(second["pid"])
+    finally:
+        if studio.poll() is None:
+            studio.kill()
+            studio.wait()
+        end_backends_on(data)
