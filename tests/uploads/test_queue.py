@@ -186,7 +186,10 @@ async def test_a_file_keeps_one_row_through_failures_and_retries(tmp_path: Path)
         by_name = {t.path.name: t for t in queue.all()}
         assert by_name["broken.flac"].state is State.FAILED
         assert by_name[good.name].state is State.WAITING  # no IPFS node: it waits
-        queue.retry(by_name["broken.flac"].id)
+    broken = next(t for t in queue.all() if t.path.name == "broken.flac")
+    queue.retry(broken.id)  # the Retry button, then one more run
+    await Publisher(queue, None, tmp_path / "work", rendition=None).run()
+    assert queue.get(broken.id).state is State.FAILED
     assert len(queue.all()) == 2, "one row per file, whatever happened to it"
 
 
