@@ -7,7 +7,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import httpx
 
 from backend.instance import process_alive as pid_alive  # a zombie counts as gone
 
@@ -85,3 +88,15 @@ def end_backends_on(data_dir: Path) -> None:
     for pid in backends_on(data_dir):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def kill_and_wait_backend_gone(kill: Callable[[], None], backend_pid: int, url: str) -> float:
+    """SIGKILL the backend's parent with `kill`, then wait for the backend (and the devnet it
+    serves) to be gone; seconds it took."""
+    kill()
+    took = wait_gone(backend_pid)
+    try:
+        httpx.get(f"{url}/health", timeout=2)
+    except httpx.TransportError:
+        return took
+    raise AssertionError(f"{url} still answers after its backend {backend_pid} ended")
