@@ -47,6 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help=f"chain id accepted at sign-in (repeatable; default: {DEFAULT_CHAIN_IDS})",
     )
+    parser.add_argument(
+        "--exit-with-stdin",
+        action="store_true",
+        help="stop when standard input closes: the program that started this backend keeps "
+        "it open, so the backend ends with that program however it ends",
+    )
+    parser.add_argument(
+        "--instance-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="lock FILE while running and write this backend's pid and port in it; refuse to "
+        "start when another backend holds it (one backend per database)",
+    )
     parser.add_argument("--log-level", default="info")
     return parser
 
@@ -66,6 +80,19 @@ def _port_problem(host: str, port: int) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.exit_with_stdin:
+        from backend.lifeline import watch_parent_pipe
+
+        watch_parent_pipe()
+    if args.instance_file is not None:
+        from backend.instance import AlreadyRunning, claim
+
+        try:
+            # held (never closed) until this process ends: the lock is its liveness
+            claim(args.instance_file, args.port, args.database_url)
+        except AlreadyRunning as exc:
+            print(f"harmonie-backend: {exc}", file=sys.stderr)
+            return 1
     problem = _port_problem(args.host, args.port)
     if problem:
         print(f"harmonie-backend: {problem}", file=sys.stderr)

@@ -1,11 +1,18 @@
 """Run the real `harmonie-studio` process and follow its structured log."""
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import httpx
+
+from backend.instance import process_alive as pid_alive  # a zombie counts as gone
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIO = ROOT / ".venv" / "bin" / "harmonie-studio"
@@ -64,11 +71,44 @@ def start_studio(
         )
 
 
-def pid_alive(pid: int) -> bool:
+def backends_on(data_dir: Path) -> list[int]:
+    """Pids of the live backend processes started with `--data-dir data_dir`."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue  # ended while we looked
+        if b"backend" in args and str(data_dir).encode() in args and b"--data-dir" in args:
+            pid = int(cmdline.parent.name)
+            if pid_alive(pid):
+                pids.append(pid)
+    return pids
+
+
+def wait_gone(pid: int, timeout: float = 30.0) -> float:
+    """Poll until `pid` has ended; seconds it took. AssertionError if it still runs."""
+    start = time.monotonic()
+    while pid_alive(pid):
+        assert time.monotonic() - start < timeout, f"process {pid} still runs after {timeout} s"
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def end_backends_on(data_dir: Path) -> None:
+    """Test cleanup: kill whatever backend still runs on data_dir, even after a failure."""
+    for pid in backends_on(data_dir):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def kill_and_wait_backend_gone(kill: Callable[[], None], backend_pid: int, url: str) -> float:
+    """SIGKILL the backend's parent with `kill`, then wait for the backend (and the devnet it
+    serves) to be gone; seconds it took."""
+    kill()
+    took = wait_gone(backend_pid)
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie still answers kill(0); it is gone for our purposes
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split()[2] == "Z")
+        httpx.get(f"{url}/health", timeout=2)
+    except httpx.TransportError:
+        return took
+    raise AssertionError(f"{url} still answers after its backend {backend_pid} ended")

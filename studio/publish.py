@@ -264,14 +264,7 @@ class Publisher:
                 try:
                     return await self._advance(track)
                 except TrackChanged as exc:
-                    track = self.queue.update(
-                        track.id,
-                        state=State.QUEUED,
-                        detail=str(exc),
-                        cid=None,
-                        outputs={},
-                        bytes_done=0,
-                    )
+                    track = self.queue.requeue(track.id, str(exc))
             raise TrackChanged(
                 f"{track.path.name} keeps changing; publish it again once it is saved."
             )

@@ -276,7 +276,4 @@ async def _dry_run(args: argparse.Namespace, rendition: str | None) -> int:
             failed = any(t.state is State.FAILED for t in results)
         finally:
             queue.close()
-    if not added and not refused:
-        print("harmonie-studio publish: no files found in the given paths", file=sys.stderr)
-        return 1
     return 1 if failed or refused else 0

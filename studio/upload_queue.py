@@ -56,6 +56,16 @@ CREATE TABLE IF NOT EXISTS tracks (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
+-- One row per file: queues written before this index held a new row per failed attempt.
+DELETE FROM tracks WHERE id IN (
+    SELECT t.id FROM tracks t WHERE EXISTS (
+        SELECT 1 FROM tracks k WHERE k.path = t.path AND k.id != t.id AND (
+            (k.state != 'failed') > (t.state != 'failed')
+            OR ((k.state != 'failed') = (t.state != 'failed') AND k.id > t.id)
+        )
+    )
+);
+CREATE UNIQUE INDEX IF NOT EXISTS tracks_path ON tracks (path);
 CREATE TABLE IF NOT EXISTS registrations (
     cid TEXT PRIMARY KEY,
     metadata_cid TEXT,
@@ -150,6 +160,15 @@ def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
+def _nothing_there(path: Path) -> str | None:
+    """Why a path given to add() yields no file at all (None when it yields some)."""
+    if not path.exists() and not path.is_symlink():
+        return f"{path}: this path does not exist."
+    if path.is_dir() and next(expand_paths([path]), None) is None:
+        return f"{path}: no files found in this folder."
+    return None
+
+
 class UploadQueue:
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
@@ -168,37 +187,50 @@ class UploadQueue:
     # --- adding and reading --------------------------------------------------------------
 
     def add(self, paths: Iterable[Path]) -> tuple[list[QueuedTrack], list[Refused]]:
-        """Queue accepted audio files (folders expand); refuse the rest with the reason."""
+        """Queue accepted audio files (folders expand); refuse the rest with the reason.
+
+        A file has one row, whatever happens to it: adding it again returns its row, and a
+        failed one is tried again (from its start if the file changed since)."""
         added: list[QueuedTrack] = []
         refused: list[Refused] = []
-        for path in expand_paths(paths):
-            path = path.absolute()
-            try:
-                check_accepted(path)
-            except Exception as exc:  # MediaError: a sentence for the person
-                refused.append(Refused(path, str(exc)))
+        for given in paths:
+            reason = _nothing_there(Path(given))
+            if reason is not None:
+                refused.append(Refused(Path(given).absolute(), reason))
                 continue
-            existing = self.find_active(path)
-            if existing is not None:
-                added.append(existing)
-                continue
-            size, mtime_ns = file_signature(path)
-            now = time.time()
-            cursor = self._db.execute(
-                "INSERT INTO tracks (path, size, mtime_ns, state, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (str(path), size, mtime_ns, State.QUEUED.value, now, now),
-            )
-            track = self.get(int(cursor.lastrowid))
-            added.append(track)
-            self.changed.emit(track)
+            for path in expand_paths([given]):
+                path = path.absolute()
+                try:
+                    check_accepted(path)
+                except Exception as exc:  # MediaError: a sentence for the person
+                    refused.append(Refused(path, str(exc)))
+                    continue
+                added.append(self._row_for(path))
         return added, refused
 
-    def find_active(self, path: Path) -> QueuedTrack | None:
-        row = self._db.execute(
-            "SELECT * FROM tracks WHERE path = ? AND state != ? ORDER BY id DESC LIMIT 1",
-            (str(path), State.FAILED.value),
-        ).fetchone()
+    def _row_for(self, path: Path) -> QueuedTrack:
+        existing = self.find(path)
+        if existing is None:
+            size, mtime_ns = file_signature(path)
+            now = time.time()
+            self._db.execute(
+                "INSERT INTO tracks (path, size, mtime_ns, state, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO NOTHING",
+                (str(path), size, mtime_ns, State.QUEUED.value, now, now),
+            )
+            track = self.find(path)  # ours, or the one another process just added
+            assert track is not None
+            self.changed.emit(track)
+            return track
+        if existing.state is not State.FAILED:
+            return existing
+        if file_signature(path) != (existing.size, existing.mtime_ns):
+            return self.requeue(existing.id, "")
+        return self.retry(existing.id)
+
+    def find(self, path: Path) -> QueuedTrack | None:
+        """The row of the file at `path`, in whatever state."""
+        row = self._db.execute("SELECT * FROM tracks WHERE path = ?", (str(path),)).fetchone()
         return _track(row) if row else None
 
     def get(self, track_id: int) -> QueuedTrack:
@@ -289,6 +321,19 @@ class UploadQueue:
         else:
             resume = State.QUEUED
         return self.update(track_id, state=resume, detail="")
+
+    def requeue(self, track_id: int, detail: str) -> QueuedTrack:
+        """The file changed: what was learnt from its old bytes goes, and it starts over."""
+        return self.update(
+            track_id,
+            state=State.QUEUED,
+            detail=detail,
+            cid=None,
+            outputs={},
+            bytes_done=0,
+            tx_hash=None,
+            listing_id=None,
+        )
 
     def remove(self, track_id: int) -> None:
         track = self.get(track_id)

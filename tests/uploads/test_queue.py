@@ -166,3 +166,117 @@ async def test_publish_service_for_a_studio_without_wallet(tmp_path: Path, conte
     assert (content_store.data_dir / "ipfs" / "blobs" / track.cid).exists()
     assert service.gateway_link(track.cid) == f"https://ipfs.io/ipfs/{track.cid}"
     await service.aclose()
+
+
+async def test_a_file_keeps_one_row_through_failures_and_retries(tmp_path: Path) -> None:
+    from studio.publish import Publisher
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    good = make_audio(folder, "flac", seconds=0.2, name="good")
+    (folder / "broken.flac").write_bytes(b"fLaC" + b"\x00" * 100)  # fails its analysis
+    queue = UploadQueue(tmp_path / "q.sqlite3")
+    first, _ = queue.add([folder])
+    for attempt in range(3):  # three runs of `publish` on the same folder
+        added, _ = queue.add([folder])
+        assert [t.id for t in added] == [t.id for t in first], f"run {attempt}: same rows"
+        await Publisher(queue, None, tmp_path / "work", rendition=None).run(
+            only={t.id for t in added}
+        )
+        by_name = {t.path.name: t for t in queue.all()}
+        assert by_name["broken.flac"].state is State.FAILED
+        assert by_name[good.name].state is State.WAITING  # no IPFS node: it waits
+    broken = next(t for t in queue.all() if t.path.name == "broken.flac")
+    queue.retry(broken.id)  # the Retry button, then one more run
+    await Publisher(queue, None, tmp_path / "work", rendition=None).run()
+    assert queue.get(broken.id).state is State.FAILED
+    assert len(queue.all()) == 2, "one row per file, whatever happened to it"
+
+
+def test_a_failed_file_changed_since_starts_over_in_its_row(tmp_path: Path) -> None:
+    path = make_audio(tmp_path, "wav", seconds=0.2)
+    queue = UploadQueue(tmp_path / "q.sqlite3")
+    (track,), _ = queue.add([path])
+    queue.update(
+        track.id, state=State.FAILED, cid="bafkreiold", outputs={"metadata_cid": "bafkreimeta"}
+    )
+    same, _ = queue.add([path])  # unchanged: resumes where it was
+    assert [t.id for t in same] == [track.id] and same[0].state is State.REGISTERING
+    queue.update(track.id, state=State.FAILED)
+    make_audio(tmp_path, "wav", seconds=0.3)  # the artist saved a new version
+    (again,), _ = queue.add([path])
+    assert again.id == track.id and again.state is State.QUEUED
+    assert again.cid is None and again.outputs == {}, "nothing of the old bytes is kept"
+    assert len(queue.all()) == 1
+
+
+def test_a_queue_holding_a_row_per_attempt_is_folded_to_one_row_per_file(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "q.sqlite3"
+    old = sqlite3.connect(db)  # as earlier versions left it: a new row for each failed try
+    old.executescript(
+        "CREATE TABLE tracks (id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL,"
+        " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, state TEXT NOT NULL,"
+        " detail TEXT NOT NULL DEFAULT '', cid TEXT, bytes_done INTEGER NOT NULL DEFAULT 0,"
+        " fields TEXT NOT NULL DEFAULT '{}', info TEXT NOT NULL DEFAULT '{}',"
+        " outputs TEXT NOT NULL DEFAULT '{}', tx_hash TEXT, listing_id TEXT,"
+        " created_at REAL NOT NULL, updated_at REAL NOT NULL);"
+    )
+    rows = [("/m/a.flac", "failed"), ("/m/a.flac", "waiting"), ("/m/a.flac", "failed"),
+            ("/m/b.flac", "failed"), ("/m/b.flac", "failed")]  # fmt: skip
+    old.executemany(
+        "INSERT INTO tracks (path, size, mtime_ns, state, created_at, updated_at)"
+        " VALUES (?, 1, 1, ?, 0, 0)",
+        rows,
+    )
+    old.commit()
+    old.close()
+    queue = UploadQueue(db)
+    kept = [(t.id, str(t.path), t.state) for t in queue.all()]
+    assert kept == [(2, "/m/a.flac", State.WAITING), (5, "/m/b.flac", State.FAILED)]
+
+
+def test_a_missing_path_and_an_empty_folder_say_so(tmp_path: Path) -> None:
+    (tmp_path / "empty" / ".hidden").mkdir(parents=True)
+    queue = UploadQueue(tmp_path / "q.sqlite3")
+    added, refused = queue.add([tmp_path / "no such folder", tmp_path / "empty"])
+    assert added == []
+    assert [r.reason for r in refused] == [
+        f"{tmp_path / 'no such folder'}: this path does not exist.",
+        f"{tmp_path / 'empty'}: no files found in this folder.",
+    ]
+
+
+def test_cli_says_what_a_missing_or_empty_path_holds(tmp_path: Path, isolated_dirs: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = run_cli(
+        "publish", "--dry-run", str(tmp_path / "gone"), str(tmp_path / "empty"),
+        env_home=isolated_dirs,
+    )  # fmt: skip
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(line["path"], line["status"]) for line in lines] == [
+        (str(tmp_path / "gone"), "refused"),
+        (str(tmp_path / "empty"), "refused"),
+    ]
+    assert "does not exist" in lines[0]["reason"]
+    assert "no files found" in lines[1]["reason"]
+    assert result.returncode == 1
+
+
+def test_cli_publish_of_an_empty_folder_prints_a_line(
+    tmp_path: Path, isolated_dirs: Path, content_store
+) -> None:
+    (tmp_path / "empty").mkdir()
+    result = run_cli(
+        "--profile", "testnet", "publish", "--ipfs-api", content_store.url,
+        str(tmp_path / "empty"), env_home=isolated_dirs,
+    )  # fmt: skip
+    (line,) = [json.loads(x) for x in result.stdout.splitlines()]
+    assert line == {
+        "path": str(tmp_path / "empty"),
+        "cid": None,
+        "status": "refused",
+        "reason": f"{tmp_path / 'empty'}: no files found in this folder.",
+    }
+    assert result.returncode == 1
