@@ -244,11 +244,16 @@ class WhipPublisher:
                 )
             await asyncio.sleep(0.05)
 
-    async def _teardown(self) -> None:
-        """Close the connection and tell the ingest (best effort)."""
+    async def _teardown(self, tell_ingest: bool = True) -> None:
+        """Close the connection and, unless we are about to reconnect, tell the ingest.
+
+        A DELETE says the artist ended the show (RFC 9725 section 4.3): our relay then ends the
+        announced stream and lets viewers go. A reconnection is not an ending, so it only
+        drops its side; the ingest replaces the old session when the new one arrives.
+        """
         pc, self._pc = self._pc, None
         location, self._location = self._location, None
-        if location is not None:
+        if location is not None and tell_ingest:
             with contextlib.suppress(TimeoutError, WhipError):
                 token = await asyncio.wait_for(self._current_token(), 5.0)
                 self.last_delete_ok = await asyncio.wait_for(
@@ -268,21 +273,21 @@ class WhipPublisher:
             self._set_state(
                 "reconnecting", WhipUnreachable(f"Connection to the ingest lost: {reason}.")
             )
-            await self._teardown()
+            await self._teardown(tell_ingest=False)
             delay, cap = self._backoff
             while True:
                 try:
                     await self._connect()
                     break
                 except WhipError as exc:
-                    await self._teardown()
+                    await self._teardown(tell_ingest=False)
                     if not exc.retryable:
                         self._set_state("failed", exc)
                         return
                     self._set_state("reconnecting", exc)
                 except Exception as exc:  # keep trying whatever aiortc raised; say what it was
                     log.exception("whip %s: reconnection attempt failed", where(self.url))
-                    await self._teardown()
+                    await self._teardown(tell_ingest=False)
                     reason = f"{type(exc).__name__}: {exc}"
                     self._set_state(
                         "reconnecting", WhipUnreachable(f"Reconnecting failed ({reason}).")

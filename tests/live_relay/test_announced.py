@@ -78,3 +78,36 @@ async def test_artist_publishes_an_announced_stream_with_their_session_token(bac
         ended = await announced()
         assert ended["ended_at"] is not None and ended["viewers"] == 0
         assert (await http.get("/relay/live")).json() == []
+
+
+async def test_a_reconnecting_artist_keeps_the_announced_show(backend) -> None:
+    """A lost connection is not the end of the show: the publisher reconnects under the same
+    announced stream, viewers keep watching, and only the artist's stop ends it (the soak's
+    show ended at its first reconnection, with a 403 for every attempt after it)."""
+    url, _app = backend
+    artist = await announce_stream(url, "Long show", name="Ada")
+    source = EncodedTestSource(width=160, height=120, fps=30)
+    source.start()
+    publisher = WhipPublisher(
+        f"{url}/whip/{artist.stream_id}", artist.access_token, [source.audio, source.video]
+    )
+    await publisher.start()
+    player = WhepPlayer(f"{url}/whep/{artist.stream_id}", decode=False)
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        try:
+            await player.start()
+            await wait_until(lambda: player.counts.frames["video"] > 5, what="frames")
+            await publisher._pc.close()  # the connection drops (as after a network blip)
+            await wait_until(lambda: publisher.reconnects == 1, 15, "a reconnection")
+            await wait_until(lambda: publisher.state == "live", 30, "publishing again")
+            frames = player.counts.frames["video"]
+            await wait_until(
+                lambda: player.counts.frames["video"] > frames + 30, 30, "frames after it"
+            )
+            show = (await http.get(f"/streams/{artist.stream_id}")).json()
+            assert show["ended_at"] is None
+        finally:
+            await player.stop()
+            await publisher.stop()
+            source.stop()
+        assert (await http.get(f"/streams/{artist.stream_id}")).json()["ended_at"] is not None
