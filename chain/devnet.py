@@ -21,11 +21,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from eth.exceptions import TransactionNotFound as EvmTransactionNotFound
 from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_tester import EthereumTester, PyEVMBackend
-from eth_tester.exceptions import TransactionFailed, ValidationError
+from eth_tester.backends.pyevm.serializers import (
+    serialize_transaction,
+    serialize_transaction_receipt,
+)
+from eth_tester.exceptions import TransactionFailed, TransactionNotFound, ValidationError
 from eth_utils import ValidationError as EvmValidationError
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
@@ -111,6 +116,39 @@ def _revert_error(exc: TransactionFailed) -> dict[str, Any]:
 METADATA_METHOD = "harmonie_devnetMetadata"
 
 
+class IndexedBackend(PyEVMBackend):
+    """eth-tester finds a transaction by reading every block back from the head (O(blocks),
+    1 s for 1,000 blocks, on every receipt poll); py-evm indexes the canonical chain's
+    transactions by hash: look there, then in the pending block. A chain kept on disk for
+    months holds many blocks."""
+
+    def _find(self, tx_hash: bytes) -> tuple[Any, Any, int]:
+        chain = self.chain
+        try:
+            number, index = chain.chaindb.get_transaction_index(tx_hash)
+        except EvmTransactionNotFound:
+            pending = chain.get_block()
+            for index, tx in enumerate(pending.transactions):
+                if tx.hash == tx_hash:
+                    return pending, tx, index
+            raise TransactionNotFound(f"No transaction found for hash 0x{tx_hash.hex()}") from None
+        block = chain.get_canonical_block_by_number(number)
+        return block, block.transactions[index], index
+
+    def get_transaction_by_hash(self, transaction_hash: bytes) -> Any:
+        block, transaction, index = self._find(transaction_hash)
+        is_pending = block.number == self.chain.get_block().number
+        return serialize_transaction(block, transaction, index, is_pending)
+
+    def get_transaction_receipt(self, transaction_hash: bytes) -> Any:
+        block, transaction, index = self._find(transaction_hash)
+        is_pending = block.number == self.chain.get_block().number
+        receipts = block.get_receipts(self.chain.chaindb)
+        return serialize_transaction_receipt(
+            block, receipts, transaction, index, is_pending, self.chain.get_vm()
+        )
+
+
 class Devnet:
     """One chain, shared by every caller; calls are serialised (py-evm is not thread-safe)."""
 
@@ -119,7 +157,7 @@ class Devnet:
     ) -> None:
         from eth.vm.forks import ShanghaiVM
 
-        backend = PyEVMBackend.from_mnemonic(
+        backend = IndexedBackend.from_mnemonic(
             DEV_MNEMONIC,
             num_accounts=account_count,
             vm_configuration=((0, ShanghaiVM),),

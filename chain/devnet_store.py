@@ -19,12 +19,15 @@ from typing import Any
 
 from eth.db.atomic import AtomicDB
 from eth.db.backends.base import BaseDB
+from eth.db.cache import CacheDB
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _SIDE_FILES = ("-wal", "-shm")
+# entries (trie nodes, headers, block bodies: mostly < 1 kB) kept in memory in front of SQLite
+CACHE_ENTRIES = 50_000
 
 
 class DamagedChainStore(Exception):
@@ -86,7 +89,7 @@ class ChainStore:
         if existed and self.is_new:
             self._db.close()
             raise DamagedChainStore("it holds no devnet metadata")
-        self.db = AtomicDB(SQLiteKeyValue(self._db))
+        self.db = AtomicDB(CacheDB(SQLiteKeyValue(self._db), cache_size=CACHE_ENTRIES))
 
     def meta(self, key: str) -> Any:
         return self._meta.get(key)
