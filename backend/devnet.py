@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from chain.devnet import Devnet
 
 RPC_PATH = "/rpc"
+FAUCET_PATH = "/chain/faucet"
 READY_TIMEOUT_S = 60.0
 FAUCET_MAX_WEI = 1_000 * 10**18
 STORE_FILE = Path("devnet") / "chain.sqlite"
@@ -120,7 +121,7 @@ def devnet_router(holder: DevnetHolder) -> APIRouter:
         }
         return info | ({"notice": devnet.notice} if devnet.notice else {})
 
-    @router.post("/chain/faucet", summary="Send test coin to an address (devnet only)")
+    @router.post(FAUCET_PATH, summary="Send test coin to an address (devnet only)")
     async def faucet(body: FaucetRequest) -> dict[str, Any]:
         devnet = await holder.get()
         tx_hash = await holder.run(devnet.fund, body.address, body.wei)
