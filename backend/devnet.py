@@ -5,6 +5,10 @@ the fan page. `GET /chain` tells the chain id, the RPC path and the deployed con
 addresses. `POST /chain/faucet` funds an address with test coin. The chain is built in a
 background thread at start (about a second); until it is ready those routes wait for it.
 
+The chain lives in `<data dir>/devnet/chain.sqlite` (chain.devnet_store) and continues where it
+stopped at the next start. A store that cannot be read is renamed beside it and a new chain
+starts; /health's chain component and GET /chain then carry a `notice` saying so.
+
 Opt-in: `mount_devnet(app, enabled=...)`, enabled by default when HARMONIE_DEVNET=1 (the
 studio's local backend sets it); a hosted backend serves no devnet.
 """
@@ -12,6 +16,7 @@ studio's local backend sets it); a hosted backend serves no devnet.
 import asyncio
 import os
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anyio import CapacityLimiter, to_thread
@@ -23,14 +28,17 @@ if TYPE_CHECKING:
     from chain.devnet import Devnet
 
 RPC_PATH = "/rpc"
+FAUCET_PATH = "/chain/faucet"
 READY_TIMEOUT_S = 60.0
 FAUCET_MAX_WEI = 1_000 * 10**18
+STORE_FILE = Path("devnet") / "chain.sqlite"
 
 
 class DevnetHolder:
     """Builds the devnet once in a thread; callers wait for it."""
 
-    def __init__(self) -> None:
+    def __init__(self, store_path: Path | None = None) -> None:
+        self.store_path = store_path  # None: a chain in memory, new at every start
         self.devnet: Devnet | None = None
         self.error: str | None = None
         self._ready = threading.Event()
@@ -44,8 +52,9 @@ class DevnetHolder:
         try:
             from chain.devnet import Devnet  # web3 + py-evm: only loaded when served
 
-            devnet = Devnet()
-            devnet.deploy_contracts()
+            devnet = Devnet(store_path=self.store_path)
+            if not devnet.contracts:  # a new chain (or one stopped before they were deployed)
+                devnet.deploy_contracts()
             self.devnet = devnet
         except Exception as exc:
             self.error = f"the embedded devnet failed to start: {exc}"
@@ -70,13 +79,16 @@ class DevnetHolder:
             return {"status": "starting", "kind": "devnet"}
         if self.devnet is None:
             return {"status": "failed", "kind": "devnet", "detail": self.error or ""}
-        return {
+        status: dict[str, object] = {
             "status": "ok",
             "kind": "devnet",
             "chain_id": self.devnet.chain_id,
             "block": self.devnet.block_number(),
             "rpc_path": RPC_PATH,
         }
+        if self.devnet.notice:
+            status["notice"] = self.devnet.notice
+        return status
 
 
 class FaucetRequest(BaseModel):
@@ -100,15 +112,16 @@ def devnet_router(holder: DevnetHolder) -> APIRouter:
     @router.get("/chain", summary="Chain id, RPC path and contract addresses of the devnet")
     async def chain_info() -> dict[str, Any]:
         devnet = await holder.get()
-        return {
+        info = {
             "network": "local",
             "chain_id": devnet.chain_id,
             "rpc_path": RPC_PATH,
             "contracts": devnet.contracts,
             "dev_accounts": [a.address for a in devnet.accounts],
         }
+        return info | ({"notice": devnet.notice} if devnet.notice else {})
 
-    @router.post("/chain/faucet", summary="Send test coin to an address (devnet only)")
+    @router.post(FAUCET_PATH, summary="Send test coin to an address (devnet only)")
     async def faucet(body: FaucetRequest) -> dict[str, Any]:
         devnet = await holder.get()
         tx_hash = await holder.run(devnet.fund, body.address, body.wei)
@@ -122,10 +135,14 @@ def devnet_enabled() -> bool:
 
 
 def mount_devnet(app: FastAPI, enabled: bool | None = None) -> DevnetHolder | None:
-    """Serve the devnet from `app` and register its /health component. Returns the holder."""
+    """Serve the devnet from `app` and register its /health component. Returns the holder.
+
+    The chain is kept in the data directory of `app.state.config` (a BackendConfig); an app
+    without one (a test's bare FastAPI) gets a chain in memory."""
     if not (devnet_enabled() if enabled is None else enabled):
         return None
-    holder = DevnetHolder()
+    config = getattr(app.state, "config", None)
+    holder = DevnetHolder(Path(config.data_dir) / STORE_FILE if config is not None else None)
     holder.start()
     app.include_router(devnet_router(holder))
     app.state.devnet = holder

@@ -7,6 +7,10 @@ the fan page all see an ordinary node. The chain runs the Shanghai rules, like C
 Dev accounts are the well-known test mnemonic's (the same ones anvil funds), so a local tool
 configured for anvil also works here. eth-tester's chain id cannot be set: `chain_id` is
 whatever it reports.
+
+With a `store_path`, the chain lives on disk (chain.devnet_store) and a devnet started again
+on the same file continues it: same blocks, balances, contracts and instance id. Without one
+it lives in memory and is a new chain, with a new instance id, every time.
 """
 
 import logging
@@ -14,13 +18,19 @@ import re
 import secrets
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from eth.exceptions import TransactionNotFound as EvmTransactionNotFound
 from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_tester import EthereumTester, PyEVMBackend
-from eth_tester.exceptions import TransactionFailed, ValidationError
+from eth_tester.backends.pyevm.serializers import (
+    serialize_transaction,
+    serialize_transaction_receipt,
+)
+from eth_tester.exceptions import TransactionFailed, TransactionNotFound, ValidationError
 from eth_utils import ValidationError as EvmValidationError
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
@@ -28,6 +38,7 @@ from web3 import EthereumTesterProvider, Web3
 from web3.exceptions import BlockNotFound
 
 from chain import contracts
+from chain.devnet_store import ChainStore, DamagedChainStore, keep_aside
 
 log = logging.getLogger(__name__)
 
@@ -105,32 +116,135 @@ def _revert_error(exc: TransactionFailed) -> dict[str, Any]:
 METADATA_METHOD = "harmonie_devnetMetadata"
 
 
+class IndexedBackend(PyEVMBackend):
+    """eth-tester finds a transaction by reading every block back from the head (O(blocks),
+    1 s for 1,000 blocks, on every receipt poll); py-evm indexes the canonical chain's
+    transactions by hash: look there, then in the pending block. A chain kept on disk for
+    months holds many blocks."""
+
+    def _find(self, tx_hash: bytes) -> tuple[Any, Any, int]:
+        chain = self.chain
+        try:
+            number, index = chain.chaindb.get_transaction_index(tx_hash)
+        except EvmTransactionNotFound:
+            pending = chain.get_block()
+            for index, tx in enumerate(pending.transactions):
+                if tx.hash == tx_hash:
+                    return pending, tx, index
+            raise TransactionNotFound(f"No transaction found for hash 0x{tx_hash.hex()}") from None
+        block = chain.get_canonical_block_by_number(number)
+        return block, block.transactions[index], index
+
+    def get_transaction_by_hash(self, transaction_hash: bytes) -> Any:
+        block, transaction, index = self._find(transaction_hash)
+        is_pending = block.number == self.chain.get_block().number
+        return serialize_transaction(block, transaction, index, is_pending)
+
+    def get_transaction_receipt(self, transaction_hash: bytes) -> Any:
+        block, transaction, index = self._find(transaction_hash)
+        is_pending = block.number == self.chain.get_block().number
+        receipts = block.get_receipts(self.chain.chaindb)
+        return serialize_transaction_receipt(
+            block, receipts, transaction, index, is_pending, self.chain.get_vm()
+        )
+
+
 class Devnet:
     """One chain, shared by every caller; calls are serialised (py-evm is not thread-safe)."""
 
-    def __init__(self, account_count: int = DEV_ACCOUNT_COUNT) -> None:
+    def __init__(
+        self, account_count: int = DEV_ACCOUNT_COUNT, store_path: Path | None = None
+    ) -> None:
         from eth.vm.forks import ShanghaiVM
 
-        backend = PyEVMBackend.from_mnemonic(
+        backend = IndexedBackend.from_mnemonic(
             DEV_MNEMONIC,
             num_accounts=account_count,
             vm_configuration=((0, ShanghaiVM),),
             hd_path=DEV_HD_PATH,
         )
+        self.store: ChainStore | None = None
+        # set when the store on disk was damaged and kept aside: a sentence for the artist
+        self.notice: str | None = None
+        self.contracts: dict[str, str] = {}
+        # A chain in memory is new on every start and can look block for block like the last
+        # one (same second, same transactions): watchers tell them apart by this id, as with
+        # anvil's. A chain on disk keeps its id for as long as its file lives.
+        self.instance_id = secrets.token_hex(16)
+        if store_path is not None:
+            self._open_store(backend, store_path, account_count)
         self.provider = EthereumTesterProvider(EthereumTester(backend))
         self.w3 = Web3(self.provider)
         self._request = self.provider.request_func(self.w3, self.w3.middleware_onion)
         self._lock = threading.Lock()
         self.accounts = dev_accounts(account_count)
         self.chain_id: int = self.w3.eth.chain_id
-        self.contracts: dict[str, str] = {}
-        # A fresh chain every start, which can look block for block like the last one (same
-        # second, same transactions): watchers tell them apart by this id, as with anvil's.
-        self.instance_id = secrets.token_hex(16)
+        self._commit()
+
+    def _open_store(self, backend: PyEVMBackend, path: Path, account_count: int) -> None:
+        """Put `backend`'s chain on the store at `path`: the one it holds, or a new one."""
+        chain_class = type(backend.chain)
+        try:
+            store = ChainStore(path)
+            if not store.is_new:
+                backend.chain = self._load(chain_class, backend.account_keys, store)
+        except DamagedChainStore as exc:
+            aside = keep_aside(path)
+            self.notice = (
+                f"The local chain in {path} could not be read ({exc}). It was kept as "
+                f"{aside.name} and a new local chain was started."
+            )
+            log.error(self.notice, extra={"event": "devnet_store_damaged", "kept": str(aside)})
+            store = ChainStore(path)
+        if store.is_new:
+            genesis_state = PyEVMBackend.generate_genesis_state(
+                mnemonic=DEV_MNEMONIC, num_accounts=account_count, hd_path=DEV_HD_PATH
+            )
+            backend.chain = chain_class.from_genesis(
+                store.db, PyEVMBackend.generate_genesis_params(), genesis_state
+            )
+            store.set_meta("instance_id", self.instance_id)
+        self.instance_id = str(store.meta("instance_id"))
+        self.contracts = dict(store.meta("contracts") or {})
+        self.store = store
+
+    @staticmethod
+    def _load(chain_class: Any, account_keys: Any, store: ChainStore) -> Any:
+        """The chain in `store`, its head block's state and the contracts' code read once:
+        DamagedChainStore if any is missing (py-evm reads lazily; better to know now than
+        in the middle of a request)."""
+        try:
+            if not isinstance(store.meta("instance_id"), str):
+                raise ValueError("no instance id")
+            chain = chain_class(store.db)
+            state = chain.get_vm(chain.get_canonical_head()).state
+            for key in account_keys:
+                state.get_balance(key.public_key.to_canonical_address())
+            for name, address in (store.meta("contracts") or {}).items():
+                if not state.get_code(bytes.fromhex(address.removeprefix("0x"))):
+                    raise ValueError(f"no code for the {name} contract at {address}")
+            return chain
+        except Exception as exc:
+            store.abandon()
+            raise DamagedChainStore(f"{type(exc).__name__}: {exc}") from exc
+
+    def _commit(self) -> None:
+        """Make what the last call did durable (the caller holds the lock, or is __init__)."""
+        if self.store is not None:
+            self.store.commit()
+
+    def close(self) -> None:
+        with self._lock:
+            if self.store is not None:
+                self.store.close()
+                self.store = None
 
     def deploy_contracts(self) -> dict[str, str]:
         with self._lock:
             self.contracts = contracts.deploy_all(self.w3, self.accounts[0])
+            if self.store is not None:
+                self.store.set_meta("contracts", self.contracts)
+            self._commit()
         log.info("devnet contracts deployed", extra={"event": "devnet_deployed", **self.contracts})
         return self.contracts
 
@@ -152,7 +266,10 @@ class Devnet:
                 "maxPriorityFeePerGas": 10**9,
             }
             signed = funder.sign_transaction(tx)
-            return self.w3.eth.send_raw_transaction(signed.raw_transaction).to_0x_hex()
+            try:
+                return self.w3.eth.send_raw_transaction(signed.raw_transaction).to_0x_hex()
+            finally:
+                self._commit()
 
     def handle(self, request: Any) -> Any:
         """Answer one JSON-RPC request object or a batch (list) of them."""
@@ -193,7 +310,10 @@ class Devnet:
             with self._lock:
                 if method == "eth_getLogs":
                     params = self._block_hash_filter_to_range(params)
-                response = self._request(method, params)
+                try:
+                    response = self._request(method, params)
+                finally:
+                    self._commit()
         except TransactionFailed as exc:
             reply["error"] = _revert_error(exc)
             return reply

@@ -1,5 +1,6 @@
 """Which node, and which chain behind it: URLs fit for logs, and the instance id that a local
-devnet (anvil, hardhat, the embedded chain.devnet) changes on every restart or reset."""
+devnet changes whenever its chain is new (anvil and hardhat on every restart or reset; the
+embedded chain.devnet when its store is new: it keeps its id across restarts)."""
 
 from typing import Any
 from urllib.parse import urlsplit

@@ -197,6 +197,7 @@ class Studio:
         WalletSession on the profile's network, the remembered account (else the keyring's
         first) selected, and a BackendClient that signs in with it. Tip alerts are not part
         of it: start_services() adds them."""
+        from backend.devnet import FAUCET_PATH
         from chain.errors import ChainError
         from chain.wallet import Wallet
         from studio.backend_client import BackendClient, CallableSigner
@@ -208,7 +209,11 @@ class Studio:
             log.warning("no chain for this profile: %s", exc)
             self._set_status(chain_state="unavailable")
             return
-        wallet = WalletSession(Wallet(), network, self.data_dir / "transactions.sqlite3")
+        local = self.profile.chain.rpc_url == EMBEDDED and self.backend_url
+        faucet = f"{self.backend_url}{FAUCET_PATH}" if local else None  # coin for new wallets
+        wallet = WalletSession(
+            Wallet(), network, self.data_dir / "transactions.sqlite3", faucet_url=faucet
+        )
         self.wallet = wallet
         try:
             await wallet.connect()

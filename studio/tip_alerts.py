@@ -260,6 +260,9 @@ class TipAlerts:
         if shown is None:
             if record.status == DROPPED:
                 return False  # never shown, and no longer on chain
+            if record.source == BACKEND and self.store.of_a_forgotten_chain(record.key):
+                return False  # an old chain's tip from the backend's backlog; the chain
+                # watcher shows it if the new chain holds the same transaction
             if not self.store.mark_alerted(record):
                 return False
             alert = self._alert(record, with_fiat=True)

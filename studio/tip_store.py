@@ -67,6 +67,11 @@ CREATE TABLE IF NOT EXISTS alerted (
     PRIMARY KEY (tx_hash, log_index)
 );
 CREATE INDEX IF NOT EXISTS ix_alerted_time ON alerted (alerted_at);
+CREATE TABLE IF NOT EXISTS forgotten_alerts (
+    tx_hash TEXT NOT NULL,
+    log_index INTEGER NOT NULL,
+    PRIMARY KEY (tx_hash, log_index)
+);
 CREATE TABLE IF NOT EXISTS intervals (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
@@ -142,7 +147,8 @@ class TipStore:
         If the chain differs from the one recorded, that chain is gone (a local devnet starts
         afresh on every run, with the same chain id and contract address): forget its tips,
         cursor and shown alerts, so the new chain's tips, which may even repeat the old
-        transaction hashes, are seen and shown (chain.cursor_store.same_chain decides).
+        transaction hashes, are seen and shown (chain.cursor_store.same_chain decides). Their
+        keys are kept in `forgotten_alerts`: the backend may still send the old tips.
         Returns True when it forgot an old chain."""
         genesis = genesis.lower()
         instance = instance.lower() if instance else None
@@ -157,6 +163,12 @@ class TipStore:
             return False
         with self.transaction() as db:
             if row is not None:
+                # the backend's notification backlog still names them: not new tips
+                db.execute(
+                    "INSERT OR IGNORE INTO forgotten_alerts (tx_hash, log_index) "
+                    "SELECT tx_hash, log_index FROM tips WHERE scope = ?",
+                    (scope,),
+                )
                 db.execute(
                     "DELETE FROM alerted WHERE EXISTS (SELECT 1 FROM tips t WHERE t.scope = ? "
                     "AND t.tx_hash = alerted.tx_hash AND t.log_index = alerted.log_index)",
@@ -324,6 +336,13 @@ class TipStore:
             tip_key(*key),
         ).fetchone()
         return None if row is None else _alert_from_row(row)
+
+    def of_a_forgotten_chain(self, key: TipKey) -> bool:
+        """Whether the tip was on a chain `adopt_chain` forgot (a local devnet deleted)."""
+        row = self._db.execute(
+            "SELECT 1 FROM forgotten_alerts WHERE tx_hash = ? AND log_index = ?", tip_key(*key)
+        ).fetchone()
+        return row is not None
 
     def was_alerted(self, key: TipKey) -> bool:
         return self.alert(key) is not None

@@ -55,6 +55,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_UNLOCK_TTL_S = 300.0
+# On the local chain a new or imported wallet holding less than LOW_BALANCE_WEI is sent
+# START_COIN_WEI by the backend's faucet, so an artist can register and withdraw at once.
+START_COIN_WEI = 10 * 10**18
+LOW_BALANCE_WEI = 10**18
+FAUCET_TIMEOUT_S = 30.0
 
 
 async def local_network(backend_url: str, timeout: float = 10.0) -> Network:
@@ -99,9 +104,12 @@ class WalletSession:
         tx_db: Path,
         unlock_ttl_s: float = DEFAULT_UNLOCK_TTL_S,
         clock: Callable[[], float] = time.monotonic,
+        faucet_url: str | None = None,
     ) -> None:
         self.wallet = wallet
         self.network = network
+        # the local backend's POST /chain/faucet; used only while on the local network
+        self.faucet_url = faucet_url
         self.tx_db = tx_db
         self.unlock_ttl_s = unlock_ttl_s
         self._clock = clock
@@ -298,21 +306,65 @@ class WalletSession:
             self.txs.store.close()
             self.txs = None
 
+    # ---- test coin (local chain) ---------------------------------------------------------
+
+    @property
+    def test_coin_available(self) -> bool:
+        """Whether `get_test_coin` can fund the wallet: on the local chain only."""
+        return self.faucet_url is not None and self.network.key == LOCAL_DEVNET.key
+
+    async def get_test_coin(self, wei: int = START_COIN_WEI) -> str:
+        """Have the local backend's faucet send `wei` to the selected wallet; the devnet mines
+        it at once. Returns the transaction hash; ChainError with the reason otherwise."""
+        if not self.test_coin_available or self.faucet_url is None:
+            raise ChainError(f"There is no test coin faucet on {self.network.name}.")
+        if self.address is None:
+            raise ChainError("Choose a wallet first.")
+        try:
+            async with httpx.AsyncClient(timeout=FAUCET_TIMEOUT_S) as client:
+                response = await client.post(
+                    self.faucet_url, json={"address": self.address, "wei": wei}
+                )
+            if response.is_error:
+                raise ChainError(
+                    f"The local faucet refused ({response.status_code}): {response.text[:200]}"
+                )
+            tx_hash = str(response.json()["tx_hash"])
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            raise ChainError(f"The local faucet could not be reached: {exc}") from exc
+        log.info("test coin received", extra={"event": "faucet_funded", "tx": tx_hash})
+        self.changed.emit()
+        return tx_hash
+
+    async def _fund_if_empty(self) -> None:
+        """A new or imported wallet on the local chain gets coin to start. Never fails the
+        creation or import: without coin the artist can still press "Get test coin"."""
+        if not self.test_coin_available:
+            return
+        try:
+            if await self.balance() < LOW_BALANCE_WEI:
+                await self.get_test_coin()
+        except ChainError as exc:
+            log.warning("no coin to start for the new wallet: %s", exc)
+
     # ---- wallet management (the dialogs) -------------------------------------------------
 
     async def create_from_mnemonic(self, phrase: str, password: str) -> str:
         address = await asyncio.to_thread(self.wallet.create_from_mnemonic, phrase, password)
         self.select(address)
+        await self._fund_if_empty()
         return address
 
     async def import_private_key(self, key_text: str, password: str) -> str:
         address = await asyncio.to_thread(self.wallet.import_private_key, key_text, password)
         self.select(address)
+        await self._fund_if_empty()
         return address
 
     async def import_keystore(self, keystore_json: str, password: str) -> str:
         address = await asyncio.to_thread(self.wallet.import_keystore, keystore_json, password)
         self.select(address)
+        await self._fund_if_empty()
         return address
 
     async def export_keystore(self, password: str) -> str:
