@@ -10,18 +10,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from backend import __version__, accounts, auth, chat, discovery, live, notifications, ops
+from backend import __version__, accounts, auth, chat, discovery, notifications, ops
 from backend.config import BackendConfig
 from backend.content_store import content_store_router
 from backend.database import make_engine, make_sessions, migrate
 from backend.devnet import mount_devnet
 from backend.errors import COMMON_RESPONSES, install_error_handlers
-from backend.fanout import make_bus
 from backend.hub import Hub
+from backend.instance_bus import make_bus
 from backend.metrics import Metrics, RequestCounter
 from backend.ratelimit import make_rate_limiter
 from backend.services import Services
-from backend.streams import fan_page, streams_router
+from backend.streams import announcements, fan_page, streams_router
 from backend.tip_watcher import start_tip_watcher
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def create_app(config: BackendConfig) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(accounts.router)
     app.include_router(discovery.router)
-    app.include_router(live.router)
+    app.include_router(announcements.router)
     app.include_router(chat.router)
     app.include_router(notifications.router)
     app.include_router(content_store_router(config.data_dir, require_sign_in=not config.local))

@@ -15,7 +15,6 @@ from starlette.websockets import WebSocketDisconnect
 
 from backend.auth import CurrentAddress, ServicesDep, TokenError
 from backend.errors import error_responses
-from backend.live import chat_channel
 from backend.models import Account, ChatMessageRow, ChatMute, StreamRow
 from backend.notifications import publish_many
 from backend.params import (
@@ -30,6 +29,7 @@ from backend.params import (
     reject_unknown_query,
 )
 from backend.services import Services, services_of
+from backend.streams.announcements import chat_channel
 from backend.wire import (
     ChatMessage,
     ChatSendIn,

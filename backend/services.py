@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from backend.config import BackendConfig
-from backend.fanout import Bus
 from backend.hub import Hub
+from backend.instance_bus import Bus
 from backend.metrics import Metrics
 from backend.ratelimit import RateLimiter
 

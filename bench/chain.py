@@ -36,7 +36,7 @@ from chain import contracts  # noqa: E402
 from chain.devnet import dev_accounts  # noqa: E402
 from chain.networks import LOCAL_DEVNET, Network, connect, custom_network  # noqa: E402
 from chain.wallet import KeyringVault, Wallet  # noqa: E402
-from studio.wallet_session import WalletSession  # noqa: E402
+from studio.wallet.session import WalletSession  # noqa: E402
 
 ANVIL = ROOT / "node_modules" / ".bin" / "anvil"
 TIPS_SUSTAINED = 200

@@ -52,7 +52,7 @@ def main() -> None:
     width, height = (int(v) for v in args.size.split("x"))
 
     from media.encoder import VideoEncoder, VideoSettings
-    from studio.codec_fallback import TeeVideoEncoder
+    from studio.live.codec_fallback import TeeVideoEncoder
 
     def encoder(codec: str) -> VideoEncoder:
         return VideoEncoder(VideoSettings(codec=codec, width=width, height=height, fps=args.fps))

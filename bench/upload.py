@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from media.cid import file_cid  # noqa: E402
-from studio.ipfs_client import KuboClient  # noqa: E402
+from studio.publishing.ipfs_client import KuboClient  # noqa: E402
 
 
 def rss_mb() -> float:

@@ -212,7 +212,7 @@ class Fan:
     """Signed in to the backend as a fan; chats over the show's WebSocket; tips on chain."""
 
     def __init__(self, backend: str, chain: dict, artist: str) -> None:
-        from studio.backend_client import BackendClient, signer_for_key
+        from studio.social.backend_client import BackendClient, signer_for_key
 
         self.account = Account.from_key(FAN_KEY)
         self.client = BackendClient(

@@ -19,7 +19,7 @@ import av
 from aiortc import RTCRtpSender, RTCRtpTransceiver
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from media.fanout import PacketFanout
+from media.packet_fanout import PacketFanout
 
 log = logging.getLogger(__name__)
 

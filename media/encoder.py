@@ -16,7 +16,7 @@ import av
 import numpy as np
 
 from media.errors import UnsupportedError
-from media.fanout import PacketFanout
+from media.packet_fanout import PacketFanout
 from media.sources import AUDIO_RATE
 
 VIDEO_ENCODERS = {"vp8": "libvpx", "h264": "libx264"}

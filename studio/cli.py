@@ -13,10 +13,10 @@ import sys
 from studio import __version__, paths
 from studio.core import Studio
 from studio.errors import StudioError
-from studio.live_cli import add_live_parser, run_live
+from studio.live.cli import add_live_parser, run_live
 from studio.logs import setup_logging
 from studio.profiles import Profile, load_profile
-from studio.publish_cli import add_publish_parser, run_publish
+from studio.publishing.cli import add_publish_parser, run_publish
 from studio.settings import Settings
 
 log = logging.getLogger(__name__)

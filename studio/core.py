@@ -22,13 +22,13 @@ from studio.settings import Settings
 from studio.signals import Signal
 
 if TYPE_CHECKING:
-    from studio.backend_client import BackendClient
-    from studio.chat_room import ChatRoom
-    from studio.live_session import LiveSession
-    from studio.publish_service import PublishService
-    from studio.stream_announcer import StreamAnnouncer
-    from studio.tips import TipService
-    from studio.wallet_session import WalletSession
+    from studio.live.session import LiveSession
+    from studio.publishing.service import PublishService
+    from studio.social.backend_client import BackendClient
+    from studio.social.chat_room import ChatRoom
+    from studio.social.stream_announcer import StreamAnnouncer
+    from studio.tips.service import TipService
+    from studio.wallet.session import WalletSession
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +168,8 @@ class Studio:
 
     async def start_services(self) -> None:
         """Build live, publishing, wallet, backend sign-in and tip alerts for this profile."""
-        from studio.live_session import LiveSession, default_publisher_factory
-        from studio.publish_service import publish_service_for
+        from studio.live.session import LiveSession, default_publisher_factory
+        from studio.publishing.service import publish_service_for
 
         self.live = LiveSession(default_publisher_factory())
         self.publish = publish_service_for(self)
@@ -185,8 +185,8 @@ class Studio:
         """Shows started with a signed-in wallet are announced (live list, chat room)."""
         if self.backend_client is None or self.live is None:
             return
-        from studio.chat_room import ChatRoom
-        from studio.stream_announcer import StreamAnnouncer
+        from studio.social.chat_room import ChatRoom
+        from studio.social.stream_announcer import StreamAnnouncer
 
         self.announcer = StreamAnnouncer(self.backend_client, self.live)
         self.chat_room = ChatRoom(self.backend_client)
@@ -200,8 +200,8 @@ class Studio:
         from backend.devnet import FAUCET_PATH
         from chain.errors import ChainError
         from chain.wallet import Wallet
-        from studio.backend_client import BackendClient, CallableSigner
-        from studio.wallet_session import WalletSession, network_for_profile
+        from studio.social.backend_client import BackendClient, CallableSigner
+        from studio.wallet.session import WalletSession, network_for_profile
 
         try:
             network = await network_for_profile(self.profile.chain, self.backend_url)
@@ -247,7 +247,7 @@ class Studio:
         artist profile (named in Settings, else after the address) so their tracks can be
         listed and their shows announced. An existing profile is left as it is."""
         from backend.wire import ProfileIn
-        from studio.backend_client import BackendClientError
+        from studio.social.backend_client import BackendClientError
 
         assert self.backend_client is not None
         name = str(self.settings.get("artist_name") or f"Artist {address[:6]}...{address[-4:]}")
@@ -263,7 +263,7 @@ class Studio:
         if wallet.address and wallet.address != self.settings.get("wallet_address"):
             self.settings.set("wallet_address", wallet.address)
         if self.backend_client is not None and wallet.address:
-            from studio.backend_client import CallableSigner
+            from studio.social.backend_client import CallableSigner
 
             self.backend_client.signer = CallableSigner(
                 address=wallet.address, sign=wallet.sign_text
@@ -283,7 +283,7 @@ class Studio:
             return
         if self.backend_client is None or self.tips is None:
             return
-        from studio.backend_client import NotificationSubscription
+        from studio.social.backend_client import NotificationSubscription
 
         alerts = self.tips.alerts
         subscription = NotificationSubscription(self.backend_client)
@@ -308,9 +308,9 @@ class Studio:
         if wallet is None or not wallet.address or "tipping" not in wallet.network.contracts:
             self.tips_changed.emit(None)
             return
-        from studio.tip_alerts import price_from_settings
-        from studio.tip_overlay import TipOverlayLink
-        from studio.tips import TipService
+        from studio.tips.alerts import price_from_settings
+        from studio.tips.overlay import TipOverlayLink
+        from studio.tips.service import TipService
 
         self.tips = TipService(
             wallet.network, wallet.address, self.data_dir, price=price_from_settings(self.settings)

@@ -40,7 +40,7 @@ class Journeys:
     def install(self) -> None:
         studio, window = self.studio, self.window
         if studio.live is not None:
-            from widgets.golive_panel import GoLivePanel
+            from widgets.live.golive_panel import GoLivePanel
 
             self.golive_panel = GoLivePanel(studio.live, default_whip_url=studio.default_whip_url())
             token = studio.ingest_token
@@ -48,7 +48,7 @@ class Journeys:
                 self.golive_panel.stream_key.setText(token)
             window.set_page("golive", "Go Live", self.golive_panel)
         if studio.chat_room is not None:
-            from widgets.chat_dock import ChatDock
+            from widgets.social.chat_dock import ChatDock
 
             self.chat_dock = ChatDock(studio.chat_room)
             window.set_dock("chat", "Chat", self.chat_dock, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -60,13 +60,13 @@ class Journeys:
                 Qt.DockWidgetArea.RightDockWidgetArea,
             )
         if studio.publish is not None:
-            from widgets.library_panel import LibraryPanel
+            from widgets.publishing.library_panel import LibraryPanel
 
             self.library_panel = LibraryPanel(studio.publish)
             window.set_page("library", "Library", self.library_panel)
             studio.publish.kick()  # resume whatever the queue held when the studio last quit
         if studio.wallet is not None:
-            from widgets.wallet_panel import WalletPanel
+            from widgets.wallet.wallet_panel import WalletPanel
 
             self.wallet_panel = WalletPanel(studio.wallet)
             window.set_dock(
@@ -85,7 +85,7 @@ class Journeys:
     async def confirm_transaction(self, prepared: Any) -> bool:
         """The confirmation dialog for transactions other services prepare (registration)."""
         from widgets.dialogs import ask
-        from widgets.tx_confirm_dialog import TxConfirmDialog
+        from widgets.wallet.tx_confirm_dialog import TxConfirmDialog
 
         if self.wallet_panel is None or self.studio.wallet is None:
             return False
@@ -100,7 +100,7 @@ class Journeys:
             self.tips_ui = None
         if tips is None:
             return
-        from widgets.tips_ui import attach_tips
+        from widgets.tips.tips_ui import attach_tips
 
         sound = bool(self.studio.settings.get("tip_sound", True))
         self.tips_ui = attach_tips(self.window, self.tray, tips, self.studio.wallet, sound=sound)

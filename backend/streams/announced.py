@@ -1,8 +1,8 @@
-"""The relay and the backend's announced streams (backend.live), when both run in one app.
+"""The relay and the announced streams (backend.streams.announcements) when both run in one app.
 
 An artist announces a stream (`POST /streams` -> an id) and publishes to `/whip/<that id>`
 with the access token of their signed-in session. The relay then reports viewer counts and
-the end of the stream back to backend.live, which the fan page and the studio read.
+the end of the stream back to backend.streams.announcements, which the fan page and the studio read.
 
 Everything here is optional: in an app without the backend's services (a bare relay) each
 call answers "no" or does nothing.
@@ -23,8 +23,8 @@ async def artist_may_publish(app: Any, stream: str, token: str) -> bool:
     services = _services(app)
     if services is None:
         return False
-    from backend import live
     from backend.auth import TokenError, decode_access_token
+    from backend.streams import announcements as live
 
     try:
         address = decode_access_token(services, token)
@@ -46,7 +46,7 @@ async def report_viewers(app: Any, stream: str, viewers: int) -> None:
     services = _services(app)
     if services is None:
         return
-    from backend import live
+    from backend.streams import announcements as live
 
     try:
         await live.set_viewers(services, stream, viewers)
@@ -58,7 +58,7 @@ async def report_ended(app: Any, stream: str) -> None:
     services = _services(app)
     if services is None:
         return
-    from backend import live
+    from backend.streams import announcements as live
 
     try:
         await live.mark_ended(services, stream)

@@ -7,7 +7,7 @@
     GET    /relay/live                streams on this relay now, with viewer counts
     POST   /relay/keys/{stream}       issue a stream key (Bearer: the ingest token)
 
-(Not under /streams/: backend.live owns /streams/{stream_id}, the announced streams.)
+(Not under /streams/: backend.streams.announcements owns /streams/{stream_id}.)
 
 Who may publish to a stream: the backend's ingest token, the stream's key, or the access
 token (signed-in session) of the artist who announced the stream (`POST /streams` -> id).

@@ -3,7 +3,7 @@
 import httpx
 from eth_account import Account
 
-from backend import live
+from backend.streams import announcements as live
 from tests.backend.support import RunningBackend, bearer, cid, make_profile, sign_in
 
 

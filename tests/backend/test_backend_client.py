@@ -1,4 +1,4 @@
-"""studio.backend_client against a real backend: sign-in with a wallet signer, fresh tokens,
+"""studio.social.backend_client against a real backend: sign-in with a wallet signer, fresh tokens,
 and subscriptions that survive a backend restart without losing or repeating anything."""
 
 import asyncio
@@ -10,11 +10,12 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from backend import live, notifications
+from backend import notifications
 from backend.chat import post_message
 from backend.config import BackendConfig
+from backend.streams import announcements
 from backend.wire import ProfileIn, TrackIn
-from studio.backend_client import (
+from studio.social.backend_client import (
     BackendClient,
     BackendClientError,
     CallableSigner,
@@ -124,7 +125,9 @@ async def test_chat_and_alerts_resume_across_a_backend_restart_without_duplicate
         port = int(backend.url.rsplit(":", 1)[1])
         client = BackendClient(backend.url, _signer(artist), chain_id=DEVNET_CHAIN_ID)
         await client.save_profile(ProfileIn(role="artist", display_name="Restart"))
-        stream = await live.mark_live(backend.app, artist=artist.address, title="Resilient")
+        stream = await announcements.mark_live(
+            backend.app, artist=artist.address, title="Resilient"
+        )
         fan = Account.create().address
         await post_message(backend.app, stream.id, fan, "m1")
 

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from backend import live
 from backend.config import BackendConfig
+from backend.streams import announcements as live
 from tests.backend.support import RunningBackend, bearer, make_profile, next_frame, serve, sign_in
 
 

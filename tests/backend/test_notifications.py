@@ -7,7 +7,8 @@ import pytest
 from eth_account import Account
 from websockets.asyncio.client import connect
 
-from backend import live, notifications
+from backend import notifications
+from backend.streams import announcements
 from tests.backend.support import RunningBackend, bearer, make_profile, next_frame, sign_in
 
 
@@ -135,7 +136,9 @@ async def test_follow_stream_start_and_mention_notify(
             and followed["data"]["follower_name"] == "Fan One"
         )
 
-        stream = await live.mark_live(backend.app, artist=artist.address, title="Late show")
+        stream = await announcements.mark_live(
+            backend.app, artist=artist.address, title="Late show"
+        )
         started = (await next_frame(fan_ws, "notification"))["notification"]
         assert started["kind"] == "stream_started"
         assert started["data"] == {

@@ -13,7 +13,7 @@ from chain.errors import (
 )
 from chain.reverts import AlreadyKnown, NonceTooLow, Underpriced, decode_revert_data, explain
 from studio.profiles import MAINNET, TESTNET
-from studio.wallet_session import network_for_profile
+from studio.wallet.session import network_for_profile
 
 
 def rpc_error(message: str, code: int = -32000, data: str | None = None) -> Web3RPCError:

@@ -15,8 +15,8 @@ from chain import contracts, txstore
 from chain.devnet import dev_accounts
 from chain.networks import custom_network
 from chain.wallet import UnlockedKey, Wallet
-from studio.publish_registrar import WalletRegistrar
-from studio.wallet_session import WalletSession
+from studio.publishing.registrar import WalletRegistrar
+from studio.wallet.session import WalletSession
 from tests.chain.conftest import AnvilProcess, DevnetServer
 from tests.chain.test_transactions import manager_for, mine
 

@@ -9,7 +9,7 @@ from chain.wallet import Wallet, new_mnemonic
 from studio.core import Studio
 from studio.profiles import load_profile
 from studio.settings import Settings
-from studio.wallet_session import START_COIN_WEI
+from studio.wallet.session import START_COIN_WEI
 
 PASSWORD = "a long enough password"
 

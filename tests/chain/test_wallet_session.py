@@ -8,7 +8,7 @@ import pytest
 from chain import contracts
 from chain.errors import WalletLockedError, WrongPasswordError
 from chain.wallet import Wallet, new_mnemonic
-from studio.wallet_session import WalletSession, local_network
+from studio.wallet.session import WalletSession, local_network
 
 PASSWORD = "a long enough password"
 

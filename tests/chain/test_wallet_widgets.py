@@ -15,15 +15,15 @@ from PySide6.QtCore import QEvent, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication, QDialog  # noqa: E402
 
 from chain.wallet import Wallet  # noqa: E402
-from studio.wallet_session import WalletSession, local_network  # noqa: E402
-from widgets.tx_confirm_dialog import TxConfirmDialog  # noqa: E402
-from widgets.unlock_dialog import UnlockDialog  # noqa: E402
-from widgets.wallet_dialogs import (  # noqa: E402
+from studio.wallet.session import WalletSession, local_network  # noqa: E402
+from widgets.wallet.tx_confirm_dialog import TxConfirmDialog  # noqa: E402
+from widgets.wallet.unlock_dialog import UnlockDialog  # noqa: E402
+from widgets.wallet.wallet_dialogs import (  # noqa: E402
     CreateWalletDialog,
     ExportKeystoreDialog,
     ImportWalletDialog,
 )
-from widgets.wallet_panel import WalletPanel, qr_pixmap  # noqa: E402
+from widgets.wallet.wallet_panel import WalletPanel, qr_pixmap  # noqa: E402
 
 PASSWORD = "widget password 1"
 ARTIST = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"

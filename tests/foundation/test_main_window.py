@@ -84,10 +84,10 @@ def test_uncaught_exception_is_logged_and_shown(qtbot, window, caplog):
         except ValueError as exc:
             crash.handle_exception(type(exc), exc, exc.__traceback__)
     assert any("uncaught exception" in r.message for r in caplog.records)
-    dialogs = [d for d in crash._open_dialogs if isinstance(d, QMessageBox)]
-    assert dialogs and "the mixer fell over" in dialogs[-1].text()
-    assert "ValueError" in dialogs[-1].detailedText()
-    dialogs[-1].done(0)
+    box = crash._errors.box
+    assert isinstance(box, QMessageBox) and "the mixer fell over" in box.text()
+    assert "ValueError" in box.detailedText()
+    box.done(0)
 
 
 def test_about_lists_versions():

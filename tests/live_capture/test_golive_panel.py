@@ -10,8 +10,8 @@ qasync = pytest.importorskip("qasync")
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from studio.live_session import LiveSession  # noqa: E402
-from widgets.golive_panel import GoLivePanel, format_elapsed  # noqa: E402
+from studio.live.session import LiveSession  # noqa: E402
+from widgets.live.golive_panel import GoLivePanel, format_elapsed  # noqa: E402
 
 from .conftest import decode_video  # noqa: E402
 

@@ -10,7 +10,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from studio.live_session import LiveOptions, LiveSession
+from studio.live.session import LiveOptions, LiveSession
 from studio.local_backend import free_port
 
 from .conftest import decode_audio, decode_video

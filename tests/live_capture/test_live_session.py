@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from media.pipeline import Meters
-from studio.live_session import LiveError, LiveOptions, LiveSession
+from studio.live.session import LiveError, LiveOptions, LiveSession
 
 from .conftest import decode_audio, decode_video, dominant_frequency
 
@@ -155,7 +155,7 @@ def test_headless_live_bad_input_and_unreachable_ingest(tmp_path: Path) -> None:
 
 
 def test_viewer_count_comes_from_our_relay_only() -> None:
-    from studio.live_session import relay_live_url
+    from studio.live.session import relay_live_url
 
     assert relay_live_url("https://api.example.org/v1/whip/night") == (
         "https://api.example.org/v1/relay/live",

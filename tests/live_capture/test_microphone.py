@@ -10,7 +10,7 @@ import pytest
 
 from media.errors import DeviceLostError, NoDeviceError
 from media.sources import MicrophoneSource, list_microphones
-from studio.live_session import LiveOptions, LiveSession
+from studio.live.session import LiveOptions, LiveSession
 
 from .conftest import PulseServer, decode_audio, dominant_frequency, write_tone_wav
 

@@ -37,7 +37,7 @@ async def test_session_puts_an_overlay_over_the_screen(xvfb: XServer, tmp_path) 
     import numpy as np
 
     from media.mixer import Layout
-    from studio.live_session import LiveOptions, LiveSession
+    from studio.live.session import LiveOptions, LiveSession
 
     from .conftest import decode_video
 
@@ -65,7 +65,7 @@ async def test_display_lost_mid_stream_is_reported_and_recording_goes_on(
 
     import numpy as np
 
-    from studio.live_session import LiveOptions, LiveSession
+    from studio.live.session import LiveOptions, LiveSession
 
     from .conftest import decode_video
 

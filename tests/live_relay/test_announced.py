@@ -1,5 +1,5 @@
 """The relay inside the whole backend: an artist publishes their announced stream with the
-token of their signed-in session; viewer counts and the end reach backend.live."""
+token of their signed-in session; viewer counts and the end reach backend.streams.announcements."""
 
 import asyncio
 from pathlib import Path

@@ -19,7 +19,7 @@ from typing import Any
 
 from chain.transactions import TxManager
 from studio.core import Studio
-from studio.ipfs_client import KuboClient
+from studio.publishing.ipfs_client import KuboClient
 from tests.publish_cli import held_cli
 from widgets.main import main
 

@@ -6,7 +6,7 @@ import pytest
 
 from chain.fees import Fees
 from chain.transactions import PreparedTx
-from studio.publish_wallet import (
+from studio.wallet.shell_unlock import (
     PASSWORD_ENV,
     PublishWalletError,
     choose_account,

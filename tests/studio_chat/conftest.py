@@ -24,7 +24,7 @@ from eth_account.signers.local import LocalAccount
 from backend.app import create_app
 from backend.config import BackendConfig
 from backend.wire import ProfileIn
-from studio.backend_client import BackendClient, CallableSigner
+from studio.social.backend_client import BackendClient, CallableSigner
 from tests.support.secret_service import SecretServiceSession, have_gnome_keyring
 
 CHAIN_ID = 1114

@@ -12,11 +12,11 @@ from backend.streams.keys import read_ingest_token
 from backend.wire import ProfileIn
 from chain.networks import Network
 from chain.wallet import Wallet
-from studio.backend_client import BackendClient, BackendClientError, CallableSigner
-from studio.chat_room import ChatRoom, ChatRoomError
-from studio.live_session import LiveOptions, LiveSession
-from studio.stream_announcer import StreamAnnouncer
-from studio.wallet_session import WalletSession
+from studio.live.session import LiveOptions, LiveSession
+from studio.social.backend_client import BackendClient, BackendClientError, CallableSigner
+from studio.social.chat_room import ChatRoom, ChatRoomError
+from studio.social.stream_announcer import StreamAnnouncer
+from studio.wallet.session import WalletSession
 from tests.studio_chat.conftest import CHAIN_ID, Backend, key_signer, wait_until
 
 PASSWORD = "a long enough password"

@@ -5,10 +5,10 @@ import asyncio
 from eth_account import Account
 
 from backend.wire import ProfileIn
-from studio.backend_client import BackendClient
 from studio.core import Studio
 from studio.profiles import load_profile
 from studio.settings import Settings
+from studio.social.backend_client import BackendClient
 
 from .conftest import CHAIN_ID, key_signer
 

@@ -3,9 +3,9 @@ the artist deletes and mutes from the context menu, the state text says when the
 
 from PySide6.QtWidgets import QLabel, QListWidgetItem
 
-from studio.chat_room import ChatRoom
+from studio.social.chat_room import ChatRoom
 from tests.studio_chat.conftest import Backend, wait_until
-from widgets.chat_dock import ChatDock
+from widgets.social.chat_dock import ChatDock
 
 HOSTILE = '<b>bold</b> <img src="http://example.invalid/x.png"> <a href="x">link</a> &amp;'
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from media.whip import WhipPublisher
-from studio.live_session import LiveOptions, LiveSession
-from studio.stream_announcer import StreamAnnouncer
+from studio.live.session import LiveOptions, LiveSession
+from studio.social.stream_announcer import StreamAnnouncer
 from tests.studio_chat.conftest import Backend, serve_backend, wait_until
 
 TOKEN_TTL_S = 2
@@ -89,7 +89,7 @@ async def _artist(backend: Backend):  # type: ignore[no-untyped-def]
     from eth_account import Account
 
     from backend.wire import ProfileIn
-    from studio.backend_client import BackendClient
+    from studio.social.backend_client import BackendClient
     from tests.studio_chat.conftest import CHAIN_ID, key_signer
 
     client = BackendClient(backend.url, key_signer(Account.create()), chain_id=CHAIN_ID)

@@ -12,7 +12,7 @@ from backend.streams.keys import read_ingest_token
 from backend.wire import ProfileIn
 from chain.wallet import Wallet
 from studio.core import Studio
-from studio.live_session import LiveOptions
+from studio.live.session import LiveOptions
 from studio.profiles import ChainConfig, Profile
 from studio.settings import Settings
 from tests.studio_chat.conftest import CHAIN_ID, Backend, wait_until
@@ -72,9 +72,9 @@ async def test_studio_announces_with_the_unlocked_wallet_and_ends_on_quit(
 async def test_journeys_put_the_chat_dock_in_the_window(
     qtbot, backend: Backend, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    from widgets.chat_dock import ChatDock
     from widgets.journeys import Journeys
     from widgets.main_window import MainWindow
+    from widgets.social.chat_dock import ChatDock
 
     profile = Profile(
         name="custom",

@@ -23,7 +23,7 @@ from web3.contract import Contract
 from chain import contracts
 from chain.devnet import dev_accounts
 from studio.local_backend import free_port
-from studio.tip_store import TipStore
+from studio.tips.store import TipStore
 
 ROOT = Path(__file__).resolve().parents[2]
 ANVIL = ROOT / "node_modules" / ".bin" / "anvil"

@@ -86,9 +86,9 @@ def test_small_frames_and_timestamps_survive() -> None:
 
 
 def test_tip_alerts_reach_the_overlay_only_while_enabled(tmp_path) -> None:
-    from studio.tip_alerts import TipAlerts
-    from studio.tip_overlay import TipOverlayLink
-    from studio.tip_store import Tip, TipStore
+    from studio.tips.alerts import TipAlerts
+    from studio.tips.overlay import TipOverlayLink
+    from studio.tips.store import Tip, TipStore
 
     artist, fan = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "0x" + "3c" * 20
     store = TipStore(tmp_path / "tips.sqlite3")

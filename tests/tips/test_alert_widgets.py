@@ -10,12 +10,12 @@ from PySide6.QtWidgets import QLabel
 from studio.core import Studio
 from studio.profiles import load_profile
 from studio.settings import Settings
-from studio.tip_alerts import TipAlert, TipAlerts
-from studio.tip_sound import TipSound, chime
-from studio.tip_store import CONFIRMED, PENDING, AlertRecord, Tip, TipStore
-from widgets.alerts_feed import AlertsFeed
+from studio.tips.alerts import TipAlert, TipAlerts
+from studio.tips.sound import TipSound, chime
+from studio.tips.store import CONFIRMED, PENDING, AlertRecord, Tip, TipStore
 from widgets.main_window import MainWindow
-from widgets.tip_notifier import TipNotifier, attach
+from widgets.tips.alerts_feed import AlertsFeed
+from widgets.tips.tip_notifier import TipNotifier, attach
 
 ARTIST = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 FAN = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
@@ -96,7 +96,7 @@ def test_notifier_logs_tray_messages_fills_the_feed_and_does_not_repeat(
     feed = AlertsFeed()
     qtbot.addWidget(feed)
     notifier = TipNotifier(None, alerts, feed, TipSound(enabled=False))
-    caplog.set_level(logging.INFO, logger="widgets.tip_notifier")
+    caplog.set_level(logging.INFO, logger="widgets.tips.tip_notifier")
     alerts.on_chain_tip(tip(1, "first"))
     alerts.on_chain_tip(tip(2, MARKUP, wei=1))
     alerts.on_chain_tip(tip(1, "first"))

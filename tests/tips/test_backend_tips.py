@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from backend.config import BackendConfig
-from studio.tip_alerts import TipAlert, TipAlerts
-from studio.tip_store import TipStore
-from studio.tip_watcher import TipWatcher, WatchTarget
+from studio.tips.alerts import TipAlert, TipAlerts
+from studio.tips.store import TipStore
+from studio.tips.watcher import TipWatcher, WatchTarget
 from tests.support.waiting import wait_until
 from tests.tips.backend_support import Backend, next_frame, notification_socket, serve, sign_in
 from tests.tips.conftest import TipChain
@@ -180,7 +180,7 @@ async def test_backend_watches_its_embedded_devnet(
 async def test_studio_backend_client_feeds_tip_alerts(chain_env: TipChain, tmp_path: Path) -> None:
     from eth_account.messages import encode_defunct
 
-    from studio.backend_client import BackendClient, CallableSigner
+    from studio.social.backend_client import BackendClient, CallableSigner
 
     chain = chain_env
     artist = chain.artist
@@ -218,10 +218,10 @@ async def test_hostile_backend_tip_text_is_rendered_safely_in_tray_and_feed(
     from eth_account.messages import encode_defunct
 
     from backend import notifications
-    from studio.backend_client import BackendClient, CallableSigner
-    from studio.tip_sound import TipSound
-    from widgets.alerts_feed import AlertsFeed
-    from widgets.tip_notifier import TipNotifier
+    from studio.social.backend_client import BackendClient, CallableSigner
+    from studio.tips.sound import TipSound
+    from widgets.tips.alerts_feed import AlertsFeed
+    from widgets.tips.tip_notifier import TipNotifier
 
     artist = chain_env.artist
     store = TipStore(tmp_path / "studio" / "tips.sqlite3")
@@ -229,7 +229,7 @@ async def test_hostile_backend_tip_text_is_rendered_safely_in_tray_and_feed(
     feed = AlertsFeed()
     qtbot.addWidget(feed)
     notifier = TipNotifier(None, alerts, feed, TipSound(enabled=False))
-    caplog.set_level(logging.INFO, logger="widgets.tip_notifier")
+    caplog.set_level(logging.INFO, logger="widgets.tips.tip_notifier")
     hostile = "<script>alert(1)</script><b>" + "x" * 10_240 + "\u202e\n\x00end"
 
     def sign(text: str) -> str:
@@ -366,7 +366,7 @@ async def test_a_restarted_local_devnet_is_a_new_chain_for_the_studio(
     (same contracts, even the same transaction hashes): the same first tip on each is shown."""
     from chain import contracts
     from chain.devnet import dev_accounts
-    from studio.tip_alerts import TipAlerts
+    from studio.tips.alerts import TipAlerts
     from tests.tips.conftest import wait_for_rpc
 
     monkeypatch.setenv("HARMONIE_DEVNET", "1")

@@ -2,7 +2,7 @@
 the old chain's tips, yet the backend's notification backlog still names them. They are not
 shown again; a tip the new chain really holds is, even under an old transaction hash."""
 
-from studio.tip_store import TipStore
+from studio.tips.store import TipStore
 from tests.tips.test_tip_alerts import backend_notification, chain_tip, make_alerts
 
 SCOPE = "131277322940537:0x5fbdb2315678afecb367f032d93f642f64180aa3:artist"

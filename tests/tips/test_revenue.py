@@ -7,7 +7,7 @@ from pathlib import Path
 
 from web3 import AsyncHTTPProvider, AsyncWeb3
 
-from studio.revenue import (
+from studio.tips.revenue import (
     ChainRevenue,
     Interval,
     RevenueService,
@@ -15,8 +15,8 @@ from studio.revenue import (
     summarize,
     write_csv,
 )
-from studio.tip_store import CONFIRMED, DROPPED, PENDING, Tip, TipStore
-from studio.tip_watcher import TipWatcher, WatchTarget
+from studio.tips.store import CONFIRMED, DROPPED, PENDING, Tip, TipStore
+from studio.tips.watcher import TipWatcher, WatchTarget
 from tests.support.waiting import wait_until
 from tests.tips.conftest import TipChain
 

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from studio.revenue import ChainState, Interval, Payout, export_csv, summarize
-from studio.tip_store import CONFIRMED, PENDING, Tip
-from widgets.revenue_dashboard import RevenueDashboard
+from studio.tips.revenue import ChainState, Interval, Payout, export_csv, summarize
+from studio.tips.store import CONFIRMED, PENDING, Tip
+from widgets.tips.revenue_dashboard import RevenueDashboard
 
 ARTIST = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 ALICE = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"

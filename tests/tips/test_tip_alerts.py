@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.tip_alerts import BACKEND, CHAIN, FixedPrice, TipAlert, TipAlerts
-from studio.tip_format import (
+from studio.tips.alerts import BACKEND, CHAIN, FixedPrice, TipAlert, TipAlerts
+from studio.tips.format import (
     TRAY_MESSAGE_CHARS,
     format_amount,
     format_fiat,
@@ -15,8 +15,8 @@ from studio.tip_format import (
     short_address,
     tray_text,
 )
-from studio.tip_store import CONFIRMED, DROPPED, PENDING, Tip, TipStore
-from studio.tip_watcher import TipWatcher, WatchTarget
+from studio.tips.store import CONFIRMED, DROPPED, PENDING, Tip, TipStore
+from studio.tips.watcher import TipWatcher, WatchTarget
 from tests.support.waiting import wait_until
 from tests.tips.conftest import TipChain
 
@@ -119,7 +119,7 @@ def test_controls_and_direction_overrides_are_removed() -> None:
 
 
 def chain_tip_record(**kw: object):  # type: ignore[no-untyped-def]
-    from studio.tip_store import AlertRecord
+    from studio.tips.store import AlertRecord
 
     values: dict = dict(
         tx_hash=TX,
@@ -307,7 +307,7 @@ async def test_chain_and_backend_delivering_the_same_tips_show_each_once(
 
 def test_fiat_rate_comes_from_settings(tmp_path: Path) -> None:
     from studio.settings import Settings
-    from studio.tip_alerts import price_from_settings
+    from studio.tips.alerts import price_from_settings
 
     settings = Settings.open(tmp_path / "settings.toml")
     assert price_from_settings(settings) is None

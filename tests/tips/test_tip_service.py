@@ -4,9 +4,9 @@ import asyncio
 from pathlib import Path
 
 from chain.networks import custom_network
-from studio.revenue import ChainState, Summary
-from studio.tip_alerts import TipAlert
-from studio.tips import TipService
+from studio.tips.alerts import TipAlert
+from studio.tips.revenue import ChainState, Summary
+from studio.tips.service import TipService
 from tests.support.waiting import wait_until
 from tests.tips.conftest import TipChain
 

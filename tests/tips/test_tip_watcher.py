@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from studio.tip_store import CONFIRMED, DROPPED, PENDING, Tip, TipStore
-from studio.tip_watcher import TipWatcher, WatchTarget
+from studio.tips.store import CONFIRMED, DROPPED, PENDING, Tip, TipStore
+from studio.tips.watcher import TipWatcher, WatchTarget
 from tests.support.rpc_proxy import RpcProxy, rpc_error
 from tests.support.waiting import wait_until
 from tests.tips.conftest import TcpProxy, TipChain
@@ -361,7 +361,7 @@ async def test_a_fresh_chain_behind_the_same_url_is_watched_afresh(tmp_path) -> 
     the same transaction hashes. Its tips are seen and shown, nothing is stuck or hidden."""
     from chain import contracts
     from chain.devnet import dev_accounts
-    from studio.tip_alerts import TipAlerts
+    from studio.tips.alerts import TipAlerts
     from tests.tips.conftest import ANVIL, Anvil
 
     if not ANVIL.exists():
@@ -426,7 +426,7 @@ async def test_a_fresh_chain_swapped_in_under_a_running_watcher_is_watched_afres
     ordinary node only by its genesis, so there the new chain starts in another second."""
     from chain import contracts
     from chain.devnet import dev_accounts
-    from studio.tip_alerts import TipAlerts
+    from studio.tips.alerts import TipAlerts
     from tests.tips.conftest import ANVIL, Anvil
 
     if not ANVIL.exists():

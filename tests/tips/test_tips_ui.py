@@ -7,11 +7,11 @@ from chain.networks import custom_network
 from studio.core import Studio
 from studio.profiles import load_profile
 from studio.settings import Settings
-from studio.tips import TipService
+from studio.tips.service import TipService
 from tests.support.waiting import wait_until
 from tests.tips.conftest import TipChain
 from widgets.main_window import MainWindow
-from widgets.tips_ui import attach_tips
+from widgets.tips.tips_ui import attach_tips
 
 
 async def test_window_gets_the_feed_dock_and_a_live_revenue_page(

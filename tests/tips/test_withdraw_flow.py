@@ -9,12 +9,12 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 
 from chain.networks import custom_network
 from chain.wallet import KeyringVault, Wallet
-from studio.revenue import ChainRevenue, RevenueService
-from studio.tip_store import TipStore
-from studio.wallet_session import WalletSession
+from studio.tips.revenue import ChainRevenue, RevenueService
+from studio.tips.store import TipStore
+from studio.wallet.session import WalletSession
 from tests.tips.conftest import TipChain
-from widgets.revenue_dashboard import RevenueDashboard
-from widgets.withdraw_flow import WithdrawFlow
+from widgets.tips.revenue_dashboard import RevenueDashboard
+from widgets.wallet.withdraw_flow import WithdrawFlow
 
 PASSWORD = "a long enough password"
 

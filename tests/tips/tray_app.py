@@ -23,12 +23,12 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QTabWidget
 from chain.networks import custom_network
 from studio import paths
 from studio.logs import event, setup_logging
-from studio.tip_format import native_symbol
-from studio.tips import TipService
-from widgets.alerts_feed import AlertsFeed
-from widgets.revenue_dashboard import RevenueDashboard
+from studio.tips.format import native_symbol
+from studio.tips.service import TipService
 from widgets.theme import app_icon
-from widgets.tip_notifier import TipNotifier
+from widgets.tips.alerts_feed import AlertsFeed
+from widgets.tips.revenue_dashboard import RevenueDashboard
+from widgets.tips.tip_notifier import TipNotifier
 
 log = logging.getLogger("tests.tips.tray_app")
 

@@ -301,7 +301,7 @@ def artist(backend):
 def registrar_for(chain, account, confirm=None):
     from web3 import Web3
 
-    from studio.publish_registrar import ContentRegistryRegistrar, always_confirm
+    from studio.publishing.registrar import ContentRegistryRegistrar, always_confirm
 
     w3 = Web3(Web3.HTTPProvider(chain.rpc_url))
     return ContentRegistryRegistrar(w3, chain.registry_address, account, confirm or always_confirm)
@@ -311,6 +311,6 @@ def lister_for(backend, token: str):
     async def get_token() -> str:
         return token
 
-    from studio.publish import BackendLister
+    from studio.publishing.publisher import BackendLister
 
     return BackendLister(backend.url, get_token)

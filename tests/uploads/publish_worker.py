@@ -13,10 +13,10 @@ from pathlib import Path
 from web3 import Web3
 
 from chain.devnet import dev_accounts
-from studio.ipfs_client import KuboClient
-from studio.publish import BackendLister, Publisher
-from studio.publish_registrar import ContentRegistryRegistrar
-from studio.upload_queue import UploadQueue
+from studio.publishing.ipfs_client import KuboClient
+from studio.publishing.publisher import BackendLister, Publisher
+from studio.publishing.registrar import ContentRegistryRegistrar
+from studio.publishing.upload_queue import UploadQueue
 
 
 async def main(config: dict) -> int:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from media.cid import CHUNK_SIZE, bytes_cid, file_cid
-from studio.ipfs_client import CidMismatch, IpfsError, IpfsUnreachable, KuboClient
+from studio.publishing.ipfs_client import CidMismatch, IpfsError, IpfsUnreachable, KuboClient
 from tests.uploads.conftest import free_port
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from media.cid import file_cid
 from media.probe import probe
-from studio.ipfs_client import KuboClient
+from studio.publishing.ipfs_client import KuboClient
 
 SIZE = 1 << 30
 

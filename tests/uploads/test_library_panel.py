@@ -11,10 +11,10 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication
 
 import chain.contracts  # noqa: F401 (fails loudly if our own code is broken)
-from studio.ipfs_client import KuboClient
-from studio.publish import Publisher
-from studio.publish_service import PublishService
-from studio.upload_queue import UploadQueue
+from studio.publishing.ipfs_client import KuboClient
+from studio.publishing.publisher import Publisher
+from studio.publishing.service import PublishService
+from studio.publishing.upload_queue import UploadQueue
 from tests.uploads.audio import make_audio
 from tests.uploads.conftest import lister_for, registrar_for
 
@@ -35,7 +35,7 @@ def drop(widget, paths: list[Path]) -> None:
 async def test_drop_publish_and_library(
     qtbot, backend, chain, artist, tmp_path: Path, artifacts_dir: Path
 ) -> None:
-    from widgets.library_panel import LibraryPanel
+    from widgets.publishing.library_panel import LibraryPanel
 
     account, token = artist
     folder = tmp_path / "drop"
@@ -103,8 +103,8 @@ def test_drop_under_qasync_like_the_app(qtbot, qapp, content_store, tmp_path: Pa
     import qasync
     from PySide6.QtCore import QTimer
 
-    from studio.upload_queue import State
-    from widgets.library_panel import LibraryPanel
+    from studio.publishing.upload_queue import State
+    from widgets.publishing.library_panel import LibraryPanel
 
     path = make_audio(tmp_path, "opus", seconds=0.5, title=f"qasync {uuid.uuid4().hex}")
     loop = qasync.QEventLoop(qapp)

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from fastapi import FastAPI, Header, HTTPException, Response
 
-from studio.ipfs_client import IpfsError, KuboClient, PinningServiceClient
-from studio.publish import Publisher
-from studio.upload_queue import State, UploadQueue
+from studio.publishing.ipfs_client import IpfsError, KuboClient, PinningServiceClient
+from studio.publishing.publisher import Publisher
+from studio.publishing.upload_queue import State, UploadQueue
 from tests.uploads.audio import make_audio
 
 TOKEN = "secret-token-123"

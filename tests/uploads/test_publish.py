@@ -11,14 +11,14 @@ import pytest
 
 import chain.contracts  # noqa: F401 (fails loudly if our own code is broken)
 from media.cid import file_cid
-from studio.ipfs_client import KuboClient
-from studio.publish import (
+from studio.publishing.ipfs_client import KuboClient
+from studio.publishing.publisher import (
     WAITING_NO_BACKEND,
     WAITING_NO_WALLET,
     Publisher,
     metadata_document,
 )
-from studio.upload_queue import State, UploadQueue
+from studio.publishing.upload_queue import State, UploadQueue
 from tests.uploads.audio import FORMATS, TAGS, make_audio
 from tests.uploads.conftest import free_port, lister_for, registrar_for
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.upload_queue import State, UploadQueue
+from studio.publishing.upload_queue import State, UploadQueue
 from tests.conftest import ROOT
 from tests.uploads.audio import make_audio
 
@@ -151,7 +151,7 @@ def test_cli_publish_to_a_node_leaves_tracks_waiting_without_a_wallet(
 async def test_publish_service_for_a_studio_without_wallet(tmp_path: Path, content_store) -> None:
     from studio.core import Studio
     from studio.profiles import load_profile
-    from studio.publish_service import publish_service_for
+    from studio.publishing.service import publish_service_for
     from studio.settings import Settings
 
     settings = Settings(tmp_path / "settings.toml")
@@ -169,7 +169,7 @@ async def test_publish_service_for_a_studio_without_wallet(tmp_path: Path, conte
 
 
 async def test_a_file_keeps_one_row_through_failures_and_retries(tmp_path: Path) -> None:
-    from studio.publish import Publisher
+    from studio.publishing.publisher import Publisher
 
     folder = tmp_path / "drop"
     folder.mkdir()

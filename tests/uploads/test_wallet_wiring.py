@@ -7,10 +7,10 @@ from pathlib import Path
 import keyring.backend
 
 import chain.wallet  # noqa: F401 (fails loudly if our own code is broken)
-from studio.ipfs_client import KuboClient
-from studio.publish import BackendClientLister, Publisher
-from studio.publish_registrar import WalletMinter, WalletRegistrar
-from studio.upload_queue import State, UploadQueue
+from studio.publishing.ipfs_client import KuboClient
+from studio.publishing.publisher import BackendClientLister, Publisher
+from studio.publishing.registrar import WalletMinter, WalletRegistrar
+from studio.publishing.upload_queue import State, UploadQueue
 from tests.uploads.audio import make_audio
 from tests.uploads.test_publish import chain_track_count, listed_cids
 
@@ -46,8 +46,8 @@ async def test_publish_through_wallet_session_and_backend_client(
     from chain.devnet import dev_accounts
     from chain.networks import custom_network
     from chain.wallet import KeyringVault, Wallet
-    from studio.backend_client import BackendClient, CallableSigner
-    from studio.wallet_session import WalletSession
+    from studio.social.backend_client import BackendClient, CallableSigner
+    from studio.wallet.session import WalletSession
 
     account = dev_accounts(10)[8]  # funded by anvil; its own tracks in this test
     from web3 import Web3

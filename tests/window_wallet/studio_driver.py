@@ -23,7 +23,7 @@ from studio.cli import parse_args
 from studio.logs import event
 from widgets.app import run_gui
 from widgets.main_window import MainWindow
-from widgets.tx_confirm_dialog import TxConfirmDialog
+from widgets.wallet.tx_confirm_dialog import TxConfirmDialog
 
 log = logging.getLogger("tests.window_wallet.driver")
 

@@ -1,0 +1,1 @@
+"""Go live: the live session, its codec fallback and the `live` command."""

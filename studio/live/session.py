@@ -1,0 +1,579 @@
+"""Go live: sources -> mixer and meters -> one encoder per rendition -> recording and WHIP.
+
+`LiveSession` is what the Go Live panel and `harmonie-studio live` drive. It owns the media
+pipeline (media.pipeline), the local recording (media.recorder) and, when a WHIP URL is
+given, the publisher (media.whip). The recording is fed by the encoders directly, so it keeps
+going whatever the network or the ingest does; publishing problems become messages. An
+ingest that refuses our video codec gets the other one, once (studio.codec_fallback).
+
+Everything a view needs arrives through `studio.signals.Signal`s, always emitted on the
+event loop (the media threads hand over with call_soon_threadsafe).
+"""
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+import numpy as np
+
+from media.alert_overlay import AlertOverlay
+from media.encoded_track import EncodedTrack
+from media.encoder import AudioSettings, VideoSettings
+from media.errors import MediaError
+from media.mixer import Layout
+from media.pipeline import LivePipeline
+from media.recorder import Recorder, check_recording_target
+from media.sources import (
+    AudioSource,
+    CameraSource,
+    MicrophoneSource,
+    ScreenSource,
+    VideoSource,
+    list_cameras,
+    list_microphones,
+    pattern_source,
+    tone_source,
+)
+from studio.errors import StudioError
+from studio.live.codec_fallback import (
+    CODEC_LABELS,
+    is_codec_refusal,
+    other_video_codec,
+    switch_video_codec,
+)
+from studio.logs import event
+from studio.signals import Signal
+
+log = logging.getLogger(__name__)
+
+STATS_INTERVAL_S = 1.0
+TOKEN_ENV = "HARMONIE_WHIP_TOKEN"
+
+
+class LiveError(StudioError):
+    """Going live cannot start: a device, a setting or the recording target is wrong."""
+
+
+@dataclass
+class LiveOptions:
+    """What to capture and where it goes. Source specs are strings a person can type:
+
+    video / overlay: "testsrc", "screen[:DISPLAY]", "camera[:/dev/videoN]", "none"
+    audio: "tone[:HZ]", "mic[:DEVICE]", "none" (several may be mixed)
+    """
+
+    video: str = "testsrc"
+    overlay: str = "none"
+    audio: list[str] = field(default_factory=lambda: ["tone"])
+    layout: Layout = Layout.PIP
+    width: int = 1280
+    height: int = 720
+    fps: int = 30
+    video_codec: str = "vp8"
+    video_bitrate: int = 2_500_000
+    audio_bitrate: int = 128_000
+    keyframe_interval_s: float = 2.0
+    record_path: Path | None = None
+    whip_url: str | None = None
+    # The stream key, or an async callable returning a fresh one for each WHIP request (the
+    # backend's short-lived access token). Never logged.
+    whip_token: "str | Callable[[], Awaitable[str | None]] | None" = field(default=None, repr=False)
+    title: str = ""
+
+
+def open_video_source(spec: str, opts: LiveOptions) -> VideoSource | None:
+    kind, _, arg = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind in ("", "none"):
+        return None
+    if kind in ("testsrc", "test", "pattern"):
+        return pattern_source(opts.width, opts.height, opts.fps)
+    if kind == "camera":
+        return CameraSource(arg or "/dev/video0", opts.width, opts.height, opts.fps)
+    if kind == "screen":
+        return ScreenSource(arg or None, fps=opts.fps)
+    raise LiveError(f"Unknown video source '{spec}': use testsrc, screen, camera or none.")
+
+
+def open_audio_source(spec: str) -> AudioSource | None:
+    kind, _, arg = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind in ("", "none"):
+        return None
+    if kind == "tone":
+        try:
+            frequency = float(arg) if arg else 440.0
+        except ValueError:
+            raise LiveError(f"'{arg}' is not a tone frequency in Hz.") from None
+        return tone_source(frequency, -20.0)
+    if kind in ("mic", "microphone"):
+        return MicrophoneSource(arg or None, channels=2)
+    raise LiveError(f"Unknown audio source '{spec}': use tone, mic or none.")
+
+
+def available_video_sources() -> list[tuple[str, str]]:
+    """(spec, label) pairs for the video pickers; cameras only when there are some."""
+    choices = [("testsrc", "Test pattern")]
+    if os.environ.get("DISPLAY"):
+        choices.append(("screen", f"Screen ({os.environ['DISPLAY']})"))
+    choices += [(f"camera:{d.id}", d.label) for d in list_cameras()]
+    return choices
+
+
+def available_audio_sources(refresh: bool = False) -> list[tuple[str, str]]:
+    """(spec, label) pairs for the audio picker; `refresh` re-scans sound devices."""
+    try:
+        microphones = list_microphones(refresh=refresh)
+    except Exception as exc:  # PortAudio missing or broken: say so in the log, offer the tone
+        log.warning("cannot list microphones: %s", exc)
+        microphones = []
+    return [("tone", "Test tone (440 Hz)")] + [
+        (f"mic:{d.id}", f"Microphone: {d.label}") for d in microphones
+    ]
+
+
+class Publisher(Protocol):
+    """What the session needs of a publisher (media.whip.WhipPublisher)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+PublisherFactory = Callable[["LiveSession", list[EncodedTrack]], Publisher]
+
+
+def default_publisher_factory() -> PublisherFactory | None:
+    """media.whip's publisher when it is there; None means record only."""
+    try:
+        from media.whip import WhipPublisher
+    except ImportError:
+        return None
+
+    def make(session: "LiveSession", tracks: list[EncodedTrack]) -> Publisher:
+        options = session.options
+        assert options is not None and options.whip_url
+
+        def on_state(state: str, error: Exception | None) -> None:
+            session.on_publisher_state(state, error)
+
+        return WhipPublisher(options.whip_url, options.whip_token, tracks, on_state=on_state)
+
+    return make
+
+
+class LiveSession:
+    def __init__(self, publisher_factory: PublisherFactory | None = None) -> None:
+        self.state = "idle"  # idle | starting | live | ending | ended | failed
+        self.publish_state = "not publishing"
+        self.options: LiveOptions | None = None
+        self.messages: list[str] = []
+        self.viewers: int | None = None
+        self.pipeline: LivePipeline | None = None
+        self.recorder: Recorder | None = None
+        self.publisher: Publisher | None = None
+        self.tracks: list[EncodedTrack] = []
+        self.publisher_stats: dict[str, float] = {}
+        # On-stream alerts (tips): studio.tip_overlay feeds it, the video thread draws it.
+        self.alert_overlay = AlertOverlay()
+        self.state_changed = Signal()  # emits the session
+        self.message = Signal()  # emits a human sentence
+        self.meters_changed = Signal()  # emits media.pipeline.Meters (50 per second)
+        self.stats_changed = Signal()  # emits a dict of figures (once per second)
+        self._publisher_factory = publisher_factory or default_publisher_factory()
+        # Sees the requested options before anything opens and may return others (the
+        # stream announcer: the announced stream's WHIP URL and token). Its failure is a
+        # message, never a failed show.
+        self.options_resolver: Callable[[LiveOptions], Awaitable[LiveOptions]] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stats_task: asyncio.Task[None] | None = None
+        self._publish_task: asyncio.Task[None] | None = None
+        self._tried_codecs: list[str] = []  # video codecs offered to the ingest, in order
+        self._started_wall: float | None = None
+        self._ended_elapsed = 0.0
+
+    # --- state -------------------------------------------------------------------------
+
+    @property
+    def elapsed_s(self) -> float:
+        if self._started_wall is None:
+            return 0.0
+        if self.state in ("live", "ending"):
+            return time.monotonic() - self._started_wall
+        return self._ended_elapsed
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.state_changed.emit(self)
+
+    def set_publish_state(self, state: str, message: str | None = None) -> None:
+        """Called by the publisher (on the loop) as it connects, drops, reconnects."""
+        self.publish_state = state
+        if message:
+            self.say(message)
+        self.state_changed.emit(self)
+
+    def on_publisher_state(self, state: str, error: Exception | None) -> None:
+        """The publisher's state listener (on the loop)."""
+        if state == "failed" and self._will_switch_codec(error):
+            reconnecting = self._publish_task is None or self._publish_task.done()
+            if reconnecting and self.state == "live":
+                self._publish_task = asyncio.ensure_future(self._publish_in_other_codec(error))
+            return  # not over: publishing starts again in the other codec
+        self.set_publish_state(state, self.publish_message(state, error))
+
+    def publish_message(self, state: str, error: Exception | None) -> str | None:
+        """The sentence for a publisher state change (None: nothing worth saying)."""
+        recording = " The recording goes on." if self.recorder is not None else ""
+        if state == "live":
+            return "Live: the ingest is receiving the stream."
+        if state == "reconnecting":
+            return f"Connection lost, reconnecting ({error}).{recording}"
+        if state == "failed":
+            hint = ""
+            if is_codec_refusal(error) and len(self._tried_codecs) > 1:
+                tried = " nor ".join(CODEC_LABELS.get(c, c) for c in self._tried_codecs)
+                hint = f" It takes neither {tried}."
+            elif is_codec_refusal(error) and self._tried_codecs:
+                hint = " This build cannot encode another video codec to offer instead."
+            return f"Publishing stopped: {error}{hint}{recording}"
+        return None
+
+    def _will_switch_codec(self, error: BaseException | None) -> bool:
+        """A codec refusal at the first attempt, with another codec we can encode."""
+        return (
+            is_codec_refusal(error)
+            and len(self._tried_codecs) == 1
+            and self.pipeline is not None
+            and self.pipeline.video_encoder is not None
+            and other_video_codec(self._tried_codecs[0]) is not None
+        )
+
+    def say(self, message: str) -> None:
+        self.messages.append(message)
+        log.info("live: %s", message)
+        self.message.emit(message)
+
+    def _from_thread(self, callback: Callable[..., Any], *args: Any) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(callback, *args)
+
+    # --- controls ----------------------------------------------------------------------
+
+    def set_gain(self, name: str, gain_db: float) -> None:
+        if self.pipeline is not None and self.pipeline.mixer is not None:
+            self.pipeline.mixer.set_gain(name, gain_db)
+
+    def set_muted(self, name: str, muted: bool) -> None:
+        if self.pipeline is not None and self.pipeline.mixer is not None:
+            self.pipeline.mixer.set_muted(name, muted)
+
+    def audio_inputs(self) -> list[str]:
+        return [c.name for c in self.pipeline.audio_inputs] if self.pipeline else []
+
+    def preview(self) -> np.ndarray | None:
+        return self.pipeline.preview() if self.pipeline is not None else None
+
+    # --- start / stop ------------------------------------------------------------------
+
+    async def start(self, options: LiveOptions) -> None:
+        """Open the sources, start encoding, recording and (if asked) publishing.
+
+        Raises LiveError for what must be fixed first (a missing device, a bad recording
+        name). Publishing failures do not raise: they become messages, the rest goes on.
+        """
+        if self.state in ("starting", "live", "ending"):
+            raise LiveError("Already live: end the current session first.")
+        self._loop = asyncio.get_running_loop()
+        self.options = options
+        self.messages = []
+        self.publish_state = "not publishing"
+        self.pipeline = self.recorder = self.publisher = None
+        self.viewers = None
+        self.publisher_stats = {}
+        self._tried_codecs = []
+        self._set_state("starting")
+        options = self.options = await self._resolve_options(options)
+        try:
+            await self._loop.run_in_executor(None, self._build, options)
+        except (MediaError, LiveError) as exc:
+            self._set_state("failed")
+            self.say(str(exc))
+            raise LiveError(str(exc)) from exc
+        assert self.pipeline is not None
+        self.pipeline.start()
+        self._started_wall = time.monotonic()
+        self._set_state("live")
+        event(log, "live_started", video=options.video, audio=",".join(options.audio))
+        if options.record_path is not None:
+            self.say(f"Recording to {options.record_path}.")
+        self._stats_task = asyncio.create_task(self._report_stats())
+        if options.whip_url:
+            # In the background: connecting can take seconds; we are already recording.
+            self._publish_task = asyncio.create_task(self._start_publishing(options))
+        else:
+            self.say("Not publishing: no WHIP URL given; recording only.")
+
+    async def _resolve_options(self, options: LiveOptions) -> LiveOptions:
+        if self.options_resolver is None:
+            return options
+        try:
+            return await self.options_resolver(options)
+        except Exception as exc:
+            log.warning("live options resolver failed", exc_info=True)
+            self.say(f"Going live with the settings as given: {exc}")
+            return options
+
+    def _build(self, options: LiveOptions) -> None:
+        """Open devices and encoders (blocking: run off the event loop)."""
+        codecs = (
+            [options.video_codec] if options.video != "none" or options.overlay != "none" else []
+        )
+        if options.record_path is not None:
+            check_recording_target(Path(options.record_path), [*codecs, "opus"])
+        opened: list[VideoSource | AudioSource] = []
+        try:
+            main = open_video_source(options.video, options)
+            opened += [main] if main else []
+            overlay = open_video_source(options.overlay, options)
+            opened += [overlay] if overlay else []
+            audio_sources = [s for s in (open_audio_source(a) for a in options.audio) if s]
+            opened += audio_sources
+            self._assemble(options, main, overlay, audio_sources)
+        except Exception:
+            for source in opened:  # a microphone stream is already running: close it
+                source.close()
+            self.pipeline = self.recorder = None
+            raise
+
+    def _assemble(
+        self,
+        options: LiveOptions,
+        main: VideoSource | None,
+        overlay: VideoSource | None,
+        audio_sources: list[AudioSource],
+    ) -> None:
+        has_video = main is not None or overlay is not None
+        if not has_video and not audio_sources:
+            raise LiveError("Nothing to send: choose a video or an audio source.")
+        video = (
+            VideoSettings(
+                codec=options.video_codec,
+                width=options.width,
+                height=options.height,
+                fps=options.fps,
+                bitrate=options.video_bitrate,
+                keyframe_interval_s=options.keyframe_interval_s,
+            )
+            if has_video
+            else None
+        )
+        self.pipeline = LivePipeline(
+            video,
+            AudioSettings(channels=2, bitrate=options.audio_bitrate),
+            main=main,
+            overlay=overlay,
+            audio_sources=audio_sources,
+            layout=options.layout,
+            on_error=lambda name, msg: self._from_thread(self.say, msg),
+            on_meters=lambda meters: self._from_thread(self.meters_changed.emit, meters),
+            picture_filters=[self.alert_overlay.apply],
+        )
+        if options.record_path is not None:
+            self.recorder = Recorder(
+                options.record_path, self.pipeline.video_encoder, self.pipeline.audio_encoder
+            )
+
+    async def _start_publishing(self, options: LiveOptions) -> None:
+        assert self.pipeline is not None
+        if self._publisher_factory is None:
+            self.set_publish_state(
+                "not publishing",
+                "Not publishing: this build has no WHIP publisher; recording only.",
+            )
+            return
+        video_encoder = self.pipeline.video_encoder
+        if video_encoder is not None:
+            self._tried_codecs = [video_encoder.codec_name]
+        self.set_publish_state("connecting", f"Connecting to {_where(options.whip_url)}…")
+        error = await self._publish(video_encoder)
+        if error is not None and self._will_switch_codec(error):
+            await self._publish_in_other_codec(error)
+
+    async def _publish(self, video_encoder: Any) -> Exception | None:
+        """One publisher on these encoders; the error that kept it from starting, if any."""
+        assert self.pipeline is not None and self._publisher_factory is not None
+        self.tracks = []
+        if video_encoder is not None:
+            self.tracks.append(EncodedTrack.for_encoder("video", video_encoder))
+        if self.pipeline.audio_encoder is not None:
+            self.tracks.append(EncodedTrack.for_encoder("audio", self.pipeline.audio_encoder))
+        try:
+            self.publisher = self._publisher_factory(self, self.tracks)
+            await self.publisher.start()
+        except Exception as exc:  # the ingest's problem must not stop the recording
+            log.warning("publishing failed: %s", exc)
+            if self.publish_state != "failed" and not self._will_switch_codec(exc):
+                self.set_publish_state("failed", self.publish_message("failed", exc))
+            return exc
+        return None
+
+    async def _publish_in_other_codec(self, refusal: Exception) -> None:
+        """The ingest refused our video codec: publish again, once, in the other one."""
+        assert self.pipeline is not None
+        first = self._tried_codecs[0]
+        other = other_video_codec(first)
+        assert other is not None
+        await self._drop_publisher()
+        recording = self.recorder is not None
+        publish_encoder = switch_video_codec(self.pipeline, other, keep_current=recording)
+        self._tried_codecs.append(other)
+        kept = f" The recording stays {CODEC_LABELS[first]}, uninterrupted." if recording else ""
+        event(log, "publish_codec_switch", refused=first, now=other)
+        self.set_publish_state(
+            "connecting",
+            f"The ingest does not take {CODEC_LABELS[first]} ({refusal}); "
+            f"publishing in {CODEC_LABELS[other]} instead.{kept}",
+        )
+        await self._publish(publish_encoder)
+
+    async def _drop_publisher(self) -> None:
+        if self.publisher is not None:
+            with contextlib.suppress(Exception):
+                await self.publisher.stop()
+            self.publisher = None
+        for track in self.tracks:
+            track.stop()
+        self.tracks = []
+
+    async def stop(self) -> None:
+        """End the session: stop publishing, finish the recording (idempotent)."""
+        if self.state != "live":  # nothing runs yet while starting; ended/failed: done
+            return
+        self._set_state("ending")
+        if self._publish_task is not None and not self._publish_task.done():
+            self._publish_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._publish_task
+        self._publish_task = None
+        if self.publisher is not None:
+            try:
+                await self.publisher.stop()
+            except Exception as exc:
+                self.say(f"The ingest was not told the stream ended: {exc}")
+            self.publisher = None
+        for track in self.tracks:
+            track.stop()
+        self.tracks = []
+        if self._stats_task is not None:
+            self._stats_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stats_task
+        self._ended_elapsed = self.elapsed_s
+        loop = asyncio.get_running_loop()
+        if self.pipeline is not None:
+            await loop.run_in_executor(None, self.pipeline.stop)
+        if self.recorder is not None:
+            await loop.run_in_executor(None, self.recorder.close)
+            if self.recorder.error:
+                self.say(self.recorder.error)
+            else:
+                self.say(f"Recording saved: {self.recorder.path}.")
+        if self.publish_state != "failed":
+            self.publish_state = "not publishing"
+        self._set_state("ended")
+        event(log, "live_ended", seconds=round(self._ended_elapsed, 1))
+
+    # --- figures -----------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.pipeline.stats()) if self.pipeline else {}
+        out["elapsed_s"] = self.elapsed_s
+        out["publish_state"] = self.publish_state
+        out.update(self.publisher_stats)
+        if self.viewers is not None:
+            out["viewers"] = self.viewers
+        if self.recorder is not None:
+            out["recording"] = str(self.recorder.path)
+            out["recorded_packets"] = self.recorder.packets_written
+            if self.recorder.error:
+                out["recording_error"] = self.recorder.error
+        return out
+
+    async def _report_stats(self) -> None:
+        reported_recorder_error = False
+        while True:
+            await asyncio.sleep(STATS_INTERVAL_S)
+            stats_fn = getattr(self.publisher, "stats", None)
+            if callable(stats_fn):
+                try:
+                    result = stats_fn()
+                    if asyncio.iscoroutine(result):
+                        result = await result
+                    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+                        result = dataclasses.asdict(result)
+                    self.publisher_stats = {
+                        f"publish_{k}" if k in ("state", "fps") else k: v
+                        for k, v in dict(result or {}).items()
+                    }
+                except Exception as exc:
+                    log.debug("publisher stats failed: %s", exc)
+            whip_url = self.options.whip_url if self.options else None
+            if whip_url and self.publish_state == "live":
+                self.viewers = await fetch_viewer_count(whip_url)
+            if self.recorder is not None and self.recorder.error and not reported_recorder_error:
+                reported_recorder_error = True
+                self.say(self.recorder.error)
+            self.stats_changed.emit(self.stats())
+
+
+def relay_live_url(whip_url: str) -> tuple[str, str] | None:
+    """For our backend's relay (`.../whip/<stream>`): its live list URL and the stream name.
+
+    Any other WHIP ingest has no such list; the studio then shows no viewer count.
+    """
+    parts = urlsplit(whip_url)
+    base, sep, stream = parts.path.rpartition("/whip/")
+    if not sep or not stream or "/" in stream:
+        return None
+    return f"{parts.scheme}://{parts.netloc}{base}/relay/live", stream
+
+
+async def fetch_viewer_count(whip_url: str) -> int | None:
+    target = relay_live_url(whip_url)
+    if target is None:
+        return None
+    url, stream = target
+    try:
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            response = await client.get(url)
+        if response.status_code != 200:
+            return None
+        for entry in response.json():
+            if entry.get("stream") == stream:
+                return int(entry.get("viewers", 0))
+        return 0
+    except (httpx.HTTPError, ValueError, TypeError, AttributeError):
+        return None
+
+
+def _where(url: str) -> str:
+    """Scheme, host and path of a URL: no query string or credentials (they may hold keys)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def whip_token_from_env() -> str | None:
+    return os.environ.get(TOKEN_ENV) or None

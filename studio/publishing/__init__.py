@@ -1,0 +1,1 @@
+"""Publish tracks: upload queue, publish pipeline, IPFS, registration, `publish` command."""

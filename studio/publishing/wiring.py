@@ -1,0 +1,77 @@
+"""How the studio's publishing is wired to the rest of it: the queue file, and the registrar,
+minter and lister built from the studio's wallet and backend client at each pass.
+
+Shared by the window (studio.publishing.service) and the `publish` command (its cli); the
+composition root passes the Studio in; nothing here imports studio.core.
+"""
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from studio.profiles import Profile
+from studio.publishing.publisher import Lister, Minter, Registrar
+from studio.settings import Settings
+
+
+class PublishingHost(Protocol):
+    """What publishing needs of the studio (studio.core.Studio is one); the wallet, backend
+    client, consent and explicit registrar/lister are looked up as optional attributes."""
+
+    data_dir: Path
+    settings: Settings
+    profile: Profile
+    backend_url: Any
+
+
+QUEUE_FILE = "uploads.sqlite3"
+
+
+def queue_path(studio: PublishingHost) -> Path:
+    return studio.data_dir / QUEUE_FILE
+
+
+def studio_registrar(studio: PublishingHost) -> Registrar | None:
+    """The registrar on the studio's wallet when one is unlocked (None: tracks wait).
+
+    Looks for `studio.registrar` first, then `studio.wallet` (a WalletSession) with the
+    consent `studio.confirm_transaction`: the window's confirmation dialog, or the command
+    line's. Without a consent there is no registrar: nothing is sent.
+    """
+    explicit = getattr(studio, "registrar", None)
+    if explicit is not None:
+        return explicit
+    wallet = getattr(studio, "wallet", None)
+    if wallet is None or not getattr(wallet, "address", None) or not wallet.unlocked:
+        return None
+    from studio.publishing.registrar import WalletRegistrar
+
+    confirm = getattr(studio, "confirm_transaction", None)
+    if confirm is None:
+        return None
+    return WalletRegistrar(wallet, confirm)
+
+
+def studio_minter(studio: PublishingHost) -> Minter | None:
+    """An NFT edition per track, when the artist turned `mint_nft` on in Settings."""
+    if not studio.settings.get("mint_nft", False):
+        return None
+    from studio.publishing.registrar import WalletMinter, WalletRegistrar
+
+    registrar = studio_registrar(studio)
+    if not isinstance(registrar, WalletRegistrar):
+        return None
+    royalty = int(studio.settings.get("nft_royalty_bps", 1000))
+    return WalletMinter(registrar.session, registrar.confirm, royalty_bps=royalty)
+
+
+def studio_lister(studio: PublishingHost) -> Lister | None:
+    """`studio.lister`, else the signed-in `studio.backend_client` (None: tracks wait)."""
+    explicit = getattr(studio, "lister", None)
+    if explicit is not None:
+        return explicit
+    client = getattr(studio, "backend_client", None)
+    if client is None:
+        return None
+    from studio.publishing.publisher import BackendClientLister
+
+    return BackendClientLister(client)

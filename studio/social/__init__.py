@@ -1,0 +1,1 @@
+"""The backend client: sign-in, chat, stream announcements."""

@@ -1,0 +1,1 @@
+"""Get tipped: the tip watcher and store, alerts (tray, sound, overlay) and revenue."""

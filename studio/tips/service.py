@@ -1,0 +1,121 @@
+"""Everything about tips for one artist on one network, assembled: the tip store, the chain
+watcher, the alerts (chain + backend, de-duplicated) and the revenue figures.
+
+    tips = TipService(network, artist, studio.data_dir)      # network: chain.networks.Network
+    widgets.tip_notifier.attach(tray, window, tips.alerts)
+    await tips.start(backend_client)                          # backend_client optional
+    ...
+    await tips.stop()
+
+The revenue summary is refreshed after every new or changed tip (at most every
+`REFRESH_DEBOUNCE_S`), so a dashboard connected to `tips.revenue.changed` stays current.
+"""
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from web3 import AsyncHTTPProvider, AsyncWeb3, WebSocketProvider
+
+from chain import contracts
+from chain.networks import Network
+from studio.tips.alerts import PriceSource, TipAlerts
+from studio.tips.revenue import ChainRevenue, RevenueService
+from studio.tips.store import TipStore
+from studio.tips.watcher import TipWatcher, WatchTarget
+
+log = logging.getLogger(__name__)
+
+TIP_DB = "tips.sqlite3"
+REFRESH_DEBOUNCE_S = 0.5
+
+
+class TipService:
+    def __init__(
+        self,
+        network: Network,
+        artist: str,
+        data_dir: Path,
+        price: PriceSource | None = None,
+        poll_interval_s: float | None = None,
+    ) -> None:
+        self.network = network
+        contract = network.contract_address(contracts.TIPPING)
+        self.store = TipStore(data_dir / TIP_DB)
+        target = WatchTarget(
+            rpc_url=network.rpc_url,
+            contract=contract,
+            artist=artist,
+            confirmations=network.confirmations,
+            chain_id=network.chain_id,
+        )
+        if poll_interval_s is None:
+            poll_interval_s = 0.25 if network.key == "local" else 0.5
+        self.watcher = TipWatcher(target, self.store, poll_interval_s=poll_interval_s)
+        self.alerts = TipAlerts(
+            self.store, artist, network.symbol, price, chain_id=network.chain_id
+        )
+        self.alerts.follow(self.watcher)
+        self.revenue = RevenueService(self.store, artist, network.symbol)
+        self.revenue.scope = self.watcher.scope
+        self._contract = contract
+        self._w3: AsyncWeb3 | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._refresh_due: asyncio.TimerHandle | None = None
+        self.watcher.synced.connect(self._on_synced)
+        self.alerts.alerted.connect(lambda _alert: self.schedule_refresh())
+        self.alerts.updated.connect(lambda _alert: self.schedule_refresh())
+
+    async def start(self, backend_client: Any = None) -> None:
+        """Watch the chain; also take the backend's tip notifications when a signed-in
+        `studio.backend_client.BackendClient` is given."""
+        if self.network.rpc_url.startswith(("ws://", "wss://")):
+            self._w3 = await AsyncWeb3(WebSocketProvider(self.network.rpc_url))
+        else:
+            self._w3 = AsyncWeb3(AsyncHTTPProvider(self.network.rpc_url))
+        self.revenue.chain = ChainRevenue(self._w3, self._contract)
+        self.watcher.start()
+        if backend_client is not None:
+            self._tasks.append(
+                asyncio.create_task(self.alerts.follow_backend(backend_client.notifications()))
+            )
+
+    async def stop(self) -> None:
+        if self._refresh_due is not None:
+            self._refresh_due.cancel()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.watcher.stop()
+        if self._w3 is not None:
+            with contextlib.suppress(Exception):
+                await self._w3.provider.disconnect()
+            self._w3 = None
+        self.store.close()
+
+    def _on_synced(self, _head: int) -> None:
+        if self.revenue.scope != self.watcher.scope:
+            self.revenue.scope = self.watcher.scope
+            self.schedule_refresh()
+
+    def schedule_refresh(self) -> None:
+        if self._refresh_due is not None or self.revenue.chain is None:
+            return
+        loop = asyncio.get_running_loop()
+        self._refresh_due = loop.call_later(REFRESH_DEBOUNCE_S, self._refresh_now)
+
+    def _refresh_now(self) -> None:
+        self._refresh_due = None
+        task = asyncio.create_task(self._refresh())
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: t in self._tasks and self._tasks.remove(t))
+
+    async def _refresh(self) -> None:
+        try:
+            await self.revenue.refresh()
+        except Exception as exc:  # the node is away: the next tip tries again
+            log.warning("revenue refresh failed: %s", type(exc).__name__)

@@ -1,0 +1,1 @@
+"""The wallet session: unlock, confirmations and transaction flows."""

@@ -1,0 +1,375 @@
+"""The Go Live page: preview, source pickers, meters, title, Go Live / End, timer, stats.
+
+The panel drives a `studio.live_session.LiveSession` and renders what it reports; it does no
+media work itself. Starting and stopping are coroutines, run on the qasync loop.
+"""
+
+import asyncio
+import math
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.live.session import (
+    Layout,
+    LiveError,
+    LiveOptions,
+    LiveSession,
+    available_audio_sources,
+    available_video_sources,
+)
+from widgets.bridge import SignalBridge
+
+Runner = Callable[[Coroutine[Any, Any, Any]], Any]
+
+METER_FLOOR_DB = -60.0
+REFRESH_MS = 33  # 30 Hz: preview, meters and timer
+
+
+def format_elapsed(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def format_lufs(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{value:.1f}"
+
+
+class LevelMeter(QWidget):
+    """Horizontal bars, one per channel: RMS filled, peak as a tick, -60..0 dBFS."""
+
+    def __init__(self, channels: int = 2, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.peak_db = [METER_FLOOR_DB] * channels
+        self.rms_db = [METER_FLOOR_DB] * channels
+        self.setMinimumHeight(10 * channels + 4)
+        self.setMinimumWidth(160)
+
+    def set_levels(self, peak_db: tuple[float, ...], rms_db: tuple[float, ...]) -> None:
+        self.peak_db, self.rms_db = list(peak_db), list(rms_db)
+        self.update()
+
+    @staticmethod
+    def _fraction(db: float) -> float:
+        return min(1.0, max(0.0, (db - METER_FLOOR_DB) / -METER_FLOOR_DB))
+
+    def paintEvent(self, event: object) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("#1b1d22"))
+        n = max(1, len(self.peak_db))
+        bar_h = (self.height() - 2) / n
+        for i, (peak, rms) in enumerate(zip(self.peak_db, self.rms_db, strict=False)):
+            top = 1 + i * bar_h
+            width = self.width() * self._fraction(rms)
+            colour = "#3fb950" if rms < -18 else "#d29922" if rms < -6 else "#f85149"
+            painter.fillRect(QRectF(0, top + 1, width, bar_h - 2), QColor(colour))
+            x = self.width() * self._fraction(peak)
+            painter.fillRect(QRectF(max(0.0, x - 2), top, 2, bar_h), QColor("#e6edf3"))
+        painter.end()
+
+
+class GoLivePanel(QWidget):
+    def __init__(
+        self,
+        session: LiveSession,
+        parent: QWidget | None = None,
+        runner: Runner | None = None,
+        default_whip_url: str = "",
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("goLivePanel")
+        self.session = session
+        self._run: Runner = runner or asyncio.ensure_future
+        self._meters: Any = None
+        self._build(default_whip_url)
+        self._bridges = [
+            SignalBridge(session.state_changed, self),
+            SignalBridge(session.message, self),
+            SignalBridge(session.meters_changed, self),
+            SignalBridge(session.stats_changed, self),
+        ]
+        self._bridges[0].fired.connect(lambda _s: self._render_state())
+        self._bridges[1].fired.connect(self._show_message)
+        self._bridges[2].fired.connect(self._store_meters)
+        self._bridges[3].fired.connect(self._show_stats)
+        self._timer = QTimer(self)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self._tick)
+        self._timer.start()
+        self.refresh_sources()
+        self._render_state()
+
+    # --- layout ------------------------------------------------------------------------
+
+    def _build(self, default_whip_url: str) -> None:
+        self.preview = QLabel("Preview appears when you go live.")
+        self.preview.setObjectName("livePreview")
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setMinimumSize(480, 270)
+        self.preview.setStyleSheet("background: #000; color: #8b949e;")
+
+        self.meter = LevelMeter(2)
+        self.loudness = QLabel("M – · S – · I – LUFS")
+        self.limiter_label = QLabel("Limiter: idle")
+
+        self.title = QLineEdit()
+        self.title.setPlaceholderText("What are you playing tonight?")
+        self.video_picker = QComboBox()
+        self.overlay_picker = QComboBox()
+        self.layout_picker = QComboBox()
+        for value, label in (("pip", "Camera over screen"), ("main", "Main only"),
+                             ("overlay", "Overlay only")):  # fmt: skip
+            self.layout_picker.addItem(label, value)
+        self.audio_picker = QComboBox()
+        self.refresh_button = QPushButton("Refresh devices")
+        self.refresh_button.clicked.connect(lambda: self.refresh_sources(rescan=True))
+        self.gain = QSlider(Qt.Orientation.Horizontal)
+        self.gain.setRange(-30, 12)
+        self.gain.setValue(0)
+        self.gain.valueChanged.connect(self._gain_changed)
+        self.gain_label = QLabel("0 dB")
+        self.gain_label.setMinimumWidth(48)
+        self.mute = QCheckBox("Mute")
+        self.mute.toggled.connect(self._mute_changed)
+        self.codec_picker = QComboBox()
+        self.codec_picker.addItem("VP8", "vp8")
+        self.codec_picker.addItem("H.264", "h264")
+        self.whip_url = QLineEdit(default_whip_url)
+        self.whip_url.setPlaceholderText("WHIP ingest URL (empty: record only)")
+        self.stream_key = QLineEdit()
+        self.stream_key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.stream_key.setPlaceholderText("Stream key")
+        self.record = QCheckBox("Record to")
+        self.record.setChecked(True)
+        self.record_path = QLineEdit(str(Path.home() / "harmonie-live.mkv"))
+
+        self.go_live = QPushButton("Go Live")
+        self.go_live.setObjectName("goLiveButton")
+        self.go_live.clicked.connect(self._go_live)
+        self.end = QPushButton("End")
+        self.end.setObjectName("endButton")
+        self.end.clicked.connect(self._end)
+        self.live_badge = QLabel("OFF AIR")
+        self.live_badge.setObjectName("liveBadge")
+        self.timer_label = QLabel("00:00:00")
+        self.timer_label.setObjectName("liveTimer")
+        self.stats_label = QLabel("")
+        self.stats_label.setObjectName("liveStats")
+        self.viewers_label = QLabel("")
+        self.message_label = QLabel("")
+        self.message_label.setObjectName("liveMessage")
+        self.message_label.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("Title", self.title)
+        form.addRow("Video", self.video_picker)
+        form.addRow("Overlay", self.overlay_picker)
+        form.addRow("Layout", self.layout_picker)
+        audio_row = QHBoxLayout()
+        audio_row.addWidget(self.audio_picker, 1)
+        audio_row.addWidget(self.refresh_button)
+        form.addRow("Audio", audio_row)
+        gain_row = QHBoxLayout()
+        gain_row.addWidget(self.gain, 1)
+        gain_row.addWidget(self.gain_label)
+        gain_row.addWidget(self.mute)
+        form.addRow("Gain", gain_row)
+        form.addRow("Codec", self.codec_picker)
+        form.addRow("Ingest", self.whip_url)
+        form.addRow("Key", self.stream_key)
+        record_row = QHBoxLayout()
+        record_row.addWidget(self.record)
+        record_row.addWidget(self.record_path, 1)
+        form.addRow(record_row)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.live_badge)
+        buttons.addWidget(self.timer_label)
+        buttons.addStretch(1)
+        buttons.addWidget(self.go_live)
+        buttons.addWidget(self.end)
+
+        left = QVBoxLayout()
+        left.addWidget(self.preview, 1)
+        left.addWidget(self.meter)
+        left.addWidget(self.loudness)
+        left.addWidget(self.limiter_label)
+        right = QVBoxLayout()
+        right.addLayout(form)
+        right.addLayout(buttons)
+        right.addWidget(self.stats_label)
+        right.addWidget(self.viewers_label)
+        right.addWidget(self.message_label)
+        right.addStretch(1)
+        root = QHBoxLayout(self)
+        root.addLayout(left, 3)
+        root.addLayout(right, 2)
+
+    # --- sources -----------------------------------------------------------------------
+
+    def refresh_sources(self, rescan: bool = False) -> None:
+        video = available_video_sources()
+        audio = available_audio_sources(refresh=rescan)
+        for picker, choices, none_label in (
+            (self.video_picker, video, "No video"),
+            (self.overlay_picker, [c for c in video if c[0].startswith("camera")], "No overlay"),
+            (self.audio_picker, audio, "No audio"),
+        ):
+            current = picker.currentData()
+            picker.clear()
+            for spec, label in choices:
+                picker.addItem(label, spec)
+            picker.addItem(none_label, "none")
+            index = picker.findData(current)
+            picker.setCurrentIndex(index if index >= 0 else 0)
+        if not any(spec.startswith("camera") for spec, _ in video):
+            self.overlay_picker.setToolTip("No camera found: plug one in and refresh.")
+            self.overlay_picker.setCurrentIndex(self.overlay_picker.findData("none"))
+
+    def options(self) -> LiveOptions:
+        record = Path(self.record_path.text()).expanduser() if self.record.isChecked() else None
+        return LiveOptions(
+            video=self.video_picker.currentData() or "none",
+            overlay=self.overlay_picker.currentData() or "none",
+            audio=[self.audio_picker.currentData() or "none"],
+            layout=Layout(self.layout_picker.currentData()),
+            video_codec=self.codec_picker.currentData(),
+            record_path=record,
+            whip_url=self.whip_url.text().strip() or None,
+            whip_token=self.stream_key.text() or None,
+            title=self.title.text().strip(),
+        )
+
+    # --- actions -----------------------------------------------------------------------
+
+    def _go_live(self) -> None:
+        options = self.options()
+        self.go_live.setEnabled(False)
+
+        async def start() -> None:
+            try:
+                await self.session.start(options)
+            except LiveError as exc:
+                self._show_message(str(exc))
+            finally:
+                self._render_state()
+            self._gain_changed(self.gain.value())
+            self._mute_changed(self.mute.isChecked())
+
+        self._run(start())
+
+    def _end(self) -> None:
+        self.end.setEnabled(False)
+        self._run(self.session.stop())
+
+    def _first_input(self) -> str | None:
+        inputs = self.session.audio_inputs()
+        return inputs[0] if inputs else None
+
+    def _gain_changed(self, value: int) -> None:
+        self.gain_label.setText(f"{value:+d} dB" if value else "0 dB")
+        name = self._first_input()
+        if name is not None:
+            self.session.set_gain(name, float(value))
+
+    def _mute_changed(self, muted: bool) -> None:
+        name = self._first_input()
+        if name is not None:
+            self.session.set_muted(name, muted)
+
+    # --- rendering ---------------------------------------------------------------------
+
+    def _render_state(self) -> None:
+        state = self.session.state
+        busy = state in ("starting", "live", "ending")
+        self.go_live.setEnabled(not busy)
+        self.end.setEnabled(state == "live")
+        for control in self._settings_controls():
+            control.setEnabled(not busy)
+        if state == "live":
+            publish = self.session.publish_state
+            self.live_badge.setText("● LIVE" if publish == "live" else "● RECORDING")
+        else:
+            self.live_badge.setText(
+                {"starting": "STARTING…", "ending": "ENDING…"}.get(state, "OFF AIR")
+            )
+
+    def _settings_controls(self) -> list[QWidget]:
+        return [
+            self.video_picker, self.overlay_picker, self.audio_picker, self.codec_picker,
+            self.layout_picker, self.whip_url, self.stream_key, self.record, self.record_path,
+            self.refresh_button,
+        ]  # fmt: skip
+
+    def _show_message(self, text: str) -> None:
+        self.message_label.setText(text)
+
+    def _store_meters(self, meters: Any) -> None:
+        self._meters = meters
+
+    def _show_stats(self, stats: dict[str, Any]) -> None:
+        parts = []
+        if "fps" in stats:
+            parts.append(f"{stats['fps']:.0f} fps")
+        bitrate = stats.get("bitrate_kbps")
+        if bitrate is None:
+            bitrate = (stats.get("video_bitrate", 0) + stats.get("audio_bitrate", 0)) / 1000
+        parts.append(f"{bitrate:.0f} kbit/s")
+        if stats.get("rtt_ms") is not None:
+            parts.append(f"RTT {stats['rtt_ms']:.0f} ms")
+        if "loss_pct" in stats:
+            parts.append(f"loss {stats['loss_pct']:.1f} %")
+        if "encoder_load_pct" in stats:
+            parts.append(f"encoder {stats['encoder_load_pct']:.0f} %")
+        parts.append(stats.get("publish_state", ""))
+        self.stats_label.setText(" · ".join(p for p in parts if p))
+        if "viewers" in stats:
+            self.viewers_label.setText(f"{stats['viewers']} watching")
+
+    def _tick(self) -> None:
+        self.timer_label.setText(format_elapsed(self.session.elapsed_s))
+        meters = self._meters
+        if meters is not None:
+            self.meter.set_levels(meters.program.peak_db, meters.program.rms_db)
+            p = meters.program
+            self.loudness.setText(
+                f"M {format_lufs(p.momentary_lufs)} · S {format_lufs(p.short_term_lufs)} · "
+                f"I {format_lufs(p.integrated_lufs)} LUFS"
+            )
+            reduction = meters.gain_reduction_db
+            self.limiter_label.setText(
+                f"Limiter: -{reduction:.1f} dB" if reduction >= 0.05 else "Limiter: idle"
+            )
+        if self.session.state == "live":
+            frame = self.session.preview()
+            if frame is not None:
+                h, w, _ = frame.shape
+                image = QImage(frame.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+                self.preview.setPixmap(
+                    QPixmap.fromImage(image).scaled(
+                        self.preview.size(),
+                        Qt.AspectRatioMode.KeepAspectRatio,
+                        Qt.TransformationMode.SmoothTransformation,
+                    )
+                )
+
+    def closeEvent(self, event: Any) -> None:
+        self._timer.stop()
+        for bridge in self._bridges:
+            bridge.close()
+        super().closeEvent(event)

@@ -1,0 +1,1 @@
+"""The Library panel (drop zone, queue, player)."""

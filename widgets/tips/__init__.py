@@ -1,0 +1,1 @@
+"""Tip alerts, the alert feed and the revenue dashboard."""

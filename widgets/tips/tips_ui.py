@@ -1,0 +1,62 @@
+"""The tips journey in the window, in one call:
+
+    ui = attach_tips(window, tray, tips, wallet_session)   # tips: studio.tips.TipService
+
+puts the alert feed in the Alerts dock, the revenue dashboard in a Revenue page (Withdraw
+through the wallet's confirmation dialog when a wallet session is given; Export CSV), and
+shows every new tip in the tray.
+"""
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QSystemTrayIcon, QWidget
+
+from studio.tips.service import TipService
+from studio.wallet.session import WalletSession
+from widgets.tips.revenue_dashboard import RevenueDashboard
+from widgets.tips.tip_notifier import TipNotifier, attach
+from widgets.wallet.withdraw_flow import WithdrawFlow
+
+
+class _FiguresBridge(QObject):
+    """RevenueService.changed(summary, chain) and WalletSession.changed on the GUI thread."""
+
+    fired = Signal(object, object)
+    wallet_changed = Signal()  # the wallet locked, unlocked or changed account
+
+
+@dataclass
+class TipsUi:
+    notifier: TipNotifier
+    dashboard: RevenueDashboard
+    withdraw: WithdrawFlow | None
+    bridge: _FiguresBridge
+
+
+def attach_tips(
+    window: QWidget,
+    tray: QSystemTrayIcon | None,
+    tips: TipService,
+    session: WalletSession | None = None,
+    sound: bool = True,
+) -> TipsUi:
+    notifier = attach(tray, window, tips.alerts, sound=sound)
+    withdraw = WithdrawFlow(window, session, tips.revenue) if session is not None else None
+    dashboard = RevenueDashboard(
+        tips.network.symbol,
+        on_withdraw=withdraw,
+        on_export=tips.revenue.export_csv,
+        withdraw_blocked=withdraw.blocked_reason if withdraw is not None else None,
+    )
+    bridge = _FiguresBridge(window)
+    bridge.fired.connect(dashboard.show_summary)
+    tips.revenue.changed.connect(bridge.fired.emit)
+    if withdraw is not None and session is not None:
+        withdraw.state_changed = dashboard.update_actions
+        bridge.wallet_changed.connect(dashboard.update_actions)
+        session.changed.connect(bridge.wallet_changed.emit)
+    set_page = getattr(window, "set_page", None)
+    if callable(set_page):
+        set_page("revenue", "Revenue", dashboard)
+    return TipsUi(notifier, dashboard, withdraw, bridge)

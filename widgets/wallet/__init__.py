@@ -1,0 +1,1 @@
+"""The wallet dock, its dialogs and the withdraw flow."""
