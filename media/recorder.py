@@ -1,9 +1,9 @@
 """Write the encoded packets to a local file (.mkv, .webm, .mp4) without re-encoding.
 
 The recorder subscribes to the encoders' packet fan-outs, so it keeps writing whatever the
-network does. Packets are copied before muxing (muxing rescales timestamps in place, and
-the same packet objects go to the WebRTC sender) and written on the recorder's own thread,
-so a slow disk never holds up the encoders.
+network does. Each packet it gets is its own (the fan-out hands every subscriber a copy), so
+it rescales and muxes them in place on the recorder's own thread; a slow disk never holds
+up the encoders.
 """
 
 import logging
@@ -42,15 +42,6 @@ def check_recording_target(path: Path, codecs: list[str]) -> str:
             f"record to {hint} instead."
         )
     return fmt
-
-
-def _copy(packet: av.Packet) -> av.Packet:
-    copy = av.Packet(bytes(packet))
-    copy.pts, copy.dts = packet.pts, packet.dts
-    copy.time_base = packet.time_base
-    copy.duration = packet.duration
-    copy.is_keyframe = packet.is_keyframe
-    return copy
 
 
 class Recorder:
@@ -115,13 +106,12 @@ class Recorder:
             if self._need_keyframe and (kind != "video" or not packet.is_keyframe):
                 return
             self._offset_s = packet.pts * packet.time_base
-        copy = _copy(packet)
         shift = round(self._offset_s / packet.time_base)
-        copy.pts -= shift
-        if copy.dts is not None:
-            copy.dts -= shift
-        copy.stream = self._streams[kind]
-        self._container.mux(copy)
+        packet.pts -= shift
+        if packet.dts is not None:
+            packet.dts -= shift
+        packet.stream = self._streams[kind]
+        self._container.mux(packet)
         self.packets_written += 1
 
     def close(self) -> None:
