@@ -82,16 +82,20 @@ class VideoFeed(_Feed):
 class AudioFeed(_Feed):
     """A bounded FIFO of samples. Reading takes exactly n samples, zero-padded on underrun.
 
-    After an underrun the feed waits for `prebuffer` samples before it plays again, so a
-    device's bursty delivery turns into one short gap rather than a crackle every block.
+    The feed plays once it holds `prebuffer` samples (60 ms at 48 kHz): that margin absorbs
+    a block the device or a busy machine delivers late, and `wait_ready` lets the program
+    clock start only once it is there, so a show's sound starts without a hole. After an
+    underrun the feed waits for the margin again, so bursty delivery turns into one short
+    gap rather than a crackle every block. `max_buffer` (0.5 s) is how long the program clock
+    may stall (a slow machine) before the oldest samples are dropped.
     """
 
     def __init__(
         self,
         source: AudioSource,
         on_error: ErrorCallback | None = None,
-        prebuffer: int = 1920,
-        max_buffer: int = 9600,
+        prebuffer: int = 2880,
+        max_buffer: int = 24000,
     ) -> None:
         super().__init__(source.name, on_error)
         self.source = source
@@ -102,18 +106,29 @@ class AudioFeed(_Feed):
         self._size = 0
         self._primed = False
         self._lock = threading.Lock()
+        self._ready = threading.Event()  # the first prebuffer is in (or the source ended)
         self.underruns = 0
         self.dropped = 0
 
     def _pump(self) -> None:
-        for block in self.source.blocks():
-            with self._lock:
-                self._chunks.append(np.asarray(block, dtype=np.float32))
-                self._size += len(block)
-                while self._size > self._max:  # consumer stalled: drop the oldest
-                    old = self._chunks.popleft()
-                    self._size -= len(old)
-                    self.dropped += len(old)
+        try:
+            for block in self.source.blocks():
+                with self._lock:
+                    self._chunks.append(np.asarray(block, dtype=np.float32))
+                    self._size += len(block)
+                    while self._size > self._max:  # consumer stalled: drop the oldest
+                        old = self._chunks.popleft()
+                        self._size -= len(old)
+                        self.dropped += len(old)
+                    if self._size >= min(self._prebuffer, self._max):
+                        self._ready.set()
+        finally:
+            self._ready.set()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until the feed holds its first prebuffer (or its source ended), at most
+        `timeout` seconds; whether it does."""
+        return self._ready.wait(timeout)
 
     def available(self) -> int:
         with self._lock:

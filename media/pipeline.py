@@ -4,7 +4,9 @@ Two threads keep time from a shared start instant, so audio and video timestamps
 the video thread composes and encodes a picture every 1/fps (skipping ticks, never piling
 up, when the machine falls behind); the audio thread mixes, meters, limits and encodes a
 20 ms Opus frame every 20 ms (catching up, never skipping, so the sound has no holes).
-Devices only ever feed buffers (media.feeds); nothing here waits on one.
+Devices only ever feed buffers (media.feeds); nothing here waits on one, except `start`,
+which starts the clocks once every sound source has its margin buffered (at most
+AUDIO_START_WAIT_S), so the sound starts without a hole.
 """
 
 import logging
@@ -26,6 +28,9 @@ from media.sources import AUDIO_RATE, AudioSource, VideoSource
 log = logging.getLogger(__name__)
 
 PREVIEW_SIZE = (320, 180)
+# How long `start` waits for the sound sources' first prebuffer: a device slow to open
+# starts the show in silence rather than holding it up.
+AUDIO_START_WAIT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ class LivePipeline:
             VideoCompositor(video.width, video.height, layout) if video is not None else None
         )
         self.mixer = AudioMixer(AUDIO_RATE, audio.channels) if audio is not None else None
-        self.audio_feeds = [AudioFeed(s, self._source_failed, prebuffer=960) for s in audio_sources]
+        self.audio_feeds = [AudioFeed(s, self._source_failed) for s in audio_sources]
         for feed in self.audio_feeds:
             if self.mixer is not None:
                 self.mixer.add(feed)
@@ -113,8 +118,14 @@ class LivePipeline:
         return self.mixer.inputs if self.mixer is not None else []
 
     def start(self) -> None:
+        """Start the sources, then the clocks once the sound is buffered (blocks up to
+        AUDIO_START_WAIT_S: call it off the event loop)."""
         for feed in self.feeds:
             feed.start()
+        if self.audio_encoder is not None:
+            deadline = time.monotonic() + AUDIO_START_WAIT_S
+            for feed in self.audio_feeds:
+                feed.wait_ready(max(0.0, deadline - time.monotonic()))
         self.started_at = time.monotonic()
         if self.video_encoder is not None:
             self._threads.append(threading.Thread(target=self._video_loop, name="video-clock"))

@@ -311,7 +311,8 @@ class LiveSession:
             self.say(str(exc))
             raise LiveError(str(exc)) from exc
         assert self.pipeline is not None
-        self.pipeline.start()
+        # Waits (briefly) for the sound sources' first buffers: off the event loop.
+        await self._loop.run_in_executor(None, self.pipeline.start)
         self._started_wall = time.monotonic()
         self._set_state("live")
         event(log, "live_started", video=options.video, audio=",".join(options.audio))

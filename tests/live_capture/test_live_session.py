@@ -13,6 +13,7 @@ import pytest
 from media.pipeline import Meters
 from studio.live_session import LiveError, LiveOptions, LiveSession
 
+from .audio_gaps import recorded_audio_packets, silent_stretches, timeline_gaps
 from .conftest import decode_audio, decode_video, dominant_frequency
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,6 +133,22 @@ def test_headless_live_produces_a_playable_file(tmp_path: Path) -> None:
     sound = decode_audio(out)
     assert len(sound) / 48_000 == pytest.approx(3.0, abs=0.3)
     assert dominant_frequency(sound, 48_000) == pytest.approx(440, abs=2)
+
+
+def test_headless_show_has_no_sound_gap_after_its_first_100_ms(tmp_path: Path) -> None:
+    # A fresh process, as an artist's show is: what the audio clock first does happens here.
+    out = tmp_path / "show.mkv"
+    result = run_cli(
+        "live", "--video", "testsrc", "--audio", "tone", "--size", "640x360",
+        "--record", str(out), "--duration", "4",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    packets, time_base = recorded_audio_packets(out)
+    assert float(packets[0][0] * time_base) <= 0.1  # sound from the first picture on
+    assert timeline_gaps(packets, time_base) == []
+    sound = decode_audio(out)
+    assert len(sound) / 48_000 == pytest.approx(4.0, abs=0.3)
+    assert silent_stretches(sound, 48_000) == []
 
 
 def test_headless_live_bad_input_and_unreachable_ingest(tmp_path: Path) -> None:
