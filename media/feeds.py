@@ -83,11 +83,12 @@ class AudioFeed(_Feed):
     """A bounded FIFO of samples. Reading takes exactly n samples, zero-padded on underrun.
 
     The feed plays once it holds `prebuffer` samples (60 ms at 48 kHz): that margin absorbs
-    a block the device or a busy machine delivers late, and `wait_ready` lets the program
-    clock start only once it is there, so a show's sound starts without a hole. After an
-    underrun the feed waits for the margin again, so bursty delivery turns into one short
-    gap rather than a crackle every block. `max_buffer` (0.5 s) is how long the program clock
-    may stall (a slow machine) before the oldest samples are dropped.
+    a block the device or a busy machine delivers late. `wait_playable` lets the program
+    clock start only once it is there (so a show's sound starts without a hole) and give a
+    late source a moment before its block counts as silence. After an underrun the feed
+    waits for the margin again, so bursty delivery turns into one short gap rather than a
+    crackle every block. `max_buffer` (0.5 s) is how long the program clock may stall (a
+    slow machine) before the oldest samples are dropped.
     """
 
     def __init__(
@@ -100,13 +101,14 @@ class AudioFeed(_Feed):
         super().__init__(source.name, on_error)
         self.source = source
         self.channels = source.channels
-        self._prebuffer = prebuffer
+        self._prebuffer = min(prebuffer, max_buffer)
         self._max = max_buffer
         self._chunks: deque[np.ndarray] = deque()
         self._size = 0
         self._primed = False
         self._lock = threading.Lock()
-        self._ready = threading.Event()  # the first prebuffer is in (or the source ended)
+        self._arrived = threading.Condition(self._lock)  # samples came, or the source ended
+        self._source_done = False
         self.underruns = 0
         self.dropped = 0
 
@@ -120,15 +122,24 @@ class AudioFeed(_Feed):
                         old = self._chunks.popleft()
                         self._size -= len(old)
                         self.dropped += len(old)
-                    if self._size >= min(self._prebuffer, self._max):
-                        self._ready.set()
+                    self._arrived.notify_all()
         finally:
-            self._ready.set()
+            with self._lock:
+                self._source_done = True
+                self._arrived.notify_all()
 
-    def wait_ready(self, timeout: float) -> bool:
-        """Block until the feed holds its first prebuffer (or its source ended), at most
-        `timeout` seconds; whether it does."""
-        return self._ready.wait(timeout)
+    def wait_playable(self, n: int, timeout: float) -> bool:
+        """Wait at most `timeout` s until reading `n` samples gives sound, not an underrun
+        (before the first read and after an underrun: until the prebuffer is in), or the
+        source has ended. Whether it did."""
+        with self._lock:
+            return self._arrived.wait_for(
+                lambda: (
+                    self._source_done
+                    or self._size >= (n if self._primed else max(n, self._prebuffer))
+                ),
+                max(0.0, timeout),
+            )
 
     def available(self) -> int:
         with self._lock:
@@ -138,7 +149,7 @@ class AudioFeed(_Feed):
         out = np.zeros((n, self.channels), dtype=np.float32)
         with self._lock:
             if not self._primed:
-                if self._size < min(self._prebuffer, self._max) and not self.ended:
+                if self._size < self._prebuffer and not self.ended:
                     return out
                 self._primed = True
             filled = 0
