@@ -1,8 +1,9 @@
 """Run a source on its own thread and keep what the output clock needs from it.
 
-The program clock (video ticks, 20 ms audio blocks) never waits on a device: a `VideoFeed`
-holds the latest picture, an `AudioFeed` a short buffer of samples. When a device dies the
-feed records a human message and the program goes on with black or silence.
+The program clock (video ticks, 20 ms audio blocks) never waits long on a device: a
+`VideoFeed` holds the latest picture, an `AudioFeed` a short buffer of samples (the audio
+clock gives a late one a bounded moment, `wait_playable`). When a device dies the feed
+records a human message and the program goes on with black or silence.
 """
 
 import logging
