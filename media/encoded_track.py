@@ -1,9 +1,11 @@
 """An aiortc track that yields already-encoded `av.Packet`s from one of our encoders.
 
 aiortc's RTCRtpSender packetizes `av.Packet`s as they are (its codec's `pack`), taking the
-RTP timestamp from `packet.pts` and `packet.time_base`: the packets the recorder writes are
-the ones that go on the wire. The peer connection must negotiate the encoder's codec
-(`track.mime_type`); set the transceiver's codec preferences accordingly.
+RTP timestamp from `packet.pts` and `packet.time_base`: what the recorder writes is what goes
+on the wire. The track gets its own copy of each packet from the encoder's fan-out: handed
+from the encoder's thread to the event loop, never shared with the recorder. The peer
+connection must negotiate the encoder's codec (`track.mime_type`); set the transceiver's
+codec preferences accordingly.
 
 A video track starts at a keyframe (it asks the encoder for one) and, if the network falls
 so far behind that its queue overflows, drops what is queued and waits for the next
@@ -64,7 +66,8 @@ class EncodedTrack(MediaStreamTrack):
             self._request_keyframe()
 
     def _from_encoder(self, packet: av.Packet) -> None:
-        # Called on the encoder's thread.
+        # Called on the encoder's thread with a packet of our own: from here on only the
+        # event loop touches it.
         with contextlib.suppress(RuntimeError):  # loop already closed: the track is over
             self._loop.call_soon_threadsafe(self._enqueue, packet)
 

@@ -1,7 +1,8 @@
 """Encode once per rendition: Opus 48 kHz for sound, VP8 or H.264 for pictures (PyAV).
 
 Each encoder publishes its `av.Packet`s through a `PacketFanout`; the recorder and the
-WebRTC sender subscribe to the same packets, so nothing is encoded twice. Settings favour
+WebRTC sender each get their own copy of every packet, so nothing is encoded twice and no
+packet is shared between threads. Settings favour
 latency: no B-frames, no look-ahead, constant bitrate, a keyframe at a fixed interval (and
 on demand when a new viewer path joins).
 """
@@ -102,8 +103,9 @@ class EncoderStats:
 
 
 class _PacketEncoder:
-    """Encodes with `self._context` and hands every packet to `self.packets` (the fan-out the
-    recorder and the WebRTC sender both read): the one place packets leave an encoder."""
+    """Encodes with `self._context` and hands every packet to `self.packets` (the fan-out that
+    gives the recorder and the WebRTC sender a copy each): the one place packets leave an
+    encoder. The returned packets stay the caller's."""
 
     _context: Any
     packets: PacketFanout
@@ -114,14 +116,14 @@ class _PacketEncoder:
         started = time.perf_counter()
         packets = self._context.encode(frame)
         self.stats.add(packets, time.perf_counter() - started)
-        for packet in packets:
-            packet.time_base = self.time_base
-            self.packets.publish(packet)
-        return packets
+        return self._publish(packets)
 
     def flush(self) -> list[av.Packet]:
-        packets = self._context.encode(None)
+        return self._publish(self._context.encode(None))
+
+    def _publish(self, packets: list[av.Packet]) -> list[av.Packet]:
         for packet in packets:
+            packet.time_base = self.time_base
             self.packets.publish(packet)
         return packets
 

@@ -62,6 +62,13 @@ class LoudnessMeter:
     HOP_S = 0.1
 
     def __init__(self, sample_rate: int, channels: int) -> None:
+        # scipy.signal takes 0.5-3 s to import (longer on a busy machine), so it loads when a
+        # meter is built (before a show's clocks start, off the event loop), not when the
+        # studio opens, and never on the live audio clock's first block: that stall turned
+        # the first seconds of every show into holes.
+        from scipy.signal import lfilter
+
+        self._lfilter = lfilter
         self.sample_rate = sample_rate
         self.channels = channels
         self._filters = k_weighting(sample_rate)
@@ -78,7 +85,7 @@ class LoudnessMeter:
     def add(self, block: np.ndarray) -> None:
         x = np.asarray(block, dtype=np.float64)
         for i, (b, a) in enumerate(self._filters):
-            x, self._states[i] = _lfilter(b, a, x, axis=0, zi=self._states[i])
+            x, self._states[i] = self._lfilter(b, a, x, axis=0, zi=self._states[i])
         squares = np.sum(np.square(x), axis=1)
         pos = 0
         while pos < len(squares):
@@ -145,11 +152,3 @@ class ProgramMeter:
             short_term_lufs=self.loudness.short_term,
             integrated_lufs=self.loudness.integrated,
         )
-
-
-def _lfilter(*args: object, **kwargs: object) -> tuple[np.ndarray, np.ndarray]:
-    # scipy.signal costs ~0.5 s and ~100 MB to import: load it when metering starts, not
-    # when the studio opens.
-    from scipy.signal import lfilter
-
-    return lfilter(*args, **kwargs)  # type: ignore[no-any-return]

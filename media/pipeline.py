@@ -4,7 +4,11 @@ Two threads keep time from a shared start instant, so audio and video timestamps
 the video thread composes and encodes a picture every 1/fps (skipping ticks, never piling
 up, when the machine falls behind); the audio thread mixes, meters, limits and encodes a
 20 ms Opus frame every 20 ms (catching up, never skipping, so the sound has no holes).
-Devices only ever feed buffers (media.feeds); nothing here waits on one.
+Devices only ever feed buffers (media.feeds), and the clocks wait on them only briefly:
+`start` starts the clocks once every sound source has its margin buffered (at most
+AUDIO_START_WAIT_S), so the sound starts without a hole, and the audio clock gives a source
+that is late (a busy machine) until AUDIO_PATIENCE_S after a block is due before that block
+counts as silence. A wait moves when a block is encoded, never where it sits in time.
 """
 
 import logging
@@ -26,6 +30,11 @@ from media.sources import AUDIO_RATE, AudioSource, VideoSource
 log = logging.getLogger(__name__)
 
 PREVIEW_SIZE = (320, 180)
+# How long `start` waits for the sound sources' first prebuffer: a device slow to open
+# starts the show in silence rather than holding it up.
+AUDIO_START_WAIT_S = 1.0
+# How late past its due time a block may be mixed while a source catches up.
+AUDIO_PATIENCE_S = 0.15
 
 
 @dataclass(frozen=True)
@@ -84,7 +93,7 @@ class LivePipeline:
             VideoCompositor(video.width, video.height, layout) if video is not None else None
         )
         self.mixer = AudioMixer(AUDIO_RATE, audio.channels) if audio is not None else None
-        self.audio_feeds = [AudioFeed(s, self._source_failed, prebuffer=960) for s in audio_sources]
+        self.audio_feeds = [AudioFeed(s, self._source_failed) for s in audio_sources]
         for feed in self.audio_feeds:
             if self.mixer is not None:
                 self.mixer.add(feed)
@@ -113,8 +122,14 @@ class LivePipeline:
         return self.mixer.inputs if self.mixer is not None else []
 
     def start(self) -> None:
+        """Start the sources, then the clocks once the sound is buffered (blocks up to
+        AUDIO_START_WAIT_S: call it off the event loop)."""
         for feed in self.feeds:
             feed.start()
+        if self.audio_encoder is not None:
+            self._wait_for_sound(
+                self.audio_encoder.frame_size, time.monotonic() + AUDIO_START_WAIT_S
+            )
         self.started_at = time.monotonic()
         if self.video_encoder is not None:
             self._threads.append(threading.Thread(target=self._video_loop, name="video-clock"))
@@ -176,9 +191,11 @@ class LivePipeline:
         block = 0
         while not self._stop.is_set():
             # Block k covers [k, k+1) * 20 ms: mix it once its last sample is due.
-            _sleep_until(self.started_at + (block + 1) * size / AUDIO_RATE, self._stop)
+            due = self.started_at + (block + 1) * size / AUDIO_RATE
+            _sleep_until(due, self._stop)
             if self._stop.is_set():
                 break
+            self._wait_for_sound(size, due + AUDIO_PATIENCE_S)
             program = self.mixer.mix(size)
             self.audio_encoder.encode(program, block * size)
             self.audio_blocks += 1
@@ -191,6 +208,11 @@ class LivePipeline:
                         gain_reduction_db=self.mixer.limiter.gain_reduction_db,
                     )
                 )
+
+    def _wait_for_sound(self, samples: int, deadline: float) -> None:
+        """Until every sound source can give `samples` (or has ended), at most to `deadline`."""
+        for feed in self.audio_feeds:
+            feed.wait_playable(samples, deadline - time.monotonic())
 
     # --- what the studio shows ---------------------------------------------------------
 

@@ -1,14 +1,15 @@
 """Write the encoded packets to a local file (.mkv, .webm, .mp4) without re-encoding.
 
 The recorder subscribes to the encoders' packet fan-outs, so it keeps writing whatever the
-network does. Packets are copied before muxing (muxing rescales timestamps in place, and
-the same packet objects go to the WebRTC sender) and written on the recorder's own thread,
-so a slow disk never holds up the encoders.
+network does. Each packet it gets is its own (the fan-out hands every subscriber a copy), so
+it rescales and muxes them in place on the recorder's own thread; a slow disk never holds
+up the encoders.
 """
 
 import logging
 import queue
 import threading
+from collections import deque
 from fractions import Fraction
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from media.errors import MediaError, UnsupportedError
 log = logging.getLogger(__name__)
 
 CONTAINERS = {".mkv": "matroska", ".webm": "webm", ".mp4": "mp4"}
+EARLY_AUDIO_PACKETS = 100  # 2 s of 20 ms Opus packets
 ALLOWED = {
     "matroska": {"vp8", "h264", "opus"},
     "webm": {"vp8", "opus"},
@@ -44,15 +46,6 @@ def check_recording_target(path: Path, codecs: list[str]) -> str:
     return fmt
 
 
-def _copy(packet: av.Packet) -> av.Packet:
-    copy = av.Packet(bytes(packet))
-    copy.pts, copy.dts = packet.pts, packet.dts
-    copy.time_base = packet.time_base
-    copy.duration = packet.duration
-    copy.is_keyframe = packet.is_keyframe
-    return copy
-
-
 class Recorder:
     def __init__(
         self,
@@ -75,6 +68,9 @@ class Recorder:
         self._streams: dict[str, av.stream.Stream] = {}
         self._offset_s: Fraction | None = None  # media time of the first packet kept
         self._need_keyframe = video is not None
+        # Sound that arrives before the first keyframe (a keyframe takes longest to encode):
+        # what of it falls at or after that picture is written once the picture is in.
+        self._early_audio: deque[av.Packet] = deque(maxlen=EARLY_AUDIO_PACKETS)
         self._queue: queue.Queue[tuple[str, av.Packet] | None] = queue.Queue()
         self._unsubscribe = []
         if video is not None:
@@ -113,15 +109,26 @@ class Recorder:
         if self._offset_s is None:
             # Start on a keyframe so the file plays from its first picture.
             if self._need_keyframe and (kind != "video" or not packet.is_keyframe):
+                if kind == "audio":
+                    self._early_audio.append(packet)
                 return
             self._offset_s = packet.pts * packet.time_base
-        copy = _copy(packet)
+            self._mux(kind, packet)
+            early, self._early_audio = self._early_audio, deque()
+            for sound in early:
+                if (sound.pts + (sound.duration or 0)) * sound.time_base > self._offset_s:
+                    self._mux("audio", sound)
+            return
+        self._mux(kind, packet)
+
+    def _mux(self, kind: str, packet: av.Packet) -> None:
+        assert self._offset_s is not None
         shift = round(self._offset_s / packet.time_base)
-        copy.pts -= shift
-        if copy.dts is not None:
-            copy.dts -= shift
-        copy.stream = self._streams[kind]
-        self._container.mux(copy)
+        packet.pts -= shift
+        if packet.dts is not None:
+            packet.dts -= shift
+        packet.stream = self._streams[kind]
+        self._container.mux(packet)
         self.packets_written += 1
 
     def close(self) -> None:

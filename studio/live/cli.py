@@ -5,7 +5,9 @@
 The stream key comes from --token or, better (it stays out of the process list), from the
 HARMONIE_WHIP_TOKEN environment variable. Prints one JSON summary line at the end. Exit
 code 0 when everything asked for worked, 1 when the recording or publishing had trouble
-(the other kept going), 2 when going live could not start (a message says why).
+(the other kept going), 2 when going live could not start or the ingest refused the stream
+(a refused key, no codec in common, no answer at the start): the show stops at once, the
+recording so far is kept, and a line on stderr says why.
 """
 
 import argparse
@@ -13,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -132,6 +135,15 @@ async def run_live(args: argparse.Namespace, studio: object) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+
+    refusal: list[str] = []  # why publishing failed for good, if it did
+
+    def on_state(s: LiveSession) -> None:
+        if s.publish_state == "failed" and not refusal:  # final: the publisher gave up
+            refusal.append(s.publish_error or "no reason given")
+            stop.set()
+
+    session.state_changed.connect(on_state)
     await session.start(options)  # LiveError -> exit code 2 with its message
     try:
         with contextlib.suppress(TimeoutError):
@@ -153,6 +165,11 @@ async def run_live(args: argparse.Namespace, studio: object) -> int:
         "messages": session.messages,
     }
     print(json.dumps(summary))
+    if refusal:
+        print(
+            f"harmonie-studio: publishing failed, the show stopped: {refusal[0]}", file=sys.stderr
+        )
+        return 2
     trouble = (recorder is not None and recorder.error) or (
         options.whip_url and stats.get("publish_state") != "live"
     )

@@ -175,6 +175,7 @@ class LiveSession:
     def __init__(self, publisher_factory: PublisherFactory | None = None) -> None:
         self.state = "idle"  # idle | starting | live | ending | ended | failed
         self.publish_state = "not publishing"
+        self.publish_error: str | None = None  # why publishing failed (state "failed")
         self.options: LiveOptions | None = None
         self.messages: list[str] = []
         self.viewers: int | None = None
@@ -215,9 +216,13 @@ class LiveSession:
         self.state = state
         self.state_changed.emit(self)
 
-    def set_publish_state(self, state: str, message: str | None = None) -> None:
+    def set_publish_state(
+        self, state: str, message: str | None = None, error: BaseException | None = None
+    ) -> None:
         """Called by the publisher (on the loop) as it connects, drops, reconnects."""
         self.publish_state = state
+        if state == "failed":
+            self.publish_error = str(error) if error is not None else message
         if message:
             self.say(message)
         self.state_changed.emit(self)
@@ -229,7 +234,7 @@ class LiveSession:
             if reconnecting and self.state == "live":
                 self._publish_task = asyncio.ensure_future(self._publish_in_other_codec(error))
             return  # not over: publishing starts again in the other codec
-        self.set_publish_state(state, self.publish_message(state, error))
+        self.set_publish_state(state, self.publish_message(state, error), error)
 
     def publish_message(self, state: str, error: Exception | None) -> str | None:
         """The sentence for a publisher state change (None: nothing worth saying)."""
@@ -298,6 +303,7 @@ class LiveSession:
         self.options = options
         self.messages = []
         self.publish_state = "not publishing"
+        self.publish_error = None
         self.pipeline = self.recorder = self.publisher = None
         self.viewers = None
         self.publisher_stats = {}
@@ -311,7 +317,8 @@ class LiveSession:
             self.say(str(exc))
             raise LiveError(str(exc)) from exc
         assert self.pipeline is not None
-        self.pipeline.start()
+        # Waits (briefly) for the sound sources' first buffers: off the event loop.
+        await self._loop.run_in_executor(None, self.pipeline.start)
         self._started_wall = time.monotonic()
         self._set_state("live")
         event(log, "live_started", video=options.video, audio=",".join(options.audio))
@@ -424,7 +431,7 @@ class LiveSession:
         except Exception as exc:  # the ingest's problem must not stop the recording
             log.warning("publishing failed: %s", exc)
             if self.publish_state != "failed" and not self._will_switch_codec(exc):
-                self.set_publish_state("failed", self.publish_message("failed", exc))
+                self.set_publish_state("failed", self.publish_message("failed", exc), exc)
             return exc
         return None
 
@@ -499,8 +506,8 @@ class LiveSession:
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.pipeline.stats()) if self.pipeline else {}
         out["elapsed_s"] = self.elapsed_s
-        out["publish_state"] = self.publish_state
-        out.update(self.publisher_stats)
+        out.update(self.publisher_stats)  # a snapshot up to a second old...
+        out["publish_state"] = self.publish_state  # ...this one is current
         if self.viewers is not None:
             out["viewers"] = self.viewers
         if self.recorder is not None:

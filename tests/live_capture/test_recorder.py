@@ -66,3 +66,28 @@ def test_container_that_cannot_hold_the_codec_is_refused(tmp_path: Path) -> None
     with pytest.raises(UnsupportedError, match=r"\.mkv, \.webm or \.mp4"):
         Recorder(tmp_path / "x.avi", video)
     assert not (tmp_path / "x.webm").exists()
+
+
+def test_sound_encoded_before_the_first_picture_starts_with_it(tmp_path: Path) -> None:
+    # The first keyframe takes longest to encode: the first 100 ms of sound reach the
+    # recorder before it. The file's sound must still start with its first picture.
+    video = VideoEncoder(VideoSettings(width=320, height=240, fps=30, keyframe_interval_s=1.0))
+    audio = AudioEncoder()
+    path = tmp_path / "early.mkv"
+    recorder = Recorder(path, video, audio)
+    samples = np.concatenate(list(islice(tone_source(440.0, realtime=False).blocks(), 60)))
+    for block in range(5):
+        audio.encode(samples[block * 960 : (block + 1) * 960], block * 960)
+    for index, frame in enumerate(
+        islice(pattern_source(320, 240, 30, realtime=False).frames(), 30)
+    ):
+        video.encode(frame, index)
+    for block in range(5, 50):
+        audio.encode(samples[block * 960 : (block + 1) * 960], block * 960)
+    recorder.close()
+
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        first = next(p for p in container.demux(stream) if p.pts is not None)
+        assert float(first.pts * stream.time_base) <= 0.0  # with the picture at 0, not later
+    assert len(decode_audio(path)) / 48_000 >= 0.99
