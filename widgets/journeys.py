@@ -84,12 +84,13 @@ class Journeys:
 
     async def confirm_transaction(self, prepared: Any) -> bool:
         """The confirmation dialog for transactions other services prepare (registration)."""
+        from widgets.dialogs import ask
         from widgets.tx_confirm_dialog import TxConfirmDialog
 
         if self.wallet_panel is None or self.studio.wallet is None:
             return False
         dialog = TxConfirmDialog(self.studio.wallet, prepared, self.window)
-        return await self.wallet_panel._dialog_accepted(dialog)
+        return await ask(dialog)
 
     # -- tips ---------------------------------------------------------------------------------
     def _attach_tips(self, tips: Any) -> None:

@@ -3,9 +3,12 @@ the withdrawable balance with a Withdraw button, and CSV export.
 
 It renders a `studio.revenue.Summary` and `ChainState`; it does no I/O itself. Withdraw calls
 `on_withdraw(amount_wei)`, which sends the transaction through the wallet's confirmation
-dialog; Export asks for a file and calls `on_export(path)`.
+dialog; Export asks for a file and calls `on_export(path)`. `withdraw_blocked()` (optional)
+says why Withdraw cannot be used now (wallet locked, one under way), or None;
+`update_actions()` re-reads it.
 """
 
+import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,12 +16,10 @@ from pathlib import Path
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QMessageBox,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -29,6 +30,8 @@ from PySide6.QtWidgets import (
 
 from studio.revenue import ChainState, Summary, Total
 from studio.tip_format import WEI_DECIMALS, format_coin, short_address
+from widgets.buttons import enable
+from widgets.dialogs import message, save_path
 
 
 def _plain_label(text: str = "") -> QLabel:
@@ -72,13 +75,18 @@ class RevenueDashboard(QWidget):
         on_withdraw: Callable[[int], None] | None = None,
         on_export: Callable[[Path], int] | None = None,
         parent: QWidget | None = None,
+        withdraw_blocked: Callable[[], str | None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("revenue_dashboard")
         self.symbol = symbol
         self.on_withdraw = on_withdraw
         self.on_export = on_export
+        self.withdraw_blocked = withdraw_blocked
         self.withdrawable_wei = 0
+        self.chain_known = False
+        self.tip_count = 0
+        self.exporting: asyncio.Future[None] | None = None
 
         self.received_label = _plain_label()
         self.pending_label = _plain_label()
@@ -89,7 +97,6 @@ class RevenueDashboard(QWidget):
         self.withdraw_button.clicked.connect(self._withdraw)
         self.export_button = QPushButton("Export CSV…")
         self.export_button.clicked.connect(self._ask_export)
-        self.export_button.setEnabled(on_export is not None)
 
         totals = QGridLayout()
         totals.addWidget(_plain_label("Received"), 0, 0)
@@ -148,7 +155,9 @@ class RevenueDashboard(QWidget):
             self.lifetime_label.setText(self.coin(chain.tipped_total_wei))
             self.withdrawable_label.setText(self.coin(chain.withdrawable_wei))
             self.withdrawable_wei = chain.withdrawable_wei
-        self.withdraw_button.setEnabled(self.withdrawable_wei > 0 and self.on_withdraw is not None)
+        self.chain_known = chain is not None
+        self.tip_count = summary.count
+        self.update_actions()
         self._draw_chart(summary)
         _fill(
             self.supporters,
@@ -211,16 +220,56 @@ class RevenueDashboard(QWidget):
 
     # -- actions ------------------------------------------------------------------------------
 
+    def withdraw_reason(self) -> str | None:
+        """Why Withdraw cannot be used now, or None when it can."""
+        if self.on_withdraw is None:
+            return "Withdrawing needs a wallet on this profile's chain."
+        if not self.chain_known:
+            return "The chain is not reachable, so the withdrawable balance is unknown."
+        if self.withdrawable_wei <= 0:
+            return "Nothing to withdraw yet: tips are withdrawable once the chain has them."
+        return self.withdraw_blocked() if self.withdraw_blocked is not None else None
+
+    def update_actions(self) -> None:
+        withdraw_reason = self.withdraw_reason()
+        enable(
+            self.withdraw_button,
+            withdraw_reason is None,
+            f"Withdraw {self.coin(self.withdrawable_wei)} to your wallet.",
+            withdraw_reason or "",
+        )
+        if self.on_export is None:
+            export_reason: str | None = "Nothing to export from here."
+        elif self.tip_count == 0:
+            export_reason = "No tips to export yet."
+        elif self.exporting is not None and not self.exporting.done():
+            export_reason = "An export is under way."
+        else:
+            export_reason = None
+        enable(
+            self.export_button,
+            export_reason is None,
+            "Save every tip as a CSV file.",
+            export_reason or "",
+        )
+
     def _withdraw(self) -> None:
-        if self.on_withdraw is not None and self.withdrawable_wei > 0:
+        if self.on_withdraw is not None and self.withdraw_reason() is None:
             self.on_withdraw(self.withdrawable_wei)
+            self.update_actions()
 
     def _ask_export(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(
+        if self.exporting is None or self.exporting.done():
+            self.exporting = asyncio.ensure_future(self._export())
+            self.exporting.add_done_callback(lambda _done: self.update_actions())
+            self.update_actions()
+
+    async def _export(self) -> None:
+        path = await save_path(
             self, "Export tips", str(Path.home() / "tips.csv"), "CSV files (*.csv)"
         )
-        if name:
-            self.export_to(Path(name))
+        if path is not None:
+            self.export_to(path)
 
     def export_to(self, path: Path) -> int:
         if self.on_export is None:
@@ -228,5 +277,5 @@ class RevenueDashboard(QWidget):
         try:
             return self.on_export(path)
         except OSError as exc:
-            QMessageBox.warning(self, "Export failed", f"Could not write {path}: {exc.strerror}.")
+            message(self, "Export failed", f"Could not write {path}: {exc.strerror or exc}.")
             return 0

@@ -20,9 +20,10 @@ from widgets.withdraw_flow import WithdrawFlow
 
 
 class _FiguresBridge(QObject):
-    """RevenueService.changed(summary, chain) queued onto the GUI thread."""
+    """RevenueService.changed(summary, chain) and WalletSession.changed on the GUI thread."""
 
     fired = Signal(object, object)
+    wallet_changed = Signal()  # the wallet locked, unlocked or changed account
 
 
 @dataclass
@@ -43,11 +44,18 @@ def attach_tips(
     notifier = attach(tray, window, tips.alerts, sound=sound)
     withdraw = WithdrawFlow(window, session, tips.revenue) if session is not None else None
     dashboard = RevenueDashboard(
-        tips.network.symbol, on_withdraw=withdraw, on_export=tips.revenue.export_csv
+        tips.network.symbol,
+        on_withdraw=withdraw,
+        on_export=tips.revenue.export_csv,
+        withdraw_blocked=withdraw.blocked_reason if withdraw is not None else None,
     )
     bridge = _FiguresBridge(window)
     bridge.fired.connect(dashboard.show_summary)
     tips.revenue.changed.connect(bridge.fired.emit)
+    if withdraw is not None and session is not None:
+        withdraw.state_changed = dashboard.update_actions
+        bridge.wallet_changed.connect(dashboard.update_actions)
+        session.changed.connect(bridge.wallet_changed.emit)
     set_page = getattr(window, "set_page", None)
     if callable(set_page):
         set_page("revenue", "Revenue", dashboard)

@@ -13,7 +13,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QGridLayout,
     QLabel,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.wallet_flows import KeystoreFileError, export_keystore_file, read_keystore_file
 from studio.wallet_session import (
     ChainError,
     WalletSession,
@@ -33,6 +33,7 @@ from studio.wallet_session import (
     confirmation_positions,
     new_mnemonic,
 )
+from widgets.dialogs import open_path, save_path
 
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 
@@ -200,15 +201,18 @@ class ImportWalletDialog(_WalletDialog):
             layout.addWidget(widget)
 
     def choose_keystore_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Keystore file", "", "Keystore (*.json *)")
-        if path:
-            self.load_keystore_file(Path(path))
+        async def choose() -> None:
+            path = await open_path(self, "Keystore file", "", "Keystore (*.json *)")
+            if path is not None:
+                self.load_keystore_file(path)
+
+        self.busy = self._run(choose())
 
     def load_keystore_file(self, path: Path) -> None:
         try:
-            self.keystore_text.setPlainText(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            self.error.setText(f"Cannot read {path.name}: {exc.strerror or exc}.")
+            self.keystore_text.setPlainText(read_keystore_file(path))
+        except KeystoreFileError as exc:
+            self.error.setText(str(exc))
 
     def try_import(self) -> None:
         tab = self.tabs.currentIndex()
@@ -270,28 +274,23 @@ class ExportKeystoreDialog(QDialog):
         self.busy: Any = None
 
     def try_export(self) -> None:
-        target = self.target
-        if target is None:
-            name = f"keystore-{self.session.address}.json"
-            chosen, _ = QFileDialog.getSaveFileName(
-                self, "Save keystore", name, "Keystore (*.json)"
-            )
-            if not chosen:
-                return
-            target = Path(chosen)
+        """Ask where (unless a target was given), then write the file through the studio."""
         self.export_button.setEnabled(False)
 
         async def run() -> None:
-            try:
-                text = await self.session.export_keystore(self.password.text())
-                target.write_text(text, encoding="utf-8")
-                target.chmod(0o600)
-            except ChainError as exc:
-                self.error.setText(str(exc))
+            target = self.target or await save_path(
+                self,
+                "Save keystore",
+                f"keystore-{self.session.address}.json",
+                "Keystore (*.json)",
+            )
+            if target is None:
                 self.export_button.setEnabled(True)
                 return
-            except OSError as exc:
-                self.error.setText(f"Cannot write {target}: {exc.strerror or exc}.")
+            try:
+                await export_keystore_file(self.session, self.password.text(), target)
+            except (ChainError, KeystoreFileError) as exc:
+                self.error.setText(str(exc))
                 self.export_button.setEnabled(True)
                 return
             self.accept()

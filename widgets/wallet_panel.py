@@ -34,6 +34,8 @@ from studio.wallet_session import (
     WalletSession,
     short_address,
 )
+from widgets.buttons import enable
+from widgets.dialogs import ask, show
 from widgets.tx_confirm_dialog import TxConfirmDialog
 from widgets.unlock_dialog import UnlockDialog
 from widgets.wallet_dialogs import CreateWalletDialog, ExportKeystoreDialog, ImportWalletDialog
@@ -183,8 +185,9 @@ class WalletPanel(QWidget):
     def render(self) -> None:
         session = self.session
         address = session.address
-        self.copy_button.setEnabled(address is not None)
-        self.export_button.setEnabled(address is not None)
+        no_wallet = "Create or import a wallet first."
+        enable(self.copy_button, address is not None, "Copy the address.", no_wallet)
+        enable(self.export_button, address is not None, "Save the encrypted keystore.", no_wallet)
         if address:
             self.address.setText(address)
             self.qr.setPixmap(qr_pixmap(address))
@@ -209,6 +212,7 @@ class WalletPanel(QWidget):
         self._render_history()
 
     def _render_history(self) -> None:
+        unlocked = self.session.unlocked
         records = self.session.recent()
         self.history.setRowCount(len(records))
         for row, record in enumerate(records):
@@ -233,6 +237,9 @@ class WalletPanel(QWidget):
                 box.setContentsMargins(0, 0, 0, 0)
                 speed = QPushButton("Speed up")
                 cancel = QPushButton("Cancel")
+                locked = "Unlock the wallet to replace this transaction."
+                enable(speed, unlocked, "Send it again with a higher fee.", locked)
+                enable(cancel, unlocked, "Replace it with an empty transaction.", locked)
                 speed.clicked.connect(
                     lambda _=False, h=record.hash: self._act(self.session.speed_up(h))
                 )
@@ -328,30 +335,22 @@ class WalletPanel(QWidget):
     def _open(self, dialog_class: type[QDialog]) -> QDialog:
         dialog = dialog_class(self.session, self, self._run)  # type: ignore[call-arg]
         dialog.finished.connect(lambda _result: self.refresh())
-        dialog.open()
+        show(dialog)
         return dialog
 
     def open_unlock(self) -> UnlockDialog:
         dialog = UnlockDialog(self.session, self, self._run)
-        dialog.open()
+        show(dialog)
         return dialog
-
-    async def _dialog_accepted(self, dialog: QDialog) -> bool:
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        dialog.finished.connect(
-            lambda result: future.done() or future.set_result(result == QDialog.DialogCode.Accepted)
-        )
-        dialog.open()
-        return await future
 
     async def confirm_and_send(self, prepared: PreparedTx) -> SentTx | None:
         """Show what is signed; unlock if needed; send. None if the person declines."""
         self.confirm_dialog = TxConfirmDialog(self.session, prepared, self)
-        if not await self._dialog_accepted(self.confirm_dialog):
+        if not await ask(self.confirm_dialog):
             return None
         if not self.session.unlocked:
             self.unlock_dialog = UnlockDialog(self.session, self, self._run)
-            if not await self._dialog_accepted(self.unlock_dialog):
+            if not await ask(self.unlock_dialog):
                 return None
         try:
             sent = await self.session.send(prepared)

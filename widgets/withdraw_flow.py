@@ -1,25 +1,26 @@
-"""Withdraw from the dashboard: prepare `withdraw()` with the wallet, show the confirmation
-dialog (widgets.tx_confirm_dialog), send, wait for it to be mined, refresh the dashboard.
+"""Withdraw from the dashboard: the window's side of studio.wallet_flows.Withdrawal.
 
     dashboard = RevenueDashboard(symbol, on_withdraw=WithdrawFlow(window, session, revenue))
+
+The studio service prepares, checks the fee, sends and waits; this asks for consent (the
+confirmation dialog, then the unlock dialog if the wallet locked meanwhile) and shows one
+message when it fails. Nothing here blocks: dialogs go through widgets.dialogs.
 """
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
-from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QWidget
 
-from chain import contracts
-from chain.errors import ChainError
-from studio.logs import event
 from studio.revenue import RevenueService
+from studio.wallet_flows import FAILED, Consent, Withdrawal
 from studio.wallet_session import PreparedTx, WalletSession
+from widgets.dialogs import ask, message
 from widgets.tx_confirm_dialog import TxConfirmDialog
+from widgets.unlock_dialog import UnlockDialog
 
 log = logging.getLogger(__name__)
-
-Confirm = Callable[[PreparedTx], Awaitable[bool]]
 
 
 class WithdrawFlow:
@@ -28,54 +29,57 @@ class WithdrawFlow:
         parent: QWidget,
         session: WalletSession,
         revenue: RevenueService,
-        confirm: Confirm | None = None,
+        confirm: Consent | None = None,
     ) -> None:
         self.parent = parent
         self.session = session
         self.revenue = revenue
         self.confirm = confirm or self._confirm_in_dialog
-        self.dialog: TxConfirmDialog | None = None
+        self.dialog: TxConfirmDialog | None = None  # the confirmation while it is shown
         self.task: asyncio.Task[str | None] | None = None
+        self.state_changed: Callable[[], None] = lambda: None  # running / lock state moved
 
     def __call__(self, _amount_wei: int) -> None:
         """The dashboard's on_withdraw: one withdrawal at a time."""
         if self.task is None or self.task.done():
             self.task = asyncio.ensure_future(self.run())
+            self.task.add_done_callback(lambda _task: self.state_changed())
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def blocked_reason(self) -> str | None:
+        """Why Withdraw cannot start now (the dashboard's tooltip), or None."""
+        if self.running:
+            return "A withdrawal is under way."
+        if self.session.address is None:
+            return "Create or import a wallet first."
+        if not self.session.unlocked:
+            return "Unlock the wallet (Wallet panel, Unlock…) to withdraw."
+        return None
 
     async def run(self) -> str | None:
-        """The mined transaction's hash, or None when cancelled or refused (the person is told)."""
-        try:
-            prepared = await self.session.prepare_call(contracts.TIPPING, "withdraw")
-            if not await self.confirm(prepared):
-                return None
-            sent = await self.session.send(prepared)
-            outcome = await self.session.wait(sent.hash)
-        except ChainError as exc:
-            self._tell(str(exc))
-            return None
-        if outcome.status != "mined":
-            self._tell(f"The withdrawal did not go through: {outcome.error or outcome.status}.")
-            return None
-        event(log, "tips_withdrawn", tx_hash=outcome.hash)
-        await self.revenue.refresh()
-        return outcome.hash
+        """The mined transaction's hash, or None when declined or failed (the person is told,
+        once, in a message that does not wait)."""
+        outcome = await Withdrawal(self.session, self.revenue, self.confirm).run()
+        if outcome.status == FAILED:
+            log.warning("withdrawal failed: %s", outcome.error)
+            message(self.parent, "Withdrawal failed", outcome.error)
+        return outcome.tx_hash
 
     async def _confirm_in_dialog(self, prepared: PreparedTx) -> bool:
-        answered: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.dialog = TxConfirmDialog(self.session, prepared, self.parent)
-
-        def finished(result: int) -> None:
-            if not answered.done():
-                answered.set_result(result == QDialog.DialogCode.Accepted)
-
-        self.dialog.finished.connect(finished)
-        self.dialog.open()
         try:
-            return await answered
+            if not await ask(self.dialog):
+                return False
         finally:
             self.dialog.deleteLater()
             self.dialog = None
-
-    def _tell(self, text: str) -> None:
-        log.warning("withdrawal failed: %s", text)
-        QMessageBox.warning(self.parent, "Withdrawal failed", text)
+        if self.session.unlocked:
+            return True
+        unlock = UnlockDialog(self.session, self.parent)
+        try:
+            return await ask(unlock)
+        finally:
+            unlock.deleteLater()

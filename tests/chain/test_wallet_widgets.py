@@ -2,6 +2,8 @@
 
 import asyncio
 import json
+import os
+import sys
 
 import httpx
 import pytest
@@ -118,6 +120,47 @@ def test_import_private_key_and_export_keystore(qtbot, qasync_loop, session, tmp
     qasync_loop.run_until_complete(export.busy)
     assert Account.decrypt(json.loads(target.read_text()), PASSWORD) == key.key
     assert target.stat().st_mode & 0o777 == 0o600
+
+
+_file_calls: list[tuple[str, tuple]] = []  # (audit event, args) while a test listens
+
+
+def _audit(name: str, args: tuple) -> None:
+    if name in ("open", "os.chmod", "os.fchmod", "os.rename"):
+        _file_calls.append((name, args))
+
+
+sys.addaudithook(_audit)
+
+
+def test_keystore_export_is_owner_only_from_creation(qtbot, qasync_loop, session, tmp_path):
+    """Never written first and restricted after: a file already there with a looser mode
+    is replaced by one created 0600, and nothing is chmod-ed."""
+    key = Account.create()
+    qasync_loop.run_until_complete(session.import_private_key(key.key.hex(), PASSWORD))
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "exported.json"
+    target.write_text("an older file, world-readable")
+    target.chmod(0o644)
+    old_umask = os.umask(0)  # the mode must not rely on the umask
+    export = ExportKeystoreDialog(session, runner=qasync_loop.create_task, target=target)
+    qtbot.addWidget(export)
+    export.password.setText(PASSWORD)
+    _file_calls.clear()
+    try:
+        export.try_export()
+        qasync_loop.run_until_complete(export.busy)
+    finally:
+        os.umask(old_umask)
+    calls = [(name, args) for name, args in _file_calls if str(out) in str(args)]
+    _file_calls.clear()
+    assert export.result() == QDialog.DialogCode.Accepted, export.error.text()
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert Account.decrypt(json.loads(target.read_text()), PASSWORD) == key.key
+    assert not [c for c in calls if c[0] in ("os.chmod", "os.fchmod")], calls
+    assert not [c for c in calls if c[0] == "open" and c[1][1] not in (None, "r", "rb")], calls
+    assert list(out.iterdir()) == [target], "no partial file left beside it"
 
 
 def test_panel_unlock_confirm_and_send_a_tip(qtbot, qasync_loop, session, devnet_server):
