@@ -52,8 +52,8 @@ from chain import contracts  # noqa: E402
 from chain.devnet import dev_accounts  # noqa: E402
 from harness.anvil import ANVIL, ANVIL_CHAIN_ID, anvil_command, wait_for_rpc  # noqa: E402
 from harness.backend_session import Backend, next_frame, notification_socket, sign_in  # noqa: E402
+from harness.xserver import xvfb_with_tray  # noqa: E402
 from studio.local_backend import free_port  # noqa: E402
-from tests.support.xserver import xvfb_with_tray  # noqa: E402
 
 PYTHON = sys.executable
 MAX_PAUSE_S = 0.5  # the longest polling interval of the built-in profiles
