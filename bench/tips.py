@@ -117,8 +117,6 @@ class Chain:
     tipping: Contract
     artist: LocalAccount
     fans: list[LocalAccount]
-    http_url: str
-    ws_url: str
 
 
 async def wait_backend_watching(client: httpx.AsyncClient, url: str) -> None:
@@ -261,7 +259,7 @@ async def run(
         accounts = dev_accounts(4)
         tipping = contracts.deploy(w3, contracts.TIPPING, (), accounts[0])
         w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
-        chain = Chain(w3, tipping, accounts[1], accounts[2:], http_url, ws_url)
+        chain = Chain(w3, tipping, accounts[1], accounts[2:])
         polled = await measure(chain, http_url, count, display_env, profile, home / "http")
         result: dict = {
             "tips": count,

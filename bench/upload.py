@@ -9,8 +9,9 @@ Makes a WAV of the given size (streamed to disk), then measures:
   upload_ipfs_mb_s       studio.ipfs_client.KuboClient.add, as the studio publishes, to a real
                          IPFS node: js-ipfs from node_modules (offline, loopback, started as
                          tests/uploads/conftest.py does), or the Kubo RPC at --ipfs; CID checked
-  upload_store_mb_s      the same client to the backend's content store (the local profile's
-                         "embedded" IPFS), CID checked
+  upload_store_mb_s      the same client to the backend's content store (`python -m backend
+                         --local` as the studio starts it: the local profile's IPFS), CID
+                         checked
   rss_growth_ipfs_mb, rss_growth_store_mb
                          peak growth of this (the uploading) process's resident memory during
                          each upload; rss_growth_mb is the larger (target < 100)
@@ -19,7 +20,6 @@ The last line printed is one JSON object with these figures and the load average
 
 import argparse
 import asyncio
-import json
 import os
 import struct
 import subprocess
@@ -27,12 +27,14 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import report, rss_mb  # noqa: E402
+from harness.ipfs_node import JSIPFS, jsipfs_node  # noqa: E402
 from media.cid import file_cid  # noqa: E402
 from studio.ipfs_client import KuboClient  # noqa: E402
 from studio.local_backend import free_port  # noqa: E402
@@ -93,57 +95,19 @@ def wait_http(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 def start_store(scratch: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    """`python -m backend --local`, as the studio starts it: its content store is the IPFS."""
     port = free_port()
-    code = (
-        "import sys, uvicorn; from fastapi import FastAPI; from pathlib import Path;"
-        "from backend.content_store import content_store_router;"
-        "app = FastAPI(); app.include_router(content_store_router(Path(sys.argv[1])));"
-        "uvicorn.run(app, host='127.0.0.1', port=int(sys.argv[2]), log_level='warning')"
-    )
+    data = scratch / "backend"
+    data.mkdir()
     process = subprocess.Popen(
-        [sys.executable, "-c", code, str(scratch / "store"), str(port)], cwd=ROOT
-    )
+        [
+            sys.executable, "-m", "backend", "--host", "127.0.0.1", "--port", str(port),
+            "--database-url", f"sqlite+aiosqlite:///{data / 'backend.db'}",
+            "--data-dir", str(data), "--local", "--log-level", "warning",
+        ],
+        cwd=ROOT,
+    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    wait_http(url, process)
-    return url, process
-
-
-def start_jsipfs(scratch: Path) -> tuple[str, subprocess.Popen[bytes]]:
-    jsipfs = ROOT / "node_modules" / ".bin" / "jsipfs"
-    if not jsipfs.exists():
-        raise SystemExit("js-ipfs is not installed; run `make node` or use --node store")
-    polyfill = scratch / "polyfill.cjs"
-    polyfill.write_text(
-        "if (!Promise.withResolvers) Promise.withResolvers = function () { let a, b;"
-        " const p = new Promise((x, y) => { a = x; b = y });"
-        " return { promise: p, resolve: a, reject: b } }\n"
-    )
-    env = {
-        **os.environ,
-        "IPFS_PATH": str(scratch / "repo"),
-        "NODE_OPTIONS": f"--require {polyfill}",
-    }
-    subprocess.run(
-        [str(jsipfs), "init", "--profile", "test"], env=env, check=True, capture_output=True
-    )
-    config_path = scratch / "repo" / "config"
-    config = json.loads(config_path.read_text())
-    api = free_port()
-    config["Addresses"].update(
-        Swarm=[],
-        API=f"/ip4/127.0.0.1/tcp/{api}",
-        Gateway=f"/ip4/127.0.0.1/tcp/{free_port()}",
-        RPC=f"/ip4/127.0.0.1/tcp/{free_port()}",
-    )
-    config["Bootstrap"] = []
-    config_path.write_text(json.dumps(config))
-    process = subprocess.Popen(
-        [str(jsipfs), "daemon", "--offline"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{api}"
     wait_http(url, process)
     return url, process
 
@@ -194,12 +158,15 @@ def main() -> None:
         cid = file_cid(path).cid
         cid_s = time.perf_counter() - started
 
-        ipfs_url, node = (args.ipfs, None) if args.ipfs else start_jsipfs(scratch)
-        try:
+        with ExitStack() as stack:
+            if args.ipfs:
+                ipfs_url = args.ipfs
+            else:
+                if not JSIPFS.exists():
+                    raise SystemExit(f"js-ipfs is not installed ({JSIPFS}); run `make node`")
+                (scratch / "jsipfs").mkdir()
+                ipfs_url = stack.enter_context(jsipfs_node(scratch / "jsipfs")).api_url
             ipfs_s, ipfs_rss = upload(ipfs_url, path, cid)
-        finally:
-            if node is not None:
-                stop(node)
         store_url, store = start_store(scratch)
         try:
             store_s, store_rss = upload(store_url, path, cid)
