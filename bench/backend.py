@@ -1,7 +1,7 @@
 """Backend benchmark: chat fan-out latency to 1,000 WebSocket clients, fan-out capacity of one
 instance, and search latency over 100,000 tracks (SQLite FTS5), all on loopback.
 
-    .venv/bin/python bench/backend.py [--clients 1000] [--tracks 100000] [--start-rate 5]
+    .venv/bin/python bench/backend.py [--clients 1000] [--tracks 100000] [--start-rate 2]
 
 The backend runs as its own process (uvicorn, one worker); the WebSocket clients run in two
 more processes, so the figures include real sockets and real parsing on both sides.
@@ -407,7 +407,7 @@ def main() -> None:
     parser.add_argument("--role", default="main", choices=["main", "server", "clients"])
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--tracks", type=int, default=100_000)
-    parser.add_argument("--start-rate", type=float, default=5.0, help="messages/s, first step")
+    parser.add_argument("--start-rate", type=float, default=2.0, help="messages/s, first step")
     parser.add_argument("--step-factor", type=float, default=1.5)
     parser.add_argument("--step-seconds", type=float, default=3.0)
     parser.add_argument("--max-steps", type=int, default=12)
