@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import report, rss_mb  # noqa: E402
-from harness.ipfs_node import JSIPFS, jsipfs_node  # noqa: E402
+from harness.ipfs_node import JSIPFS, jsipfs_node, stop, wait_for_api  # noqa: E402
 from media.cid import file_cid  # noqa: E402
 from studio.ipfs_client import KuboClient  # noqa: E402
 from studio.local_backend import free_port  # noqa: E402
@@ -78,22 +78,6 @@ def write_wav(path: Path, size_mb: int) -> None:
             remaining -= n
 
 
-def wait_http(url: str, process: subprocess.Popen[bytes]) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the node exited ({process.returncode})")
-        try:
-            if httpx.post(f"{url}/api/v0/version", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("the node did not start")
-
-
 def start_store(scratch: Path) -> tuple[str, subprocess.Popen[bytes]]:
     """`python -m backend --local`, as the studio starts it: its content store is the IPFS."""
     port = free_port()
@@ -108,17 +92,8 @@ def start_store(scratch: Path) -> tuple[str, subprocess.Popen[bytes]]:
         cwd=ROOT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    wait_http(url, process)
+    wait_for_api(url, process, "the backend")
     return url, process
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def upload(url: str, path: Path, cid: str) -> tuple[float, float]:

@@ -39,6 +39,35 @@ class IpfsNode:
     process: subprocess.Popen[bytes]
 
 
+def wait_for_api(
+    api_url: str, process: subprocess.Popen[bytes], name: str, log: Path | None = None
+) -> None:
+    """Until the node at `api_url` answers the Kubo RPC (`/api/v0/version`); RuntimeError
+    (with the end of `log`) when `process` exits or 90 s pass."""
+    deadline = time.monotonic() + 90
+    while True:
+        if process.poll() is not None:
+            tail = log.read_text()[-2000:] if log is not None else ""
+            raise RuntimeError(f"{name} exited ({process.returncode}): {tail}")
+        try:
+            if httpx.post(f"{api_url}/api/v0/version", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not start within 90 s")
+        time.sleep(0.3)
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def jsipfs_node(base: Path) -> Iterator[IpfsNode]:
     """A js-ipfs daemon with its repo and log (daemon.log) under `base`; stopped on exit.
@@ -68,25 +97,9 @@ def jsipfs_node(base: Path) -> Iterator[IpfsNode]:
         [str(JSIPFS), "daemon", "--offline"], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     api_url = f"http://127.0.0.1:{api_port}"
-    deadline = time.monotonic() + 90
     try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"js-ipfs exited: {(base / 'daemon.log').read_text()[-2000:]}")
-            try:
-                if httpx.post(f"{api_url}/api/v0/version", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("js-ipfs did not start within 90 s")
-            time.sleep(0.3)
+        wait_for_api(api_url, process, "js-ipfs", base / "daemon.log")
         yield IpfsNode(api_url, f"http://127.0.0.1:{gateway_port}", repo, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
