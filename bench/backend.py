@@ -1,11 +1,21 @@
-"""Backend benchmark: chat fan-out latency to 1,000 WebSocket clients, sustained deliveries per
-second on one instance, and search latency over 100,000 tracks (SQLite FTS5), all on loopback.
+"""Backend benchmark: chat fan-out latency to 1,000 WebSocket clients, fan-out capacity of one
+instance, and search latency over 100,000 tracks (SQLite FTS5), all on loopback.
 
-    .venv/bin/python bench/backend.py [--clients 1000] [--tracks 100000]
+    .venv/bin/python bench/backend.py [--clients 1000] [--tracks 100000] [--start-rate 2]
 
 The backend runs as its own process (uvicorn, one worker); the WebSocket clients run in two
-more processes, so the figures include real sockets and real parsing on both sides. The last
-line printed is one JSON object.
+more processes, so the figures include real sockets and real parsing on both sides.
+
+- fanout_p50_ms / fanout_p99_ms: one chat message at a time (the next sent once every client
+  has the last), sender -> each client.
+- deliveries_per_s_at_p99_150ms: capacity. One sender sends chat messages at an offered rate
+  for `--step-seconds`; every client's receive time gives each delivery's latency. The rate
+  starts at `--start-rate` messages/s and grows by `--step-factor` each step until the step's
+  p99 passes 150 ms or a delivery is lost (or `--max-steps` / `--max-seconds` run out, said in
+  `capacity_stopped_by`). The figure is the delivery rate (messages x receivers per second,
+  as received) of the last step that held; `capacity_steps` lists every step.
+
+The last line printed is one JSON object (bench.common.report: with the load average).
 """
 
 import argparse
@@ -14,7 +24,6 @@ import base64
 import json
 import os
 import random
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -27,28 +36,14 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import cpu_seconds, percentile, report  # noqa: E402
+from studio.local_backend import free_port  # noqa: E402
+
 JWT_SECRET = "bench-secret-0123456789abcdef0123456789"
 CHAIN_ID = 1114
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """User+system CPU time of a process (Linux), to report cost independent of machine load."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
+P99_LIMIT_MS = 150.0
 
 
 # -- roles run in child processes ----------------------------------------------------------
@@ -142,10 +137,14 @@ class SinkClient(asyncio.Protocol):
 
 
 class Sink:
+    """Per step: each delivery's latency (sender's clock in the text -> received here) and the
+    last arrival. A step's figures are printed once every client here has its "end" marker."""
+
     def __init__(self, count: int) -> None:
         self.count = count
-        self.latencies: list[float] = []
-        self.throughput_times: list[float] = []
+        self.latencies: dict[bytes, list[float]] = {}
+        self.last: dict[bytes, float] = {}
+        self.ended: dict[bytes, int] = {}
         self.finished = 0
         self.done = asyncio.Event()
 
@@ -154,14 +153,24 @@ class Sink:
         if at < 0:
             return
         text = payload[at + 8 : payload.find(b'"', at + 8)]
-        if text.startswith(b"lat "):
-            self.latencies.append(now - float(text[4:]))
-        elif text == b"thr":
-            self.throughput_times.append(now)
-        elif text == b"done":
+        step, _, rest = text.partition(b" ")
+        if step == b"end":
+            self.ended[rest] = self.ended.get(rest, 0) + 1
+            if self.ended[rest] == self.count:
+                latencies = [round((x) * 1000, 3) for x in self.latencies.pop(rest, [])]
+                line = {
+                    "step": rest.decode(),
+                    "latencies_ms": latencies,
+                    "last": self.last.get(rest),
+                }
+                print(json.dumps(line), flush=True)
+        elif step == b"done":
             self.finished += 1
             if self.finished == self.count:
                 self.done.set()
+        elif rest:
+            self.latencies.setdefault(step, []).append(now - float(rest))
+            self.last[step] = now
 
 
 async def run_clients(url: str, count: int) -> None:
@@ -178,11 +187,7 @@ async def run_clients(url: str, count: int) -> None:
             batch.append(protocol.opened)
         await asyncio.gather(*batch)
     print("READY", flush=True)
-    await asyncio.wait_for(sink.done.wait(), timeout=600)
-    print(
-        json.dumps({"latencies": sink.latencies, "throughput_times": sink.throughput_times}),
-        flush=True,
-    )
+    await asyncio.wait_for(sink.done.wait(), timeout=900)
 
 
 # -- the orchestrator ------------------------------------------------------------------------
@@ -241,8 +246,22 @@ def sign_in(http, base: str, account) -> dict:  # type: ignore[no-untyped-def]
     return response.json()  # type: ignore[no-any-return]
 
 
-async def fanout_and_throughput(
-    base: str, clients: int, rate: float, seconds: float, server_pid: int
+async def step_report(procs: list[subprocess.Popen[str]], step: str) -> tuple[list[float], float]:
+    """Every client process's latencies (ms) for `step`, and the last arrival (monotonic)."""
+    latencies: list[float] = []
+    last = 0.0
+    for proc in procs:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 120)
+        data = json.loads(line)
+        assert data["step"] == step, data
+        latencies += data["latencies_ms"]
+        last = max(last, data["last"] or 0.0)
+    return latencies, last
+
+
+async def fanout_and_capacity(
+    base: str, clients: int, args: argparse.Namespace, server_pid: int
 ) -> dict:
     import httpx
     from eth_account import Account
@@ -275,49 +294,75 @@ async def fanout_and_throughput(
         if line != "READY":
             raise RuntimeError(f"client process failed: {line!r}")
 
-    async with connect(ws_url) as sender:
+    async with connect(ws_url, max_queue=None) as sender:
         await sender.recv()
         await sender.send(json.dumps({"type": "auth", "token": tokens["access_token"]}))
 
         async def say(text: str) -> None:
             await sender.send(json.dumps({"type": "send", "text": text}))
 
-        # Fan-out latency: one message at a time, spaced so fan-outs do not overlap.
-        for _ in range(60):
-            await say(f"lat {time.monotonic():.6f}")
-            await asyncio.sleep(0.15)
-        await asyncio.sleep(1.0)
-        # Throughput: a steady stream of messages at `rate` per second for `seconds`.
-        cpu_before = cpu_seconds(server_pid)
-        started = time.monotonic()
-        sent = 0
-        while (elapsed := time.monotonic() - started) < seconds:
-            while sent < elapsed * rate:
-                await say("thr")
-                sent += 1
-            await asyncio.sleep(0.002)
-        await asyncio.sleep(0.5)
+        # Fan-out latency: one message at a time, the next once every client has the last.
+        idle: list[float] = []
+        for index in range(60):
+            await say(f"i{index} {time.monotonic():.6f}")
+            await say(f"end i{index}")
+            idle += (await step_report(procs, f"i{index}"))[0]
+
+        # Capacity: offered rate stepped up until p99 passes 150 ms (or a delivery is lost).
+        steps: list[dict] = []
+        best: dict | None = None
+        stopped_by = "steps"
+        rate = args.start_rate
+        search_deadline = time.monotonic() + args.max_seconds
+        for index in range(1, args.max_steps + 1):
+            await asyncio.sleep(1.0)
+            tag = f"s{index}"
+            pids = [server_pid]
+            server_cpu0 = cpu_seconds(pids)
+            clients_cpu0 = cpu_seconds(p.pid for p in procs)
+            started = time.monotonic()
+            sent = 0
+            while (elapsed := time.monotonic() - started) < args.step_seconds:
+                while sent < elapsed * rate:
+                    await say(f"{tag} {time.monotonic():.6f}")
+                    sent += 1
+                await asyncio.sleep(0.002)
+            await say(f"end {tag}")
+            latencies, last = await step_report(procs, tag)
+            wall = time.monotonic() - started
+            span = max(args.step_seconds, last - started)
+            p99 = percentile(latencies, 99)
+            step = {
+                "offered_msgs_per_s": round(rate, 1),
+                "deliveries_per_s": round(len(latencies) / span),
+                "p50_ms": round(percentile(latencies, 50), 1),
+                "p99_ms": round(p99, 1),
+                "lost": sent * clients - len(latencies),
+                "server_cpu_pct": round(100 * (cpu_seconds(pids) - server_cpu0) / wall),
+                "clients_cpu_pct": round(
+                    100 * (cpu_seconds(p.pid for p in procs) - clients_cpu0) / wall
+                ),
+            }
+            steps.append(step)
+            if step["lost"] or not p99 <= P99_LIMIT_MS:
+                stopped_by = "p99" if step["lost"] == 0 else "lost deliveries"
+                break
+            best = step
+            if time.monotonic() > search_deadline:
+                stopped_by = "time"
+                break
+            rate *= args.step_factor
         await say("done")
-        results = []
         for proc in procs:
-            out, _ = await asyncio.to_thread(proc.communicate)
-            results.append(json.loads(out.strip().splitlines()[-1]))
-        server_cpu = cpu_seconds(server_pid) - cpu_before  # every delivery is done by now
-    latencies = [x * 1000 for r in results for x in r["latencies"]]
-    times = [t for r in results for t in r["throughput_times"]]
-    delivered = len(times)
-    span = (max(times) - started) if times else float("inf")
+            await asyncio.to_thread(proc.wait, 60)
     return {
-        "fanout_p50_ms": round(percentile(latencies, 50), 2),
-        "fanout_p99_ms": round(percentile(latencies, 99), 2),
-        "fanout_samples": len(latencies),
-        "messages_per_s": round(delivered / span, 1),
-        "throughput_messages_sent": sent,
-        "throughput_deliveries": delivered,
-        "throughput_expected_deliveries": sent * clients,
-        # Server CPU per delivered message: what the machine's load cannot distort.
-        "server_cpu_s": round(server_cpu, 2),
-        "deliveries_per_server_cpu_s": round(delivered / server_cpu) if server_cpu else None,
+        "fanout_p50_ms": round(percentile(idle, 50), 2),
+        "fanout_p99_ms": round(percentile(idle, 99), 2),
+        "fanout_samples": len(idle),
+        "deliveries_per_s_at_p99_150ms": best["deliveries_per_s"] if best else 0,
+        "msgs_per_s_at_p99_150ms": best["offered_msgs_per_s"] if best else 0,
+        "capacity_stopped_by": stopped_by,
+        "capacity_steps": steps,
     }
 
 
@@ -362,8 +407,11 @@ def main() -> None:
     parser.add_argument("--role", default="main", choices=["main", "server", "clients"])
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--tracks", type=int, default=100_000)
-    parser.add_argument("--rate", type=float, default=40.0, help="messages/s in the throughput run")
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--start-rate", type=float, default=2.0, help="messages/s, first step")
+    parser.add_argument("--step-factor", type=float, default=1.5)
+    parser.add_argument("--step-seconds", type=float, default=3.0)
+    parser.add_argument("--max-steps", type=int, default=12)
+    parser.add_argument("--max-seconds", type=float, default=120.0, help="bound of the search")
     parser.add_argument("--port", type=int)
     parser.add_argument("--database", type=Path)
     parser.add_argument("--url")
@@ -411,11 +459,7 @@ def main() -> None:
         try:
             wait_healthy(base, server)
             results = search_latency(base, words, rng, queries=300)
-            results.update(
-                _asyncio.run(
-                    fanout_and_throughput(base, args.clients, args.rate, args.seconds, server.pid)
-                )
-            )
+            results.update(_asyncio.run(fanout_and_capacity(base, args.clients, args, server.pid)))
         finally:
             server.terminate()
             server.wait(15)
@@ -424,12 +468,10 @@ def main() -> None:
             "clients": args.clients,
             "tracks": args.tracks,
             "seed_s": round(seed_s, 1),
-            "throughput_rate_msgs_per_s": args.rate,
-            "cpus": os.cpu_count(),
-            "load_average_1m": os.getloadavg()[0],
+            "p99_limit_ms": P99_LIMIT_MS,
         }
     )
-    print(json.dumps(results))
+    report(results)
 
 
 if __name__ == "__main__":

@@ -8,17 +8,18 @@ recorder's encoder and adds one in the other codec for the publisher
 alone, H.264 alone and both (VP8 recorded + H.264 published), with the live settings, and
 reports the CPU time per picture and what it means in % of one core at `--fps`.
 
-Prints one JSON object as its last line.
+Prints one JSON object as its last line (with the load average it ran under).
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.common import report  # noqa: E402
 
 
 def pictures(width: int, height: int, count: int) -> list:  # type: ignore[type-arg]
@@ -65,15 +66,15 @@ def main() -> None:
             TeeVideoEncoder(encoder("vp8"), encoder("h264")), frames
         ),
     }
-    report = {k: round(v, 2) for k, v in results.items()}
-    report.update(
+    figures = {k: round(v, 2) for k, v in results.items()}
+    figures.update(
         {
             f"{k.removesuffix('_ms')}_core_pct_at_{args.fps}fps": round(v * args.fps / 10, 1)
             for k, v in results.items()
         }
     )
-    report.update({"frames": args.frames, "size": args.size})
-    print(json.dumps(report))
+    figures.update({"frames": args.frames, "size": args.size})
+    report(figures)
 
 
 if __name__ == "__main__":

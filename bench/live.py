@@ -13,7 +13,7 @@ the wall clock stamped into its pixels, plus a tone, published with WhipPublishe
 - aiortc WHEP viewers (no decoding: they count encoded frames) added in steps until one of
   them falls below 29 fps: `viewers_held` is the last step where all held 29 fps.
 
-Prints one JSON object as its last line.
+Prints one JSON object as its last line (with the load average it ran under).
 """
 
 import argparse
@@ -30,14 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import cpu_seconds, percentile, report  # noqa: E402
+
 NODE_SCRIPT = ROOT / "tests" / "live_relay" / "fan_page_check.mjs"
 STREAM = "bench"
 TARGET_FPS = 29.0
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def udp_receive_buffer_errors() -> int:
@@ -47,24 +44,17 @@ def udp_receive_buffer_errors() -> int:
     return int(values[header.index("RcvbufErrors")])
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
 # -- publisher process -------------------------------------------------------------------
 
 
 async def publisher_role(args: argparse.Namespace) -> None:
     import threading
 
+    from harness.packet_stamp import STAMP_BITS, STAMP_ROWS, stamp_clock
     from media.encoded_track import EncodedTrack
     from media.encoder import AudioEncoder, VideoEncoder, VideoSettings
     from media.sources import pattern_source, tone_source
     from media.whip import WhipPublisher
-    from tests.live_relay.packet_source import STAMP_BITS, STAMP_ROWS, stamp_clock
 
     settings = VideoSettings(codec="vp8", width=1280, height=720, fps=30)
     video, audio = VideoEncoder(settings), AudioEncoder()
@@ -114,10 +104,10 @@ async def viewers_role(args: argparse.Namespace) -> None:
         await asyncio.sleep(0.1)
     await asyncio.sleep(1.0)
     before = [p.counts.frames["video"] for p in players]
-    started, cpu0 = time.monotonic(), cpu_seconds(os.getpid())
+    started, cpu0 = time.monotonic(), cpu_seconds([os.getpid()])
     await asyncio.sleep(args.seconds)
     elapsed = time.monotonic() - started
-    cpu_pct = 100 * (cpu_seconds(os.getpid()) - cpu0) / elapsed
+    cpu_pct = 100 * (cpu_seconds([os.getpid()]) - cpu0) / elapsed
     fps = [(p.counts.frames["video"] - b) / elapsed for p, b in zip(players, before, strict=True)]
     await asyncio.gather(*(p.stop() for p in players), return_exceptions=True)
     print("VIEWERS " + json.dumps({"fps": fps, "cpu_pct": cpu_pct}), flush=True)
@@ -185,21 +175,23 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, object]:
         await asyncio.sleep(2)
 
         # Latency and delivered fps, one Chromium viewer; publisher CPU over the same window.
-        cpu_before, wall_before = cpu_seconds(publisher.pid), time.monotonic()
+        cpu_before, wall_before = cpu_seconds([publisher.pid]), time.monotonic()
         node = await spawn(
             "node", str(NODE_SCRIPT), "--url", url, "--stream", STREAM,
             "--seconds", str(args.seconds), "--latency",
         )  # fmt: skip
         browser = json.loads(await read_until(node, "RESULT ", args.seconds + 90))
         await node.wait()
-        cpu_pct = 100 * (cpu_seconds(publisher.pid) - cpu_before) / (time.monotonic() - wall_before)
+        cpu_pct = (
+            100 * (cpu_seconds([publisher.pid]) - cpu_before) / (time.monotonic() - wall_before)
+        )
         if "error" in browser:
             raise RuntimeError(f"browser: {browser['error']}")
         measured = browser["phases"][0]["viewers"][0]
         delays = [float(d) for d in measured["latency_ms"]]
         result.update(
-            latency_p50_ms=percentile(delays, 50),
-            latency_p95_ms=percentile(delays, 95),
+            latency_p50_ms=percentile(delays, 50) if delays else None,
+            latency_p95_ms=percentile(delays, 95) if delays else None,
             latency_samples=len(delays),
             fps=round(measured["fps"], 2),
             decoded_size=f"{measured['width']}x{measured['height']}",
@@ -209,7 +201,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, object]:
         # Viewers the relay holds at >= 29 fps, in steps.
         held, steps = 0, []
         for count in range(args.step, args.max_viewers + 1, args.step):
-            wall0, relay0 = time.monotonic(), cpu_seconds(backend.pid)
+            wall0, relay0 = time.monotonic(), cpu_seconds([backend.pid])
             drops0 = udp_receive_buffer_errors()
             # Viewers spread over processes so that no single Python process of viewers is
             # what falls behind (they share this machine's 2 cores with the relay).
@@ -224,11 +216,11 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, object]:
             fps: list[float] = []
             viewer_cpu: list[float] = []
             for group in groups:
-                report = json.loads(await read_until(group, "VIEWERS ", 120))
-                fps += report["fps"]
-                viewer_cpu.append(round(report["cpu_pct"]))
+                seen = json.loads(await read_until(group, "VIEWERS ", 120))
+                fps += seen["fps"]
+                viewer_cpu.append(round(seen["cpu_pct"]))
                 await group.wait()
-            relay_pct = 100 * (cpu_seconds(backend.pid) - relay0) / (time.monotonic() - wall0)
+            relay_pct = 100 * (cpu_seconds([backend.pid]) - relay0) / (time.monotonic() - wall0)
             steps.append(
                 {
                     "viewers": count,
@@ -288,8 +280,7 @@ def main() -> None:
         asyncio.run(viewers_role(args))
         return
     in_namespace([str(Path(__file__).resolve()), *sys.argv[1:]])
-    result = asyncio.run(orchestrate(args))
-    print(json.dumps(result))
+    report(asyncio.run(orchestrate(args)))
 
 
 if __name__ == "__main__":

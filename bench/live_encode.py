@@ -9,11 +9,10 @@ CPU (% of one core), the frame rate delivered, encode time per frame and how man
 had to be skipped. `source_cpu_pct` is the cost of generating the test pattern alone (a
 camera's would differ), measured first, so `publisher_cpu_pct - source_cpu_pct` is ours.
 
-Prints one JSON object as its last line.
+Prints one JSON object as its last line (with the load average it ran under).
 """
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.common import percentile, report  # noqa: E402
 
 
 def source_cost(width: int, height: int, fps: int, seconds: float) -> float:
@@ -75,22 +76,19 @@ def main() -> None:
         pipeline.stop()
         recorder.close()
         recorded = recorder.packets_written
-    encode_ms.sort()
-    print(
-        json.dumps(
-            {
-                "codec": args.codec,
-                "size": f"{width}x{height}",
-                "seconds": round(wall, 2),
-                "publisher_cpu_pct": round(100.0 * cpu / wall, 1),
-                "source_cpu_pct": round(source_cpu, 1),
-                "fps": round(frames / wall, 2),
-                "frames_skipped": skipped,
-                "encode_ms_p50": round(encode_ms[len(encode_ms) // 2], 2),
-                "video_kbps": round(bitrate / 1000, 1),
-                "recorded_packets": recorded,
-            }
-        )
+    report(
+        {
+            "codec": args.codec,
+            "size": f"{width}x{height}",
+            "seconds": round(wall, 2),
+            "publisher_cpu_pct": round(100.0 * cpu / wall, 1),
+            "source_cpu_pct": round(source_cpu, 1),
+            "fps": round(frames / wall, 2),
+            "frames_skipped": skipped,
+            "encode_ms_p50": round(percentile(encode_ms, 50), 2),
+            "video_kbps": round(bitrate / 1000, 1),
+            "recorded_packets": recorded,
+        }
     )
 
 

@@ -21,12 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import report, rss_mb, tree_rss_mb  # noqa: E402
-from tests.support.studio_process import (  # noqa: E402
+from harness.studio_process import (  # noqa: E402
     log_path,
     start_studio,
     wait_for_event,
 )
-from tests.support.xserver import xvfb_with_tray  # noqa: E402
+from harness.xserver import xvfb_with_tray  # noqa: E402
 
 RUNS = 5
 

@@ -1,13 +1,23 @@
 """From a tip's block being mined to the artist being told, over 100 tips.
 
-Run: .venv/bin/python bench/tips.py [--tips 100]
+Run: .venv/bin/python bench/tips.py [--tips 100] [--ws-tips 100] [--profile testnet|local]
 Prints one JSON object as its last line:
-  tray_p50_ms, tray_p99_ms      anvil mining the block -> the tray message shown (a real GUI
-                                process: tray icon, feed and watcher under Xvfb with trayer;
-                                the offscreen platform when those are not installed)
-  notify_p50_ms, notify_p99_ms  the same block -> the backend's tip_received notification
-                                reaching a WebSocket client signed in as the artist
+  tray_p50_ms, tray_p99_ms        anvil mining the block -> the tray message shown (a real GUI
+                                  process, harness.tray_app: tray icon, feed and the studio's
+                                  TipService under Xvfb with trayer; the offscreen platform
+                                  when those are not installed)
+  notify_p50_ms, notify_p99_ms    the same block -> the backend's tip_received notification
+                                  reaching a WebSocket client signed in as the artist
+  tray_ws_p50_ms, tray_ws_p99_ms, notify_ws_p50_ms, notify_ws_p99_ms
+                                  the same over a ws:// node URL (newHeads subscription)
 Target: p99 under 500 ms for both.
+
+The main figures use the node as every built-in profile does, over HTTP: the tray process
+takes the profile's chain with the node's URL set (as a user's settings do) and TipService
+chooses transport and interval itself (polling; 0.5 s on Core profiles, 0.25 s on the local
+devnet); the backend gets HARMONIE_TIP_RPC_URL=http://... and its default poll interval. The
+second run gives both a ws:// URL, so they subscribe to newHeads. Each tip is sent after a
+random pause (up to 0.5 s), so blocks land at random points of the polling cycle.
 
 Anvil runs with automine off: each tip waits in the mempool and the clock starts right before
 `evm_mine`, so sending the transaction is not counted.
@@ -17,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -24,26 +35,28 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+from eth_account.signers.local import LocalAccount  # noqa: E402
+from web3 import Web3  # noqa: E402
+from web3.contract import Contract  # noqa: E402
 
+from backend.tip_watcher import TipWatchConfig  # noqa: E402
+from bench.common import percentile, report  # noqa: E402
 from chain import contracts  # noqa: E402
 from chain.devnet import dev_accounts  # noqa: E402
-from tests.support.xserver import xvfb_with_tray  # noqa: E402
-from tests.tips.backend_support import Backend, next_frame, notification_socket, sign_in  # noqa: E402
-from tests.tips.conftest import ANVIL, ANVIL_CHAIN_ID, free_port, wait_for_rpc  # noqa: E402
+from harness.anvil import ANVIL, ANVIL_CHAIN_ID, anvil_command, wait_for_rpc  # noqa: E402
+from harness.backend_session import Backend, next_frame, notification_socket, sign_in  # noqa: E402
+from harness.xserver import xvfb_with_tray  # noqa: E402
+from studio.local_backend import free_port  # noqa: E402
 
 PYTHON = sys.executable
-
-
-def percentile(values: list[float], q: float) -> float:
-    ranked = sorted(values)
-    index = max(0, min(len(ranked) - 1, round(q / 100 * len(ranked) + 0.5) - 1))
-    return round(ranked[index], 1)
+MAX_PAUSE_S = 0.5  # the longest polling interval of the built-in profiles
 
 
 class LogTail:
@@ -98,35 +111,43 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-async def run(count: int, display_env: dict[str, str], platform: str, home: Path) -> dict:
+@dataclass
+class Chain:
+    w3: Web3
+    tipping: Contract
+    artist: LocalAccount
+    fans: list[LocalAccount]
+
+
+async def wait_backend_watching(client: httpx.AsyncClient, url: str) -> None:
+    for _ in range(300):
+        try:
+            health = (await client.get(f"{url}/health")).json()
+            if health["components"].get("tips", {}).get("detail") == "watching":
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the backend's tip watcher did not start")
+
+
+async def measure(
+    chain: Chain, node_url: str, count: int, display_env: dict[str, str], profile: str, home: Path
+) -> dict:
+    """Backend and tray process both given `node_url`; `count` tips, block -> told, in ms."""
     env = {**os.environ, **display_env}
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
         env[var] = str(home / var.lower())
-    anvil_port = free_port()
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        processes.append(
-            start(
-                [
-                    str(ANVIL), "--host", "127.0.0.1", "--port", str(anvil_port),
-                    "--chain-id", str(ANVIL_CHAIN_ID), "--hardfork", "shanghai", "--silent",
-                ],
-                env,
-            )
-        )  # fmt: skip
-        w3 = wait_for_rpc(f"http://127.0.0.1:{anvil_port}")
-        accounts = dev_accounts(4)
-        artist, fans = accounts[1], accounts[2:]
-        tipping = contracts.deploy(w3, contracts.TIPPING, (), accounts[0])
-        ws_rpc = f"ws://127.0.0.1:{anvil_port}"
-
         backend_port = free_port()
         backend_env = {
             **env,
-            "HARMONIE_TIP_RPC_URL": ws_rpc,
-            "HARMONIE_TIPPING_ADDRESS": tipping.address,
+            "HARMONIE_TIP_RPC_URL": node_url,
+            "HARMONIE_TIPPING_ADDRESS": chain.tipping.address,
         }
         backend_env.pop("HARMONIE_DEVNET", None)
+        backend_env.pop("HARMONIE_TIP_POLL_S", None)  # the backend's own default
         processes.append(
             start(
                 [
@@ -137,32 +158,25 @@ async def run(count: int, display_env: dict[str, str], platform: str, home: Path
                 backend_env,
             )
         )  # fmt: skip
-        tray_app = start(
-            [
-                PYTHON, "-m", "tests.tips.tray_app", "--rpc", ws_rpc,
-                "--contract", tipping.address, "--artist", artist.address,
-                "--chain-id", str(ANVIL_CHAIN_ID),
-            ],
-            env,
+        processes.append(
+            start(
+                [
+                    PYTHON, "-m", "harness.tray_app", "--rpc", node_url, "--profile", profile,
+                    "--contract", chain.tipping.address, "--artist", chain.artist.address,
+                    "--chain-id", str(ANVIL_CHAIN_ID),
+                ],
+                env,
+            )
         )  # fmt: skip
-        processes.append(tray_app)
         tail = LogTail(Path(env["XDG_STATE_HOME"]) / "harmonie-studio" / "log" / "studio.log")
+        network = await tail.wait("tray_network")
         ready = await tail.wait("tray_ready")
         await tail.wait("watcher_synced")
 
         backend = Backend(app=None, url=f"http://127.0.0.1:{backend_port}")  # type: ignore[arg-type]
         async with httpx.AsyncClient(timeout=10) as client:
-            for _ in range(300):
-                try:
-                    health = (await client.get(f"{backend.url}/health")).json()
-                    if health["components"].get("tips", {}).get("detail") == "watching":
-                        break
-                except (httpx.HTTPError, ValueError):
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("the backend's tip watcher did not start")
-            token = await sign_in(client, backend, artist)
+            await wait_backend_watching(client, backend.url)
+            token = await sign_in(client, backend, chain.artist)
         ws = await notification_socket(backend, token)
         await next_frame(ws, "backlog")
         notified: dict[str, float] = {}
@@ -173,22 +187,23 @@ async def run(count: int, display_env: dict[str, str], platform: str, home: Path
                 if data.get("type") == "notification":
                     notified[data["notification"]["data"]["tx_hash"]] = time.time()
 
-        receiver = asyncio.create_task(receive())
-
         async def follow_tray() -> None:
             while True:
                 tail.poll()
                 await asyncio.sleep(0.002)
 
-        tray_follower = asyncio.create_task(follow_tray())
-        w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+        followers = [asyncio.create_task(receive()), asyncio.create_task(follow_tray())]
+        w3, fans = chain.w3, chain.fans
         nonces = {f.address: w3.eth.get_transaction_count(f.address) for f in fans}
         base_fee = w3.eth.get_block("latest")["baseFeePerGas"]
+        pauses = random.Random(1114)
         tray_ms: list[float] = []
         notify_ms: list[float] = []
         for i in range(count):
+            await asyncio.sleep(pauses.uniform(0, MAX_PAUSE_S))
             fan = fans[i % len(fans)]
-            tx = tipping.functions.tip(artist.address, f"bench tip {i}").build_transaction(
+            tx = chain.tipping.functions.tip(chain.artist.address, f"bench tip {i}")
+            tx = tx.build_transaction(
                 {
                     "from": fan.address,
                     "value": 10**15 + i,
@@ -211,31 +226,74 @@ async def run(count: int, display_env: dict[str, str], platform: str, home: Path
                 await asyncio.sleep(0.002)
             tray_ms.append((tail.shown[tx_hash] - mined_at) * 1000)
             notify_ms.append((notified[tx_hash] - mined_at) * 1000)
-            await asyncio.sleep(0.05)
-        receiver.cancel()
-        tray_follower.cancel()
+        for task in followers:
+            task.cancel()
         await ws.close()
         return {
-            "tips": count,
-            "tray_p50_ms": percentile(tray_ms, 50),
-            "tray_p99_ms": percentile(tray_ms, 99),
-            "notify_p50_ms": percentile(notify_ms, 50),
-            "notify_p99_ms": percentile(notify_ms, 99),
-            "tray_max_ms": round(max(tray_ms), 1),
-            "notify_max_ms": round(max(notify_ms), 1),
-            "platform": platform,
+            "tray_ms": tray_ms,
+            "notify_ms": notify_ms,
             "tray_available": ready.get("tray_available"),
-            "node_transport": "websocket newHeads",
-            "target_p99_ms": 500,
+            "network": network,
         }
     finally:
         for process in reversed(processes):
             stop(process)
 
 
+def figures(prefix: str, values: list[float]) -> dict[str, float]:
+    return {
+        f"{prefix}_p50_ms": round(percentile(values, 50), 1),
+        f"{prefix}_p99_ms": round(percentile(values, 99), 1),
+        f"{prefix}_max_ms": round(max(values), 1),
+    }
+
+
+async def run(
+    count: int, ws_count: int, display_env: dict[str, str], platform: str, profile: str, home: Path
+) -> dict:
+    anvil_port = free_port()
+    node = start(anvil_command(anvil_port), dict(os.environ))
+    try:
+        http_url, ws_url = f"http://127.0.0.1:{anvil_port}", f"ws://127.0.0.1:{anvil_port}"
+        w3 = wait_for_rpc(http_url)
+        accounts = dev_accounts(4)
+        tipping = contracts.deploy(w3, contracts.TIPPING, (), accounts[0])
+        w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+        chain = Chain(w3, tipping, accounts[1], accounts[2:])
+        polled = await measure(chain, http_url, count, display_env, profile, home / "http")
+        result: dict = {
+            "tips": count,
+            **figures("tray", polled["tray_ms"]),
+            **figures("notify", polled["notify_ms"]),
+        }
+        if ws_count:
+            pushed = await measure(chain, ws_url, ws_count, display_env, profile, home / "ws")
+            result.update(
+                ws_tips=ws_count,
+                **figures("tray_ws", pushed["tray_ms"]),
+                **figures("notify_ws", pushed["notify_ms"]),
+            )
+        network = polled["network"]
+        return {
+            **result,
+            "profile": profile,
+            "tray_network": network.get("key"),
+            "tray_poll_s": network.get("poll_s"),
+            "backend_poll_s": TipWatchConfig.from_env({}).poll_s,
+            "node_transport": "http polling (main); ws newHeads (_ws figures)",
+            "platform": platform,
+            "tray_available": polled["tray_available"],
+            "target_p99_ms": 500,
+        }
+    finally:
+        stop(node)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tips", type=int, default=100)
+    parser.add_argument("--ws-tips", type=int, default=100, help="0: no WebSocket run")
+    parser.add_argument("--profile", choices=("testnet", "local"), default="testnet")
     args = parser.parse_args()
     if not ANVIL.exists():
         print(json.dumps({"error": f"anvil is not installed ({ANVIL}); run `make node`"}))
@@ -246,8 +304,10 @@ def main() -> None:
             display_env, platform = server.env, "xcb+trayer"
         else:
             display_env, platform = {"QT_QPA_PLATFORM": "offscreen"}, "offscreen"
-        result = asyncio.run(run(args.tips, display_env, platform, Path(home)))
-    print(json.dumps(result))
+        result = asyncio.run(
+            run(args.tips, args.ws_tips, display_env, platform, args.profile, Path(home))
+        )
+    report(result)
 
 
 if __name__ == "__main__":

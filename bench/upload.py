@@ -1,53 +1,55 @@
-"""Publishing throughput: local CID vs sha256sum, upload to an IPFS node, memory while uploading.
+"""Publishing throughput: local CID vs sha256sum, upload to an IPFS node and to the backend's
+content store, memory while uploading.
 
-    .venv/bin/python bench/upload.py [--size-mb 1024] [--node store|jsipfs|URL]
+    .venv/bin/python bench/upload.py [--size-mb 1024] [--ipfs URL]
 
 Makes a WAV of the given size (streamed to disk), then measures:
-  sha256_mb_s    sha256sum over the file (the reference)
-  cid_mb_s       media.cid.file_cid over the same file (target: >= 80% of sha256_mb_s)
-  upload_mb_s    studio.ipfs_client.KuboClient.add to the node, CID checked
-  rss_growth_mb  peak growth of this process's resident memory while uploading (target < 100)
-The last line printed is one JSON object with these figures.
+  sha256_mb_s            sha256sum over the file (the reference)
+  cid_mb_s               media.cid.file_cid over the same file (target: >= 80% of sha256_mb_s)
+  upload_ipfs_mb_s       studio.ipfs_client.KuboClient.add, as the studio publishes, to a real
+                         IPFS node: js-ipfs from node_modules (offline, loopback, started as
+                         tests/uploads/conftest.py does), or the Kubo RPC at --ipfs; CID checked
+  upload_store_mb_s      the same client to the backend's content store (`python -m backend
+                         --local` as the studio starts it: the local profile's IPFS), CID
+                         checked
+  rss_growth_ipfs_mb, rss_growth_store_mb
+                         peak growth of this (the uploading) process's resident memory during
+                         each upload; rss_growth_mb is the larger (target < 100)
+The last line printed is one JSON object with these figures and the load average.
 """
 
 import argparse
 import asyncio
-import json
 import os
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import report, rss_mb  # noqa: E402
+from harness.ipfs_node import JSIPFS, jsipfs_node, stop, wait_for_api  # noqa: E402
 from media.cid import file_cid  # noqa: E402
+from studio.local_backend import free_port  # noqa: E402
 from studio.publishing.ipfs_client import KuboClient  # noqa: E402
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 class PeakRss:
     def __init__(self) -> None:
-        self.start = rss_mb()
+        self.start = rss_mb(os.getpid())
         self.peak = self.start
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, rss_mb())
+            self.peak = max(self.peak, rss_mb(os.getpid()))
             time.sleep(0.02)
 
     def __enter__(self) -> "PeakRss":
@@ -76,81 +78,37 @@ def write_wav(path: Path, size_mb: int) -> None:
             remaining -= n
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, process: subprocess.Popen[bytes]) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the node exited ({process.returncode})")
-        try:
-            if httpx.post(f"{url}/api/v0/version", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("the node did not start")
-
-
 def start_store(scratch: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    """`python -m backend --local`, as the studio starts it: its content store is the IPFS."""
     port = free_port()
-    code = (
-        "import sys, uvicorn; from fastapi import FastAPI; from pathlib import Path;"
-        "from backend.content_store import content_store_router;"
-        "app = FastAPI(); app.include_router(content_store_router(Path(sys.argv[1])));"
-        "uvicorn.run(app, host='127.0.0.1', port=int(sys.argv[2]), log_level='warning')"
-    )
+    data = scratch / "backend"
+    data.mkdir()
     process = subprocess.Popen(
-        [sys.executable, "-c", code, str(scratch / "store"), str(port)], cwd=ROOT
-    )
+        [
+            sys.executable, "-m", "backend", "--host", "127.0.0.1", "--port", str(port),
+            "--database-url", f"sqlite+aiosqlite:///{data / 'backend.db'}",
+            "--data-dir", str(data), "--local", "--log-level", "warning",
+        ],
+        cwd=ROOT,
+    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    wait_http(url, process)
+    wait_for_api(url, process, "the backend")
     return url, process
 
 
-def start_jsipfs(scratch: Path) -> tuple[str, subprocess.Popen[bytes]]:
-    jsipfs = ROOT / "node_modules" / ".bin" / "jsipfs"
-    if not jsipfs.exists():
-        raise SystemExit("js-ipfs is not installed; run `make node` or use --node store")
-    polyfill = scratch / "polyfill.cjs"
-    polyfill.write_text(
-        "if (!Promise.withResolvers) Promise.withResolvers = function () { let a, b;"
-        " const p = new Promise((x, y) => { a = x; b = y });"
-        " return { promise: p, resolve: a, reject: b } }\n"
-    )
-    env = {
-        **os.environ,
-        "IPFS_PATH": str(scratch / "repo"),
-        "NODE_OPTIONS": f"--require {polyfill}",
-    }
-    subprocess.run(
-        [str(jsipfs), "init", "--profile", "test"], env=env, check=True, capture_output=True
-    )
-    config_path = scratch / "repo" / "config"
-    config = json.loads(config_path.read_text())
-    api = free_port()
-    config["Addresses"].update(
-        Swarm=[],
-        API=f"/ip4/127.0.0.1/tcp/{api}",
-        Gateway=f"/ip4/127.0.0.1/tcp/{free_port()}",
-        RPC=f"/ip4/127.0.0.1/tcp/{free_port()}",
-    )
-    config_path.write_text(json.dumps(config))
-    process = subprocess.Popen(
-        [str(jsipfs), "daemon", "--offline"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{api}"
-    wait_http(url, process)
-    return url, process
+def upload(url: str, path: Path, cid: str) -> tuple[float, float]:
+    """Seconds to add `path` through the studio's client, and the peak RSS growth in MB."""
+
+    async def add() -> float:
+        async with KuboClient(url, timeout=600) as client:
+            begin = time.perf_counter()
+            result = await client.add(path, expected_cid=cid)
+            assert result.cid == cid
+            return time.perf_counter() - begin
+
+    with PeakRss() as rss:
+        seconds = asyncio.run(add())
+    return seconds, rss.peak - rss.start
 
 
 def main() -> None:
@@ -158,9 +116,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--size-mb", type=int, default=1024)
-    parser.add_argument(
-        "--node", default="store", help="store (default), jsipfs, or a Kubo RPC URL"
-    )
+    parser.add_argument("--ipfs", help="a Kubo RPC URL instead of starting js-ipfs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="harmonie-bench-upload-") as tmp:
         scratch = Path(tmp)
@@ -177,39 +133,34 @@ def main() -> None:
         cid = file_cid(path).cid
         cid_s = time.perf_counter() - started
 
-        process = None
-        if args.node == "store":
-            url, process = start_store(scratch)
-        elif args.node == "jsipfs":
-            url, process = start_jsipfs(scratch)
-        else:
-            url = args.node
+        with ExitStack() as stack:
+            if args.ipfs:
+                ipfs_url = args.ipfs
+            else:
+                if not JSIPFS.exists():
+                    raise SystemExit(f"js-ipfs is not installed ({JSIPFS}); run `make node`")
+                (scratch / "jsipfs").mkdir()
+                ipfs_url = stack.enter_context(jsipfs_node(scratch / "jsipfs")).api_url
+            ipfs_s, ipfs_rss = upload(ipfs_url, path, cid)
+        store_url, store = start_store(scratch)
         try:
-
-            async def upload() -> float:
-                async with KuboClient(url, timeout=600) as client:
-                    begin = time.perf_counter()
-                    result = await client.add(path, expected_cid=cid)
-                    assert result.cid == cid
-                    return time.perf_counter() - begin
-
-            with PeakRss() as rss:
-                upload_s = asyncio.run(upload())
+            store_s, store_rss = upload(store_url, path, cid)
         finally:
-            if process is not None:
-                process.terminate()
-                process.wait(timeout=30)
+            stop(store)
         figures = {
             "size_mb": round(size_mb, 1),
-            "node": args.node,
+            "ipfs_node": args.ipfs or "js-ipfs (node_modules, offline)",
             "cid": cid,
             "sha256_mb_s": round(size_mb / sha_s, 1),
             "cid_mb_s": round(size_mb / cid_s, 1),
             "cid_vs_sha256": round(sha_s / cid_s, 3),
-            "upload_mb_s": round(size_mb / upload_s, 1),
-            "rss_growth_mb": round(rss.peak - rss.start, 1),
+            "upload_ipfs_mb_s": round(size_mb / ipfs_s, 1),
+            "upload_store_mb_s": round(size_mb / store_s, 1),
+            "rss_growth_ipfs_mb": round(ipfs_rss, 1),
+            "rss_growth_store_mb": round(store_rss, 1),
+            "rss_growth_mb": round(max(ipfs_rss, store_rss), 1),
         }
-        print(json.dumps(figures))
+    report(figures)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ def studio_minter(studio: PublishingHost) -> Minter | None:
 
 
 def studio_lister(studio: PublishingHost) -> Lister | None:
-    """`studio.lister`, else the signed-in `studio.backend_client` (None: tracks wait)."""
+    """`studio.lister`, else the signed-in backend client (studio.backend_client); None: wait."""
     explicit = getattr(studio, "lister", None)
     if explicit is not None:
         return explicit

@@ -5,7 +5,7 @@ from itertools import islice
 import av
 
 from media.encoder import VideoEncoder, VideoSettings
-from media.fanout import PacketFanout
+from media.packet_fanout import PacketFanout
 from media.sources import pattern_source
 
 
@@ -37,7 +37,7 @@ def test_each_subscriber_gets_its_own_packet_with_its_own_data() -> None:
 
 
 def test_a_failing_subscriber_is_dropped_and_the_others_still_get_copies() -> None:
-    from media.fanout import copy_packet
+    from media.packet_fanout import copy_packet
 
     fanout = PacketFanout("test")
     got: list[av.Packet] = []

@@ -9,7 +9,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import asyncio
 import contextlib
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,24 +21,11 @@ from web3.contract import Contract
 
 from chain import contracts
 from chain.devnet import dev_accounts
+from harness.anvil import ANVIL, ANVIL_CHAIN_ID, anvil_command, wait_for_rpc
 from studio.local_backend import free_port
 from studio.tips.store import TipStore
 
 ROOT = Path(__file__).resolve().parents[2]
-ANVIL = ROOT / "node_modules" / ".bin" / "anvil"
-ANVIL_CHAIN_ID = 1114
-
-
-def wait_for_rpc(url: str, timeout: float = 30.0) -> Web3:
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 5}))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            w3.eth.get_block_number()
-            return w3
-        except Exception:
-            time.sleep(0.1)
-    raise RuntimeError(f"no JSON-RPC answer from {url} within {timeout} s")
 
 
 class Anvil:
@@ -56,12 +42,11 @@ class Anvil:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self) -> Web3:
-        cmd = [
-            str(ANVIL), "--host", "127.0.0.1", "--port", str(self.port),
-            "--chain-id", str(ANVIL_CHAIN_ID), "--hardfork", "shanghai", "--silent",
-        ]  # fmt: skip
         self.process = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
+            anvil_command(self.port),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
         )
         return wait_for_rpc(self.http_url)
 

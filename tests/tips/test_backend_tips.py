@@ -9,11 +9,11 @@ import httpx
 import pytest
 
 from backend.config import BackendConfig
+from harness.backend_session import Backend, next_frame, notification_socket, serve, sign_in
 from studio.tips.alerts import TipAlert, TipAlerts
 from studio.tips.store import TipStore
 from studio.tips.watcher import TipWatcher, WatchTarget
 from tests.support.waiting import wait_until
-from tests.tips.backend_support import Backend, next_frame, notification_socket, serve, sign_in
 from tests.tips.conftest import TipChain
 
 

@@ -72,7 +72,7 @@ def start_app(env: dict[str, str], chain: TipChain) -> subprocess.Popen[bytes]:
         [
             sys.executable,
             "-m",
-            "tests.tips.tray_app",
+            "harness.tray_app",
             "--rpc",
             chain.node.ws_url,
             "--contract",

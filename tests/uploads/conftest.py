@@ -1,12 +1,7 @@
-"""Fixtures for the publishing tests: a real js-ipfs node (offline, loopback only) and audio.
-
-js-ipfs 0.66 comes from the project's npm install (node_modules/.bin/jsipfs). On Node 20 it
-needs `Promise.withResolvers`, which we add with a `--require` polyfill; with no swarm
-addresses it never dials out.
+"""Fixtures for the publishing tests: a real js-ipfs node (harness.ipfs_node: offline,
+loopback only) and audio.
 """
 
-import json
-import os
 import shutil
 import subprocess
 import time
@@ -17,34 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.ipfs_node import JSIPFS, IpfsNode, jsipfs_node
 from studio.local_backend import free_port
 from tests.conftest import ROOT
-
-JSIPFS = ROOT / "node_modules" / ".bin" / "jsipfs"
-POLYFILL = """
-if (typeof Promise.withResolvers !== 'function') {
-  Promise.withResolvers = function () {
-    let resolve, reject
-    const promise = new Promise((res, rej) => { resolve = res; reject = rej })
-    return { promise, resolve, reject }
-  }
-}
-"""
-
-
-@dataclass(frozen=True)
-class IpfsNode:
-    api_url: str
-    gateway_url: str
-    repo: Path
-    process: subprocess.Popen[bytes]
-
-
-def _node_env(repo: Path, polyfill: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["IPFS_PATH"] = str(repo)
-    env["NODE_OPTIONS"] = f"--require {polyfill}"
-    return env
 
 
 @pytest.fixture(scope="session")
@@ -53,54 +23,8 @@ def ipfs_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IpfsNode]:
         pytest.skip(f"js-ipfs is not installed ({JSIPFS} missing; run `make node`)")
     if shutil.which("node") is None:
         pytest.skip("node is not installed")
-    base = tmp_path_factory.mktemp("jsipfs")
-    repo = base / "repo"
-    polyfill = base / "polyfill.cjs"
-    polyfill.write_text(POLYFILL)
-    env = _node_env(repo, polyfill)
-    subprocess.run(
-        [str(JSIPFS), "init", "--profile", "test"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    api_port, gateway_port, rpc_port = free_port(), free_port(), free_port()
-    config_path = repo / "config"
-    config = json.loads(config_path.read_text())
-    config["Addresses"]["Swarm"] = []
-    config["Addresses"]["API"] = f"/ip4/127.0.0.1/tcp/{api_port}"
-    config["Addresses"]["Gateway"] = f"/ip4/127.0.0.1/tcp/{gateway_port}"
-    config["Addresses"]["RPC"] = f"/ip4/127.0.0.1/tcp/{rpc_port}"
-    config["Bootstrap"] = []
-    config_path.write_text(json.dumps(config, indent=2))
-    log = open(base / "daemon.log", "wb")  # noqa: SIM115 - closed after the daemon stops
-    process = subprocess.Popen(
-        [str(JSIPFS), "daemon", "--offline"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    api_url = f"http://127.0.0.1:{api_port}"
-    deadline = time.monotonic() + 90
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"js-ipfs exited: {(base / 'daemon.log').read_text()[-2000:]}")
-            try:
-                if httpx.post(f"{api_url}/api/v0/version", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("js-ipfs did not start within 90 s")
-            time.sleep(0.3)
-        yield IpfsNode(api_url, f"http://127.0.0.1:{gateway_port}", repo, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    with jsipfs_node(tmp_path_factory.mktemp("jsipfs")) as node:
+        yield node
 
 
 @dataclass(frozen=True)

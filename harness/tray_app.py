@@ -1,7 +1,14 @@
-"""A small real GUI process for the end-to-end tip test: tray icon, alert feed, revenue
-dashboard and the tips stack (studio.tips.TipService), as the studio assembles them.
+"""A small real GUI process for the end-to-end tip test and bench/tips.py: tray icon, alert
+feed, revenue dashboard and the tips stack (studio.tips.TipService), as the studio assembles
+them.
 
-    python -m tests.tips.tray_app --rpc ws://... --contract 0x... --artist 0x... [--data DIR]
+    python -m harness.tray_app --rpc URL --contract 0x... --artist 0x... [--data DIR]
+        [--profile local|testnet|mainnet] [--poll-s S]
+
+With `--profile` the network is the built-in profile's with the user's `rpc_url` and contract
+set (as settings override them), so transport and polling interval are the product's own
+choice (TipService: HTTP is polled, ws:// subscribes; 0.25 s on the local devnet, else 0.5 s);
+without it, a custom network. `--poll-s` overrides the interval.
 
 It runs on a qasync loop under a real X server and logs JSON events (`tray_ready`,
 `watcher_synced`, `tray_message`, `feed_entries`, `revenue`) to
@@ -14,23 +21,43 @@ import json
 import logging
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import qasync
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QTabWidget
 
-from chain.networks import custom_network
+from chain.networks import LOCAL_DEVNET, Network, custom_network
 from studio import paths
 from studio.logs import event, setup_logging
+from studio.profiles import BUILTIN_PROFILES, LOCAL, load_profile
 from studio.tips.format import native_symbol
 from studio.tips.service import TipService
+from studio.wallet.session import network_for_profile
 from widgets.theme import app_icon
 from widgets.tips.alerts_feed import AlertsFeed
 from widgets.tips.revenue_dashboard import RevenueDashboard
 from widgets.tips.tip_notifier import TipNotifier
 
-log = logging.getLogger("tests.tips.tray_app")
+log = logging.getLogger("harness.tray_app")
+
+
+def profile_network(args: argparse.Namespace) -> Network:
+    contracts = {"tipping": args.contract}
+    if args.profile is None:
+        symbol = native_symbol(args.chain_id)
+        return custom_network(
+            args.rpc,
+            args.chain_id,
+            symbol=symbol,
+            confirmations=args.confirmations,
+            contracts=contracts,
+        )
+    if args.profile == LOCAL.name:  # what studio.wallet_session.local_network makes of /chain
+        return replace(LOCAL_DEVNET, rpc_url=args.rpc, chain_id=args.chain_id, contracts=contracts)
+    profile = load_profile(args.profile, {"chain": {"rpc_url": args.rpc, "contracts": contracts}})
+    return asyncio.run(network_for_profile(profile.chain, None))
 
 
 def main(argv: list[str]) -> int:
@@ -41,22 +68,26 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--chain-id", type=int, default=1114)
     parser.add_argument("--confirmations", type=int, default=1)
     parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--profile", choices=sorted(BUILTIN_PROFILES), default=None)
+    parser.add_argument("--poll-s", type=float, default=None)
     args = parser.parse_args(argv)
 
+    network = profile_network(args)  # before the qasync loop is set: it may run a coroutine
     setup_logging(paths.log_dir())
     app = QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
 
-    network = custom_network(
-        args.rpc,
-        args.chain_id,
-        symbol=native_symbol(args.chain_id),
-        confirmations=args.confirmations,
-        contracts={"tipping": args.contract},
+    data_dir = args.data or paths.data_dir()
+    tips = TipService(network, args.artist, data_dir, poll_interval_s=args.poll_s)
+    event(
+        log,
+        "tray_network",
+        key=network.key,
+        rpc_url=network.rpc_url,
+        poll_s=tips.watcher.follower.poll_interval_s,
     )
-    tips = TipService(network, args.artist, args.data or paths.data_dir(), poll_interval_s=0.1)
 
     tray = QSystemTrayIcon(app_icon())
     tray.setToolTip("HarmonieCORE tips")

@@ -1,6 +1,5 @@
-"""A real backend (uvicorn, SQLite) in this event loop, and SIWE sign-in, for the tip tests.
-
-Kept apart from tests/backend on purpose: each test area owns its fixtures.
+"""A client's view of a real backend: serve one (uvicorn, SQLite) in this event loop, sign in
+with SIWE, and read the notifications WebSocket. Used by the tip tests and bench/tips.py.
 """
 
 import asyncio
