@@ -172,9 +172,10 @@ class Studio:
         from studio.publish_service import publish_service_for
 
         self.live = LiveSession(default_publisher_factory())
-        self.publish = publish_service_for(self)
         self._tips_wanted = True
         await self.start_wallet()
+        # After the wallet: the service follows its changes (an unlock resumes waiting tracks).
+        self.publish = publish_service_for(self)
         if self.wallet is not None:
             await self._watch_tips()
         self._announce_shows()
