@@ -137,9 +137,12 @@ class Studio:
             chain_state = "remote"
         if self.wallet is not None:  # the wallet's own connection is the better witness
             chain_state = self.status.chain_state
+        came_back = self.status.backend == "unreachable"
         self._set_status(
             backend="connected", backend_url=url, backend_detail="", chain_state=chain_state
         )
+        if came_back and self.publish is not None:  # tracks waiting on it go on by themselves
+            self.publish.kick()
         return self.health
 
     async def _watch_health(self) -> None:
