@@ -164,6 +164,8 @@ class GoLivePanel(QWidget):
         self.record = QCheckBox("Record to")
         self.record.setChecked(True)
         self.record_path = QLineEdit(str(Path.home() / "harmonie-live.mkv"))
+        # a long path shows only its end in the field: the whole path is in the tooltip
+        self.record_path.textChanged.connect(lambda _t: self._render_state())
 
         self.go_live = QPushButton("Go Live")
         self.go_live.setObjectName("goLiveButton")
@@ -323,7 +325,13 @@ class GoLivePanel(QWidget):
         for control in self._settings_controls():
             control.setEnabled(not busy)
         self.record_path.setEnabled(not busy and self.record.isChecked())
-        self.record_path.setToolTip("" if self.record.isChecked() else NOT_RECORDING_WHY)
+        self.record_path.setToolTip(
+            self.record_path.text() if self.record.isChecked() else NOT_RECORDING_WHY
+        )
+        # On air is red and bold: the one thing an artist must see at a glance.
+        self.live_badge.setStyleSheet(
+            "color: #ff5252; font-weight: 700;" if state == "live" else ""
+        )
         if state == "live":
             publish = self.session.publish_state
             self.live_badge.setText("● LIVE" if publish == "live" else "● RECORDING")

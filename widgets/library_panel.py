@@ -12,6 +12,7 @@ from PySide6.QtGui import (
     QCloseEvent,
     QDesktopServices,
     QDragEnterEvent,
+    QDragLeaveEvent,
     QDropEvent,
     QGuiApplication,
 )
@@ -94,11 +95,22 @@ class DropZone(QFrame):
         layout.addWidget(label)
         layout.addLayout(buttons)
 
+    def _set_dragging(self, dragging: bool) -> None:
+        """The stylesheet's `QFrame#dropZone[dragging="true"]` lights the zone up."""
+        self.setProperty("dragging", dragging)
+        self.style().unpolish(self)
+        self.style().polish(self)
+
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
+            self._set_dragging(True)
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self._set_dragging(False)
 
     def dropEvent(self, event: QDropEvent) -> None:
+        self._set_dragging(False)
         paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
         if paths:
             event.acceptProposedAction()
@@ -263,7 +275,12 @@ class LibraryPanel(QWidget):
         item.setText(3, track.cid or "")
         bar = self._bars[track.id]
         bar.setValue(int(track.progress * 1000))
-        bar.setFormat(track.detail if track.state in (State.FAILED, State.WAITING) else "%p%")
+        # A stopped row says why in words (elided to the column, whole in the tooltip): a
+        # sentence drawn inside a progress bar spilled over the rows below it.
+        stopped = track.state in (State.FAILED, State.WAITING)
+        bar.setHidden(stopped)
+        item.setText(2, track.detail if stopped else "")
+        item.setToolTip(2, track.detail if stopped else "")
         self.overall.setValue(int(self.service.overall_progress() * 1000))
         self._refresh_library()
         self._render_unlock()

@@ -97,6 +97,9 @@ def test_drop_publish_copy_and_play(on_desk, pulse, tmp_path: Path, artifacts_di
         got = rows(panel)
         assert got["03 broken"].text(1) == "Failed"
         assert "03 broken.wav" in got["03 broken"].toolTip(1)
+        # the reason is readable text in the row, not a sentence squeezed into a bar
+        assert panel.queue_view.itemWidget(got["03 broken"], 2).isHidden()
+        assert "not a readable audio file" in got["03 broken"].text(2)
         assert "unlock" in got[dawn].toolTip(1) and got[dawn].text(3), "on IPFS, waiting"
         assert "unlock" in panel.unlock_button.toolTip().lower()
         panel.unlock_button.click()
@@ -159,7 +162,9 @@ def test_backend_stopped_while_publishing_says_so_and_resumes_when_back(
         backend.process.wait()
         drop_files(panel.drop_zone, [path])
         await wait_until(
-            lambda: track_state(desk, path) in (State.FAILED, State.WAITING), 120, "the upload to stop"
+            lambda: track_state(desk, path) in (State.FAILED, State.WAITING),
+            120,
+            "the upload to stop",
         )
         row = row_of(panel, path)
         assert "unreachable" in row.toolTip(1).lower()
