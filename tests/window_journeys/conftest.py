@@ -12,15 +12,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import asyncio
 import contextlib
-import shutil
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import qasync
-from PySide6.QtCore import QEvent, QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
@@ -28,7 +26,7 @@ from studio.core import Studio
 from studio.profiles import LOCAL
 from studio.settings import Settings
 from tests.live_capture.conftest import pulse  # noqa: F401 - a private PulseAudio to play on
-from tests.support.secret_service import SecretServiceSession, have_gnome_keyring
+from tests.support.secret_service import SecretServiceSession
 
 # The devnet funds the standard test mnemonic's accounts (the ones anvil uses).
 ARTIST_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
@@ -38,35 +36,6 @@ PASSWORD = "window journeys password"
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HARMONIE_ICE_LOOPBACK", "only")  # media stays on 127.0.0.1
-
-
-@pytest.fixture(scope="session")
-def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretServiceSession]:
-    if not have_gnome_keyring() or not shutil.which("dbus-daemon"):
-        pytest.skip("gnome-keyring-daemon / dbus-daemon are not installed")
-    session = SecretServiceSession(tmp_path_factory.mktemp("keyring-home"))
-    session.start()
-    yield session
-    session.stop()
-
-
-@pytest.fixture(scope="module")
-def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
-    """One qasync loop for the module (closing one between tests left Qt events aimed at its
-    deleted notifiers, which a later processEvents() crashed on: tests/chain)."""
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    yield loop
-    for widget in qapp.allWidgets():
-        for timer in widget.findChildren(QTimer):
-            timer.stop()
-        if widget.isWindow():
-            widget.close()
-            widget.deleteLater()
-    qapp.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    qapp.processEvents()
-    asyncio.set_event_loop(None)
-    loop.close()
 
 
 @dataclass
@@ -136,7 +105,9 @@ Scenario = Callable[[Desk], Coroutine[Any, Any, None]]
 
 
 @pytest.fixture
-def on_desk(loop: asyncio.AbstractEventLoop, vault, tmp_path: Path) -> Callable[[Scenario], None]:  # type: ignore[no-untyped-def]
+def on_desk(
+    qasync_loop: asyncio.AbstractEventLoop, vault, tmp_path: Path
+) -> Callable[[Scenario], None]:  # type: ignore[no-untyped-def]
     """Run `scenario(desk)` on the module's qasync loop, the whole studio's life inside it:
     nothing of the studio is left to run when pytest-qt processes events between phases."""
 
@@ -145,7 +116,7 @@ def on_desk(loop: asyncio.AbstractEventLoop, vault, tmp_path: Path) -> Callable[
             async with open_desk(tmp_path / "desk") as desk:
                 await scenario(desk)
 
-        loop.run_until_complete(asyncio.wait_for(whole(), 300))
+        qasync_loop.run_until_complete(asyncio.wait_for(whole(), 300))
 
     return on_desk
 
