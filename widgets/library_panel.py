@@ -279,7 +279,9 @@ class LibraryPanel(QWidget):
         # sentence drawn inside a progress bar spilled over the rows below it.
         stopped = track.state in (State.FAILED, State.WAITING)
         bar.setHidden(stopped)
-        item.setText(2, track.detail if stopped else "")
+        # the row already names the file: the column starts with what happened to it
+        reason = track.detail.removeprefix(f"{track.path.name}: ")
+        item.setText(2, reason if stopped else "")
         item.setToolTip(2, track.detail if stopped else "")
         self.overall.setValue(int(self.service.overall_progress() * 1000))
         self._refresh_library()
