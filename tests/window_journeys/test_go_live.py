@@ -80,8 +80,6 @@ def test_go_live_to_the_local_ingest_shows_live_and_pictures_then_end_saves(
         # the tone (-20 dBFS peak) shows on the meter, not only in the LUFS figures
         await wait_until(lambda: min(panel.meter.rms_db) > -40, 10, "the meter's level")
         meter = panel.meter.grab().toImage()
-        print(panel.meter.rms_db, panel.meter.peak_db, panel.meter.size())
-        meter.save(str(artifacts_dir / "meter.png"))
         assert distinct_colours(meter, step=2) > 2, "the meter draws the level"
         panel.grab().save(str(artifacts_dir / "window-golive-live.png"))
         desk.window.grab().save(str(artifacts_dir / "window-golive-live-window.png"))
