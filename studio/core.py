@@ -137,9 +137,12 @@ class Studio:
             chain_state = "remote"
         if self.wallet is not None:  # the wallet's own connection is the better witness
             chain_state = self.status.chain_state
+        came_back = self.status.backend == "unreachable"
         self._set_status(
             backend="connected", backend_url=url, backend_detail="", chain_state=chain_state
         )
+        if came_back and self.publish is not None:  # tracks waiting on it go on by themselves
+            self.publish.kick()
         return self.health
 
     async def _watch_health(self) -> None:
@@ -172,9 +175,10 @@ class Studio:
         from studio.publishing.service import publish_service_for
 
         self.live = LiveSession(default_publisher_factory())
-        self.publish = publish_service_for(self)
         self._tips_wanted = True
         await self.start_wallet()
+        # After the wallet: the service follows its changes (an unlock resumes waiting tracks).
+        self.publish = publish_service_for(self)
         if self.wallet is not None:
             await self._watch_tips()
         self._announce_shows()

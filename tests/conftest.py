@@ -3,10 +3,16 @@
 Area fixtures (backend, chain, live, uploads) live in each area's own conftest.py.
 """
 
+import asyncio
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.support.secret_service import SecretServiceSession, have_gnome_keyring
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -35,3 +41,39 @@ def artifacts_dir() -> Path:
 
 def have_root() -> bool:
     return os.geteuid() == 0
+
+
+@pytest.fixture(scope="session")
+def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretServiceSession]:
+    """Real gnome-keyring on a private bus; an area's `vault` points the test process at it."""
+    if not have_gnome_keyring() or not shutil.which("dbus-daemon"):
+        pytest.skip("gnome-keyring-daemon / dbus-daemon are not installed")
+    session = SecretServiceSession(tmp_path_factory.mktemp("keyring-home"))
+    session.start()
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def qasync_loop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
+    """asyncio on Qt's event loop, as the app runs it: one qasync loop for the module
+    (closing one between tests left Qt events aimed at its deleted notifiers, which a
+    later processEvents() crashed on)."""
+    import qasync
+    from PySide6.QtCore import QEvent, QTimer
+
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    yield loop
+    # A panel's ticking timer must not outlive the loop its callbacks schedule work on:
+    # a tick into a closed qasync loop crashed a later test (segfault inside Qt).
+    for widget in qapp.allWidgets():
+        for timer in widget.findChildren(QTimer):
+            timer.stop()
+        if widget.isWindow():
+            widget.close()
+            widget.deleteLater()
+    qapp.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    qapp.processEvents()
+    asyncio.set_event_loop(None)
+    loop.close()

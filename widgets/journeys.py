@@ -73,6 +73,8 @@ class Journeys:
                 "wallet", "Wallet", self.wallet_panel, Qt.DockWidgetArea.RightDockWidgetArea
             )
             studio.confirm_transaction = self.confirm_transaction
+            if self.library_panel is not None:  # tracks waiting for the wallet ask for it
+                self.library_panel.set_unlock_action(self.wallet_panel.open_unlock)
         else:
             window.set_dock(
                 "wallet",

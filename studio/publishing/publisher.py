@@ -25,7 +25,7 @@ from media.rendition import rendition_format, transcode
 from media.tags import Artwork, read_artwork_file, read_tags
 from media.waveform import PeakCollector, render_png
 from studio.errors import StudioError
-from studio.publishing.ipfs_client import KuboClient, PinningServiceClient
+from studio.publishing.ipfs_client import IpfsUnreachable, KuboClient, PinningServiceClient
 from studio.publishing.upload_queue import QueuedTrack, State, UploadQueue, file_signature
 
 log = logging.getLogger(__name__)
@@ -270,6 +270,11 @@ class Publisher:
             )
         except asyncio.CancelledError:
             raise
+        except IpfsUnreachable as exc:  # not the track's fault: it goes on when the node is back
+            log.warning("track %s waits: %s", track.path, exc)
+            return self.queue.set_state(
+                track.id, State.WAITING, f"waiting: {exc} It goes on when the node answers again."
+            )
         except Exception as exc:  # every failure is this track's, with its reason
             reason = str(exc) or type(exc).__name__
             log.warning("track %s failed: %s", track.path, reason)

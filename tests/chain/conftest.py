@@ -5,7 +5,6 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import shutil
 import subprocess
 import threading
 import time
@@ -20,7 +19,7 @@ from web3 import Web3
 from chain import contracts
 from chain.devnet import dev_accounts
 from studio.local_backend import free_port
-from tests.support.secret_service import SecretServiceSession, have_gnome_keyring
+from tests.support.secret_service import SecretServiceSession
 
 ROOT = Path(__file__).resolve().parents[2]
 ANVIL = ROOT / "node_modules" / ".bin" / "anvil"
@@ -184,17 +183,6 @@ def deployed(chain: ChainUnderTest) -> Deployed:
         ),
         nft=contracts.deployed(contracts.TRACK_NFT, chain.w3, addresses[contracts.TRACK_NFT]),
     )
-
-
-@pytest.fixture(scope="session")
-def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretServiceSession]:
-    """Real gnome-keyring on a private bus; `vault` points the test process at it."""
-    if not have_gnome_keyring() or not shutil.which("dbus-daemon"):
-        pytest.skip("gnome-keyring-daemon / dbus-daemon are not installed")
-    session = SecretServiceSession(tmp_path_factory.mktemp("keyring-home"))
-    session.start()
-    yield session
-    session.stop()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 qasync = pytest.importorskip("qasync")
 
 from eth_account import Account  # noqa: E402
-from PySide6.QtCore import QEvent, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication, QDialog  # noqa: E402
 
 from chain.wallet import Wallet  # noqa: E402
@@ -27,27 +26,6 @@ from widgets.wallet.wallet_panel import WalletPanel, qr_pixmap  # noqa: E402
 
 PASSWORD = "widget password 1"
 ARTIST = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
-
-
-@pytest.fixture(scope="module")
-def qasync_loop(qapp: QApplication):  # type: ignore[no-untyped-def]
-    """One qasync loop for the module: closing a qasync loop between tests left Qt events
-    aimed at its deleted notifiers, which a later processEvents() crashed on."""
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    yield loop
-    # A panel's ticking timer must not outlive the loop its callbacks schedule work on:
-    # a tick into a closed qasync loop crashed a later test (segfault inside Qt).
-    for widget in qapp.allWidgets():
-        for timer in widget.findChildren(QTimer):
-            timer.stop()
-        if widget.isWindow():
-            widget.close()
-            widget.deleteLater()
-    qapp.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    qapp.processEvents()
-    asyncio.set_event_loop(None)
-    loop.close()
 
 
 @pytest.fixture

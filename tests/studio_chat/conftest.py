@@ -8,9 +8,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import asyncio
 import contextlib
-import shutil
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from backend.app import create_app
 from backend.config import BackendConfig
 from backend.wire import ProfileIn
 from studio.social.backend_client import BackendClient, CallableSigner
-from tests.support.secret_service import SecretServiceSession, have_gnome_keyring
+from tests.support.secret_service import SecretServiceSession
 
 CHAIN_ID = 1114
 JWT_SECRET = "studio-chat-test-secret-0123456789abcdef"
@@ -115,16 +114,6 @@ async def clients(
     yield make  # type: ignore[misc]
     for client in made:
         await client.aclose()
-
-
-@pytest.fixture(scope="session")
-def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretServiceSession]:
-    if not have_gnome_keyring() or not shutil.which("dbus-daemon"):
-        pytest.skip("gnome-keyring-daemon / dbus-daemon are not installed")
-    session = SecretServiceSession(tmp_path_factory.mktemp("keyring-home"))
-    session.start()
-    yield session
-    session.stop()
 
 
 @pytest.fixture

@@ -39,6 +39,10 @@ Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 
 METER_FLOOR_DB = -60.0
 REFRESH_MS = 33  # 30 Hz: preview, meters and timer
+NO_SOURCE_WHY = "Choose a video or an audio source first: there is nothing to send."
+LIVE_WHY = "You are live: End the show before going live again."
+NOT_LIVE_WHY = "Nothing to end: you are not live."
+NOT_RECORDING_WHY = "Tick “Record to” to keep a recording of the show."
 
 
 def format_elapsed(seconds: float) -> str:
@@ -112,6 +116,9 @@ class GoLivePanel(QWidget):
         self._timer.timeout.connect(self._tick)
         self._timer.start()
         self.refresh_sources()
+        for picker in (self.video_picker, self.overlay_picker, self.audio_picker):
+            picker.currentIndexChanged.connect(lambda _i: self._render_state())
+        self.record.toggled.connect(lambda _on: self._render_state())
         self._render_state()
 
     # --- layout ------------------------------------------------------------------------
@@ -157,6 +164,8 @@ class GoLivePanel(QWidget):
         self.record = QCheckBox("Record to")
         self.record.setChecked(True)
         self.record_path = QLineEdit(str(Path.home() / "harmonie-live.mkv"))
+        # a long path shows only its end in the field: the whole path is in the tooltip
+        self.record_path.textChanged.connect(lambda _t: self._render_state())
 
         self.go_live = QPushButton("Go Live")
         self.go_live.setObjectName("goLiveButton")
@@ -294,13 +303,35 @@ class GoLivePanel(QWidget):
 
     # --- rendering ---------------------------------------------------------------------
 
+    def _has_source(self) -> bool:
+        return any(
+            (picker.currentData() or "none") != "none"
+            for picker in (self.video_picker, self.overlay_picker, self.audio_picker)
+        )
+
     def _render_state(self) -> None:
+        """Each button enabled only when it does something; a disabled one says why."""
         state = self.session.state
         busy = state in ("starting", "live", "ending")
-        self.go_live.setEnabled(not busy)
+        has_source = self._has_source()
+        self.go_live.setEnabled(not busy and has_source)
+        self.go_live.setToolTip(
+            LIVE_WHY if busy else NO_SOURCE_WHY if not has_source
+            else "Start the show: record and publish to the ingest."
+        )  # fmt: skip
         self.end.setEnabled(state == "live")
+        self.end.setToolTip("End the show and save the recording." if state == "live"
+                            else NOT_LIVE_WHY)  # fmt: skip
         for control in self._settings_controls():
             control.setEnabled(not busy)
+        self.record_path.setEnabled(not busy and self.record.isChecked())
+        self.record_path.setToolTip(
+            self.record_path.text() if self.record.isChecked() else NOT_RECORDING_WHY
+        )
+        # On air is red and bold: the one thing an artist must see at a glance.
+        self.live_badge.setStyleSheet(
+            "color: #ff5252; font-weight: 700;" if state == "live" else ""
+        )
         if state == "live":
             publish = self.session.publish_state
             self.live_badge.setText("● LIVE" if publish == "live" else "● RECORDING")

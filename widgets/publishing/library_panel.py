@@ -4,6 +4,7 @@ It renders `PublishService` state and calls its methods; every update arrives th
 queue's signals (bridged onto the GUI thread). No I/O happens here.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl, Signal
@@ -11,6 +12,7 @@ from PySide6.QtGui import (
     QCloseEvent,
     QDesktopServices,
     QDragEnterEvent,
+    QDragLeaveEvent,
     QDropEvent,
     QGuiApplication,
 )
@@ -33,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from media.probe import ACCEPTED_EXTENSIONS, ACCEPTED_LIST
+from studio.publishing.publisher import WAITING_NO_WALLET
 from studio.publishing.service import PublishService
 from studio.publishing.track_player import TrackPlayer
 from studio.publishing.upload_queue import QueuedTrack, Refused, State
@@ -49,6 +52,13 @@ STATE_LABELS = {
     State.LISTED: "Listed",
     State.FAILED: "Failed",
 }
+NO_TRACK_SELECTED = "Select a track in the list first."
+NO_PUBLISHED_SELECTED = "Select one of your published tracks first."
+RETRY_WHY = "Only a failed or waiting track can be tried again."
+REMOVE_WHY = "This track is being registered on chain; wait for it to finish."
+UNLOCK_WHY = (
+    "Your tracks are on IPFS and wait for your wallet: unlock it to register them on chain."
+)
 EDIT_FIELDS = (
     ("title", "Title"),
     ("artist", "Artist"),
@@ -85,11 +95,22 @@ class DropZone(QFrame):
         layout.addWidget(label)
         layout.addLayout(buttons)
 
+    def _set_dragging(self, dragging: bool) -> None:
+        """The stylesheet's `QFrame#dropZone[dragging="true"]` lights the zone up."""
+        self.setProperty("dragging", dragging)
+        self.style().unpolish(self)
+        self.style().polish(self)
+
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
+            self._set_dragging(True)
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self._set_dragging(False)
 
     def dropEvent(self, event: QDropEvent) -> None:
+        self._set_dragging(False)
         paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
         if paths:
             event.acceptProposedAction()
@@ -138,6 +159,12 @@ class LibraryPanel(QWidget):
         self.remove_button = QPushButton("Remove")
         self.retry_button.clicked.connect(self._retry_selected)
         self.remove_button.clicked.connect(self._remove_selected)
+        # Shown while tracks wait for the wallet; the window connects it to its unlock dialog.
+        self.on_unlock: Callable[[], object] | None = None
+        self.unlock_button = QPushButton("Unlock wallet to register…")
+        self.unlock_button.setToolTip(UNLOCK_WHY)
+        self.unlock_button.clicked.connect(self._unlock)
+        self.unlock_button.hide()
 
         self.editor = QGroupBox("Details of the selected track")
         form = QFormLayout(self.editor)
@@ -159,6 +186,7 @@ class LibraryPanel(QWidget):
         self.library_view.setHeaderLabels(["Published track", "CID"])
         self.library_view.setRootIsDecorated(False)
         self.library_view.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.library_view.currentItemChanged.connect(lambda *_: self._render_library_buttons())
         self.play_button = QPushButton("Play")
         self.copy_button = QPushButton("Copy CID")
         self.open_button = QPushButton("Open in gateway")
@@ -171,6 +199,7 @@ class LibraryPanel(QWidget):
         queue_buttons.addWidget(self.retry_button)
         queue_buttons.addWidget(self.remove_button)
         queue_buttons.addStretch()
+        queue_buttons.addWidget(self.unlock_button)
         queue_box = QGroupBox("Publishing")
         queue_layout = QVBoxLayout(queue_box)
         queue_layout.addWidget(self.overall)
@@ -208,6 +237,8 @@ class LibraryPanel(QWidget):
         self._bridges[3].fired.connect(self._show_player_state)
         for track in service.tracks():
             self.show_track(track)
+        self._render_queue_buttons(None)
+        self._render_library_buttons()
 
     def _player_state_from_thread(self, state: str, detail: str) -> None:
         self._player_signal.emit((state, detail))
@@ -244,9 +275,17 @@ class LibraryPanel(QWidget):
         item.setText(3, track.cid or "")
         bar = self._bars[track.id]
         bar.setValue(int(track.progress * 1000))
-        bar.setFormat(track.detail if track.state in (State.FAILED, State.WAITING) else "%p%")
+        # A stopped row says why in words (elided to the column, whole in the tooltip): a
+        # sentence drawn inside a progress bar spilled over the rows below it.
+        stopped = track.state in (State.FAILED, State.WAITING)
+        bar.setHidden(stopped)
+        # the row already names the file: the column starts with what happened to it
+        reason = track.detail.removeprefix(f"{track.path.name}: ")
+        item.setText(2, reason if stopped else "")
+        item.setToolTip(2, track.detail if stopped else "")
         self.overall.setValue(int(self.service.overall_progress() * 1000))
         self._refresh_library()
+        self._render_unlock()
         if self.queue_view.currentItem() is item:
             self._selection_changed(item, None)
 
@@ -257,6 +296,55 @@ class LibraryPanel(QWidget):
             self.queue_view.takeTopLevelItem(self.queue_view.indexOfTopLevelItem(item))
         self.overall.setValue(int(self.service.overall_progress() * 1000))
         self._refresh_library()
+        self._render_unlock()
+        if self.queue_view.currentItem() is None:
+            self._selection_changed(None, None)
+
+    def set_unlock_action(self, unlock: Callable[[], object] | None) -> None:
+        """What "Unlock wallet to register…" opens (None: there is no wallet to unlock)."""
+        self.on_unlock = unlock
+        self._render_unlock()
+
+    def _render_unlock(self) -> None:
+        waiting = any(
+            t.state is State.WAITING and t.detail == WAITING_NO_WALLET
+            for t in self.service.tracks()
+        )
+        self.unlock_button.setVisible(waiting and self.on_unlock is not None)
+
+    def _unlock(self) -> None:
+        if self.on_unlock is not None:
+            self.on_unlock()
+
+    def _render_queue_buttons(self, track: QueuedTrack | None) -> None:
+        """Retry and Remove do something only for a selected track in some states."""
+        can_retry = track is not None and track.state in (State.FAILED, State.WAITING)
+        can_remove = track is not None and track.state is not State.REGISTERING
+        self.retry_button.setEnabled(can_retry)
+        self.retry_button.setToolTip(
+            "Try this track again." if can_retry else NO_TRACK_SELECTED if track is None
+            else RETRY_WHY
+        )  # fmt: skip
+        self.remove_button.setEnabled(can_remove)
+        self.remove_button.setToolTip(
+            "Take this track off the list (the file stays where it is)." if can_remove
+            else NO_TRACK_SELECTED if track is None else REMOVE_WHY
+        )  # fmt: skip
+
+    def _render_library_buttons(self) -> None:
+        selected = self._selected_library_cid() is not None
+        for button, does in (
+            (self.copy_button, "Copy the track's CID to the clipboard."),
+            (self.open_button, "Open the track in the IPFS gateway."),
+        ):
+            button.setEnabled(selected)
+            button.setToolTip(does if selected else NO_PUBLISHED_SELECTED)
+        playing = self.player.playing
+        self.play_button.setEnabled(selected or playing)
+        self.play_button.setToolTip(
+            "Stop playing." if playing else "Listen to the selected track." if selected
+            else NO_PUBLISHED_SELECTED
+        )  # fmt: skip
 
     def _refresh_library(self) -> None:
         published = self.service.published()
@@ -272,6 +360,7 @@ class LibraryPanel(QWidget):
             item.setToolTip(0, str(track.path))
             if track.cid == current:
                 self.library_view.setCurrentItem(item)
+        self._render_library_buttons()
 
     # --- queue actions -------------------------------------------------------------------
 
@@ -297,11 +386,12 @@ class LibraryPanel(QWidget):
         track_id = None if current is None else int(current.data(0, Qt.ItemDataRole.UserRole))
         if track_id is None:
             self.editor.setEnabled(False)
+            self._render_queue_buttons(None)
             return
         track = self.service.queue.get(track_id)
         editable = track.state not in (State.REGISTERING, State.LISTED)
         self.editor.setEnabled(editable)
-        self.retry_button.setEnabled(track.state in (State.FAILED, State.WAITING))
+        self._render_queue_buttons(track)
         metadata = track.metadata
         for key, edit in self.fields.items():
             if not edit.hasFocus():
@@ -349,6 +439,7 @@ class LibraryPanel(QWidget):
         if self.player.playing:
             self.player.stop()
             self.play_button.setText("Play")
+            self._render_library_buttons()
             return
         cid = self._selected_library_cid()
         if not cid:
@@ -358,11 +449,13 @@ class LibraryPanel(QWidget):
         )
         self.player.play(str(local.path) if local else self.service.gateway_link(cid))
         self.play_button.setText("Stop")
+        self._render_library_buttons()
 
     def _show_player_state(self, value: tuple[str, str]) -> None:
         state, detail = value
         if state != "playing":
             self.play_button.setText("Play")
+        self._render_library_buttons()
         self.player_status.setText(detail if state == "error" else state.capitalize())
 
     def closeEvent(self, event: QCloseEvent) -> None:
