@@ -1,5 +1,5 @@
 """A small real GUI process for the end-to-end tip test and bench/tips.py: tray icon, alert
-feed, revenue dashboard and the tips stack (studio.tips.TipService), as the studio assembles
+feed, revenue dashboard and the tips stack (studio.tips.service.TipService), as the studio assembles
 them.
 
     python -m harness.tray_app --rpc URL --contract 0x... --artist 0x... [--data DIR]
@@ -54,7 +54,7 @@ def profile_network(args: argparse.Namespace) -> Network:
             confirmations=args.confirmations,
             contracts=contracts,
         )
-    if args.profile == LOCAL.name:  # what studio.wallet_session.local_network makes of /chain
+    if args.profile == LOCAL.name:  # what studio.wallet.session.local_network makes of /chain
         return replace(LOCAL_DEVNET, rpc_url=args.rpc, chain_id=args.chain_id, contracts=contracts)
     profile = load_profile(args.profile, {"chain": {"rpc_url": args.rpc, "contracts": contracts}})
     return asyncio.run(network_for_profile(profile.chain, None))

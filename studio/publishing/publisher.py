@@ -516,7 +516,7 @@ class BackendLister:
 class BackendClientLister:
     """The `Lister` on the studio's signed-in `BackendClient` (it renews its own tokens)."""
 
-    def __init__(self, client: Any) -> None:  # studio.backend_client.BackendClient
+    def __init__(self, client: Any) -> None:  # studio.social.backend_client.BackendClient
         self.client = client
 
     async def list_track(self, listing: dict[str, Any]) -> str:

@@ -135,7 +135,7 @@ class WalletRegistrar:
 
     def __init__(
         self,
-        session: Any,  # studio.wallet_session.WalletSession
+        session: Any,  # studio.wallet.session.WalletSession
         confirm: ConfirmPrepared,
         receipt_timeout_s: float = 180.0,
     ) -> None:
@@ -233,7 +233,7 @@ class WalletMinter:
 
     def __init__(
         self,
-        session: Any,  # studio.wallet_session.WalletSession
+        session: Any,  # studio.wallet.session.WalletSession
         confirm: ConfirmPrepared,
         royalty_bps: int = 1000,
         receipt_timeout_s: float = 180.0,

@@ -2,7 +2,7 @@
 watcher, the alerts (chain + backend, de-duplicated) and the revenue figures.
 
     tips = TipService(network, artist, studio.data_dir)      # network: chain.networks.Network
-    widgets.tip_notifier.attach(tray, window, tips.alerts)
+    widgets.tips.tip_notifier.attach(tray, window, tips.alerts)
     await tips.start(backend_client)                          # backend_client optional
     ...
     await tips.stop()
@@ -70,7 +70,7 @@ class TipService:
 
     async def start(self, backend_client: Any = None) -> None:
         """Watch the chain; also take the backend's tip notifications when a signed-in
-        `studio.backend_client.BackendClient` is given."""
+        `studio.social.backend_client.BackendClient` is given."""
         if self.network.rpc_url.startswith(("ws://", "wss://")):
             self._w3 = await AsyncWeb3(WebSocketProvider(self.network.rpc_url))
         else:

@@ -147,7 +147,7 @@ async def test_unreachable_node_waits_then_resumes(
 ) -> None:
     account, token = artist
     path = make_audio(tmp_path, "opus", seconds=1.0, title=f"retry {uuid.uuid4().hex}")
-    (track,), _ = queue.add([path])
+    queue.add([path])
     async with KuboClient(f"http://127.0.0.1:{free_port()}") as dead:
         publisher = Publisher(
             queue, dead, tmp_path / "work", registrar=registrar_for(chain, account)

@@ -1,8 +1,8 @@
 """The Chat dock: the show's chat as plain text, a line to write in, Delete / Mute for the artist.
 
-It renders a `studio.chat_room.ChatRoom` and calls its coroutines on the qasync loop. Chat text
-comes from strangers: it only ever goes into QListWidgetItem text and plain-text labels, never
-into anything that would interpret markup.
+It renders a `studio.social.chat_room.ChatRoom` and calls its coroutines on the qasync loop.
+Chat text comes from strangers: it only ever goes into QListWidgetItem text and plain-text
+labels, never into anything that would interpret markup.
 """
 
 import asyncio

@@ -1,7 +1,7 @@
 """The revenue dashboard: tips over time, top supporters, per stream and track, split payouts,
 the withdrawable balance with a Withdraw button, and CSV export.
 
-It renders a `studio.revenue.Summary` and `ChainState`; it does no I/O itself. Withdraw calls
+It renders a `studio.tips.revenue.Summary` and `ChainState`; it does no I/O itself. Withdraw calls
 `on_withdraw(amount_wei)`, which sends the transaction through the wallet's confirmation
 dialog; Export asks for a file and calls `on_export(path)`. `withdraw_blocked()` (optional)
 says why Withdraw cannot be used now (wallet locked, one under way), or None;

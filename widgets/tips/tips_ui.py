@@ -1,6 +1,6 @@
 """The tips journey in the window, in one call:
 
-    ui = attach_tips(window, tray, tips, wallet_session)   # tips: studio.tips.TipService
+    ui = attach_tips(window, tray, tips, wallet_session)   # tips: studio.tips.service.TipService
 
 puts the alert feed in the Alerts dock, the revenue dashboard in a Revenue page (Withdraw
 through the wallet's confirmation dialog when a wallet session is given; Export CSV), and

@@ -1,6 +1,6 @@
 """The Wallet panel: account, address (copy, QR), balance, network, lock state, history.
 
-A plain QWidget over a studio.wallet_session.WalletSession; the main window docks it.
+A plain QWidget over a studio.wallet.session.WalletSession; the main window docks it.
 `confirm_and_send(prepared)` is the one way the rest of the UI signs: confirmation dialog,
 unlock if needed, send.
 """

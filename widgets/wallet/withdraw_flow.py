@@ -1,4 +1,4 @@
-"""Withdraw from the dashboard: the window's side of studio.wallet_flows.Withdrawal.
+"""Withdraw from the dashboard: the window's side of studio.wallet.flows.Withdrawal.
 
     dashboard = RevenueDashboard(symbol, on_withdraw=WithdrawFlow(window, session, revenue))
 
