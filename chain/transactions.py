@@ -17,6 +17,9 @@
   before it is free, or the node lost it and has not had it back for `drop_after_blocks`.
 """
 
+# Over 450 lines on purpose: TxManager owns a transaction's whole life (prepare, send,
+# reconcile with the node, speed up, cancel, wait); nonce rules must not be split across modules.
+
 import logging
 import threading
 import time

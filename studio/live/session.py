@@ -10,135 +10,68 @@ Everything a view needs arrives through `studio.signals.Signal`s, always emitted
 event loop (the media threads hand over with call_soon_threadsafe).
 """
 
+# Over 450 lines on purpose: LiveSession is one state machine (start, publish, codec switch,
+# stop, figures) whose steps share its state; its options, sources and viewer count live beside it.
+
 import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import httpx
 import numpy as np
 
 from media.alert_overlay import AlertOverlay
 from media.encoded_track import EncodedTrack
 from media.encoder import AudioSettings, VideoSettings
 from media.errors import MediaError
-from media.mixer import Layout
 from media.pipeline import LivePipeline
 from media.recorder import Recorder, check_recording_target
 from media.sources import (
     AudioSource,
-    CameraSource,
-    MicrophoneSource,
-    ScreenSource,
     VideoSource,
-    list_cameras,
-    list_microphones,
-    pattern_source,
-    tone_source,
 )
-from studio.errors import StudioError
 from studio.live.codec_fallback import (
     CODEC_LABELS,
     is_codec_refusal,
     other_video_codec,
     switch_video_codec,
 )
+from studio.live.options import (
+    Layout,
+    LiveError,
+    LiveOptions,
+    available_audio_sources,
+    available_video_sources,
+    open_audio_source,
+    open_video_source,
+    whip_token_from_env,
+)
+from studio.live.viewers import fetch_viewer_count, relay_live_url
 from studio.logs import event
 from studio.signals import Signal
 
 log = logging.getLogger(__name__)
 
+__all__ = [  # what the panel and the CLI take from here (options and sources live beside it)
+    "Layout",
+    "LiveError",
+    "LiveOptions",
+    "LiveSession",
+    "available_audio_sources",
+    "available_video_sources",
+    "fetch_viewer_count",
+    "open_audio_source",
+    "open_video_source",
+    "relay_live_url",
+    "whip_token_from_env",
+]
+
 STATS_INTERVAL_S = 1.0
-TOKEN_ENV = "HARMONIE_WHIP_TOKEN"
-
-
-class LiveError(StudioError):
-    """Going live cannot start: a device, a setting or the recording target is wrong."""
-
-
-@dataclass
-class LiveOptions:
-    """What to capture and where it goes. Source specs are strings a person can type:
-
-    video / overlay: "testsrc", "screen[:DISPLAY]", "camera[:/dev/videoN]", "none"
-    audio: "tone[:HZ]", "mic[:DEVICE]", "none" (several may be mixed)
-    """
-
-    video: str = "testsrc"
-    overlay: str = "none"
-    audio: list[str] = field(default_factory=lambda: ["tone"])
-    layout: Layout = Layout.PIP
-    width: int = 1280
-    height: int = 720
-    fps: int = 30
-    video_codec: str = "vp8"
-    video_bitrate: int = 2_500_000
-    audio_bitrate: int = 128_000
-    keyframe_interval_s: float = 2.0
-    record_path: Path | None = None
-    whip_url: str | None = None
-    # The stream key, or an async callable returning a fresh one for each WHIP request (the
-    # backend's short-lived access token). Never logged.
-    whip_token: "str | Callable[[], Awaitable[str | None]] | None" = field(default=None, repr=False)
-    title: str = ""
-
-
-def open_video_source(spec: str, opts: LiveOptions) -> VideoSource | None:
-    kind, _, arg = spec.partition(":")
-    kind = kind.strip().lower()
-    if kind in ("", "none"):
-        return None
-    if kind in ("testsrc", "test", "pattern"):
-        return pattern_source(opts.width, opts.height, opts.fps)
-    if kind == "camera":
-        return CameraSource(arg or "/dev/video0", opts.width, opts.height, opts.fps)
-    if kind == "screen":
-        return ScreenSource(arg or None, fps=opts.fps)
-    raise LiveError(f"Unknown video source '{spec}': use testsrc, screen, camera or none.")
-
-
-def open_audio_source(spec: str) -> AudioSource | None:
-    kind, _, arg = spec.partition(":")
-    kind = kind.strip().lower()
-    if kind in ("", "none"):
-        return None
-    if kind == "tone":
-        try:
-            frequency = float(arg) if arg else 440.0
-        except ValueError:
-            raise LiveError(f"'{arg}' is not a tone frequency in Hz.") from None
-        return tone_source(frequency, -20.0)
-    if kind in ("mic", "microphone"):
-        return MicrophoneSource(arg or None, channels=2)
-    raise LiveError(f"Unknown audio source '{spec}': use tone, mic or none.")
-
-
-def available_video_sources() -> list[tuple[str, str]]:
-    """(spec, label) pairs for the video pickers; cameras only when there are some."""
-    choices = [("testsrc", "Test pattern")]
-    if os.environ.get("DISPLAY"):
-        choices.append(("screen", f"Screen ({os.environ['DISPLAY']})"))
-    choices += [(f"camera:{d.id}", d.label) for d in list_cameras()]
-    return choices
-
-
-def available_audio_sources(refresh: bool = False) -> list[tuple[str, str]]:
-    """(spec, label) pairs for the audio picker; `refresh` re-scans sound devices."""
-    try:
-        microphones = list_microphones(refresh=refresh)
-    except Exception as exc:  # PortAudio missing or broken: say so in the log, offer the tone
-        log.warning("cannot list microphones: %s", exc)
-        microphones = []
-    return [("tone", "Test tone (440 Hz)")] + [
-        (f"mic:{d.id}", f"Microphone: {d.label}") for d in microphones
-    ]
 
 
 class Publisher(Protocol):
@@ -544,43 +477,9 @@ class LiveSession:
             self.stats_changed.emit(self.stats())
 
 
-def relay_live_url(whip_url: str) -> tuple[str, str] | None:
-    """For our backend's relay (`.../whip/<stream>`): its live list URL and the stream name.
-
-    Any other WHIP ingest has no such list; the studio then shows no viewer count.
-    """
-    parts = urlsplit(whip_url)
-    base, sep, stream = parts.path.rpartition("/whip/")
-    if not sep or not stream or "/" in stream:
-        return None
-    return f"{parts.scheme}://{parts.netloc}{base}/relay/live", stream
-
-
-async def fetch_viewer_count(whip_url: str) -> int | None:
-    target = relay_live_url(whip_url)
-    if target is None:
-        return None
-    url, stream = target
-    try:
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            response = await client.get(url)
-        if response.status_code != 200:
-            return None
-        for entry in response.json():
-            if entry.get("stream") == stream:
-                return int(entry.get("viewers", 0))
-        return 0
-    except (httpx.HTTPError, ValueError, TypeError, AttributeError):
-        return None
-
-
 def _where(url: str) -> str:
     """Scheme, host and path of a URL: no query string or credentials (they may hold keys)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-def whip_token_from_env() -> str | None:
-    return os.environ.get(TOKEN_ENV) or None

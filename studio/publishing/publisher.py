@@ -8,6 +8,9 @@ profile without a wallet or a backend leaves the track clearly waiting instead o
 pretending it was published.
 """
 
+# Over 450 lines on purpose: the Publisher's steps (analyse, upload, metadata, register, list)
+# each persist into the queue and read what the previous one left; one module keeps that order.
+
 import asyncio
 import json
 import logging

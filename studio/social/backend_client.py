@@ -13,6 +13,9 @@ The signer is anything with an `address` and `sign_message(text) -> hex signatur
 personal_sign; sync or async), so this module does not depend on the wallet implementation.
 """
 
+# Over 450 lines on purpose: one client for the backend's whole API (SIWE sign-in with token
+# refresh, REST calls, the WebSocket with resume), so every call shares one session and its tokens.
+
 import asyncio
 import contextlib
 import inspect
