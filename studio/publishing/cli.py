@@ -23,10 +23,9 @@ from studio.publishing.publisher import Publisher
 from studio.publishing.upload_queue import QueuedTrack, Refused, State, UploadQueue
 from studio.publishing.wiring import (
     QUEUE_FILE,
+    publisher_for,
     queue_path,
-    studio_lister,
-    studio_minter,
-    studio_registrar,
+    rendition_for,
 )
 from studio.wallet.shell_unlock import (
     HEADLESS_UNLOCK_S,
@@ -111,8 +110,7 @@ def emit(line: dict[str, Any]) -> None:
 
 
 async def run_publish(args: argparse.Namespace, studio: Studio) -> int:
-    rendition = args.rendition or studio.settings.get("rendition_format", "opus")
-    rendition = None if rendition == "none" else rendition
+    rendition = rendition_for(studio, args.rendition)
     if args.dry_run:
         return await _dry_run(args, rendition)
     started = False
@@ -129,21 +127,11 @@ async def run_publish(args: argparse.Namespace, studio: Studio) -> int:
             api_url = studio.backend_url or ""
         queue = UploadQueue(queue_path(studio))
         ipfs = KuboClient(api_url) if api_url else None
-        gateway = studio.settings.get("ipfs_gateway_url") or None
         try:
             added, refused = queue.add(args.paths)
             for item in refused:
                 emit(refused_line(item))
-            publisher = Publisher(
-                queue,
-                ipfs,
-                studio.data_dir / "uploads",
-                registrar=studio_registrar(studio),
-                lister=studio_lister(studio),
-                minter=studio_minter(studio),
-                rendition=rendition,
-                gateway_url=gateway,
-            )
+            publisher = publisher_for(studio, queue, ipfs, rendition)
             wanted = {t.id for t in added}
             printed: set[int] = set()
 

@@ -16,9 +16,8 @@ from studio.publishing.upload_queue import QueuedTrack, Refused, State, UploadQu
 from studio.publishing.wiring import (
     QUEUE_FILE,
     PublishingHost,
-    studio_lister,
-    studio_minter,
-    studio_registrar,
+    publisher_for,
+    rendition_for,
 )
 from studio.signals import Signal
 
@@ -137,17 +136,7 @@ def publish_service_for(studio: PublishingHost) -> PublishService:
         ipfs = None
         if api_url:
             ipfs = clients.setdefault(api_url, KuboClient(api_url))
-        rendition = studio.settings.get("rendition_format", "opus")
-        return Publisher(
-            queue,
-            ipfs,
-            studio.data_dir / "uploads",
-            registrar=studio_registrar(studio),
-            lister=studio_lister(studio),
-            minter=studio_minter(studio),
-            rendition=None if rendition == "none" else rendition,
-            gateway_url=studio.settings.get("ipfs_gateway_url") or None,
-        )
+        return publisher_for(studio, queue, ipfs, rendition_for(studio))
 
     service_ref: list[PublishService] = []
 

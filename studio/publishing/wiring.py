@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from studio.profiles import Profile
-from studio.publishing.publisher import Lister, Minter, Registrar
+from studio.publishing.ipfs_client import KuboClient
+from studio.publishing.publisher import Lister, Minter, Publisher, Registrar
+from studio.publishing.upload_queue import UploadQueue
 from studio.settings import Settings
 
 
@@ -75,3 +77,28 @@ def studio_lister(studio: PublishingHost) -> Lister | None:
     from studio.publishing.publisher import BackendClientLister
 
     return BackendClientLister(client)
+
+
+def rendition_for(studio: PublishingHost, asked: str | None = None) -> str | None:
+    """The streaming rendition to make: `asked`, else the settings' (default opus); "none": none."""
+    rendition = asked or studio.settings.get("rendition_format", "opus")
+    return None if rendition == "none" else rendition
+
+
+def publisher_for(
+    studio: PublishingHost,
+    queue: UploadQueue,
+    ipfs: KuboClient | None,
+    rendition: str | None,
+) -> Publisher:
+    """The pipeline on the studio's wallet, backend and settings, for the window and the CLI."""
+    return Publisher(
+        queue,
+        ipfs,
+        studio.data_dir / "uploads",
+        registrar=studio_registrar(studio),
+        lister=studio_lister(studio),
+        minter=studio_minter(studio),
+        rendition=rendition,
+        gateway_url=studio.settings.get("ipfs_gateway_url") or None,
+    )
