@@ -11,13 +11,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from backend import __version__, accounts, auth, chat, discovery, live, notifications, ops
-from backend.config import BackendConfig
+from backend.config import MIB, BackendConfig
 from backend.content_store import content_store_router
 from backend.database import make_engine, make_sessions, migrate
-from backend.devnet import mount_devnet
+from backend.devnet import RPC_PATH, mount_devnet
 from backend.errors import COMMON_RESPONSES, install_error_handlers
 from backend.fanout import make_bus
 from backend.hub import Hub
+from backend.limits import BodyLimits, TrustedProxyHeaders
 from backend.metrics import Metrics, RequestCounter
 from backend.ratelimit import make_rate_limiter
 from backend.services import Services
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def create_services(config: BackendConfig) -> Services:
-    engine = make_engine(config.database_url)
+    engine = make_engine(config.resolved_database_url())
     bus = make_bus(config.redis_url)
     return Services(
         config=config,
@@ -76,6 +77,15 @@ def create_app(config: BackendConfig) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(RequestCounter, metrics=services.metrics)
+    app.add_middleware(
+        BodyLimits,
+        max_body_bytes=config.max_body_bytes,
+        body_timeout_s=config.body_timeout_s,
+        # The content store's add answers its own limit, in Kubo's error shape; the devnet's
+        # JSON-RPC carries contract bytecode.
+        per_route={"/api/v0/add": None, RPC_PATH: 4 * MIB},
+    )
+    app.add_middleware(TrustedProxyHeaders, trusted_hosts=list(config.trusted_proxies))
 
     app.include_router(ops.router)
     app.include_router(auth.router)
