@@ -94,8 +94,21 @@ def create_app(config: BackendConfig) -> FastAPI:
     app.include_router(live.router)
     app.include_router(chat.router)
     app.include_router(notifications.router)
-    app.include_router(content_store_router(config.data_dir, require_sign_in=not config.local))
-    app.include_router(streams_router(config.data_dir))
+    store = content_store_router(
+        config.data_dir,
+        require_sign_in=not config.local,
+        max_upload_bytes=config.max_upload_bytes,
+        quota_bytes=config.storage_quota_bytes,
+    )
+    services.content_store = store.store  # type: ignore[attr-defined]
+    app.include_router(store)
+    app.include_router(
+        streams_router(
+            config.data_dir,
+            viewers_per_client=config.viewer_sessions_per_client,
+            retry_after_s=config.viewer_retry_after_s,
+        )
+    )
     mount_devnet(app)  # local profile only (HARMONIE_DEVNET=1)
     app.mount("/fan", fan_page(), name="fan")
     return app

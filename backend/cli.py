@@ -60,6 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="a reverse proxy whose X-Forwarded-For / Forwarded names the client (repeatable)",
     )
     parser.add_argument(
+        "--registry-rpc-url",
+        default=os.environ.get("HARMONIE_REGISTRY_RPC_URL"),
+        help="JSON-RPC node to ask who registered a CID before listing it "
+        "(env HARMONIE_REGISTRY_RPC_URL)",
+    )
+    parser.add_argument(
+        "--content-registry",
+        default=os.environ.get("HARMONIE_CONTENT_REGISTRY_ADDRESS"),
+        metavar="ADDRESS",
+        help="the content registry contract (env HARMONIE_CONTENT_REGISTRY_ADDRESS)",
+    )
+    parser.add_argument(
         "--viewer-sessions-per-client",
         type=int,
         default=defaults.viewer_sessions_per_client,
@@ -120,6 +132,8 @@ def config_from_args(args: argparse.Namespace) -> BackendConfig:
         # From the environment, never the command line (visible to every local user).
         jwt_secret=os.environ.get("HARMONIE_JWT_SECRET") or None,
         trusted_proxies=tuple(args.trusted_proxy),
+        registry_rpc_url=args.registry_rpc_url,
+        content_registry_address=args.content_registry,
         viewer_sessions_per_client=args.viewer_sessions_per_client,
         max_upload_bytes=args.max_upload_mb * MIB,
         storage_quota_bytes=args.storage_quota_mb * MIB,

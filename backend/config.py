@@ -77,6 +77,10 @@ class BackendConfig:
     # Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For / Forwarded
     # header names the real client. Empty: the connecting address is the client.
     trusted_proxies: tuple[str, ...] = ()
+    # The content registry that says who owns a CID before it is listed (backend.ownership);
+    # the embedded devnet's when it runs.
+    registry_rpc_url: str | None = None
+    content_registry_address: str | None = None
     # The server (backend.server): request headers must be whole within header_timeout_s;
     # at most max_pending_connections wait for theirs (the oldest goes first), and at most
     # max_connections are open (one more is answered 503).

@@ -68,7 +68,7 @@ class BodyLimits:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        limit = self.per_route[path] if path in self.per_route else self.max_body_bytes
+        limit = self.per_route.get(path, self.max_body_bytes)
         too_large = f"the request body is larger than {human_size(limit or 0)}"
         declared = dict(scope["headers"]).get(b"content-length")
         if limit and declared is not None and declared.isdigit() and int(declared) > limit:

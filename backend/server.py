@@ -81,7 +81,7 @@ def server_config(app: FastAPI, config: BackendConfig, **options: Any) -> uvicor
     max_connections = min(config.max_connections, max(open_files - _SPARE_FDS, 64))
     if max_connections < config.max_connections:
         log.warning(
-            "only %d open files allowed: serving at most %d connections", open_files, max_connections
+            "%d open files allowed: serving at most %d connections", open_files, max_connections
         )
     settings: dict[str, Any] = {
         "host": config.host,

@@ -213,6 +213,20 @@ async def next_frame(
             return data  # type: ignore[no-any-return]
 
 
+async def upload(
+    client: httpx.AsyncClient, backend: RunningBackend, tokens: dict[str, Any], data: bytes
+) -> str:
+    """Store `data` in the backend's content store as the signed-in account; its CID."""
+    response = await client.post(
+        f"{backend.url}/api/v0/add",
+        params={"cid-version": "1"},
+        files={"file": ("track.bin", data)},
+        headers=bearer(tokens),
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["Hash"])
+
+
 def cid(n: int) -> str:
     """A syntactically valid CIDv1 (base32) that is distinct per n."""
     alphabet = "abcdefghijklmnopqrstuvwxyz234567"
