@@ -2,8 +2,9 @@
 
 The registry (`artist_of(cid)`) is the authority when the backend knows one: the embedded
 devnet's, or `registry_rpc_url` + `content_registry_address`. Without one, the content store's
-record of who uploaded the file decides. When neither can tell, listing is refused: a track is
-never listed under an artist nobody has shown to own it.
+record of who uploaded the file decides. When neither can tell, a hosted backend refuses the
+listing: a track is never listed under an artist nobody has shown to own it. The studio's own
+`--local` backend (loopback only, files stored unsigned, so uploaders are unknown) lists it.
 """
 
 from typing import Any
@@ -81,6 +82,8 @@ async def check_owner(app: Any, services: Services, cid: str, caller: str) -> No
         return
     if uploaders:
         raise HTTPException(403, detail="this CID was uploaded to this backend by another account")
+    if services.config.local:
+        return  # one machine's own listings, reachable from loopback only
     raise HTTPException(
         403,
         detail="cannot tell that this CID is yours: upload the file to this backend's content "
