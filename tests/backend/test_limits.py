@@ -25,14 +25,7 @@ from tests.backend.support import (
     upload,
 )
 from tests.backend.test_cli import _stop, _wait_healthy
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+from tests.uploads.test_large_file import rss_mb
 
 
 async def _response_head(reader: asyncio.StreamReader) -> bytes:
