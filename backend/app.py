@@ -11,13 +11,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from backend import __version__, accounts, auth, chat, discovery, notifications, ops
-from backend.config import BackendConfig
+from backend.config import MIB, BackendConfig
 from backend.content_store import content_store_router
 from backend.database import make_engine, make_sessions, migrate
-from backend.devnet import mount_devnet
+from backend.devnet import RPC_PATH, mount_devnet
 from backend.errors import COMMON_RESPONSES, install_error_handlers
 from backend.hub import Hub
 from backend.instance_bus import make_bus
+from backend.limits import BodyLimits, TrustedProxyHeaders
 from backend.metrics import Metrics, RequestCounter
 from backend.ratelimit import make_rate_limiter
 from backend.services import Services
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def create_services(config: BackendConfig) -> Services:
-    engine = make_engine(config.database_url)
+    engine = make_engine(config.resolved_database_url())
     bus = make_bus(config.redis_url)
     return Services(
         config=config,
@@ -76,6 +77,15 @@ def create_app(config: BackendConfig) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(RequestCounter, metrics=services.metrics)
+    app.add_middleware(
+        BodyLimits,
+        max_body_bytes=config.max_body_bytes,
+        body_timeout_s=config.body_timeout_s,
+        # The content store's add answers its own limit, in Kubo's error shape; the devnet's
+        # JSON-RPC carries contract bytecode.
+        per_route={"/api/v0/add": None, RPC_PATH: 4 * MIB},
+    )
+    app.add_middleware(TrustedProxyHeaders, trusted_hosts=list(config.trusted_proxies))
 
     app.include_router(ops.router)
     app.include_router(auth.router)
@@ -84,8 +94,21 @@ def create_app(config: BackendConfig) -> FastAPI:
     app.include_router(announcements.router)
     app.include_router(chat.router)
     app.include_router(notifications.router)
-    app.include_router(content_store_router(config.data_dir, require_sign_in=not config.local))
-    app.include_router(streams_router(config.data_dir))
+    store = content_store_router(
+        config.data_dir,
+        require_sign_in=not config.local,
+        max_upload_bytes=config.max_upload_bytes,
+        quota_bytes=config.storage_quota_bytes,
+    )
+    services.content_store = store.store  # type: ignore[attr-defined]
+    app.include_router(store)
+    app.include_router(
+        streams_router(
+            config.data_dir,
+            viewers_per_client=config.viewer_sessions_per_client,
+            retry_after_s=config.viewer_retry_after_s,
+        )
+    )
     mount_devnet(app)  # local profile only (HARMONIE_DEVNET=1)
     app.mount("/fan", fan_page(), name="fan")
     return app

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from backend import __version__
-from backend.config import DEFAULT_CHAIN_IDS, BackendConfig
+from backend.config import DEFAULT_CHAIN_IDS, MIB, BackendConfig, default_data_dir
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,12 +21,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument(
         "--database-url",
-        default="sqlite+aiosqlite:///harmonie-backend.db",
-        help="SQLAlchemy URL: sqlite+aiosqlite:///file.db or postgresql+asyncpg://...",
+        default="",
+        help="SQLAlchemy URL: sqlite:///file.db or postgresql://... (default: SQLite in the "
+        "data dir)",
     )
     parser.add_argument("--redis-url", default=None, help="redis://... to fan out across instances")
     parser.add_argument(
-        "--data-dir", type=Path, default=Path("."), help="content store and devnet state"
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"ingest token, content store and devnet state (default: {default_data_dir()})",
     )
     parser.add_argument(
         "--local",
@@ -61,6 +65,56 @@ def build_parser() -> argparse.ArgumentParser:
         help="lock FILE while running and write this backend's pid and port in it; refuse to "
         "start when another backend holds it (one backend per database)",
     )
+    defaults = BackendConfig(data_dir=Path())
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="IP[/BITS]",
+        help="a reverse proxy whose X-Forwarded-For / Forwarded names the client (repeatable)",
+    )
+    parser.add_argument(
+        "--registry-rpc-url",
+        default=os.environ.get("HARMONIE_REGISTRY_RPC_URL"),
+        help="JSON-RPC node to ask who registered a CID before listing it "
+        "(env HARMONIE_REGISTRY_RPC_URL)",
+    )
+    parser.add_argument(
+        "--content-registry",
+        default=os.environ.get("HARMONIE_CONTENT_REGISTRY_ADDRESS"),
+        metavar="ADDRESS",
+        help="the content registry contract (env HARMONIE_CONTENT_REGISTRY_ADDRESS)",
+    )
+    parser.add_argument(
+        "--viewer-sessions-per-client",
+        type=int,
+        default=defaults.viewer_sessions_per_client,
+        help="live playback sessions at once per client address and per account (0: no cap)",
+    )
+    parser.add_argument(
+        "--max-upload-mb",
+        type=int,
+        default=defaults.max_upload_bytes // MIB,
+        help="largest file the content store takes (0: no limit)",
+    )
+    parser.add_argument(
+        "--storage-quota-mb",
+        type=int,
+        default=defaults.storage_quota_bytes // MIB,
+        help="content store space per signed-in account (0: no limit)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=defaults.header_timeout_s,
+        help="seconds a client has to send a request's headers",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=defaults.max_connections,
+        help="open connections at most (one more is answered 503)",
+    )
     parser.add_argument("--log-level", default="info")
     return parser
 
@@ -78,8 +132,37 @@ def _port_problem(host: str, port: int) -> str | None:
     return None
 
 
+def config_from_args(args: argparse.Namespace) -> BackendConfig:
+    """The configuration the arguments ask for; ValueError with a human message if invalid."""
+    return BackendConfig(
+        host=args.host,
+        port=args.port,
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        data_dir=args.data_dir or default_data_dir(),
+        local=args.local,
+        siwe_domains=tuple(args.siwe_domain),
+        chain_ids=tuple(args.chain_id) or DEFAULT_CHAIN_IDS,
+        # From the environment, never the command line (visible to every local user).
+        jwt_secret=os.environ.get("HARMONIE_JWT_SECRET") or None,
+        trusted_proxies=tuple(args.trusted_proxy),
+        registry_rpc_url=args.registry_rpc_url,
+        content_registry_address=args.content_registry,
+        viewer_sessions_per_client=args.viewer_sessions_per_client,
+        max_upload_bytes=args.max_upload_mb * MIB,
+        storage_quota_bytes=args.storage_quota_mb * MIB,
+        header_timeout_s=args.header_timeout,
+        max_connections=args.max_connections,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        print(f"harmonie-backend: {exc}", file=sys.stderr)
+        return 2
     if args.exit_with_stdin:
         from backend.lifeline import watch_parent_pipe
 
@@ -100,33 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from backend.app import create_app
+    from backend.server import server_config
 
-    config = BackendConfig(
-        host=args.host,
-        port=args.port,
-        database_url=args.database_url,
-        redis_url=args.redis_url,
-        data_dir=args.data_dir,
-        local=args.local,
-        siwe_domains=tuple(args.siwe_domain),
-        chain_ids=tuple(args.chain_id) or DEFAULT_CHAIN_IDS,
-        # From the environment, never the command line (visible to every local user).
-        jwt_secret=os.environ.get("HARMONIE_JWT_SECRET") or None,
-    )
     try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
         app = create_app(config)
     except Exception as exc:
         print(f"harmonie-backend: cannot start: {exc}", file=sys.stderr)
         return 1
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=False,
-        ws_max_size=64 * 1024,  # chat and notification frames are small; refuse floods early
-        # Compressing small frames per connection costs CPU and ~256 KiB of zlib state per
-        # socket: off, so one instance holds thousands of chat readers.
-        ws_per_message_deflate=False,
-    )
+    uvicorn.Server(server_config(app, config, log_level=args.log_level)).run()
     return 0

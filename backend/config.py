@@ -1,19 +1,41 @@
 """Backend configuration, from the command line or the embedding studio."""
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import platformdirs
+
 # Core mainnet, Core testnet, and the chain ids local devnets use (anvil/hardhat, eth-tester).
 DEFAULT_CHAIN_IDS: tuple[int, ...] = (1116, 1114, 1337, 31337, 131277322940537)
+
+
+KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
+
+
+def default_data_dir() -> Path:
+    """Per user (e.g. ~/.local/share/harmonie-backend), never the directory it started in."""
+    return platformdirs.user_data_path("harmonie-backend", appauthor=False)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
 class BackendConfig:
     host: str = "127.0.0.1"
     port: int = 8000
-    database_url: str = "sqlite+aiosqlite:///harmonie-backend.db"
+    # "": SQLite in data_dir (backend.db). Plain `sqlite:///` and `postgresql://` URLs get
+    # their async driver (backend.database.async_database_url).
+    database_url: str = ""
     redis_url: str | None = None
-    data_dir: Path = Path(".")
+    data_dir: Path = field(default_factory=default_data_dir)
     # The studio's own backend on loopback (`--local`): anyone on this machine may store
     # files in its content store. A hosted backend only takes files from signed-in artists.
     local: bool = False
@@ -40,6 +62,48 @@ class BackendConfig:
     auth_burst: int = 60
     auth_rate_per_s: float = 2.0
     run_migrations: bool = True
+    # WHEP playback sessions at once per client address, and per signed-in account (0: no
+    # cap); one more is answered 429 with Retry-After.
+    viewer_sessions_per_client: int = 8
+    viewer_retry_after_s: int = 30
+    # The content store: one file at most this big (413), and each account's files together
+    # at most `storage_quota_bytes` (507). 0: no limit.
+    max_upload_bytes: int = 4 * GIB
+    storage_quota_bytes: int = 20 * GIB
+    # Request bodies of every other route (JSON, SDP): larger ones are answered 413 unread.
+    max_body_bytes: int = 64 * KIB
+    # A request body that stops arriving for this long is answered 408.
+    body_timeout_s: float = 30.0
+    # Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For / Forwarded
+    # header names the real client. Empty: the connecting address is the client.
+    trusted_proxies: tuple[str, ...] = ()
+    # The content registry that says who owns a CID before it is listed (backend.ownership);
+    # the embedded devnet's when it runs.
+    registry_rpc_url: str | None = None
+    content_registry_address: str | None = None
+    # The server (backend.server): request headers must be whole within header_timeout_s;
+    # at most max_pending_connections wait for theirs (the oldest goes first), and at most
+    # max_connections are open (one more is answered 503).
+    header_timeout_s: float = 10.0
+    max_pending_connections: int = 256
+    max_connections: int = 2048
+
+    def __post_init__(self) -> None:
+        if self.local and not is_loopback(self.host):
+            raise ValueError(
+                f"--local takes files from anyone who can connect, so it only runs on a "
+                f"loopback address (127.0.0.1, ::1, localhost), not on {self.host}"
+            )
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted proxy {proxy!r} is not an IP address or network (CIDR)"
+                ) from None
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'backend.db'}"
 
     def allowed_siwe_domains(self) -> tuple[str, ...]:
         if self.siwe_domains:

@@ -5,6 +5,10 @@ It speaks the subset of the Kubo RPC API the studio uses (`add` with CIDv1 and r
 Range support, so the studio's IPFS client talks to it exactly as to a Kubo node and gets
 the same CIDs (media.cid computes them the way Kubo does). Files live whole on disk under
 `<data-dir>/ipfs/`, named by CID; nothing is ever held whole in memory.
+
+Limits: one file at most `max_upload_bytes` (413), and on a hosted store (sign-in required)
+each account's files together at most `quota_bytes` (507). Each file's metadata names the
+accounts that uploaded it (`uploaders`), which discovery checks before listing a track.
 """
 
 import asyncio
@@ -14,12 +18,13 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from backend.auth import current_address
+from backend.limits import human_size
 from media.cid import CHUNK_SIZE, MAX_LINKS, CidBuilder, is_cid, normalise_cid
 
 READ_SIZE = 1 << 20
@@ -42,7 +47,8 @@ class ContentStore:
         self.blobs = root / "blobs"
         self.incoming = root / "incoming"
         self.pins = root / "pins"
-        for directory in (self.blobs, self.incoming, self.pins):
+        self.usage_dir = root / "usage"
+        for directory in (self.blobs, self.incoming, self.pins, self.usage_dir):
             directory.mkdir(parents=True, exist_ok=True)
 
     def blob(self, cid: str) -> Path:
@@ -65,8 +71,37 @@ class ContentStore:
     def is_pinned(self, cid: str) -> bool:
         return (self.pins / cid).exists()
 
-    async def add_stream(self, parts: AsyncIterator[bytes], chunk_size: int) -> dict[str, Any]:
-        """Write the file part to a temporary file while hashing it, then file it by CID."""
+    def uploaders(self, cid: str) -> list[str]:
+        """The accounts (lower-case addresses) that uploaded `cid`; [] if none or not here."""
+        try:
+            return list(self.meta(normalise_cid(cid)).get("uploaders", []))
+        except (StoreError, ValueError):
+            return []
+
+    def usage(self, account: str) -> int:
+        """Bytes of the files `account` uploaded (each counted once)."""
+        try:
+            return int((self.usage_dir / account.lower()).read_text())
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def _record_uploader(self, meta: dict[str, Any], account: str) -> None:
+        account = account.lower()
+        meta_path = self.blobs / f"{meta['cid']}.json"
+        try:
+            uploaders = json.loads(meta_path.read_text()).get("uploaders", [])
+        except FileNotFoundError:
+            uploaders = []
+        if account not in uploaders:
+            uploaders.append(account)
+            (self.usage_dir / account).write_text(str(self.usage(account) + meta["size"]))
+        meta["uploaders"] = uploaders
+
+    async def add_stream(
+        self, parts: AsyncIterator[bytes], chunk_size: int, account: str | None = None
+    ) -> dict[str, Any]:
+        """Write the file part to a temporary file while hashing it, then file it by CID
+        (counted against `account`'s usage)."""
         builder = CidBuilder(chunk_size)
         partial = self.incoming / uuid.uuid4().hex
         try:
@@ -84,6 +119,10 @@ class ContentStore:
             }
             if chunk_size == CHUNK_SIZE:  # only the default layout is served under its CID
                 os.replace(partial, self.blob(result.cid))
+                if account is not None:
+                    self._record_uploader(meta, account)
+                else:
+                    meta["uploaders"] = self.uploaders(result.cid)
                 (self.blobs / f"{result.cid}.json").write_text(json.dumps(meta))
             return meta
         finally:
@@ -162,26 +201,82 @@ def _cid_arg(value: str | None) -> str:
         raise StoreError(f"invalid CID {value!r}", 400) from None
 
 
-def content_store_router(data_dir: Path, require_sign_in: bool = False) -> APIRouter:
+# Room for the multipart headers and boundaries around the file in a request body.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def content_store_router(
+    data_dir: Path,
+    require_sign_in: bool = False,
+    max_upload_bytes: int = 0,
+    quota_bytes: int = 0,
+    store: ContentStore | None = None,
+) -> APIRouter:
     """The store's Kubo-compatible API and gateway. Reads are public. Writes (add, pin) are
     open on the studio's own loopback backend; a hosted backend passes `require_sign_in`, so
-    only a signed-in address (Bearer JWT) may store files on it."""
-    store = ContentStore(Path(data_dir) / "ipfs")
+    only a signed-in address (Bearer JWT) may store files on it, each within `quota_bytes`.
+    A file over `max_upload_bytes` is refused (0: no limit, for either)."""
+    store = store or ContentStore(Path(data_dir) / "ipfs")
     writer_check = [Depends(current_address)] if require_sign_in else []
     router = APIRouter(tags=["ipfs"])
+    router.store = store  # type: ignore[attr-defined]  # for discovery and tests
+    in_flight: dict[str, int] = {}  # bytes being uploaded now, per account
+
+    def too_large() -> StoreError:
+        return StoreError(
+            f"This file is larger than the {human_size(max_upload_bytes)} this store takes "
+            "in one upload.",
+            413,
+        )
+
+    def check_quota(account: str | None, size: int) -> None:
+        if account is None or not quota_bytes:
+            return
+        used = store.usage(account) + in_flight.get(account, 0)
+        if used + size > quota_bytes:
+            raise StoreError(
+                f"This upload would take your files on this store past your "
+                f"{human_size(quota_bytes)} quota ({human_size(used)} used).",
+                507,
+            )
+
+    async def capped(parts: AsyncIterator[bytes], account: str | None) -> AsyncIterator[bytes]:
+        size = 0
+        try:
+            async for data in parts:
+                size += len(data)
+                if max_upload_bytes and size > max_upload_bytes:
+                    raise too_large()
+                check_quota(account, len(data))
+                if account is not None:
+                    in_flight[account] = in_flight.get(account, 0) + len(data)
+                yield data
+        finally:
+            if account is not None:
+                in_flight[account] = in_flight.get(account, 0) - size
+                if in_flight[account] <= 0:
+                    del in_flight[account]
+
+    async def anonymous() -> None:
+        return None
+
+    writer = current_address if require_sign_in else anonymous
 
     @router.post("/api/v0/version", summary="Kubo-compatible version")
     async def version() -> dict[str, str]:
         return {"Version": "0.0.0-harmonie-content-store", "System": "harmonie"}
 
-    @router.post(
-        "/api/v0/add",
-        summary="Kubo-compatible add: CIDv1, raw leaves, balanced DAG",
-        dependencies=writer_check,
-    )
-    async def add(request: Request) -> Response:
+    @router.post("/api/v0/add", summary="Kubo-compatible add: CIDv1, raw leaves, balanced DAG")
+    async def add(request: Request, signed_in: Annotated[str | None, Depends(writer)]) -> Response:
         query = request.query_params
+        account = signed_in.lower() if signed_in else None
         try:
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit():
+                file_size = max(0, int(declared) - MULTIPART_OVERHEAD)
+                if max_upload_bytes and file_size > max_upload_bytes:
+                    raise too_large()
+                check_quota(account, file_size)
             if query.get("cid-version", "0") != "1":
                 raise StoreError("this store only makes CIDv1: pass cid-version=1", 400)
             if not _flag(query.get("raw-leaves"), True):
@@ -192,7 +287,7 @@ def content_store_router(data_dir: Path, require_sign_in: bool = False) -> APIRo
             if not content_type.startswith("multipart/form-data") or not match:
                 raise StoreError("send the file as multipart/form-data", 400)
             upload = MultipartFile(request.stream(), match.group(1))
-            meta = await store.add_stream(upload.parts(), chunk_size)
+            meta = await store.add_stream(capped(upload.parts(), account), chunk_size, account)
             if _flag(query.get("pin"), True) and chunk_size == CHUNK_SIZE:
                 store.pin(meta["cid"])
         except StoreError as exc:

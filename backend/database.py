@@ -5,6 +5,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,10 +17,35 @@ from sqlalchemy.ext.asyncio import (
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any fixed 64-bit key: instances starting together on one PostgreSQL migrate one at a time.
 _MIGRATION_LOCK_KEY = 0x4841524D4F4E4945
+# The async driver each database takes when a URL names none (`sqlite:///x.db`).
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+_ALIASES = {"postgres": "postgresql"}
+
+
+def async_database_url(database_url: str) -> URL:
+    """The URL with its async driver: `sqlite:///x.db` -> `sqlite+aiosqlite:///x.db`,
+    `postgresql://` (or `postgres://`) -> `postgresql+asyncpg://`. A URL naming a driver
+    that cannot run under asyncio is refused with the form to use instead."""
+    scheme, sep, rest = database_url.partition("://")
+    if not sep:
+        raise ValueError(f"{database_url!r} is not a database URL; use sqlite:///file.db")
+    backend, _, driver = scheme.partition("+")
+    backend = _ALIASES.get(backend, backend)
+    if backend not in ASYNC_DRIVERS:
+        raise ValueError(f"database {backend!r} is not supported; use SQLite or PostgreSQL")
+    wanted = ASYNC_DRIVERS[backend]
+    if driver and f"{backend}+{driver}" != wanted:
+        raise ValueError(
+            f"the {driver} driver does not run under asyncio; use {wanted}://{rest.split('@')[-1]}"
+        )
+    try:
+        return make_url(f"{wanted}://{rest}")
+    except ArgumentError as exc:
+        raise ValueError(f"the database URL cannot be read: {exc}") from None
 
 
 def make_engine(database_url: str) -> AsyncEngine:
-    engine = create_async_engine(database_url, pool_pre_ping=True)
+    engine = create_async_engine(async_database_url(database_url), pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +12,7 @@ from backend.accounts import profiles_query, to_profile
 from backend.auth import CurrentAddress, ServicesDep
 from backend.errors import error_responses
 from backend.models import Account, TrackRow
+from backend.ownership import check_owner
 from backend.params import AddressPath, IdPath, Limit, Offset, next_offset, reject_unknown_query
 from backend.wire import Page, Profile, SearchResults, Track, TrackIn
 
@@ -75,14 +76,21 @@ async def artist_tracks(
     "/tracks",
     status_code=201,
     summary="List one of your tracks (idempotent per CID)",
+    description="The CID must be yours: registered by you in the content registry, or, on a "
+    "backend that knows no registry, uploaded by you to its content store.",
     responses={
         200: {"model": Track, "description": "This CID was already listed: the existing track"},
-        **error_responses(401, 403),
+        **error_responses(401, 403, 503),
     },
 )
 async def add_track(
-    body: TrackIn, caller: CurrentAddress, services: ServicesDep, response: Response
+    body: TrackIn,
+    caller: CurrentAddress,
+    services: ServicesDep,
+    response: Response,
+    request: Request,
 ) -> Track:
+    await check_owner(request.app, services, body.cid, caller)
     async with services.sessions.begin() as session:
         artist = await session.get(Account, caller)
         if artist is None or artist.role != "artist":

@@ -21,6 +21,7 @@ _DESCRIPTIONS = {
     404: "No such resource",
     409: "Conflicts with the current state",
     429: "Too many requests; slow down",
+    503: "A service this needs is unavailable; try again",
 }
 
 
@@ -34,6 +35,8 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": ErrorBody,
         "description": "Malformed request (unparsable body, unknown parameter)",
     },
+    408: {"model": ErrorBody, "description": "The request body stopped arriving"},
+    413: {"model": ErrorBody, "description": "The request body is larger than this route takes"},
 }
 
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -12,6 +13,9 @@ from backend.hub import Hub
 from backend.instance_bus import Bus
 from backend.metrics import Metrics
 from backend.ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from backend.content_store import ContentStore
 
 HealthCheck = Callable[[], Awaitable[dict[str, str]]]
 
@@ -28,6 +32,7 @@ class Services:
     auth_limiter: RateLimiter
     jwt_secret: str = field(repr=False)
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    content_store: "ContentStore | None" = None  # who uploaded what (backend.ownership)
 
 
 def services_of(holder: "FastAPI | Starlette | Request | WebSocket | Services") -> Services:

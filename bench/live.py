@@ -125,6 +125,8 @@ async def start_backend(work: Path, port: int) -> subprocess.Popen[bytes]:
             sys.executable, "-m", "backend", "--host", "127.0.0.1", "--port", str(port),
             "--data-dir", str(work), "--log-level", "warning",
             "--database-url", f"sqlite+aiosqlite:///{work / 'backend.db'}",
+            # every viewer here comes from 127.0.0.1: the per-client cap would stop the count
+            "--viewer-sessions-per-client", "0",
         ],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )  # fmt: skip

@@ -18,18 +18,27 @@ def _services(app: Any) -> Any | None:
     return getattr(getattr(app, "state", None), "services", None)
 
 
-async def artist_may_publish(app: Any, stream: str, token: str) -> bool:
-    """True when `token` is a valid access token of the artist who announced `stream`."""
+def signed_in_address(app: Any, token: str | None) -> str | None:
+    """The address a valid access token of this backend belongs to; None otherwise."""
     services = _services(app)
-    if services is None:
-        return False
+    if services is None or token is None:
+        return None
     from backend.auth import TokenError, decode_access_token
-    from backend.streams import announcements as live
 
     try:
-        address = decode_access_token(services, token)
+        return decode_access_token(services, token)
     except TokenError:
+        return None
+
+
+async def artist_may_publish(app: Any, stream: str, token: str) -> bool:
+    """True when `token` is a valid access token of the artist who announced `stream`."""
+    address = signed_in_address(app, token)
+    if address is None:
         return False
+    from backend.streams import announcements as live
+
+    services = _services(app)
     try:
         announced = await live.get_stream(services, stream)
     except Exception:  # a database hiccup refuses, it does not crash the ingest

@@ -4,6 +4,7 @@
 real SFU behind the same interface; the HTTP endpoints, tokens and fan page do not change.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,6 +36,12 @@ class RelayFull(StreamError):
     status = 503
 
 
+class TooManySessions(StreamError):
+    """One client (an address, or an account) already holds its share of viewer sessions."""
+
+    status = 429
+
+
 @dataclass(frozen=True)
 class SessionAnswer:
     resource_id: str  # names the session in the WHIP/WHEP resource URL
@@ -57,8 +64,9 @@ class MediaServer(Protocol):
 
     async def unpublish(self, stream: str, resource_id: str) -> None: ...
 
-    async def play(self, stream: str, offer_sdp: str) -> SessionAnswer:
-        """Accept a viewer's WHEP offer for a live `stream`."""
+    async def play(self, stream: str, offer_sdp: str, clients: Sequence[str] = ()) -> SessionAnswer:
+        """Accept a viewer's WHEP offer for a live `stream`. `clients` names who asks (e.g.
+        "ip:203.0.113.5", "account:0x..."): each may hold only so many sessions at once."""
         ...
 
     async def stop_playing(self, stream: str, resource_id: str) -> None: ...

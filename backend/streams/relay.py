@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
@@ -32,6 +32,7 @@ from backend.streams.media_server import (
     ResourceNotFound,
     SessionAnswer,
     StreamNotLive,
+    TooManySessions,
 )
 from media.encoded_tap import tap_encoded_frames
 from media.ice import enlarge_socket_buffers, peer_connection
@@ -56,6 +57,7 @@ class _Viewer:
     pc: RTCPeerConnection
     tracks: list[RelayedTrack] = field(default_factory=list)
     closed: bool = False
+    clients: tuple[str, ...] = ()  # who holds the session: "ip:...", "account:..."
 
 
 def _parse_offer(offer_sdp: str, sending: bool) -> SessionDescription:
@@ -93,8 +95,15 @@ def _capabilities_for(kind: str, codec: RTCRtpCodecParameters) -> list[RTCRtpCod
 class BuiltinRelay:
     """In-process `MediaServer`: one aiortc connection per artist and per viewer."""
 
-    def __init__(self, max_viewers: int = 500, offline_grace_s: float = 120.0) -> None:
+    def __init__(
+        self,
+        max_viewers: int = 500,
+        offline_grace_s: float = 120.0,
+        max_viewers_per_client: int = 0,
+    ) -> None:
         self.max_viewers = max_viewers  # over all streams: each costs SRTP and sends
+        # Sessions one client (address or account) may hold, so one cannot take them all.
+        self.max_viewers_per_client = max_viewers_per_client  # 0: no cap
         self.offline_grace_s = offline_grace_s  # viewers wait this long for the artist back
         self._broadcasts: dict[str, Broadcast] = {}
         self._ingests: dict[str, _Ingest] = {}  # by stream name: the current ingest
@@ -216,14 +225,20 @@ class BuiltinRelay:
 
     # -- playback (WHEP) -----------------------------------------------------------------
 
-    async def play(self, stream: str, offer_sdp: str) -> SessionAnswer:
+    async def play(self, stream: str, offer_sdp: str, clients: Sequence[str] = ()) -> SessionAnswer:
         _parse_offer(offer_sdp, sending=False)
         broadcast = self._broadcasts.get(stream)
         if broadcast is None or stream not in self._ingests:
             raise StreamNotLive(f"Stream {stream} is not live.")
+        self._check_client_share(clients)
         if len(self._viewers) >= self.max_viewers:
             raise RelayFull(f"This relay is full ({self.max_viewers} viewers); try again later.")
-        viewer = _Viewer(stream=stream, resource_id=secrets.token_urlsafe(16), pc=peer_connection())
+        viewer = _Viewer(
+            stream=stream,
+            resource_id=secrets.token_urlsafe(16),
+            pc=peer_connection(),
+            clients=tuple(clients),
+        )
         pc = viewer.pc
         for kind, codec in broadcast.codecs.items():
             track = broadcast.subscribe(kind)
@@ -274,6 +289,19 @@ class BuiltinRelay:
         await viewer.pc.close()
         if viewer.stream not in self._ingests and not self._viewer_count(viewer.stream):
             self._broadcasts.pop(viewer.stream, None)
+
+    def _check_client_share(self, clients: Sequence[str]) -> None:
+        cap = self.max_viewers_per_client
+        if not cap:
+            return
+        for client in clients:
+            held = sum(1 for v in self._viewers.values() if client in v.clients)
+            if held >= cap:
+                who = "this account" if client.startswith("account:") else "this address"
+                raise TooManySessions(
+                    f"{who.capitalize()} is already watching in {held} players at once (the "
+                    f"most allowed is {cap}); close one and try again."
+                )
 
     # -- state ---------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from backend.streams import announced
 from backend.streams.keys import StreamKeys
-from backend.streams.media_server import MediaServer, StreamError
+from backend.streams.media_server import MediaServer, StreamError, TooManySessions
 from backend.streams.relay import BuiltinRelay
 
 log = logging.getLogger(__name__)
@@ -59,9 +59,26 @@ async def _read_offer(request: Request, stream: str) -> str | PlainTextResponse:
         return _problem(400, "The SDP offer is not UTF-8 text.")
 
 
-def streams_router(data_dir: Path, media_server: MediaServer | None = None) -> APIRouter:
-    """Routes for WHIP/WHEP and the live list; `media_server` defaults to the built-in relay."""
-    server: MediaServer = media_server or BuiltinRelay()
+def _viewer_clients(request: Request) -> list[str]:
+    """Who asks to watch: the client address (the real one behind trusted proxies), and the
+    account when the request carries a valid access token of this backend."""
+    clients = [f"ip:{request.client.host}"] if request.client else []
+    address = announced.signed_in_address(request.app, _bearer(request))
+    if address is not None:
+        clients.append(f"account:{address.lower()}")
+    return clients
+
+
+def streams_router(
+    data_dir: Path,
+    media_server: MediaServer | None = None,
+    viewers_per_client: int = 0,
+    retry_after_s: int = 30,
+) -> APIRouter:
+    """Routes for WHIP/WHEP and the live list; `media_server` defaults to the built-in relay,
+    holding at most `viewers_per_client` playback sessions per client (0: no cap); one more
+    is answered 429 with Retry-After: `retry_after_s`."""
+    server: MediaServer = media_server or BuiltinRelay(max_viewers_per_client=viewers_per_client)
     loaded: list[StreamKeys] = []
 
     def keys() -> StreamKeys:
@@ -151,7 +168,9 @@ def streams_router(data_dir: Path, media_server: MediaServer | None = None) -> A
         if isinstance(offer, Response):
             return offer
         try:
-            answer = await server.play(stream, offer)
+            answer = await server.play(stream, offer, _viewer_clients(request))
+        except TooManySessions as exc:
+            return _problem(exc.status, str(exc), **{"Retry-After": str(retry_after_s)})
         except StreamError as exc:
             return _problem(exc.status, str(exc))
         return Response(

@@ -4,7 +4,7 @@ import httpx
 from eth_account import Account
 
 from backend.streams import announcements as live
-from tests.backend.support import RunningBackend, bearer, cid, make_profile, sign_in
+from tests.backend.support import RunningBackend, bearer, cid, make_profile, sign_in, upload
 
 
 async def test_profile_create_read_and_edit_own_only(
@@ -98,7 +98,8 @@ async def test_tracks_listing_is_idempotent_owned_and_paginated(
     backend: RunningBackend, client: httpx.AsyncClient
 ) -> None:
     artist, tokens = await make_profile(client, backend, name="Nova")
-    body = {"title": "Midnight Drive", "cid": cid(1), "duration_s": 201.5, "loudness_lufs": -14.2}
+    first_cid = await upload(client, backend, tokens, b"midnight drive")
+    body = {"title": "Midnight Drive", "cid": first_cid, "duration_s": 201.5, "loudness_lufs": -14}
     first = await client.post(f"{backend.url}/tracks", json=body, headers=bearer(tokens))
     assert first.status_code == 201
     track = first.json()
@@ -106,7 +107,8 @@ async def test_tracks_listing_is_idempotent_owned_and_paginated(
     again = await client.post(f"{backend.url}/tracks", json=body, headers=bearer(tokens))
     assert again.status_code == 200 and again.json()["id"] == track["id"]
     for n in range(2, 8):
-        body = {"title": f"Song {n}", "cid": cid(n), "duration_s": 60}
+        song = await upload(client, backend, tokens, b"song %d" % n)
+        body = {"title": f"Song {n}", "cid": song, "duration_s": 60}
         assert (
             await client.post(f"{backend.url}/tracks", json=body, headers=bearer(tokens))
         ).status_code == 201
@@ -123,7 +125,11 @@ async def test_tracks_listing_is_idempotent_owned_and_paginated(
     _fan, fan_tokens = await sign_in(client, backend)
     refused = await client.post(
         f"{backend.url}/tracks",
-        json={"title": "x", "cid": cid(99), "duration_s": 1},
+        json={
+            "title": "x",
+            "cid": await upload(client, backend, fan_tokens, b"x"),
+            "duration_s": 2,
+        },
         headers=bearer(fan_tokens),
     )
     assert refused.status_code == 403
@@ -141,15 +147,23 @@ async def test_search_finds_artists_and_tracks_and_renames_follow(
 ) -> None:
     artist, tokens = await make_profile(client, backend, name="Aurora Skies", bio="ambient")
     _other, other_tokens = await make_profile(client, backend, name="Deep Bass Crew")
-    for n, title in enumerate(["Northern Lights", "Lights Out", "Café Crème"]):
+    for title in ["Northern Lights", "Lights Out", "Café Crème"]:
         await client.post(
             f"{backend.url}/tracks",
-            json={"title": title, "cid": cid(n), "duration_s": 90},
+            json={
+                "title": title,
+                "cid": await upload(client, backend, tokens, title.encode()),
+                "duration_s": 90,
+            },
             headers=bearer(tokens),
         )
     await client.post(
         f"{backend.url}/tracks",
-        json={"title": "Sub Lights", "cid": cid(9), "duration_s": 90},
+        json={
+            "title": "Sub Lights",
+            "cid": await upload(client, backend, other_tokens, b"sub"),
+            "duration_s": 90,
+        },
         headers=bearer(other_tokens),
     )
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
+import httpx
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -23,7 +24,7 @@ from studio.social.backend_client import (
     SignInError,
     signer_for_key,
 )
-from tests.backend.support import DEVNET_CHAIN_ID, RunningBackend, cid, serve, sign
+from tests.backend.support import DEVNET_CHAIN_ID, RunningBackend, serve, sign, upload
 
 
 def _signer(account: LocalAccount) -> CallableSigner:
@@ -40,14 +41,18 @@ async def studio_client(backend: RunningBackend) -> AsyncIterator[BackendClient]
     await client.aclose()
 
 
-async def test_sign_in_profile_track_and_search(studio_client: BackendClient) -> None:
+async def test_sign_in_profile_track_and_search(
+    studio_client: BackendClient, backend: RunningBackend
+) -> None:
     pair = await studio_client.sign_in()
     assert pair.address == studio_client.signer.address  # type: ignore[union-attr]
     profile = await studio_client.save_profile(
         ProfileIn(role="artist", display_name="Studio Artist")
     )
     assert profile.display_name == "Studio Artist"
-    track = await studio_client.list_track(TrackIn(title="First Light", cid=cid(3), duration_s=180))
+    async with httpx.AsyncClient(timeout=10) as http:
+        stored = await upload(http, backend, pair.model_dump(), b"first light")
+    track = await studio_client.list_track(TrackIn(title="First Light", cid=stored, duration_s=180))
     assert track.artist_name == "Studio Artist"
     found = await studio_client.search("first")
     assert [t.id for t in found.tracks.items] == [track.id]

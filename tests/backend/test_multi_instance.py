@@ -16,11 +16,11 @@ from tests.backend.conftest import JWT_SECRET
 from tests.backend.support import (
     RunningBackend,
     bearer,
-    cid,
     make_profile,
     next_frame,
     serve,
     serve_process,
+    upload,
 )
 
 pytestmark = pytest.mark.slow
@@ -119,7 +119,11 @@ async def test_chat_and_notifications_cross_instances(
         title = f"Aurora {secrets.token_hex(4)}"
         await client.post(
             f"{a.url}/tracks",
-            json={"title": title, "cid": cid(1), "duration_s": 60},
+            json={
+                "title": title,
+                "cid": await upload(client, a, artist_tokens, title.encode()),
+                "duration_s": 60,
+            },
             headers=bearer(artist_tokens),
         )
         found = (
