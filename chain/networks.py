@@ -5,12 +5,12 @@ call sites: `Network.contract_address(name)` raises a clear error when one is mi
 """
 
 from dataclasses import dataclass, field, replace
-
-import requests
-from web3 import Web3
-from web3.exceptions import Web3Exception
+from typing import TYPE_CHECKING
 
 from chain.errors import ContractNotConfiguredError, RpcUnavailableError, WrongChainError
+
+if TYPE_CHECKING:  # web3 costs seconds to import: the studio's window must not wait for it
+    from web3 import Web3
 
 RPC_TIMEOUT_S = 10.0
 
@@ -33,7 +33,9 @@ class Network:
                 f"No {name.replace('_', ' ')} contract is configured for {self.name}. "
                 "Set its address in the profile's chain.contracts."
             )
-        return Web3.to_checksum_address(address)
+        from eth_utils import to_checksum_address
+
+        return to_checksum_address(address)
 
     def tx_url(self, tx_hash: str) -> str | None:
         return f"{self.explorer_url.rstrip('/')}/tx/{tx_hash}" if self.explorer_url else None
@@ -80,13 +82,18 @@ def custom_network(
     return Network(key="custom", name=name, chain_id=chain_id, rpc_url=rpc_url, **kw)  # type: ignore[arg-type]
 
 
-def make_web3(rpc_url: str, timeout: float = RPC_TIMEOUT_S) -> Web3:
+def make_web3(rpc_url: str, timeout: float = RPC_TIMEOUT_S) -> "Web3":
     if not rpc_url:
         raise RpcUnavailableError("No RPC URL is set for this network.")
+    from web3 import Web3
+
     return Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
 
 
-def node_chain_id(w3: Web3, rpc_url: str) -> int:
+def node_chain_id(w3: "Web3", rpc_url: str) -> int:
+    import requests
+    from web3.exceptions import Web3Exception
+
     try:
         return int(w3.eth.chain_id)
     except (requests.RequestException, OSError, Web3Exception) as exc:
@@ -96,7 +103,7 @@ def node_chain_id(w3: Web3, rpc_url: str) -> int:
         ) from None
 
 
-def connect(network: Network, timeout: float = RPC_TIMEOUT_S) -> tuple[Web3, Network]:
+def connect(network: Network, timeout: float = RPC_TIMEOUT_S) -> tuple["Web3", Network]:
     """A Web3 for `network`, after checking the node's chain id matches.
 
     Returns the network with `chain_id` filled in when it was open (local devnet).

@@ -63,7 +63,7 @@ class Studio:
         self.data_dir = data_dir or paths.data_dir()
         self.log_dir = log_dir or paths.log_dir()
         self.local_backend: LocalBackend | None = (
-            LocalBackend(self.data_dir / "backend", self.log_dir)
+            LocalBackend(self.data_dir / "backend", self.log_dir, registry=_registry_of(profile))
             if profile.embedded_backend
             else None
         )
@@ -366,3 +366,13 @@ class Studio:
             await self.local_backend.stop()
         self._set_status(backend="stopped")
         event(log, "studio_stopped")
+
+
+def _registry_of(profile: Profile) -> tuple[str, str] | None:
+    """The content registry the studio registers on, when it is not the embedded devnet's."""
+    from chain.contracts import CONTENT_REGISTRY  # web3 comes with it: not at startup
+
+    address = profile.chain.contracts.get(CONTENT_REGISTRY)
+    if profile.chain.rpc_url == EMBEDDED or not address:
+        return None
+    return profile.chain.rpc_url, address

@@ -50,8 +50,17 @@ def _still_starting(response: httpx.Response) -> bool:
 class LocalBackend:
     """Starts the backend on a free loopback port with SQLite in the user data dir; stops it."""
 
-    def __init__(self, data_dir: Path, log_dir: Path, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        log_dir: Path,
+        host: str = "127.0.0.1",
+        registry: tuple[str, str] | None = None,
+    ) -> None:
         self.data_dir = data_dir
+        # (RPC URL, content registry address) of the chain the studio registers on, when it
+        # is not the devnet this backend serves: listings are checked against that registry.
+        self.registry = registry
         self.log_path = log_dir / "backend.log"
         self.host = host
         self.port: int | None = None
@@ -150,6 +159,8 @@ class LocalBackend:
             "--instance-file",
             str(self.instance_path),
         ]
+        if self.registry is not None:
+            cmd += ["--registry-rpc-url", self.registry[0], "--content-registry", self.registry[1]]
         log_file = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
         try:
             self.process = subprocess.Popen(

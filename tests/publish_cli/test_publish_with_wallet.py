@@ -131,6 +131,7 @@ def test_two_tracks_end_listed_and_again_send_nothing(shell: Shell, tmp_path: Pa
         for cid in cids:
             assert registry.functions.artist_of(cid).call() == address
         assert listed_cids(backend_url, address) == cids
+        sent = w3.eth.get_transaction_count(address)
         code, lines, err = first.release()
     finally:
         first.kill()
@@ -140,9 +141,9 @@ def test_two_tracks_end_listed_and_again_send_nothing(shell: Shell, tmp_path: Pa
     tx_hashes = {line["cid"]: line["tx_hash"] for line in lines}
     assert all(h.startswith("0x") for h in tx_hashes.values())
 
-    # The same files again, the password now in the environment: already listed, so nothing
-    # is sent (the devnet of this run is fresh, and the account's nonce on it stays 0) and
-    # nothing is listed twice.
+    # The same files again, the password now in the environment: already registered on the
+    # local chain (it persists across runs) and listed, so nothing is sent (the account's
+    # transaction count stays where the first run left it) and nothing is listed twice.
     env = {"HARMONIE_WALLET_PASSWORD": PASSWORD}
     again = HeldRun(shell, "again", "publish", "--yes", *tracks, env=env)
     try:
@@ -151,8 +152,8 @@ def test_two_tracks_end_listed_and_again_send_nothing(shell: Shell, tmp_path: Pa
         backend_env = Path(f"/proc/{started[-1]['pid']}/environ").read_bytes()
         assert b"HARMONIE_WALLET_PASSWORD" not in backend_env, "the backend inherited it"
         w3, registry = registry_on(backend_url)
-        assert w3.eth.get_transaction_count(address) == 0
-        assert registry.functions.track_count(address).call() == 0
+        assert w3.eth.get_transaction_count(address) == sent
+        assert registry.functions.track_count(address).call() == 2
         assert listed_cids(backend_url, address) == cids
         code, lines, err = again.release()
     finally:
@@ -168,7 +169,7 @@ def test_wrong_password_stops_before_anything_is_sent(shell: Shell, tmp_path: Pa
     import_key(shell, artist)
     track = make_track(tmp_path, "refused", "Never sent", 550)
     wrong = "not the right password at all"
-    result = cli(shell, "publish", str(track), env={"HARMONIE_WALLET_PASSWORD": wrong})
+    result = cli(shell, "publish", "--yes", str(track), env={"HARMONIE_WALLET_PASSWORD": wrong})
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Wrong password" in result.stderr and artist.address in result.stderr
     assert result.stdout == ""
@@ -202,12 +203,14 @@ def test_several_accounts_need_a_choice_and_a_password(shell: Shell, tmp_path: P
     import_key(shell, second)
     track = make_track(tmp_path, "choice", "Which wallet", 330)
 
-    ambiguous = cli(shell, "publish", str(track), env={"HARMONIE_WALLET_PASSWORD": PASSWORD})
+    ambiguous = cli(
+        shell, "publish", "--yes", str(track), env={"HARMONIE_WALLET_PASSWORD": PASSWORD}
+    )
     assert ambiguous.returncode == 2
     assert first.address in ambiguous.stderr and second.address in ambiguous.stderr
     assert "--account" in ambiguous.stderr
 
-    no_password = cli(shell, "publish", "--account", second.address.lower(), str(track))
+    no_password = cli(shell, "publish", "--yes", "--account", second.address.lower(), str(track))
     assert no_password.returncode == 2
     assert "--password-file" in no_password.stderr and "HARMONIE_WALLET_PASSWORD" in (
         no_password.stderr
