@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
-from tests.chain.test_wallet_widgets import qasync_loop  # noqa: F401 - a fixture
 from widgets import crash
 from widgets.dialogs import ask, close_all, confirm, message, open_dialogs, save_path
 
@@ -23,7 +22,7 @@ def boxes() -> list[QMessageBox]:
     return [d for d in open_dialogs() if isinstance(d, QMessageBox)]
 
 
-def test_ask_answers_accept_and_cancel_while_other_tasks_run(qtbot, qasync_loop):  # noqa: F811
+def test_ask_answers_accept_and_cancel_while_other_tasks_run(qtbot, qasync_loop):
     async def scenario() -> tuple[bool, bool, int]:
         ticks = 0
 
@@ -54,7 +53,7 @@ def test_ask_answers_accept_and_cancel_while_other_tasks_run(qtbot, qasync_loop)
     assert ticks > 5, "the other task kept running while the dialogs were open"
 
 
-def test_the_same_message_is_shown_once_and_close_all_answers_no(qtbot, qasync_loop):  # noqa: F811
+def test_the_same_message_is_shown_once_and_close_all_answers_no(qtbot, qasync_loop):
     parent = QWidget()
     qtbot.addWidget(parent)
     for _ in range(5):
@@ -72,7 +71,7 @@ def test_the_same_message_is_shown_once_and_close_all_answers_no(qtbot, qasync_l
     assert boxes() == []
 
 
-def test_save_path_returns_the_chosen_file_or_none(qtbot, qasync_loop, tmp_path):  # noqa: F811
+def test_save_path_returns_the_chosen_file_or_none(qtbot, qasync_loop, tmp_path):
     async def choose(answer: bool) -> Path | None:
         asking = asyncio.ensure_future(save_path(None, "Export tips", str(tmp_path / "t.csv")))
         await asyncio.sleep(0.1)
@@ -84,7 +83,7 @@ def test_save_path_returns_the_chosen_file_or_none(qtbot, qasync_loop, tmp_path)
     assert qasync_loop.run_until_complete(choose(False)) is None
 
 
-def test_errors_never_storm(qtbot, qasync_loop):  # noqa: F811
+def test_errors_never_storm(qtbot, qasync_loop):
     """An error every few seconds (the issue's 12 dialogs) is one dialog, counting the rest."""
     for i in range(12):
         error = RuntimeError(f"Cannot enter into task {i} while another task is being executed")

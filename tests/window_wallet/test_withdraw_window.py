@@ -14,8 +14,6 @@ from PySide6.QtWidgets import QMessageBox
 from chain.wallet import Wallet
 from studio.cli import open_settings, parse_args, resolve_profile
 from studio.core import Studio
-from tests.chain.conftest import secret_service  # noqa: F401 - a fixture
-from tests.chain.test_wallet_widgets import qasync_loop  # noqa: F401 - a fixture
 from tests.journeys.test_studio_tips import ARTIST_KEY
 from tests.support.studio_process import pid_alive
 from tests.window_wallet.conftest import PASSWORD, tip
@@ -34,11 +32,11 @@ async def until(check: Callable[[], object], what: str, timeout: float = 60.0) -
 
 
 @pytest.fixture
-def keyring_bus(secret_service, monkeypatch):  # type: ignore[no-untyped-def]  # noqa: F811
+def keyring_bus(secret_service, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", secret_service.address)
 
 
-def test_withdraw_locked_cancelled_then_accepted_and_quit(qtbot, qasync_loop, keyring_bus):  # noqa: F811
+def test_withdraw_locked_cancelled_then_accepted_and_quit(qtbot, qasync_loop, keyring_bus):
     artist = Wallet().import_private_key(ARTIST_KEY, PASSWORD)
     assert artist == Account.from_key(ARTIST_KEY).address
     settings = open_settings()
