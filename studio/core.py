@@ -141,7 +141,8 @@ class Studio:
         self._set_status(
             backend="connected", backend_url=url, backend_detail="", chain_state=chain_state
         )
-        if came_back and self.publish is not None:  # tracks waiting on it go on by themselves
+        # Tracks waiting on it go on by themselves, even after a blip shorter than our interval.
+        if self.publish is not None and (came_back or self.publish.waiting_for_node()):
             self.publish.kick()
         return self.health
 

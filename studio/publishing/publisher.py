@@ -38,6 +38,7 @@ WAITING_NO_WALLET = (
     "it is on IPFS and nothing is lost."
 )
 WAITING_NO_BACKEND = "waiting: no backend — set a backend in Settings to list this track for fans."
+WAITING_NODE_DOWN = "waiting: the node is unreachable"
 WAITING_NO_IPFS = "waiting: no IPFS node — set an IPFS API URL in Settings to upload this track."
 
 
@@ -276,7 +277,9 @@ class Publisher:
         except IpfsUnreachable as exc:  # not the track's fault: it goes on when the node is back
             log.warning("track %s waits: %s", track.path, exc)
             return self.queue.set_state(
-                track.id, State.WAITING, f"waiting: {exc} It goes on when the node answers again."
+                track.id,
+                State.WAITING,
+                f"{WAITING_NODE_DOWN}. {exc} It goes on when the node answers again.",
             )
         except Exception as exc:  # every failure is this track's, with its reason
             reason = str(exc) or type(exc).__name__

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from studio.publishing.publisher import Publisher
+from studio.publishing.publisher import WAITING_NODE_DOWN, Publisher
 from studio.publishing.upload_queue import QueuedTrack, Refused, State, UploadQueue
 from studio.publishing.wiring import (
     QUEUE_FILE,
@@ -42,6 +42,12 @@ class PublishService:
         self._again = False
 
     # --- what the panel calls ------------------------------------------------------------
+
+    def waiting_for_node(self) -> bool:
+        """Some track waits for the IPFS node (or the backend serving it) to answer again."""
+        return any(
+            t.detail.startswith(WAITING_NODE_DOWN) for t in self.queue.by_state(State.WAITING)
+        )
 
     def tracks(self) -> list[QueuedTrack]:
         return self.queue.all()
