@@ -49,7 +49,7 @@ class SessionAnswer:
 
 
 @dataclass(frozen=True)
-class LiveStream:
+class RelayedStream:
     name: str
     viewers: int
     started_at: float  # Unix time
@@ -71,6 +71,6 @@ class MediaServer(Protocol):
 
     async def stop_playing(self, stream: str, resource_id: str) -> None: ...
 
-    def live_streams(self) -> list[LiveStream]: ...
+    def live_streams(self) -> list[RelayedStream]: ...
 
     async def close(self) -> None: ...

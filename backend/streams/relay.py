@@ -26,8 +26,8 @@ from aiortc.sdp import SessionDescription
 from backend.streams.broadcast import Broadcast, RelayedTrack
 from backend.streams.media_server import (
     BadOffer,
-    LiveStream,
     NoCommonCodec,
+    RelayedStream,
     RelayFull,
     ResourceNotFound,
     SessionAnswer,
@@ -308,13 +308,13 @@ class BuiltinRelay:
     def _viewer_count(self, stream: str) -> int:
         return sum(1 for v in self._viewers.values() if v.stream == stream)
 
-    def live_streams(self) -> list[LiveStream]:
+    def live_streams(self) -> list[RelayedStream]:
         live = []
         for name in sorted(self._ingests):
             broadcast = self._broadcasts[name]
             audio, video = broadcast.codecs.get("audio"), broadcast.codecs.get("video")
             live.append(
-                LiveStream(
+                RelayedStream(
                     name=name,
                     viewers=self._viewer_count(name),
                     started_at=broadcast.started_at,
