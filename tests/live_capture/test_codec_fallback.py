@@ -15,12 +15,11 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
+import backend.streams as streams
 from studio.live.session import LiveOptions, LiveSession
 from studio.local_backend import free_port
 
 from .conftest import decode_audio, decode_video
-
-streams = pytest.importorskip("backend.streams", reason="the backend stream relay is absent")
 
 
 @dataclass

@@ -10,12 +10,11 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+import backend.streams as streams
 from studio.live.session import LiveOptions, LiveSession
 from studio.local_backend import free_port
 
 from .conftest import decode_audio, decode_video
-
-streams = pytest.importorskip("backend.streams", reason="the backend stream relay is absent")
 
 
 @pytest.fixture
