@@ -54,6 +54,9 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretS
     session.stop()
 
 
+_closed_loops: list[asyncio.AbstractEventLoop] = []
+
+
 @pytest.fixture(scope="module")
 def qasync_loop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
     """asyncio on Qt's event loop, as the app runs it: one qasync loop for the module
@@ -62,6 +65,12 @@ def qasync_loop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
     import qasync
     from PySide6.QtCore import QEvent, QTimer
 
+    from widgets import qt_messages
+    from widgets.main_thread_gc import MainThreadCollector
+
+    qt_messages.install()
+    qt_messages.clear()
+    collector = MainThreadCollector()  # as the app does: Qt objects die on the GUI thread
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
     yield loop
@@ -77,3 +86,10 @@ def qasync_loop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
     qapp.processEvents()
     asyncio.set_event_loop(None)
     loop.close()
+    # qasync's close() leaves its pending timers to kill themselves when they next fire;
+    # keeping the closed loop alive keeps their owner alive until then.
+    _closed_loops.append(loop)
+    collector.stop()
+    collector.deleteLater()
+    found = qt_messages.violations()
+    assert not found, "Qt objects were used off the GUI thread:\n" + "\n".join(found)
