@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 import qasync
 from PySide6.QtCore import QTimer
@@ -25,10 +26,12 @@ from studio import paths
 from studio.cli import open_settings, resolve_profile
 from studio.core import Studio
 from studio.errors import StudioError
+from studio.first_run import needs_first_run
 from studio.logs import event, setup_logging
 from widgets import qt_messages
 from widgets.crash import asyncio_exception_handler, install_exception_hooks, show_error
 from widgets.dialogs import close_all, message
+from widgets.first_run import open_first_run, restore_sources
 from widgets.journeys import Journeys
 from widgets.main_thread_gc import MainThreadCollector
 from widgets.main_window import MainWindow
@@ -51,10 +54,12 @@ class StudioGui:
         self.window = MainWindow(studio)
         self.tray = StudioTray(self.window)
         self.journeys: Journeys | None = None
+        self.first_run: Any = None  # the first-run guide while it is open
         self.tray_available = False
         self.quitting = asyncio.Event()
         self.quit_started = threading.Event()  # set on the first quit request, any thread
         self.window.quit_requested.connect(self.request_quit)
+        self.window.first_run_requested.connect(self.open_first_run)
 
     def request_quit(self) -> None:
         self.quit_started.set()
@@ -87,6 +92,17 @@ class StudioGui:
         assert self.journeys is not None
         self.journeys.install()
         self.tray.follow_live(self.journeys.golive_panel)
+        restore_sources(self.studio, self.journeys)
+        self.window.first_run_action.setEnabled(True)
+        if needs_first_run(self.studio.settings):
+            self.open_first_run()
+
+    def open_first_run(self) -> None:
+        """The first-run guide (at the first start, and from Help); one at a time."""
+        if self.first_run is not None and self.first_run.isVisible():
+            self.first_run.raise_()
+            return
+        self.first_run = open_first_run(self.window, self.studio, self.journeys)
 
     async def lifetime(self) -> int:
         """Start the studio, run until a quit is requested, then stop within the budget.

@@ -40,6 +40,7 @@ def placeholder(text: str) -> QWidget:
 
 class MainWindow(QMainWindow):
     quit_requested = Signal()
+    first_run_requested = Signal()  # Help > First-run guide
     hidden_to_tray = Signal()
 
     def __init__(self, studio: Studio) -> None:
@@ -129,6 +130,10 @@ class MainWindow(QMainWindow):
             view_menu.addAction(dock.toggleViewAction())
 
         help_menu = self.menuBar().addMenu("&Help")
+        self.first_run_action = QAction("&First-run guide…", self)
+        self.first_run_action.setEnabled(False)  # the app enables it once the studio is up
+        self.first_run_action.triggered.connect(self.first_run_requested.emit)
+        help_menu.addAction(self.first_run_action)
         about_action = QAction("&About HarmonieCORE Studio", self)
         about_action.triggered.connect(lambda: show_about(self))
         help_menu.addAction(about_action)
