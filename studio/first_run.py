@@ -169,7 +169,7 @@ class SourceCheck:
 
     def _set(self, state: str, message: str = "") -> None:
         self.state, self.message = state, message
-        self.changed.emit()
+        self.changed.emit(self.state)
 
     def _on_meters(self, meters: Meters) -> None:
         self.meters = meters
@@ -186,12 +186,13 @@ class SourceCheck:
             return None
         generation = self._generation
         self._record_ends = time.monotonic() + seconds
-        self.changed.emit()
+        self.changed.emit(self.state)
         await asyncio.sleep(seconds)
         if generation != self._generation:  # stopped meanwhile (page left, guide closed)
             return None
         recorder = self.session.recorder
         await self.session.stop()
+        self.meters = None
         error = recorder.error if recorder is not None else "Nothing was recorded."
         if error:
             self._set("failed", error)

@@ -9,6 +9,7 @@ studio.first_run.SourceCheck's, on the studio's loop.
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -37,7 +38,7 @@ from studio.wallet.session import ChainError
 from widgets.bridge import SignalBridge
 from widgets.buttons import enable
 from widgets.dialogs import show
-from widgets.live.golive_panel import LevelMeter
+from widgets.live.golive_panel import METER_FLOOR_DB, LevelMeter
 from widgets.wallet.wallet_dialogs import CreateWalletDialog, ImportWalletDialog
 from widgets.wallet.wallet_panel import qr_pixmap
 
@@ -78,6 +79,13 @@ def _screen(text: str) -> QLabel:
     return label
 
 
+def _meter() -> LevelMeter:
+    meter = LevelMeter(2)
+    meter.setFixedSize(PREVIEW_W, 24)
+    meter.setToolTip("Sound level: green is good, yellow is loud, red is too loud.")
+    return meter
+
+
 class NamePage(QWizardPage):
     def __init__(self, studio: Studio) -> None:
         super().__init__()
@@ -87,7 +95,13 @@ class NamePage(QWizardPage):
         self.name = QLineEdit(str(studio.settings.get(first_run.NAME_KEY) or ""))
         self.name.setPlaceholderText("e.g. Nina Aurora")
         self.name.setMaxLength(80)
+        welcome = _text(
+            "Welcome! Five short steps get you ready: your name, a wallet for tips, your "
+            "camera, screen and microphone, a test recording, and the page where fans "
+            "watch. Skip any of them; Help > First-run guide brings this back."
+        )
         layout = QFormLayout(self)
+        layout.addRow(welcome)
         layout.addRow("Artist name", self.name)
         layout.addRow(_text(SKIP, "hint"))
 
@@ -141,7 +155,8 @@ class WalletPage(QWizardPage):
             self.status.setText(no_chain)
         elif session.address:
             self.status.setText(
-                f"Your wallet: {session.address}\nKeep it, or create or import another."
+                f"Your wallet: {session.address}\nIt stays locked: the studio asks for your "
+                "password when it signs. Keep it, or create or import another."
             )
         else:
             self.status.setText("You have no wallet yet: create one, or import one you have.")
@@ -191,7 +206,7 @@ class SourcesPage(QWizardPage):
         self.refresh_button.clicked.connect(lambda: self.fill(rescan=True))
         self.preview = _screen("The preview starts on this page.")
         self.preview.setObjectName("firstRunPreview")
-        self.meter = LevelMeter(2)
+        self.meter = _meter()
         self.status = _text("", "sourcesStatus")
         form = QFormLayout()
         form.addRow("Picture", self.video)
@@ -206,6 +221,7 @@ class SourcesPage(QWizardPage):
         left = QVBoxLayout()
         left.addWidget(self.preview)
         left.addWidget(self.meter)
+        left.addStretch(1)
         root = QHBoxLayout(self)
         root.addLayout(left)
         root.addLayout(right, 1)
@@ -280,6 +296,8 @@ def draw(screen: QLabel, meter: LevelMeter, check: SourceCheck) -> None:
     meters = check.meters
     if meters is not None:
         meter.set_levels(meters.program.peak_db, meters.program.rms_db)
+    elif meter.rms_db[0] > METER_FLOOR_DB:  # the sources are closed: no level to show
+        meter.set_levels((METER_FLOOR_DB,) * 2, (METER_FLOOR_DB,) * 2)
 
 
 class TestRecordingPage(QWizardPage):
@@ -294,7 +312,7 @@ class TestRecordingPage(QWizardPage):
         )
         self.screen = _screen("Press Record to start.")
         self.screen.setObjectName("firstRunPlayback")
-        self.meter = LevelMeter(2)
+        self.meter = _meter()
         self.record_button = QPushButton(f"Record {seconds} seconds")
         self.record_button.clicked.connect(self.record)
         self.play_button = QPushButton("Play it back")
@@ -312,6 +330,7 @@ class TestRecordingPage(QWizardPage):
         left = QVBoxLayout()
         left.addWidget(self.screen)
         left.addWidget(self.meter)
+        left.addStretch(1)
         root = QHBoxLayout(self)
         root.addLayout(left)
         root.addLayout(right, 1)
@@ -326,6 +345,7 @@ class TestRecordingPage(QWizardPage):
         self.render()
 
     def play(self) -> None:
+        self.screen.setText("Playing back…")  # the recording's own pictures replace it
         self.guide.check.play()
         self.render()
 
@@ -346,7 +366,7 @@ class TestRecordingPage(QWizardPage):
         check = self.guide.check
         draw(self.screen, self.meter, check)
         left = check.seconds_left
-        self.status.setText(f"Recording… {left:.0f} s" if left else check.message)
+        self.status.setText(f"Recording… {math.ceil(left)} s left" if left else check.message)
         self.render()
 
 
