@@ -20,6 +20,7 @@ from media.sources import list_microphones
 from studio import paths
 from studio.cli import open_settings, parse_args, resolve_profile
 from studio.core import Studio
+from studio.first_run import Sources
 from studio.publishing.upload_queue import State
 from tests.uploads.audio import make_audio
 from tests.window_journeys.conftest import next_dialog, wait_until
@@ -220,6 +221,26 @@ def test_fresh_home_to_registered_track_and_withdrawal(  # type: ignore[no-untyp
         assert await flow.task is not None, "the withdrawal was mined"
         await wait_until(lambda: ui.dashboard.withdrawable_wei == 0, 60, "nothing left to withdraw")
 
+        # Help > First-run guide again, clicked through: it shows what is, changes nothing
+        settings_file = paths.config_dir() / "settings.toml"
+        before = settings_file.read_bytes()
+        gui.window.first_run_action.trigger()
+        await wait_until(lambda: gui.first_run is not guide and gui.first_run.isVisible(), 10)
+        again = gui.first_run
+        assert again.name_page.name.text() == NAME
+        again.next()
+        assert address in again.wallet_page.status.text()
+        again.next()
+        assert again.sources_page.sources() == Sources("testsrc", "none", "tone")
+        await wait_until(lambda: again.check.state == "previewing", 60, "the preview")
+        again.next()
+        again.next()
+        again.button(QWizard.WizardButton.FinishButton).click()
+        await wait_until(lambda: not again.isVisible(), 10, "the guide to close")
+        await wait_until(lambda: again.check.session.state != "live", 10, "the sources closed")
+        assert settings_file.read_bytes() == before, "nothing the artist did not touch"
+        assert gui.studio.settings.get("artist_name") == NAME
+
     qasync_loop.run_until_complete(asyncio.wait_for(quit_after(scenario), 600))
 
 
@@ -230,3 +251,43 @@ async def unlock_with(desk, password: str) -> None:  # type: ignore[no-untyped-d
     dialog.password.setText(password)
     dialog.unlock_button.click()
     await wait_until(lambda: desk.studio.wallet.unlocked, 60, "the wallet to unlock")
+
+
+def test_every_step_skips_and_skipping_keeps_only_what_was_confirmed(  # type: ignore[no-untyped-def]
+    qtbot, qasync_loop, tmp_path: Path
+) -> None:
+    """Next keeps a step, Skip the guide leaves the rest: a name confirmed is kept, sources
+    changed but not confirmed are not, and the guide does not come back at the next start."""
+    from studio.first_run import needs_first_run
+    from studio.profiles import LOCAL
+    from studio.settings import Settings
+    from widgets.dialogs import show
+    from widgets.first_run import FirstRunGuide
+
+    QApplication.instance().setQuitOnLastWindowClosed(False)  # as the app: the tray keeps it
+    path = tmp_path / "settings.toml"
+    studio = Studio(LOCAL, Settings.open(path), tmp_path / "data", tmp_path / "logs")
+    guide = FirstRunGuide(studio)  # a studio not started: no wallet, no backend
+    qtbot.addWidget(guide)
+
+    async def scenario() -> None:
+        show(guide)
+        guide.name_page.name.setText(NAME)
+        guide.next()
+        assert not guide.wallet_page.create_button.isEnabled()
+        assert "no chain" in guide.wallet_page.create_button.toolTip()
+        guide.next()
+        pick(guide.sources_page.video, "testsrc")
+        pick(guide.sources_page.audio, "tone")
+        await wait_until(lambda: guide.check.state == "previewing", 60, "the preview")
+        guide.button(QWizard.WizardButton.CancelButton).click()  # "Skip the guide"
+        await wait_until(lambda: guide.check.session.state != "live", 10, "the sources closed")
+
+    assert guide.button(QWizard.WizardButton.CancelButton).text() == "Skip the guide"
+    qasync_loop.run_until_complete(asyncio.wait_for(scenario(), 120))
+    kept = tomllib.loads(path.read_text())
+    assert kept["artist_name"] == NAME and kept["first_run_done"] is True
+    assert "sources" not in kept, "sources not confirmed with Next are not kept"
+    assert not needs_first_run(Settings.open(path))
+    assert "no backend" in guide.fans_page.link.text()
+    assert not guide.fans_page.copy_button.isEnabled()
