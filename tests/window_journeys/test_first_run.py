@@ -105,6 +105,10 @@ def test_fresh_home_to_registered_track_and_withdrawal(  # type: ignore[no-untyp
         finally:
             gui.window.quit_requested.emit()
             assert await asyncio.wait_for(life, 10) == 0
+        followers = [
+            t for t in asyncio.all_tasks() if t.get_name() == "event-follower" and not t.done()
+        ]
+        assert not followers, "every tip watcher stopped with the studio"
 
     async def scenario() -> None:
         await wait_until(lambda: gui.first_run is not None, 120, "the guide at the first start")
