@@ -277,8 +277,7 @@ class Studio:
             return
         watched = self.tips.alerts.artist if self.tips is not None else None
         if wallet.address != watched:
-            if self._tips_restart is None or self._tips_restart.done():
-                self._tips_restart = asyncio.ensure_future(self._restart_tips())
+            self._tips_restart = asyncio.ensure_future(self._restart_tips())
         elif wallet.unlocked:
             self._follow_backend_tips()
 
@@ -305,13 +304,8 @@ class Studio:
         self._backend_tips = asyncio.ensure_future(follow())
 
     async def _restart_tips(self) -> None:
-        """One restart at a time (two at once each built a TipService, and one was never
-        stopped); again if the account changed while it ran."""
-        watching: object = object()
-        while self.wallet is not None and self.wallet.address != watching:
-            watching = self.wallet.address
-            await self._stop_tips()
-            await self._watch_tips()
+        await self._stop_tips()
+        await self._watch_tips()
 
     async def _watch_tips(self) -> None:
         """Follow Tipped events for the wallet's address (the artist) on the profile's chain."""
@@ -349,10 +343,6 @@ class Studio:
 
     async def stop_services(self) -> None:
         self._tips_wanted = False  # the wallet locking as it closes must not watch tips again
-        if self._tips_restart is not None and not self._tips_restart.done():
-            self._tips_restart.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._tips_restart
         if self.live is not None:
             await self.live.stop()  # ends a running show (and its recording) cleanly
         if self.announcer is not None:
