@@ -79,6 +79,11 @@ class SoakResult:
     rss_end_mb: float | None = None
     rss_growth_mb: float | None = None
     min_fps: float | None = None
+    # The same worst 10 s, counted where the studio hands frames to WebRTC: when this holds
+    # 30 while min_fps dips, the frames were late on the way (relay, viewers), not missing.
+    min_fps_sent: float | None = None
+    max_gc_pause_ms: float = 0.0
+    qt_thread_violations: int = 0
     audio_gaps: int | None = None
     max_audio_gap_ms: float | None = None
     tips_sent: int = 0
@@ -338,6 +343,21 @@ def _end_orphan(pid: int, grace_s: float = 5.0) -> bool:
     return True
 
 
+def _studio_health(env: dict[str, str], result: SoakResult) -> None:
+    """What the studio logged about itself: frames sent, collector pauses, Qt misuse."""
+    sent: list[tuple[float, int]] = []
+    for e in read_events(log_path(env)):
+        name = e.get("event")
+        if name == "live_stats" and "frames_sent" in e:
+            sent.append((float(e["elapsed_s"]), int(e["frames_sent"])))
+        elif name == "gc_pause":
+            result.max_gc_pause_ms = max(result.max_gc_pause_ms, float(e["ms"]))
+        elif name == "qt_thread_violation":
+            result.qt_thread_violations += 1
+    if len(sent) >= 2:
+        result.min_fps_sent = round(worst_window_fps(sent), 1)
+
+
 def _tray_alerts(env: dict[str, str]) -> set[str]:
     return {
         str(e["tx_hash"]).lower()
@@ -412,6 +432,7 @@ async def _show(
         result.chat_echoed = len(fan.sent_chat & fan.echoed)
         result.chat_errors = fan.chat_errors[:5]
         result.min_fps = round(viewers.min_fps(), 1)
+        _studio_health(env, result)
         result.viewer_frames = [p.counts.frames["video"] for p in viewers.players]
         if studio.poll() is None:
             studio.send_signal(signal.SIGTERM)

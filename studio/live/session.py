@@ -71,6 +71,11 @@ __all__ = [  # what the panel and the CLI take from here (options and sources li
     "whip_token_from_env",
 ]
 
+STATS_LOG_EVERY = 10  # intervals: a line every 10 s
+LOGGED_STATS = (
+    "elapsed_s", "frames_encoded", "frames_skipped", "frames_sent", "publish_state", "viewers",
+    "recorded_packets", "bitrate_kbps", "rtt_ms", "packets_lost", "cpu_pct", "encode_ms",
+)  # fmt: skip
 STATS_INTERVAL_S = 1.0
 
 
@@ -452,8 +457,10 @@ class LiveSession:
 
     async def _report_stats(self) -> None:
         reported_recorder_error = False
+        ticks = 0
         while True:
             await asyncio.sleep(STATS_INTERVAL_S)
+            ticks += 1
             stats_fn = getattr(self.publisher, "stats", None)
             if callable(stats_fn):
                 try:
@@ -474,7 +481,10 @@ class LiveSession:
             if self.recorder is not None and self.recorder.error and not reported_recorder_error:
                 reported_recorder_error = True
                 self.say(self.recorder.error)
-            self.stats_changed.emit(self.stats())
+            figures = self.stats()
+            if ticks % STATS_LOG_EVERY == 0:  # the show's health in the log, for after the fact
+                event(log, "live_stats", **{k: v for k, v in figures.items() if k in LOGGED_STATS})
+            self.stats_changed.emit(figures)
 
 
 def _where(url: str) -> str:
