@@ -19,6 +19,7 @@ It returns the figures as a dict (see `SoakResult`). Progress goes to `say` (std
 import asyncio
 import contextlib
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -64,6 +65,9 @@ RSS_EVERY_S = 10.0
 ALERT_GRACE_S = 30.0
 
 Say = Callable[[str], None]
+
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class SoakError(RuntimeError):
@@ -190,27 +194,52 @@ def unlock_wallet(env: dict[str, str], a11y: Accessibility, password: str) -> No
 
 
 class Viewers:
+    """`count` WHEP viewers in their own process (harness/viewer_process.py)."""
+
     def __init__(self, url: str, count: int) -> None:
-        from media.whep import WhepPlayer
+        self.url, self.count = url, count
+        self.samples: list[list[tuple[float, int]]] = [[] for _ in range(count)]
+        self.frames = [0] * count
+        self._process: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
 
-        self.players = [WhepPlayer(url, decode=False) for _ in range(count)]
-        self.samples: list[list[tuple[float, int]]] = [[] for _ in self.players]
+    async def start(self, timeout: float = 60.0) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "harness.viewer_process", self.url, str(self.count),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        assert self._process.stdout is not None
+        line = await asyncio.wait_for(self._process.stdout.readline(), timeout)
+        if not line or "ready" not in json.loads(line):
+            raise SoakError(f"the viewers did not connect: {line.decode(errors='replace')}")
+        self._reader = asyncio.ensure_future(self._read())
 
-    async def start(self) -> None:
-        await asyncio.gather(*(p.start() for p in self.players))
-
-    def sample(self) -> None:
-        now = time.monotonic()
-        for player, samples in zip(self.players, self.samples, strict=True):
-            samples.append((now, player.counts.frames["video"]))
+    async def _read(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        while line := await self._process.stdout.readline():
+            sample = json.loads(line)
+            if "frames" in sample:
+                self.frames = list(sample["frames"])
+                for samples, frames in zip(self.samples, self.frames, strict=True):
+                    samples.append((float(sample["t"]), int(frames)))
 
     def min_fps(self) -> float:
         return min(worst_window_fps(s) for s in self.samples)
 
     async def stop(self) -> None:
-        for player in self.players:
+        if self._process is None:
+            return
+        assert self._process.stdin is not None
+        self._process.stdin.close()
+        try:
+            await asyncio.wait_for(self._process.wait(), 20)
+        except TimeoutError:
+            self._process.kill()
+            await self._process.wait()
+        if self._reader is not None:
             with contextlib.suppress(Exception):
-                await player.stop()
+                await asyncio.wait_for(self._reader, 5)
 
 
 class Fan:
@@ -433,7 +462,7 @@ async def _show(
         result.chat_errors = fan.chat_errors[:5]
         result.min_fps = round(viewers.min_fps(), 1)
         _studio_health(env, result)
-        result.viewer_frames = [p.counts.frames["video"] for p in viewers.players]
+        result.viewer_frames = list(viewers.frames)
         if studio.poll() is None:
             studio.send_signal(signal.SIGTERM)
             try:
@@ -494,7 +523,6 @@ async def _keep_live(
             result.deaths.append("the local backend died while live")
         if now - live_at >= duration:
             break
-        viewers.sample()
         if now >= next_chat:
             next_chat += CHAT_EVERY_S
             await fan.chat(next(chats))
@@ -512,7 +540,7 @@ async def _keep_live(
             say(
                 f"{(now - live_at) / 60:.1f} min live, RSS {rss:.0f} MB, "
                 f"load {loads[-1]:.2f}, tips {len(fan.tips)}, alerts {len(_tray_alerts(env))}, "
-                f"viewer frames {min(p.counts.frames['video'] for p in viewers.players)}, "
+                f"viewer frames {min(viewers.frames)}, "
                 f"chat {len(fan.sent_chat & fan.echoed)}/{len(fan.sent_chat)}"
             )
         await asyncio.sleep(SAMPLE_EVERY_S)
