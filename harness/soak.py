@@ -38,6 +38,7 @@ from web3 import Web3
 from bench.common import tree_rss_mb
 from harness.atspi import Accessibility
 from harness.desktop import artist_desktop, import_private_key
+from harness.fan import send_tip
 from harness.studio_process import (
     log_path,
     pid_alive,
@@ -301,21 +302,11 @@ class Fan:
     def tip(self, index: int) -> str:
         """Tip 0.01 coin (+ index wei, so each amount differs); the transaction hash."""
         value = Web3.to_wei(Decimal("0.01"), "ether") + index
-        tx = self.tipping.functions.tip(self.artist, f"soak tip {index}").build_transaction(
-            {
-                "from": self.account.address,
-                "value": value,
-                "nonce": self.w3.eth.get_transaction_count(self.account.address),
-                "chainId": self.w3.eth.chain_id,
-            }
+        tx_hash = send_tip(
+            self.w3, self.tipping, self.account, self.artist, value, f"soak tip {index}"
         )
-        signed = self.account.sign_transaction(tx)
-        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
-        if receipt.status != 1:
-            raise SoakError(f"tip {index} reverted")
-        self.tips.append("0x" + bytes(tx_hash).hex().removeprefix("0x"))
-        return self.tips[-1]
+        self.tips.append(tx_hash)
+        return tx_hash
 
     async def close(self) -> None:
         if self._subscription is not None:
