@@ -77,6 +77,7 @@ LOGGED_STATS = (
     "recorded_packets", "bitrate_kbps", "rtt_ms", "packets_lost", "cpu_pct", "encode_ms",
 )  # fmt: skip
 STATS_INTERVAL_S = 1.0
+PUBLISHER_STOP_S = 10.0
 
 
 class Publisher(Protocol):
@@ -412,8 +413,10 @@ class LiveSession:
                 await self._publish_task
         self._publish_task = None
         if self.publisher is not None:
-            try:
-                await self.publisher.stop()
+            try:  # an ingest that does not answer must not keep the artist's show running
+                await asyncio.wait_for(self.publisher.stop(), PUBLISHER_STOP_S)
+            except TimeoutError:
+                self.say("The ingest did not answer in time; the show ended here anyway.")
             except Exception as exc:
                 self.say(f"The ingest was not told the stream ended: {exc}")
             self.publisher = None
