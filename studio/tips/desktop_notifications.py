@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from desktop_notifier import Button, DesktopNotifier, Icon
 
@@ -120,7 +121,7 @@ class DesktopNotifications:
         self.thank = thank
         self.can_thank = can_thank or (lambda: thank is not None)
         self._probe = server_probe
-        icon = Icon(path=icon_path) if icon_path else None
+        icon = Icon(path=Path(icon_path)) if icon_path else None
         self._notifier = DesktopNotifier(app_name=APP_NAME, app_icon=icon)
         self._tasks: set[asyncio.Task[object]] = set()
 
