@@ -3,6 +3,9 @@ private D-Bus session under Xvfb: the Notify call is read from the bus (dbus-mon
 actions are pressed through dunst's own context menu, as a person would."""
 
 import asyncio
+import json
+import subprocess
+import sys
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -201,3 +204,38 @@ async def test_without_a_notification_server_the_alert_falls_back(
     assert shown == [("Tip from 0x3C44…93BC: 1 tCORE2", "hi")]
     sent = events(caplog, "desktop_notification")[0]
     assert sent.backend == "fallback" and sent.actions == []
+
+
+async def test_no_server_on_the_bus_shows_a_readable_tray_balloon(
+    display: dict[str, str], tip_chain, tmp_path: Path, artifacts_dir: Path
+) -> None:
+    """The tray app as the studio assembles it (dark theme), on a bus with no notification
+    server: the tip shows in Qt's balloon, and each line of it reads at >= 4.5:1."""
+    from tests.support.studio_process import log_path
+    from tests.tips.test_tray_e2e import start_app, stop_app, wait_events
+
+    with private_bus(tmp_path / "dbus") as bus:
+        env = {**display, "DBUS_SESSION_BUS_ADDRESS": bus.address}
+        for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+            env[var] = str(tmp_path / var.lower())
+        log = log_path(env)
+        app = start_app(env, tip_chain)
+        try:
+            wait_events(log, "watcher_synced", 1, app)
+            await asyncio.to_thread(tip_chain.tip, tip_chain.fans[0], 10**18, "loved the set")
+            told = wait_events(log, "tray_message", 1, app)[0]
+            sent = wait_events(log, "desktop_notification", 1, app)[0]
+            balloon = wait_events(log, "balloon", 1, app)[0]
+            shot = artifacts_dir / "tip_balloon_fallback.png"
+            await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "tests.support.screenshot", str(shot)],
+                env=env, check=True, timeout=30,
+            )  # fmt: skip
+        finally:
+            stop_app(app)
+    assert sent["backend"] == "fallback" and sent["body"] == "loved the set"
+    assert told["via"] == "fallback" and told["in_tray"] is True
+    labels = json.loads(balloon["labels"])
+    assert [label["text"] for label in labels] == [told["title"], told["body"]]
+    assert all(label["contrast"] >= 4.5 for label in labels), labels
