@@ -4,9 +4,9 @@ actions are pressed through dunst's own context menu, as a person would."""
 
 import asyncio
 import json
+import logging
 import subprocess
 import sys
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,9 +65,11 @@ def desktop(display, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     """dunst on a private session bus; this process's session bus is that bus."""
     with private_bus(tmp_path / "dbus") as bus:
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus.address)
-        with dunst(bus, display, tmp_path) as server:
-            with NotifyMonitor(bus, tmp_path / "notify.log") as monitor:
-                yield Desktop(bus, server, monitor)
+        with (
+            dunst(bus, display, tmp_path) as server,
+            NotifyMonitor(bus, tmp_path / "notify.log") as monitor,
+        ):
+            yield Desktop(bus, server, monitor)
 
 
 @pytest.fixture
@@ -194,9 +196,7 @@ async def test_without_a_notification_server_the_alert_falls_back(
         notifications = desktop_notifications(None)
         notifications.fallback = lambda summary, body: shown.append((summary, body)) or True
         alert = TipAlert(
-            AlertRecord(
-                "0x" + "03" * 32, 0, "chain", 0.0, FAN, None, 10**18, "hi", CONFIRMED, 3
-            ),
+            AlertRecord("0x" + "03" * 32, 0, "chain", 0.0, FAN, None, 10**18, "hi", CONFIRMED, 3),
             "tCORE2",
         )
         delivery = await notifications.notify(alert)
