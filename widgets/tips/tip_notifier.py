@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QSystemTrayIcon, QWidget
 
 from resources import resource_path
 from studio.logs import event
-from studio.tips.alerts import TipAlert, TipAlerts
+from studio.tips.alerts import TipAlert, TipAlerts, loop_running
 from studio.tips.desktop_notifications import FALLBACK, Delivery, DesktopNotifications
 from studio.tips.sound import TipSound
 from widgets.bridge import SignalBridge
@@ -61,7 +61,7 @@ class TipNotifier(QObject):
     def show_alert(self, alert: TipAlert) -> None:
         """The sink the alerts (or an alert queue) call: notification, feed, chime."""
         self.shown += 1
-        if self.desktop is not None and _loop_running():
+        if self.desktop is not None and loop_running():
             task = asyncio.ensure_future(self._notify(alert, self.desktop))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -109,14 +109,6 @@ class TipNotifier(QObject):
         self._updated.close()
         for task in self._tasks:
             task.cancel()
-
-
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def raise_window(window: QWidget) -> None:
