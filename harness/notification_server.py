@@ -13,11 +13,12 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from harness.xserver import _wait_for
 
 NOTIFICATIONS = "org.freedesktop.Notifications"
 
@@ -50,15 +51,6 @@ def _stop(process: subprocess.Popen[bytes] | None) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 @contextmanager
@@ -139,7 +131,7 @@ def dunst(bus: Bus, display_env: dict[str, str], home: Path) -> Iterator[Dunst]:
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        _wait(lambda: name_has_owner(bus) or server.poll() is not None, 15, "dunst on the bus")
+        _wait_for(lambda: name_has_owner(bus) or server.poll() is not None, 15, "dunst on the bus")
         if server.poll() is not None:
             raise RuntimeError(f"dunst exited ({server.returncode})")
         yield Dunst(env, choice)
@@ -220,7 +212,7 @@ class NotifyMonitor:
                 ],
                 stdout=out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
             )  # fmt: skip
-        _wait(self._probe_seen, 10, "dbus-monitor to start")
+        _wait_for(self._probe_seen, 10, "dbus-monitor to start")
         return self
 
     def _probe_seen(self) -> bool:
