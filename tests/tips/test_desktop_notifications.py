@@ -95,7 +95,12 @@ def events(caplog: pytest.LogCaptureFixture, name: str) -> list[logging.LogRecor
 
 
 async def test_a_tip_is_a_notify_call_on_the_bus_and_open_raises_the_window(
-    desktop: Desktop, store: TipStore, qtbot, caplog: pytest.LogCaptureFixture
+    desktop: Desktop,
+    display: dict[str, str],
+    store: TipStore,
+    qtbot,
+    caplog: pytest.LogCaptureFixture,
+    artifacts_dir: Path,
 ) -> None:
     caplog.set_level(logging.INFO)
     assert await notification_server_on_bus()
@@ -111,6 +116,11 @@ async def test_a_tip_is_a_notify_call_on_the_bus_and_open_raises_the_window(
     alerts.on_backend_notification(backend_tip(1, "Ann <b>Fan</b>", "great set & thanks"))
 
     call = (await desktop.notify_calls(1))[0]
+    await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "tests.support.screenshot", str(artifacts_dir / "tip_dunst.png")],
+        env=display, check=True, timeout=30,
+    )  # fmt: skip
     assert call.app_name == "HarmonieCORE Studio"
     assert call.summary == "Tip from Ann ‹b›Fan‹/b›: 0.25 tCORE2"
     assert call.body == "great set & thanks"
