@@ -25,9 +25,9 @@ from studio.tips.fan_names import FanNames
 from studio.tips.format import (
     FEED_MESSAGE_CHARS,
     clean_text,
+    fan_label,
     format_coin,
     format_fiat,
-    short_address,
     tray_text,
     truncate,
 )
@@ -98,8 +98,7 @@ class TipAlert:
 
     @property
     def fan_label(self) -> str:
-        name = clean_text(self.record.fan_name or "", keep_newlines=False)
-        return truncate(name, MAX_NAME_CHARS) if name else short_address(self.record.fan)
+        return fan_label(self.record.fan_name, self.record.fan, MAX_NAME_CHARS)
 
     @property
     def amount_text(self) -> str:

@@ -11,7 +11,7 @@ import csv
 import io
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -66,6 +66,7 @@ class Supporter:
     total_wei: int
     count: int
     last_at: int
+    name: str | None = None  # the fan's backend profile name, when one is known
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ def summarize(
     streams: Sequence[Interval] = (),
     tracks: Sequence[Interval] = (),
     tz: tzinfo | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Summary:
     live = [t for t in tips if t.status in (CONFIRMED, PENDING)]
     counted = [t for t in live if t.status == CONFIRMED]
@@ -155,7 +157,7 @@ def summarize(
         pending_wei=sum(t.amount_wei for t in pending),
         pending_count=len(pending),
         over_time=over_time(counted, bucket_s),
-        top_supporters=top_supporters(counted, top_n),
+        top_supporters=top_supporters(counted, top_n, names),
         by_stream=totals_by_interval(counted, streams),
         by_track=totals_by_interval(counted, tracks),
         chart=revenue_chart(counted, tz=tz),
@@ -266,7 +268,9 @@ def revenue_chart(
     return RevenueChart(period, bars, ticks)
 
 
-def top_supporters(tips: Sequence[Tip], n: int = 10) -> list[Supporter]:
+def top_supporters(
+    tips: Sequence[Tip], n: int = 10, names: Mapping[str, str] | None = None
+) -> list[Supporter]:
     per_fan: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for tip in tips:
         entry = per_fan[tip.fan]
@@ -274,7 +278,11 @@ def top_supporters(tips: Sequence[Tip], n: int = 10) -> list[Supporter]:
         entry[1] += 1
         entry[2] = max(entry[2], tip.timestamp)
     ranked = sorted(per_fan.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
-    return [Supporter(fan, total, count, last) for fan, (total, count, last) in ranked[:n]]
+    names = names or {}
+    return [
+        Supporter(fan, total, count, last, names.get(fan))
+        for fan, (total, count, last) in ranked[:n]
+    ]
 
 
 def totals_by_interval(tips: Sequence[Tip], intervals: Sequence[Interval]) -> list[Total]:
@@ -444,6 +452,7 @@ class RevenueService:
             bucket_s=self.bucket_s,
             streams=self._intervals(STREAM, self.streams),
             tracks=self._intervals(TRACK, self.tracks),
+            names=self.store.fan_names(),
         )
         if self.chain is not None:
             self.chain_state = await self.chain.state(self.artist)

@@ -13,11 +13,13 @@ from studio.social.backend_client import BackendClient
 from studio.tips.alerts import TipAlerts
 from studio.tips.fan_names import FanNames, profile_lookup
 from studio.tips.format import short_address
+from studio.tips.revenue import summarize
 from studio.tips.sound import TipSound
 from studio.tips.store import CONFIRMED, Tip, TipStore
 from tests.studio_chat.conftest import CHAIN_ID, key_signer, serve_backend
 from tests.support.waiting import wait_until
 from widgets.tips.alerts_feed import AlertsFeed
+from widgets.tips.revenue_dashboard import RevenueDashboard
 from widgets.tips.tip_notifier import TipNotifier
 
 ARTIST = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -86,6 +88,18 @@ async def test_chain_tips_show_the_fans_profile_name_or_a_short_address(
     # the name is kept with the alert: the history after a restart shows it too
     labels = {a.record.tx_hash: a.fan_label for a in alerts.history()}
     assert labels["0x" + "01" * 32] == "Ann <i>Rivers</i>" and labels["0x" + "04" * 32] == "Bea"
+
+    # the Revenue page's top supporters by name too
+    dashboard = RevenueDashboard("tCORE2")
+    qtbot.addWidget(dashboard)
+    tips = [
+        chain_tip(1, ann_key.address), chain_tip(2, nameless.address, 5),
+        chain_tip(3, ann_key.address), chain_tip(4, bea_key.address, 10**17),
+    ]  # fmt: skip
+    dashboard.show_summary(summarize(tips, names=store.fan_names()), None)
+    rows = [dashboard.supporters.item(r, 0).text() for r in range(3)]
+    assert rows == ["Ann <i>Rivers</i>", "Bea", short_address(nameless.address)]
+    assert dashboard.supporters.item(0, 0).toolTip().startswith(ann_key.address)
     notifier.close()
     store.close()
 

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.tips.format import WEI_DECIMALS, format_coin, short_address
+from studio.tips.format import WEI_DECIMALS, fan_label, format_coin, short_address
 from studio.tips.revenue import ChainState, ChartBar, RevenueChart, Summary, Total
 from widgets.buttons import enable
 from widgets.dialogs import message, save_path
@@ -175,7 +175,7 @@ class RevenueDashboard(QWidget):
         _fill(
             self.supporters,
             [
-                [short_address(s.fan), self._amount(s.total_wei), str(s.count)]
+                [fan_label(s.name, s.fan), self._amount(s.total_wei), str(s.count)]
                 for s in summary.top_supporters
             ],
             [
