@@ -183,6 +183,7 @@ async def measure(
                     PYTHON, "-m", "harness.tray_app", "--rpc", node_url, "--profile", profile,
                     "--contract", chain.tipping.address, "--artist", chain.artist.address,
                     "--chain-id", str(ANVIL_CHAIN_ID),
+                    "--backend", f"http://127.0.0.1:{backend_port}",
                 ],
                 env,
             )
@@ -196,6 +197,14 @@ async def measure(
         async with httpx.AsyncClient(timeout=10) as client:
             await wait_backend_watching(client, backend.url)
             token = await sign_in(client, backend, chain.artist)
+            for n, fan in enumerate(chain.fans):  # alerts name fans by their profiles
+                fan_token = await sign_in(client, backend, fan)
+                saved = await client.put(
+                    f"{backend.url}/profiles/{fan.address}",
+                    json={"role": "fan", "display_name": f"Bench fan {n}"},
+                    headers={"Authorization": f"Bearer {fan_token}"},
+                )
+                saved.raise_for_status()
         ws = await notification_socket(backend, token)
         await next_frame(ws, "backlog")
         notified: dict[str, float] = {}
@@ -219,6 +228,7 @@ async def measure(
         tray_ms: list[float] = []
         notify_ms: list[float] = []
         desktop_ms: list[float] = []
+        named = 0  # notifications that name the fan (profile looked up within the wait)
         for i in range(count):
             await asyncio.sleep(pauses.uniform(0, MAX_PAUSE_S))
             fan = fans[i % len(fans)]
@@ -254,6 +264,7 @@ async def measure(
                         raise TimeoutError(f"tip {i}: no Notify call on the bus within 10 s")
                     await asyncio.sleep(0.005)
                 desktop_ms.append((call.seen_at - tail.received[tx_hash]) * 1000)
+                named += call.summary.startswith("Tip from Bench fan ")
         for task in followers:
             task.cancel()
         await ws.close()
@@ -261,6 +272,7 @@ async def measure(
             "tray_ms": tray_ms,
             "notify_ms": notify_ms,
             "desktop_ms": desktop_ms,
+            "named": named,
             "tray_available": ready.get("tray_available"),
             "network": network,
         }
@@ -299,6 +311,7 @@ async def run(
         if polled["desktop_ms"]:
             result.update(figures("desktop_notify", polled["desktop_ms"]))
             result["desktop_notify_target_p99_ms"] = 300
+            result["desktop_notify_named"] = polled["named"]
         if ws_count:
             pushed = await measure(chain, ws_url, ws_count, display_env, profile, home / "ws")
             result.update(

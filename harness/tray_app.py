@@ -3,7 +3,7 @@ feed, revenue dashboard and the tips stack (studio.tips.service.TipService), as 
 them.
 
     python -m harness.tray_app --rpc URL --contract 0x... --artist 0x... [--data DIR]
-        [--profile local|testnet|mainnet] [--poll-s S]
+        [--profile local|testnet|mainnet] [--poll-s S] [--backend URL]
 
 With `--profile` the network is the built-in profile's with the user's `rpc_url` and contract
 set (as settings override them), so transport and polling interval are the product's own
@@ -38,6 +38,8 @@ from chain.networks import LOCAL_DEVNET, Network, custom_network
 from studio import paths
 from studio.logs import event, setup_logging
 from studio.profiles import BUILTIN_PROFILES, LOCAL, load_profile
+from studio.social.backend_client import BackendClient
+from studio.tips.fan_names import FanNames, profile_lookup
 from studio.tips.format import native_symbol
 from studio.tips.service import TipService
 from studio.wallet.session import network_for_profile
@@ -122,6 +124,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--profile", choices=sorted(BUILTIN_PROFILES), default=None)
     parser.add_argument("--poll-s", type=float, default=None)
+    parser.add_argument("--backend", default=None, help="backend URL: fans by profile name")
     args = parser.parse_args(argv)
 
     network = profile_network(args)  # before the qasync loop is set: it may run a coroutine
@@ -134,6 +137,10 @@ def main(argv: list[str]) -> int:
 
     data_dir = args.data or paths.data_dir()
     tips = TipService(network, args.artist, data_dir, poll_interval_s=args.poll_s)
+    backend_client = None
+    if args.backend:  # as the studio composes it (studio.core): names from the backend
+        backend_client = BackendClient(args.backend, None, chain_id=args.chain_id)
+        tips.alerts.names = FanNames(profile_lookup(backend_client))
     event(
         log,
         "tray_network",
@@ -200,6 +207,8 @@ def main(argv: list[str]) -> int:
         )
         await stopping.wait()
         await tips.stop()
+        if backend_client is not None:
+            await backend_client.aclose()
         event(log, "tray_app_stopped")
         return 0
 

@@ -165,6 +165,15 @@ class DesktopNotifications:
         )
         return Delivery(backend, shown)
 
+    async def prepare(self) -> None:
+        """Connect to the notification server ahead of the first tip (desktop-notifier asks
+        the server for its interface and capabilities once: that need not delay a tip)."""
+        try:
+            if await self._server_available():
+                await self._notifier.get_capabilities()
+        except Exception as exc:  # the first notify() tries again, and falls back
+            log.info("notification server not ready: %s", type(exc).__name__)
+
     async def _server_available(self) -> bool:
         if not sys.platform.startswith("linux"):
             return True  # macOS / Windows: the platform's notification centre is always there

@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QSystemTrayIcon, QWidget
 
 from resources import resource_path
@@ -48,6 +48,7 @@ class TipNotifier(QObject):
         self.desktop = desktop
         if desktop is not None:
             desktop.fallback = self.show_balloon
+            QTimer.singleShot(0, self._prepare)  # once the event loop runs
         self.shown = 0
         self._tasks: set[asyncio.Future[Any]] = set()
         # tips may be emitted from any asyncio callback: bridges queue them onto the GUI thread
@@ -62,15 +63,21 @@ class TipNotifier(QObject):
         """The sink the alerts (or an alert queue) call: notification, feed, chime."""
         self.shown += 1
         if self.desktop is not None and loop_running():
-            task = asyncio.ensure_future(self._notify(alert, self.desktop))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._keep(asyncio.ensure_future(self._notify(alert, self.desktop)))
         else:
             in_tray = self.show_balloon(alert.tray_title, alert.tray_body)
             self._told(alert, in_tray, FALLBACK)
         if self.feed is not None:
             self.feed.add(alert)
         self.sound.play()
+
+    def _prepare(self) -> None:
+        if self.desktop is not None and loop_running():
+            self._keep(asyncio.ensure_future(self.desktop.prepare()))
+
+    def _keep(self, task: "asyncio.Future[Any]") -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def show_balloon(self, title: str, body: str) -> bool:
         """Qt's tray message: the last fallback. True if a tray host showed it."""
