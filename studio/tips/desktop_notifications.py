@@ -124,9 +124,14 @@ class DesktopNotifications:
         icon = Icon(path=Path(icon_path)) if icon_path else None
         self._notifier = DesktopNotifier(app_name=APP_NAME, app_icon=icon)
         self._tasks: set[asyncio.Task[object]] = set()
+        self._in_order = asyncio.Lock()  # two tips in quick succession reach the server in order
 
     async def notify(self, alert: TipAlert) -> Delivery:
         """Show one alert; says which backend showed it (dbus, native or fallback)."""
+        async with self._in_order:
+            return await self._notify(alert)
+
+    async def _notify(self, alert: TipAlert) -> Delivery:
         text = notification_text(alert)
         actions = [OPEN]
         buttons = [Button(OPEN, on_pressed=self.on_open)]

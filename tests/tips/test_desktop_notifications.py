@@ -136,6 +136,12 @@ async def test_a_tip_is_a_notify_call_on_the_bus_and_open_raises_the_window(
     await asyncio.to_thread(desktop.server.press, OPEN)
     await wait_until(window.isVisible, what="the window to be shown by Open")
     assert not window.isMinimized()
+
+    # tips in quick succession reach the server in the order they came
+    for n in range(2, 6):
+        alerts.on_backend_notification(backend_tip(n, "Ann", f"tip number {n}"))
+    calls = await desktop.notify_calls(5)
+    assert [c.body for c in calls[1:]] == [f"tip number {n}" for n in range(2, 6)]
     notifier.close()
 
 
@@ -249,3 +255,26 @@ async def test_no_server_on_the_bus_shows_a_readable_tray_balloon(
     labels = json.loads(balloon["labels"])
     assert [label["text"] for label in labels] == [told["title"], told["body"]]
     assert all(label["contrast"] >= 4.5 for label in labels), labels
+
+
+async def test_a_slow_server_check_does_not_reorder_notifications(desktop: Desktop) -> None:
+    """The first tip's bus check is slow (a busy bus): the later tips still wait their turn."""
+    from studio.tips.desktop_notifications import DesktopNotifications
+
+    delays = iter([0.3, 0.0, 0.0])
+
+    async def slow_then_fast() -> bool:
+        await asyncio.sleep(next(delays))
+        return await notification_server_on_bus()
+
+    notifications = DesktopNotifications(on_open=lambda: None, server_probe=slow_then_fast)
+    alerts = [
+        TipAlert(
+            AlertRecord(f"0x{n:064x}", 0, "chain", 0.0, FAN, "Ann", 1, f"n{n}", CONFIRMED, n),
+            "tCORE2",
+        )
+        for n in range(1, 4)
+    ]
+    await asyncio.gather(*(notifications.notify(alert) for alert in alerts))
+    calls = await desktop.notify_calls(3)
+    assert [c.body for c in calls] == ["n1", "n2", "n3"]
