@@ -92,6 +92,11 @@ def name_has_owner(bus: Bus, name: str = NOTIFICATIONS) -> bool:
 class Dunst:
     env: dict[str, str]
     choice: Path
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        """The server goes away (as when a desktop session's notification daemon dies)."""
+        _stop(self.process)
 
     def press(self, action: str) -> None:
         """Open dunst's context menu on the notification shown; its menu picks `action`."""
@@ -134,7 +139,7 @@ def dunst(bus: Bus, display_env: dict[str, str], home: Path) -> Iterator[Dunst]:
         _wait_for(lambda: name_has_owner(bus) or server.poll() is not None, 15, "dunst on the bus")
         if server.poll() is not None:
             raise RuntimeError(f"dunst exited ({server.returncode})")
-        yield Dunst(env, choice)
+        yield Dunst(env, choice, server)
     finally:
         _stop(server)
 

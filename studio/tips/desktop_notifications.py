@@ -124,6 +124,7 @@ class DesktopNotifications:
         icon = Icon(path=Path(icon_path)) if icon_path else None
         self._notifier = DesktopNotifier(app_name=APP_NAME, app_icon=icon)
         self._tasks: set[asyncio.Task[object]] = set()
+        self._server_seen = False  # the last notification reached a server
         self._in_order = asyncio.Lock()  # two tips in quick succession reach the server in order
 
     async def notify(self, alert: TipAlert) -> Delivery:
@@ -140,7 +141,7 @@ class DesktopNotifications:
             actions.append(THANK)
             buttons.append(Button(THANK, on_pressed=lambda: self._thank(line)))
         backend = FALLBACK
-        if await self._server_available():
+        if self._server_seen or await self._server_available():
             dispatched: list[bool] = []
             await self._notifier.send(
                 text.summary,
@@ -150,7 +151,10 @@ class DesktopNotifications:
                 on_dispatched=lambda: dispatched.append(True),
                 timeout=NOTIFICATION_TIMEOUT_S,
             )
-            if dispatched:  # desktop-notifier logs, never raises, when sending failed
+            # desktop-notifier logs, never raises, when sending failed; the server is then
+            # looked for again before the next tip (it may have gone, or be back)
+            self._server_seen = bool(dispatched)
+            if dispatched:
                 backend = DBUS if sys.platform.startswith("linux") else NATIVE
         shown = True
         if backend == FALLBACK:

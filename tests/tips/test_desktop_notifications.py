@@ -278,3 +278,27 @@ async def test_a_slow_server_check_does_not_reorder_notifications(desktop: Deskt
     await asyncio.gather(*(notifications.notify(alert) for alert in alerts))
     calls = await desktop.notify_calls(3)
     assert [c.body for c in calls] == ["n1", "n2", "n3"]
+
+
+async def test_when_the_server_goes_away_the_next_tip_falls_back(
+    desktop: Desktop, caplog: pytest.LogCaptureFixture
+) -> None:
+    from studio.tips.desktop_notifications import DesktopNotifications
+
+    caplog.set_level(logging.INFO)
+    balloons: list[str] = []
+    notifications = DesktopNotifications(
+        on_open=lambda: None, fallback=lambda summary, _body: balloons.append(summary) or True
+    )
+
+    def alert(n: int) -> TipAlert:
+        record = AlertRecord(f"0x{n:064x}", 0, "chain", 0.0, FAN, None, 1, "", CONFIRMED, n)
+        return TipAlert(record, "tCORE2")
+
+    assert (await notifications.notify(alert(1))).backend == "dbus"
+    assert desktop.server is not None
+    desktop.server.stop()
+    await wait_until(lambda: not name_has_owner(desktop.bus), what="dunst to leave the bus")
+    assert (await notifications.notify(alert(2))).backend == "fallback"
+    assert (await notifications.notify(alert(3))).backend == "fallback"
+    assert len(balloons) == 2 and len(desktop.monitor.calls()) == 2  # tip 2 tried the bus once
