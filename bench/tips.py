@@ -6,6 +6,12 @@ Prints one JSON object as its last line:
                                   process, harness.tray_app: tray icon, feed and the studio's
                                   TipService under Xvfb with trayer; the offscreen platform
                                   when those are not installed)
+  desktop_notify_p50_ms, desktop_notify_p99_ms
+                                  the tray process receiving the tip (its `tip_alert` event:
+                                  the first of chain or backend to tell it) -> its Notify call
+                                  to the desktop's notification server (dunst on a private
+                                  D-Bus session), as dbus-monitor sees it on the bus.
+                                  Target: p99 <= 300 ms.
   notify_p50_ms, notify_p99_ms    the same block -> the backend's tip_received notification
                                   reaching a WebSocket client signed in as the artist
   tray_ws_p50_ms, tray_ws_p99_ms, notify_ws_p50_ms, notify_ws_p99_ms
@@ -52,6 +58,7 @@ from chain import contracts  # noqa: E402
 from chain.devnet import dev_accounts  # noqa: E402
 from harness.anvil import ANVIL, ANVIL_CHAIN_ID, anvil_command, wait_for_rpc  # noqa: E402
 from harness.backend_session import Backend, next_frame, notification_socket, sign_in  # noqa: E402
+from harness.notification_server import NotifyMonitor, dunst, private_bus  # noqa: E402
 from harness.xserver import xvfb_with_tray  # noqa: E402
 from studio.local_backend import free_port  # noqa: E402
 
@@ -60,11 +67,13 @@ MAX_PAUSE_S = 0.5  # the longest polling interval of the built-in profiles
 
 
 class LogTail:
-    """tray_message events from the tray process's JSON log, read as they are written."""
+    """tip_alert and tray_message events from the tray process's JSON log, read as they are
+    written."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.offset = 0
+        self.received: dict[str, float] = {}
         self.shown: dict[str, float] = {}
         self.events: dict[str, dict] = {}
 
@@ -84,6 +93,8 @@ class LogTail:
             self.events.setdefault(entry.get("event", ""), entry)
             if entry.get("event") == "tray_message":
                 self.shown[entry["tx_hash"]] = float(entry["shown_at"])
+            elif entry.get("event") == "tip_alert":
+                self.received[entry["tx_hash"]] = float(entry["ts"])
 
     async def wait(self, name: str, timeout: float = 60) -> dict:
         deadline = time.monotonic() + timeout
@@ -139,7 +150,15 @@ async def measure(
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
         env[var] = str(home / var.lower())
     processes: list[subprocess.Popen[bytes]] = []
+    desktop = ExitStack()
+    monitor: NotifyMonitor | None = None
     try:
+        if "DISPLAY" in display_env and shutil.which("dunst"):
+            home.mkdir(parents=True, exist_ok=True)
+            bus = desktop.enter_context(private_bus(home / "dbus"))
+            desktop.enter_context(dunst(bus, display_env, home))
+            monitor = desktop.enter_context(NotifyMonitor(bus, home / "notify.log"))
+            env["DBUS_SESSION_BUS_ADDRESS"] = bus.address
         backend_port = free_port()
         backend_env = {
             **env,
@@ -164,6 +183,7 @@ async def measure(
                     PYTHON, "-m", "harness.tray_app", "--rpc", node_url, "--profile", profile,
                     "--contract", chain.tipping.address, "--artist", chain.artist.address,
                     "--chain-id", str(ANVIL_CHAIN_ID),
+                    "--backend", f"http://127.0.0.1:{backend_port}",
                 ],
                 env,
             )
@@ -177,6 +197,14 @@ async def measure(
         async with httpx.AsyncClient(timeout=10) as client:
             await wait_backend_watching(client, backend.url)
             token = await sign_in(client, backend, chain.artist)
+            for n, fan in enumerate(chain.fans):  # alerts name fans by their profiles
+                fan_token = await sign_in(client, backend, fan)
+                saved = await client.put(
+                    f"{backend.url}/profiles/{fan.address}",
+                    json={"role": "fan", "display_name": f"Bench fan {n}"},
+                    headers={"Authorization": f"Bearer {fan_token}"},
+                )
+                saved.raise_for_status()
         ws = await notification_socket(backend, token)
         await next_frame(ws, "backlog")
         notified: dict[str, float] = {}
@@ -199,6 +227,8 @@ async def measure(
         pauses = random.Random(1114)
         tray_ms: list[float] = []
         notify_ms: list[float] = []
+        desktop_ms: list[float] = []
+        named = 0  # notifications that name the fan (profile looked up within the wait)
         for i in range(count):
             await asyncio.sleep(pauses.uniform(0, MAX_PAUSE_S))
             fan = fans[i % len(fans)]
@@ -226,18 +256,30 @@ async def measure(
                 await asyncio.sleep(0.002)
             tray_ms.append((tail.shown[tx_hash] - mined_at) * 1000)
             notify_ms.append((notified[tx_hash] - mined_at) * 1000)
+            if monitor is not None:  # the tip's message is the notification's body
+                call = None
+                while call is None:
+                    call = next((c for c in monitor.calls() if c.body == f"bench tip {i}"), None)
+                    if call is None and time.monotonic() > deadline:
+                        raise TimeoutError(f"tip {i}: no Notify call on the bus within 10 s")
+                    await asyncio.sleep(0.005)
+                desktop_ms.append((call.seen_at - tail.received[tx_hash]) * 1000)
+                named += call.summary.startswith("Tip from Bench fan ")
         for task in followers:
             task.cancel()
         await ws.close()
         return {
             "tray_ms": tray_ms,
             "notify_ms": notify_ms,
+            "desktop_ms": desktop_ms,
+            "named": named,
             "tray_available": ready.get("tray_available"),
             "network": network,
         }
     finally:
         for process in reversed(processes):
             stop(process)
+        desktop.close()
 
 
 def figures(prefix: str, values: list[float]) -> dict[str, float]:
@@ -266,6 +308,10 @@ async def run(
             **figures("tray", polled["tray_ms"]),
             **figures("notify", polled["notify_ms"]),
         }
+        if polled["desktop_ms"]:
+            result.update(figures("desktop_notify", polled["desktop_ms"]))
+            result["desktop_notify_target_p99_ms"] = 300
+            result["desktop_notify_named"] = polled["named"]
         if ws_count:
             pushed = await measure(chain, ws_url, ws_count, display_env, profile, home / "ws")
             result.update(
@@ -273,6 +319,8 @@ async def run(
                 **figures("tray_ws", pushed["tray_ms"]),
                 **figures("notify_ws", pushed["notify_ms"]),
             )
+            if pushed["desktop_ms"]:
+                result.update(figures("desktop_notify_ws", pushed["desktop_ms"]))
         network = polled["network"]
         return {
             **result,

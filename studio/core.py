@@ -320,6 +320,10 @@ class Studio:
         self.tips = TipService(
             wallet.network, wallet.address, self.data_dir, price=price_from_settings(self.settings)
         )
+        if self.backend_client is not None:  # fans by their profile names
+            from studio.tips.fan_names import FanNames, profile_lookup
+
+            self.tips.alerts.names = FanNames(profile_lookup(self.backend_client))
         if self.live is not None:  # tips drawn into the live picture for a few seconds
             enabled = bool(self.settings.get("tip_overlay", True))
             self._tip_overlay = TipOverlayLink(self.tips.alerts, self.live.alert_overlay, enabled)

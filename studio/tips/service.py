@@ -90,6 +90,7 @@ class TipService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        self.alerts.stop()
         await self.watcher.stop()
         if self._w3 is not None:
             with contextlib.suppress(Exception):
