@@ -41,7 +41,7 @@ def attach_tips(
     session: WalletSession | None = None,
     sound: bool = True,
 ) -> TipsUi:
-    notifier = attach(tray, window, tips.alerts, sound=sound)
+    notifier = attach(tray, window, tips.alerts, sound=sound, queue=tips.queue)
     withdraw = WithdrawFlow(window, session, tips.revenue) if session is not None else None
     dashboard = RevenueDashboard(
         tips.network.symbol,
