@@ -223,7 +223,19 @@ class AlertQueue:
         key = f"{TIP}:{record.tx_hash}:{record.log_index}"
         tip = {**asdict(record), "symbol": alert.symbol, "fiat": alert.fiat}
         if record.amount_wei < rules.min_wei:
-            quiet = QueuedAlert(TIP, key, alert.feed_text, shown_message, None, "quiet", AlertLook(), record.amount_wei, alert.fan_label, alert.fiat or "", tip)  # fmt: skip
+            quiet = QueuedAlert(
+                kind=TIP,
+                key=key,
+                text=alert.feed_text,
+                message=shown_message,
+                speech=None,
+                tier="quiet",
+                look=AlertLook(),
+                amount_wei=record.amount_wei,
+                fan=alert.fan_label,
+                fiat=alert.fiat or "",
+                tip=tip,
+            )
             self.quiet.emit(quiet)
             return None
         if self._known(key):

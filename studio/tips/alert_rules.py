@@ -29,6 +29,7 @@ Every value is checked when read: `AlertRules.from_settings` raises `RulesError`
 a person can act on, so a bad value is refused before it is written (`save_rules`).
 """
 
+import itertools
 import re
 import string
 from collections.abc import Mapping
@@ -305,7 +306,7 @@ def _parse_tier(data: Mapping[str, Any], number: int) -> Tier:
 
 def _check_overlaps(tiers: tuple[Tier, ...]) -> None:
     ordered = sorted(enumerate(tiers, 1), key=lambda item: item[1].min_wei)
-    for (a_no, a), (b_no, b) in zip(ordered, ordered[1:], strict=False):
+    for (a_no, a), (b_no, b) in itertools.pairwise(ordered):
         if a.max_wei is None or a.max_wei > b.min_wei:
             raise RulesError(f"tiers {a_no} and {b_no} overlap: each amount must fit one tier")
 

@@ -83,7 +83,9 @@ function play(a) {
   document.getElementById("message").textContent = a.message;
   const img = document.getElementById("image");
   if (a.image) { img.src = "image/" + a.id; img.hidden = false; } else { img.hidden = true; }
-  if (a.sound) { const s = new Audio("sound/" + a.id); s.volume = a.volume; s.play().catch(() => {}); }
+  if (a.sound) {
+    const s = new Audio("sound/" + a.id); s.volume = a.volume; s.play().catch(() => {});
+  }
   box.classList.add("shown");
   clearTimeout(timer);
   timer = setTimeout(() => hide(a.id), a.remaining_ms ?? a.duration_ms);
