@@ -385,8 +385,13 @@ class AlertQueue:
         return QueuedAlert.from_row(row) if row else None
 
     async def _sleep(self, event_: asyncio.Event, seconds: float | None) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event_.wait(), seconds)
+        """Until `event_` is set or `seconds` pass. Not wait_for: on Python 3.11 it swallows a
+        cancellation that arrives as the event is set, and stop() would then wait forever."""
+        waiter = asyncio.ensure_future(event_.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=seconds)
+        finally:
+            waiter.cancel()
 
     async def _run(self) -> None:
         while True:
