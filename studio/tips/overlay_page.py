@@ -92,6 +92,7 @@ function play(a) {
   requestAnimationFrame(() => window.__shown.push({id: a.id, text: a.text, at: Date.now()}));
 }
 const events = new EventSource("events");
+events.onopen = () => { window.__connected = true; };
 events.addEventListener("play", (e) => play(JSON.parse(e.data)));
 events.addEventListener("end", (e) => hide(JSON.parse(e.data).id));
 </script></body></html>
