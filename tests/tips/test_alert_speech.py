@@ -2,10 +2,8 @@
 devnet whose message is heard on a private PulseAudio's null sink (espeak-ng, Debian)."""
 
 import asyncio
-import shutil
 import subprocess
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +13,12 @@ from chain.networks import custom_network
 from studio.tips.alert_rules import AlertLook, AlertRules, SpeechRules
 from studio.tips.service import TipService
 from studio.tips.speech import Speaker, speakable
+from tests.live_capture import conftest as capture
 from tests.live_capture.conftest import PulseServer
 from tests.support.waiting import wait_until
 from tests.tips.conftest import TipChain
+
+pulse = capture.pulse  # the private PulseAudio with its null sink, as the capture tests use it
 
 
 @pytest.mark.parametrize(
@@ -43,19 +44,6 @@ def test_speech_is_cut_at_a_word_within_the_maximum() -> None:
     said = speakable("one two three four five six seven eight nine ten", 20)
     assert said == "one two three four"
     assert speakable("x" * 50, 10) == "x" * 10
-
-
-@pytest.fixture
-def pulse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PulseServer]:
-    for binary in ("pulseaudio", "parecord", "espeak-ng"):
-        if shutil.which(binary) is None:
-            pytest.skip(f"{binary} is not installed (Debian: pulseaudio-utils, espeak-ng)")
-    server = PulseServer(tmp_path / "pulse")
-    monkeypatch.setenv("PULSE_SERVER", server.server)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class SinkRecording:

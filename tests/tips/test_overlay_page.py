@@ -4,7 +4,6 @@ the queue's order, once each; a wrong secret gets 404; the secret is never logge
 import asyncio
 import json
 import logging
-import shutil
 from pathlib import Path
 
 import httpx
@@ -16,20 +15,11 @@ from studio.tips.alert_rules import AlertLook, AlertRules
 from studio.tips.alerts import TipAlerts
 from studio.tips.overlay_page import OverlayServer, overlay_settings
 from studio.tips.store import Tip, TipStore
+from tests.tips.conftest import ROOT, browser_missing
 
-ROOT = Path(__file__).resolve().parents[2]
 CHECK = ROOT / "tests" / "tips" / "overlay_page_check.mjs"
-CHROMIUM = "/usr/bin/chromium"
 ARTIST = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 FAN = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
-
-
-def browser_missing() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} is not installed (Debian package chromium)"
-    if shutil.which("node") is None or not (ROOT / "node_modules" / "playwright-core").exists():
-        return "node and node_modules/playwright-core are needed (make node)"
-    return None
 
 
 def tip(n: int, message: str = "", wei: int = 10**18) -> Tip:
