@@ -335,6 +335,7 @@ class Studio:
         if self.live is not None:  # tips drawn into the live picture for a few seconds
             enabled = bool(self.settings.get("tip_overlay", True))
             self._tip_overlay = TipOverlayLink(self.tips.queue, self.live.alert_overlay, enabled)
+            self.tips.queue.follow_shows(self.live)  # "largest tip of this show"
         await self.tips.start()
         secret, port = overlay_settings(self.settings)
         self.overlay_page = OverlayServer(self.tips.queue, secret, port=port)

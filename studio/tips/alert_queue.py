@@ -164,6 +164,7 @@ class AlertQueue:
         self._skip = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._shows: Any = None
 
     # -- flags --------------------------------------------------------------------------------
 
@@ -203,6 +204,15 @@ class AlertQueue:
     def begin_show(self) -> None:
         """A new show starts: the largest tip so far is forgotten."""
         self._set_flag("show_largest_wei", "")
+
+    def follow_shows(self, session: Any) -> None:
+        """Begin a show each time a `studio.live.session.LiveSession` starts one."""
+        self._shows = session
+        session.state_changed.connect(self._on_live_state)
+
+    def _on_live_state(self, session: Any) -> None:
+        if getattr(session, "state", None) == "starting":
+            self.begin_show()
 
     def _largest_of_show(self, wei: int) -> bool:
         previous = self._flag("show_largest_wei")
@@ -355,6 +365,9 @@ class AlertQueue:
                 await task
 
     def close(self) -> None:
+        if self._shows is not None:
+            self._shows.state_changed.disconnect(self._on_live_state)
+            self._shows = None
         self._db.close()
 
     def _poke(self) -> None:

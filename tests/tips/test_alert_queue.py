@@ -216,7 +216,17 @@ async def test_rules_pick_tier_message_and_speech(queue_path: Path) -> None:
     assert bigger.speech is None, "a message with a blocked word is never spoken"
     assert blocked_speech.tier == "default", "not larger than 3"
     assert plain.speech == "thanks for the music"
-    queue.begin_show()
+
+    class Show:  # a LiveSession's signal, as the queue follows it
+        def __init__(self) -> None:
+            from studio.signals import Signal
+
+            self.state, self.state_changed = "idle", Signal()
+
+    show = Show()
+    queue.follow_shows(show)
+    show.state = "starting"
+    show.state_changed.emit(show)
     first_of_show = queue.offer_tip(tip(6, wei=COIN // 5))
     second = queue.offer_tip(tip(7, wei=COIN // 4))
     assert first_of_show and second
