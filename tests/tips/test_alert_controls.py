@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QApplication, QMenu, QWidget
+from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 
 from studio.tips.alert_queue import SKIPPED, AlertQueue
 from studio.tips.alert_rules import AlertLook, AlertRules
@@ -17,7 +17,7 @@ from studio.tips.store import Tip, TipStore
 from tests.support.waiting import wait_until
 from widgets.tips.alert_controls import HOTKEYS, AlertControls, TrayAlertActions, install_hotkeys
 from widgets.tips.alerts_feed import AlertsFeed
-from widgets.tips.tip_notifier import TipNotifier
+from widgets.tips.tip_notifier import TipNotifier, attach
 
 ARTIST = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 FAN = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
@@ -146,6 +146,31 @@ async def test_tray_menu_skips_pauses_and_mutes(qtbot, queue: AlertQueue) -> Non
         await wait_until(lambda: queue.current is None)
     finally:
         await queue.stop()
+
+
+async def test_attaching_again_leaves_one_set_of_controls(qtbot, tmp_path: Path, queue) -> None:
+    """The tips being watched change (another wallet): the old controls go, the new ones work."""
+    store = TipStore(tmp_path / "tips.sqlite3")
+    alerts = TipAlerts(store, ARTIST, "tCORE2")
+    window = QWidget()
+    qtbot.addWidget(window)
+    tray = QSystemTrayIcon(window)
+    menu = QMenu(window)
+    menu.addAction(QAction("Quit", menu))
+    tray.setContextMenu(menu)
+    first = attach(tray, window, alerts, sound=False, queue=queue)
+    first.close()
+    second = attach(tray, window, alerts, sound=False, queue=queue)
+    texts = [a.text() for a in menu.actions() if not a.isSeparator()]
+    assert texts == ["Skip alert", "Pause alerts", "Mute alerts", "Quit"]
+    assert len([a for a in menu.actions() if a.isSeparator()]) == 1
+    window.show()
+    qtbot.waitExposed(window)
+    QApplication.setActiveWindow(window)
+    press(qtbot, window, "pause")
+    assert queue.paused, "the shortcut is not ambiguous"
+    second.close()
+    store.close()
 
 
 async def test_tray_feed_and_sound_follow_the_queue(qtbot, tmp_path: Path, caplog) -> None:

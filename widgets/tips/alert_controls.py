@@ -100,6 +100,15 @@ class AlertControls(QWidget):
         self.queue.changed.disconnect(self._changed.fired.emit)
 
 
+def remove_hotkeys(shortcuts: dict[str, QShortcut]) -> None:
+    """Disable now (two live shortcuts on one key are ambiguous: neither fires), delete later."""
+    for shortcut in shortcuts.values():
+        shortcut.setEnabled(False)
+        shortcut.setKey(QKeySequence())
+        shortcut.deleteLater()
+    shortcuts.clear()
+
+
 def install_hotkeys(window: QWidget, queue: AlertQueue) -> dict[str, QShortcut]:
     """Application-wide shortcuts for the queue, parented to the main window."""
     actions = {
@@ -132,9 +141,16 @@ class TrayAlertActions(QObject):
         first = menu.actions()[0] if menu.actions() else None
         for action in (self.skip, self.pause, self.mute):
             menu.insertAction(first, action)
-        menu.insertSeparator(first)
+        self.separator = menu.insertSeparator(first)
+        self.menu = menu
         menu.aboutToShow.connect(self.refresh)
         self.refresh()
+
+    def remove(self) -> None:
+        """Take the actions out of the menu (the tips being watched change)."""
+        self.menu.aboutToShow.disconnect(self.refresh)
+        for action in (self.skip, self.pause, self.mute, self.separator):
+            self.menu.removeAction(action)
 
     def refresh(self) -> None:
         self.skip.setEnabled(self.queue.current is not None)

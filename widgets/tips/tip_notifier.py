@@ -25,7 +25,12 @@ from studio.tips.alerts import TipAlert, TipAlerts
 from studio.tips.format import tray_text
 from studio.tips.sound import VOLUME, TipSound
 from widgets.bridge import SignalBridge
-from widgets.tips.alert_controls import AlertControls, TrayAlertActions, install_hotkeys
+from widgets.tips.alert_controls import (
+    AlertControls,
+    TrayAlertActions,
+    install_hotkeys,
+    remove_hotkeys,
+)
 from widgets.tips.alerts_feed import AlertsFeed
 
 log = logging.getLogger(__name__)
@@ -140,6 +145,12 @@ class TipNotifier(QObject):
         self._updated.close()
         for bridge in self._bridges:
             bridge.close()
+        remove_hotkeys(self.hotkeys)
+        if self.tray_actions is not None:
+            self.tray_actions.remove()
+            self.tray_actions = None
+        if self.controls is not None:
+            self.controls.close_link()
 
 
 def attach(
