@@ -15,7 +15,7 @@ from studio.tips.alert_rules import AlertLook, AlertRules
 from studio.tips.alerts import TipAlerts
 from studio.tips.overlay_page import OverlayServer, overlay_settings
 from studio.tips.store import Tip, TipStore
-from tests.tips.conftest import ROOT, browser_missing
+from tests.tips.conftest import ROOT, TipChain, browser_missing
 
 CHECK = ROOT / "tests" / "tips" / "overlay_page_check.mjs"
 ARTIST = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -117,3 +117,40 @@ async def test_the_page_plays_the_queue_rules_message_and_the_port_setting(tmp_p
     assert Settings.open(tmp_path / "settings.toml").get("overlay_page")["secret"] == secret
     with pytest.raises(ValueError, match="too short"):
         OverlayServer(AlertQueue(tmp_path / "q.sqlite3"), "short")
+
+
+async def test_the_studio_serves_the_page_while_it_watches_tips(
+    tmp_path: Path, tip_chain: TipChain
+) -> None:
+    """Studio._watch_tips (what a wallet's arrival starts): the queue with the settings' rules
+    and the page on the settings' port; both end with the tips."""
+    from types import SimpleNamespace
+
+    from chain.networks import custom_network
+    from studio.core import Studio
+    from studio.profiles import load_profile
+
+    settings = Settings.open(tmp_path / "settings.toml")
+    settings.set("overlay_page", {"port": 0})
+    settings.set("alerts", {"moderation_delay_s": 7, "blocked_words": ["darn"]})
+    studio = Studio(load_profile("local"), settings, tmp_path / "data", tmp_path / "log")
+    network = custom_network(
+        tip_chain.node.http_url, 1114, symbol="tCORE2", contracts={"tipping": tip_chain.address}
+    )
+    studio.wallet = SimpleNamespace(  # type: ignore[assignment]
+        address=tip_chain.artist.address, network=network, unlocked=False
+    )
+    await studio._watch_tips()
+    try:
+        assert studio.tips is not None and studio.overlay_page is not None
+        assert studio.tips.queue.rules.moderation_delay_s == 7
+        secret = Settings.open(settings.path).get("overlay_page")["secret"]
+        async with httpx.AsyncClient() as client:
+            page = await client.get(studio.overlay_page.url)
+            wrong = await client.get(studio.overlay_page.url.replace(secret, "x" * len(secret)))
+        assert secret in studio.overlay_page.url
+        assert page.status_code == 200 and "EventSource" in page.text
+        assert wrong.status_code == 404
+    finally:
+        await studio._stop_tips()
+    assert studio.overlay_page is None
