@@ -24,7 +24,7 @@ from web3 import AsyncHTTPProvider, AsyncWeb3, WebSocketProvider
 
 from chain import contracts
 from chain.networks import Network
-from studio.tips.alert_queue import QUEUE_DB, AlertQueue, QueuedAlert
+from studio.tips.alert_queue import QUEUE_DB, SKIPPED, AlertQueue, QueuedAlert
 from studio.tips.alert_rules import AlertRules
 from studio.tips.alerts import PriceSource, TipAlerts
 from studio.tips.revenue import ChainRevenue, RevenueService
@@ -70,6 +70,7 @@ class TipService:
         self.speaker = Speaker(self.queue.rules.tts.voice)
         self.queue.played.connect(self._speak)
         self.queue.finished.connect(self._stop_speaking)
+        self.queue.changed.connect(self._on_queue_changed)
         self.revenue = RevenueService(self.store, artist, network.symbol)
         self.revenue.scope = self.watcher.scope
         self._contract = contract
@@ -123,7 +124,11 @@ class TipService:
             self._track(asyncio.ensure_future(self.speaker.say(alert.speech)))
 
     def _stop_speaking(self, _alert: QueuedAlert, how: str) -> None:
-        if how == "skipped":
+        if how == SKIPPED:
+            self._track(asyncio.ensure_future(self.speaker.stop()))
+
+    def _on_queue_changed(self) -> None:
+        if self.queue.muted and self.speaker.speaking:  # muted mid-sentence: silence now
             self._track(asyncio.ensure_future(self.speaker.stop()))
 
     def _track(self, task: "asyncio.Future[Any]") -> None:

@@ -58,6 +58,10 @@ class Speaker:
         self._process: asyncio.subprocess.Process | None = None
         self._warned = False
 
+    @property
+    def speaking(self) -> bool:
+        return self._process is not None and self._process.returncode is None
+
     async def say(self, text: str) -> bool:
         """True if espeak-ng said all of it (False: disabled, missing, cut or failed)."""
         if not self.enabled or not text:
@@ -86,7 +90,7 @@ class Speaker:
         finally:
             if self._process is process:
                 self._process = None
-        if process.returncode != 0:
+        if process.returncode and process.returncode > 0:  # < 0: stopped (skip, mute)
             log.warning(
                 "espeak-ng failed (%s): %s", process.returncode, err[-300:].decode(errors="replace")
             )

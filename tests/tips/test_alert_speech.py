@@ -86,6 +86,12 @@ async def test_speaker_is_heard_on_the_sink(pulse: PulseServer, tmp_path: Path) 
     samples = recording.stop()
     assert np.abs(samples).max() > 2000, "the speech reached the sink"
 
+    speaker = Speaker("en")
+    long_speech = asyncio.ensure_future(speaker.say("a very long message " * 40))
+    await wait_until(lambda: speaker.speaking, what="espeak-ng speaking")
+    await speaker.stop()  # what Skip and Mute do
+    assert await long_speech is False and not speaker.speaking
+
 
 async def test_a_tip_on_the_devnet_is_spoken_when_its_turn_comes(
     pulse: PulseServer, tip_chain: TipChain, tmp_path: Path

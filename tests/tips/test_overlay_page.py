@@ -118,6 +118,26 @@ async def test_the_page_plays_the_queue_rules_message_and_the_port_setting(tmp_p
     with pytest.raises(ValueError, match="too short"):
         OverlayServer(AlertQueue(tmp_path / "q.sqlite3"), "short")
 
+    image = tmp_path / "star.gif"
+    image.write_bytes(b"GIF89a" + bytes(20))
+    rules = AlertRules(default_look=AlertLook(image=str(image)))
+    queue = AlertQueue(tmp_path / "alerts.sqlite3", rules)
+    alert = queue.offer_event("follower", "f1", "fan 1 follows you")
+    assert alert and alert.public()["image"] is True and "star.gif" not in str(alert.public())
+    server = OverlayServer(queue, secret)
+    await server.start()
+    try:
+        async with httpx.AsyncClient() as client:
+            served = await client.get(f"{server.url}image/{alert.id}")
+            no_sound = await client.get(f"{server.url}sound/{alert.id}")
+            other = await client.get(f"{server.url}image/{alert.id + 1}")
+    finally:
+        await server.stop()
+        queue.close()
+    assert served.status_code == 200 and served.content == image.read_bytes()
+    assert served.headers["content-type"] == "image/gif"
+    assert (no_sound.status_code, other.status_code) == (404, 404)
+
 
 async def test_the_studio_serves_the_page_while_it_watches_tips(
     tmp_path: Path, tip_chain: TipChain
