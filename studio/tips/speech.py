@@ -87,6 +87,11 @@ class Speaker:
         except TimeoutError:
             await self.stop()
             return False
+        except asyncio.CancelledError:  # the studio stops: no voice left behind
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.terminate()
+            raise
         finally:
             if self._process is process:
                 self._process = None
