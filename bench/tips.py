@@ -16,7 +16,12 @@ Prints one JSON object as its last line:
                                   reaching a WebSocket client signed in as the artist
   tray_ws_p50_ms, tray_ws_p99_ms, notify_ws_p50_ms, notify_ws_p99_ms
                                   the same over a ws:// node URL (newHeads subscription)
-Target: p99 under 500 ms for both.
+  overlay_p50_ms, overlay_p99_ms  the studio receiving a tip (TipAlerts, as from its chain
+                                  watcher) -> the alert visible on the OBS alert page in headless
+                                  Chromium (the queue, its rules and the page's server in one
+                                  process, as in the studio; each tip sent after the previous
+                                  alert ended, so no queueing is counted)
+Target: p99 under 500 ms for all three.
 
 The main figures use the node as every built-in profile does, over HTTP: the tray process
 takes the profile's chain with the node's URL set (as a user's settings do) and TipService
@@ -31,9 +36,11 @@ Anvil runs with automine off: each tip waits in the mempool and the clock starts
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import subprocess
@@ -282,6 +289,72 @@ async def measure(
         desktop.close()
 
 
+async def measure_overlay(count: int, home: Path) -> dict:
+    """`count` tips received -> each shown on the OBS page in Chromium, in ms."""
+    from studio.tips.alert_queue import AlertQueue
+    from studio.tips.alert_rules import AlertLook, AlertRules
+    from studio.tips.alerts import TipAlerts
+    from studio.tips.overlay_page import OverlayServer
+    from studio.tips.store import Tip, TipStore
+
+    artist, fan = dev_accounts(2)[1].address, dev_accounts(3)[2].address
+    store = TipStore(home / "overlay" / "tips.sqlite3")
+    alerts = TipAlerts(store, artist, "ETH")
+    rules = AlertRules(default_look=AlertLook(duration_s=0.5))  # the shortest the rules allow
+    queue = AlertQueue(home / "overlay" / "alert_queue.sqlite3", rules)
+    alerts.alerted.connect(queue.offer_tip)
+    ended: set[int] = set()
+    queue.finished.connect(lambda alert, _how: ended.add(alert.id))
+    server = OverlayServer(queue, secrets.token_urlsafe(24))
+    await server.start()
+    page = await asyncio.create_subprocess_exec(
+        "node", str(ROOT / "tests" / "tips" / "overlay_page_check.mjs"),
+        "--page", server.url, "--bad", server.url + "x", "--count", str(count),
+        "--timeout", str(count * 5000), "--settle", "200",
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert page.stdout is not None
+    try:
+        if (await asyncio.wait_for(page.stdout.readline(), 60)).strip() != b"READY":
+            raise RuntimeError("the overlay page did not open in Chromium")
+        queue.start()
+        received: dict[int, float] = {}
+        pauses = random.Random(1116)
+        for i in range(count):
+            await asyncio.sleep(pauses.uniform(0, MAX_PAUSE_S))
+            queued: list = []
+            queue.played.connect(queued.append)
+            tx_hash, block_hash = f"0x{i + 1:064x}", "0x" + "ee" * 32
+            tip = Tip(tx_hash, 0, i + 1, block_hash, 0, artist, fan, 10**15 + i, f"tip {i}")
+            at = time.time()
+            alerts.on_chain_tip(tip)
+            deadline = time.monotonic() + 10
+            while not queued or queued[0].id not in ended:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"overlay tip {i} did not play within 10 s")
+                await asyncio.sleep(0.005)
+            queue.played.disconnect(queued.append)
+            received[queued[0].id] = at
+        out = await asyncio.wait_for(page.stdout.read(), 120)
+    finally:
+        if page.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                page.terminate()
+        await page.wait()
+        await queue.stop()
+        await server.stop()
+        queue.close()
+        store.close()
+    lines = [x for x in out.decode().splitlines() if x.startswith("RESULT ")]
+    result = json.loads(lines[-1][len("RESULT ") :]) if lines else {"error": "no RESULT"}
+    if "error" in result:
+        raise RuntimeError(f"overlay page: {result['error']}")
+    shown = {entry["id"]: entry["at"] / 1000 for entry in result["shown"]}
+    if sorted(shown) != sorted(received) or len(result["shown"]) != count:
+        raise RuntimeError("the overlay page did not show every tip exactly once")
+    return {"overlay_ms": [(shown[i] - received[i]) * 1000 for i in received]}
+
+
 def figures(prefix: str, values: list[float]) -> dict[str, float]:
     return {
         f"{prefix}_p50_ms": round(percentile(values, 50), 1),
@@ -337,12 +410,27 @@ async def run(
         stop(node)
 
 
+async def run_overlay(count: int, home: Path) -> dict:
+    overlay = await measure_overlay(count, home)
+    return {
+        "overlay_tips": count,
+        **figures("overlay", overlay["overlay_ms"]),
+        "overlay_target_p99_ms": 500,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tips", type=int, default=100)
     parser.add_argument("--ws-tips", type=int, default=100, help="0: no WebSocket run")
     parser.add_argument("--profile", choices=("testnet", "local"), default="testnet")
+    parser.add_argument("--overlay-tips", type=int, default=100, help="0: no OBS page run")
+    parser.add_argument("--overlay-only", action="store_true", help="only the OBS page figures")
     args = parser.parse_args()
+    if args.overlay_only:
+        with tempfile.TemporaryDirectory() as home:
+            report(asyncio.run(run_overlay(args.overlay_tips, Path(home))))
+        return
     if not ANVIL.exists():
         print(json.dumps({"error": f"anvil is not installed ({ANVIL}); run `make node`"}))
         sys.exit(1)
@@ -355,6 +443,8 @@ def main() -> None:
         result = asyncio.run(
             run(args.tips, args.ws_tips, display_env, platform, args.profile, Path(home))
         )
+        if args.overlay_tips:
+            result.update(asyncio.run(run_overlay(args.overlay_tips, Path(home))))
     report(result)
 
 

@@ -127,13 +127,13 @@ class DesktopNotifications:
         self._server_seen = False  # the last notification reached a server
         self._in_order = asyncio.Lock()  # two tips in quick succession reach the server in order
 
-    async def notify(self, alert: TipAlert) -> Delivery:
-        """Show one alert; says which backend showed it (dbus, native or fallback)."""
+    async def notify(self, alert: TipAlert, text: NotificationText | None = None) -> Delivery:
+        """Show one alert (in `text`'s words when given: the alert queue's tier template);
+        says which backend showed it (dbus, native or fallback)."""
         async with self._in_order:
-            return await self._notify(alert)
+            return await self._notify(alert, text or notification_text(alert))
 
-    async def _notify(self, alert: TipAlert) -> Delivery:
-        text = notification_text(alert)
+    async def _notify(self, alert: TipAlert, text: NotificationText) -> Delivery:
         actions = [OPEN]
         buttons = [Button(OPEN, on_pressed=self.on_open)]
         if self.thank is not None and self.can_thank():

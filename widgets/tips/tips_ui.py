@@ -44,7 +44,7 @@ def attach_tips(
     sound: bool = True,
     chat_room: Any = None,
 ) -> TipsUi:
-    notifier = attach(tray, window, tips.alerts, sound=sound, chat_room=chat_room)
+    notifier = attach(tray, window, tips.alerts, sound=sound, queue=tips.queue, chat_room=chat_room)
     withdraw = WithdrawFlow(window, session, tips.revenue) if session is not None else None
     dashboard = RevenueDashboard(
         tips.network.symbol,
