@@ -57,6 +57,27 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretS
 _closed_loops: list[asyncio.AbstractEventLoop] = []
 
 
+@pytest.fixture(autouse=True)
+def qt_objects_die_on_the_gui_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A Qt test collects garbage on the GUI thread, as the app does (widgets.main_thread_gc);
+    the qasync_loop fixture does the same for its whole module."""
+    if "qapp" not in request.fixturenames or "qasync_loop" in request.fixturenames:
+        yield
+        return
+    import gc
+
+    from widgets.main_thread_gc import MainThreadCollector
+
+    request.getfixturevalue("qapp")
+    collector = MainThreadCollector()
+    try:
+        yield
+    finally:
+        collector.stop()
+        collector.deleteLater()
+        gc.collect()
+
+
 @pytest.fixture(scope="module")
 def qasync_loop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
     """asyncio on Qt's event loop, as the app runs it: one qasync loop for the module

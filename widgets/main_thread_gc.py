@@ -12,10 +12,20 @@ timer, with the collector's own thresholds, the way calibre does it.
 """
 
 import gc
+import logging
+import time
 
 from PySide6.QtCore import QObject, QTimer
 
+from studio.logs import event
+
+log = logging.getLogger(__name__)
+
 CHECK_MS = 500
+LONG_PAUSE_MS = 40.0  # more than a frame at 30 fps: every thread waited this long
+# An explicit full collection skips CPython's own brake (a full pass only once the objects
+# awaiting one are a quarter of the long-lived ones), so full passes are rationed by time.
+FULL_EVERY_S = 60.0
 
 
 class MainThreadCollector(QObject):
@@ -25,6 +35,7 @@ class MainThreadCollector(QObject):
         super().__init__(parent)
         self.threshold = gc.get_threshold()
         self.collections = 0
+        self._last_full = time.monotonic()
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.check)
         gc.disable()
@@ -37,9 +48,16 @@ class MainThreadCollector(QObject):
             return
         generation = 0
         if count1 > self.threshold[1]:
-            generation = 2 if count2 > self.threshold[2] else 1
-        gc.collect(generation)
+            generation = 1
+            if count2 > self.threshold[2] and time.monotonic() - self._last_full >= FULL_EVERY_S:
+                generation = 2
+                self._last_full = time.monotonic()
+        started = time.perf_counter()
+        found = gc.collect(generation)
+        pause_ms = (time.perf_counter() - started) * 1000
         self.collections += 1
+        if pause_ms >= LONG_PAUSE_MS:
+            event(log, "gc_pause", generation=generation, ms=round(pause_ms, 1), freed=found)
 
     def stop(self) -> None:
         """Give collection back to Python (on exit, or when a test's window is gone)."""
