@@ -13,7 +13,6 @@ window only asks and draws.
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy as np
 from media.pipeline import PREVIEW_SIZE, Meters
 from studio.live.options import LiveError, LiveOptions
 from studio.live.session import LiveSession
-from studio.publishing.track_player import TrackPlayer
+from studio.publishing.track_player import PlayerThread, TrackPlayer
 from studio.settings import Settings
 from studio.signals import Signal
 
@@ -213,7 +212,7 @@ class SourceCheck:
             self._sound_state = "playing"
             self._sound.play(str(self.recorded))
         if (self._recorded_sources.video, self._recorded_sources.overlay) != ("none", "none"):
-            self._picture.play(self.recorded)
+            self._picture.play(str(self.recorded))
         self._set("playing", "Playing the test recording…")
         self._work = asyncio.ensure_future(self._until_played())
 
@@ -265,34 +264,17 @@ class SourceCheck:
             self._set("recorded" if self.recorded else "idle")
 
 
-class _FramePlayer:
+class _FramePlayer(PlayerThread):
     """Decodes a recording's pictures in a thread at their own pace; `frame` is the latest."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.frame: np.ndarray | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    @property
-    def playing(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def play(self, path: Path) -> None:
-        self.stop()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, args=(path,), daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-        self._thread = None
-
-    def _run(self, path: Path) -> None:
+    def _run(self, source: str) -> None:
         width, height = PREVIEW_SIZE
         try:
-            with av.open(str(path)) as container:
+            with av.open(source) as container:
                 if not container.streams.video:
                     return
                 started = time.monotonic()

@@ -16,10 +16,10 @@ log = logging.getLogger(__name__)
 RATE = 48_000
 
 
-class TrackPlayer:
-    def __init__(self, on_state: Callable[[str, str], None] | None = None) -> None:
-        """`on_state(state, detail)`: 'playing', 'stopped' or 'error' with a reason."""
-        self._on_state = on_state or (lambda state, detail: None)
+class PlayerThread:
+    """Plays `source` in a thread of its own (`_run`, which ends early once `_stop` is set)."""
+
+    def __init__(self) -> None:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.source: str | None = None
@@ -40,6 +40,16 @@ class TrackPlayer:
         if self._thread is not None:
             self._thread.join(timeout=2)
         self._thread = None
+
+    def _run(self, source: str) -> None:
+        raise NotImplementedError
+
+
+class TrackPlayer(PlayerThread):
+    def __init__(self, on_state: Callable[[str, str], None] | None = None) -> None:
+        """`on_state(state, detail)`: 'playing', 'stopped' or 'error' with a reason."""
+        super().__init__()
+        self._on_state = on_state or (lambda state, detail: None)
 
     def _run(self, source: str) -> None:
         try:

@@ -241,7 +241,8 @@ def test_fresh_home_to_registered_track_and_withdrawal(  # type: ignore[no-untyp
         again.next()
         again.button(QWizard.WizardButton.FinishButton).click()
         await wait_until(lambda: not again.isVisible(), 10, "the guide to close")
-        await wait_until(lambda: again.check.session.state != "live", 10, "the sources closed")
+        await wait_until(lambda: all(t.done() for t in again.tasks), 30, "the sources closed")
+        assert again.check.session.state == "ended"
         assert settings_file.read_bytes() == before, "nothing the artist did not touch"
         assert gui.studio.settings.get("artist_name") == NAME
 
@@ -285,7 +286,8 @@ def test_every_step_skips_and_skipping_keeps_only_what_was_confirmed(  # type: i
         pick(guide.sources_page.audio, "tone")
         await wait_until(lambda: guide.check.state == "previewing", 60, "the preview")
         guide.button(QWizard.WizardButton.CancelButton).click()  # "Skip the guide"
-        await wait_until(lambda: guide.check.session.state != "live", 10, "the sources closed")
+        await wait_until(lambda: all(t.done() for t in guide.tasks), 30, "the sources closed")
+        assert guide.check.session.state == "ended"
 
     assert guide.button(QWizard.WizardButton.CancelButton).text() == "Skip the guide"
     qasync_loop.run_until_complete(asyncio.wait_for(scenario(), 120))

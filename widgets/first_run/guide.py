@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -84,6 +85,24 @@ def _meter() -> LevelMeter:
     meter.setFixedSize(PREVIEW_W, 24)
     meter.setToolTip("Sound level: green is good, yellow is loud, red is too loud.")
     return meter
+
+
+def _screen_beside(
+    page: QWidget, screen: QLabel, meter: LevelMeter, controls: QLayout, status: QLabel
+) -> None:
+    """The picture and its meter on the left; the controls, status and skip hint beside."""
+    right = QVBoxLayout()
+    right.addLayout(controls)
+    right.addWidget(status)
+    right.addStretch(1)
+    right.addWidget(_text(SKIP, "hint"))
+    left = QVBoxLayout()
+    left.addWidget(screen)
+    left.addWidget(meter)
+    left.addStretch(1)
+    root = QHBoxLayout(page)
+    root.addLayout(left)
+    root.addLayout(right, 1)
 
 
 class NamePage(QWizardPage):
@@ -213,18 +232,7 @@ class SourcesPage(QWizardPage):
         form.addRow("Camera in a corner", self.overlay)
         form.addRow("Sound", self.audio)
         form.addRow(self.refresh_button)
-        right = QVBoxLayout()
-        right.addLayout(form)
-        right.addWidget(self.status)
-        right.addStretch(1)
-        right.addWidget(_text(SKIP, "hint"))
-        left = QVBoxLayout()
-        left.addWidget(self.preview)
-        left.addWidget(self.meter)
-        left.addStretch(1)
-        root = QHBoxLayout(self)
-        root.addLayout(left)
-        root.addLayout(right, 1)
+        _screen_beside(self, self.preview, self.meter, form, self.status)
         self.initial = self.fill()
         for picker in (self.video, self.overlay, self.audio):
             picker.activated.connect(lambda _i: self.guide.run(self.start_preview()))
@@ -322,18 +330,7 @@ class TestRecordingPage(QWizardPage):
         buttons.addWidget(self.record_button)
         buttons.addWidget(self.play_button)
         buttons.addStretch(1)
-        right = QVBoxLayout()
-        right.addLayout(buttons)
-        right.addWidget(self.status)
-        right.addStretch(1)
-        right.addWidget(_text(SKIP, "hint"))
-        left = QVBoxLayout()
-        left.addWidget(self.screen)
-        left.addWidget(self.meter)
-        left.addStretch(1)
-        root = QHBoxLayout(self)
-        root.addLayout(left)
-        root.addLayout(right, 1)
+        _screen_beside(self, self.screen, self.meter, buttons, self.status)
         self.render()
 
     def initializePage(self) -> None:
@@ -429,6 +426,7 @@ class FirstRunGuide(QWizard):
         self.setWindowTitle("Welcome to HarmonieCORE Studio")
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage)
+        self.setOption(QWizard.WizardOption.NoCancelButtonOnLastPage)
         self.setButtonText(QWizard.WizardButton.CancelButton, "Skip the guide")
         self.setButtonText(QWizard.WizardButton.FinishButton, "Done")
         self.studio = studio
