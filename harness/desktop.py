@@ -29,9 +29,21 @@ def artist_desktop(home: Path) -> Iterator[tuple[dict[str, str], SecretServiceSe
             for var in XDG_DIRS:
                 env[var] = str(home / var.lower())
                 Path(env[var]).mkdir(parents=True, exist_ok=True)
+            returning_artist(env)
             yield env, keyring
     finally:
         keyring.stop()
+
+
+def returning_artist(env: dict[str, str]) -> None:
+    """The artist went through the first-run guide before: the studio opens straight on
+    its window (the guide's own journey is tests/window_journeys/test_first_run.py)."""
+    from studio.first_run import mark_done
+    from studio.paths import APP_NAME
+    from studio.settings import Settings
+
+    config = Path(env["XDG_CONFIG_HOME"]) / APP_NAME
+    mark_done(Settings.open(config / "settings.toml"))
 
 
 def import_private_key(env: dict[str, str], key: str, password: str) -> str:

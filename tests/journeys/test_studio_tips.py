@@ -16,6 +16,7 @@ from eth_account import Account
 from web3 import Web3
 
 from chain import contracts
+from harness.desktop import returning_artist
 from harness.fan import send_tip
 from tests.support.secret_service import SecretServiceSession, have_gnome_keyring
 from tests.support.studio_process import log_path, read_events, start_studio, wait_for_event
@@ -40,6 +41,7 @@ def desktop(tmp_path):
             env = {**xserver.env, **{k: v for k, v in os.environ.items() if k.startswith("XDG_")}}
             env["DBUS_SESSION_BUS_ADDRESS"] = keyring.address
             env["HOME"] = str(tmp_path / "keyring-home")
+            returning_artist(env)
             yield env
     except FileNotFoundError as missing:
         pytest.skip(f"{missing} is not installed")
