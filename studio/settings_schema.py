@@ -291,7 +291,7 @@ GLOBAL_FIELDS: tuple[Field, ...] = (
     Field("video.keyframe_interval_s", "Keyframe every (seconds)", GROUPS[1], "float", 2.0,
           minimum=0.5, maximum=10, example="2", **_LIVE),
     Field("video.codec", "Codec", GROUPS[1], "choice", "vp8", choices=("vp8", "h264"),
-          example="vp8", **_LIVE),
+          example="vp8", help="The codec Go Live starts with (its Codec list can change it)."),
     # Audio
     Field("audio.bitrate_kbps", "Audio bitrate (kbit/s)", GROUPS[2], "int", 128, minimum=16,
           maximum=510, example="128", **_LIVE),
@@ -370,15 +370,16 @@ def _toml_key(name: str) -> str:
 
 
 def live_overrides(settings: Settings) -> dict[str, Any]:
-    """LiveOptions fields from the Video and Audio settings (only those set)."""
+    """LiveOptions fields from the Video and Audio settings (only those set; the codec is the
+    Go Live panel's own choice, which starts from video.codec)."""
     out: dict[str, Any] = {}
     for key, option, scale in (
         ("video.width", "width", 1), ("video.height", "height", 1), ("video.fps", "fps", 1),
-        ("video.bitrate_kbps", "video_bitrate", 1000), ("video.codec", "video_codec", 1),
+        ("video.bitrate_kbps", "video_bitrate", 1000),
         ("video.keyframe_interval_s", "keyframe_interval_s", 1),
         ("audio.bitrate_kbps", "audio_bitrate", 1000),
     ):  # fmt: skip
-        value = _valid(settings, key)
+        value = valid_value(settings, key)
         if value is not None:
             out[option] = value * scale if scale != 1 else value
     return out
@@ -386,14 +387,14 @@ def live_overrides(settings: Settings) -> dict[str, Any]:
 
 def recording_defaults(settings: Settings) -> tuple[bool, Path]:
     """(record every show, the recording file) from the Recording settings."""
-    enabled = _valid(settings, "recording.enabled")
-    folder = _valid(settings, "recording.folder")
+    enabled = valid_value(settings, "recording.enabled")
+    folder = valid_value(settings, "recording.folder")
     base = Path(folder).expanduser() if folder else Path.home()
     return (True if enabled is None else bool(enabled)), base / "harmonie-live.mkv"
 
 
-def _valid(settings: Settings, key: str) -> Any:
-    """The value at `key` when it passes its field's checks (a hand-edited TOML may not);
+def valid_value(settings: Settings, key: str) -> Any:
+    """The typed value at `key` when it passes its field's checks (a hand-edited TOML may not);
     None otherwise, so the default applies."""
     field = next(f for f in GLOBAL_FIELDS if f.key == key)
     value = settings.get_path(key)

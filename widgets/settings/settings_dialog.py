@@ -111,8 +111,8 @@ class SettingsDialog(QDialog):
         layout.addWidget(intro)
         if any(f.key.startswith("profiles.") for f in fields):
             note = QLabel(
-                f"Backend, IPFS API (this profile), ICE and chain fields apply to '{self.profile_name}' "
-                "(a profile .toml file holds the same keys)."
+                "Backend, IPFS API (this profile), ICE and chain fields apply to the profile "
+                f"'{self.profile_name}' (a profile .toml file holds the same keys)."
             )
             note.setWordWrap(True)
             note.setStyleSheet("color: #8b949e;")
