@@ -75,7 +75,7 @@ class Field:
         """How `value` (as the TOML holds it) reads in the field; "" for absent."""
         if value is None:
             return ""
-        if self.kind == "bool":
+        if self.kind == "bool" and isinstance(value, bool):
             return "true" if value else "false"
         if self.kind == "list":
             return (

@@ -27,7 +27,7 @@ class FieldRow(QWidget):
         self._loaded = ""
         self.editor: QLineEdit | QCheckBox | QComboBox
         if field.kind == "bool":
-            self.editor = QCheckBox()
+            self.editor = QCheckBox("On")
             self.editor.toggled.connect(lambda _on: self._changed())
         elif field.kind == "choice":
             self.editor = QComboBox()
