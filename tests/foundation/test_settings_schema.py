@@ -168,3 +168,33 @@ def test_reload_takes_up_a_hand_edit_and_keeps_the_window(tmp_path) -> None:
 
 def test_global_fields_are_not_profile_keys() -> None:
     assert not any(f.key.startswith("profiles.") for f in GLOBAL_FIELDS)
+
+
+def test_the_command_line_sets_and_refuses_as_the_window_does(tmp_path) -> None:
+    import os
+    import subprocess
+
+    from studio import paths
+    from tests.support.studio_process import studio_command
+
+    def studio(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*studio_command(), "settings", *args], capture_output=True, text=True, timeout=60
+        )
+
+    done = studio("video.bitrate_kbps", "3000")
+    assert done.returncode == 0 and "next Go Live" in done.stdout, done.stderr
+    refused = studio("whip_url", "ftp://nowhere")
+    assert refused.returncode == 2 and "whip_url: Use a URL that starts with http:" in (
+        refused.stderr
+    )
+    path = paths.config_dir() / "settings.toml"
+    assert os.environ["XDG_CONFIG_HOME"] in str(path)
+    assert tomllib.loads(path.read_text())["video"] == {"bitrate_kbps": 3000}
+    assert "whip_url" not in tomllib.loads(path.read_text())
+    listing = studio()
+    assert "video.bitrate_kbps = 3000" in listing.stdout
+    assert "profiles.local.chain.rpc_url = " in listing.stdout
+    assert studio("video.bitrate_kbps").stdout.strip() == "3000"
+    assert studio("video.bitrate_kbps", "").returncode == 0
+    assert "video" not in tomllib.loads(path.read_text())
