@@ -132,3 +132,24 @@ def test_an_imported_wallet_is_unlocked(qasync_loop, local_session) -> None:  # 
         local_session.import_private_key(Account.create().key.hex(), PASSWORD)
     )
     assert local_session.unlocked
+
+
+def test_import_dialog_shows_every_tab_without_scroll_arrows(
+    qtbot, qasync_loop, local_session, artifacts_dir
+) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QApplication, QToolButton
+
+    from widgets.theme import apply_dark_theme
+    from widgets.wallet.wallet_dialogs import ImportWalletDialog
+
+    apply_dark_theme(QApplication.instance())
+    dialog = ImportWalletDialog(local_session, runner=qasync_loop.create_task)
+    qtbot.addWidget(dialog)
+    dialog.show()  # at the size it opens with
+    qtbot.wait(20)
+    bar = dialog.tabs.tabBar()
+    arrows = [b for b in bar.findChildren(QToolButton) if b.isVisible()]
+    assert arrows == [], "the tabs scroll: one hides behind the arrows"
+    for index in range(bar.count()):
+        assert bar.rect().contains(bar.tabRect(index)), bar.tabText(index)
+    dialog.grab().save(str(artifacts_dir / "import_wallet_dialog.png"))
