@@ -97,48 +97,38 @@ class Field:
 # ---- parsers -------------------------------------------------------------------------------
 
 
-def _number_range(field: Field, value: float, what: str) -> None:
+def _num(value: float | None) -> str:
+    return str(int(value)) if value is not None and float(value).is_integer() else str(value)
+
+
+def _number(field: Field, text: str, kind: type[Any]) -> Any:
+    """`text` as an int, float or Decimal within the field's range; InvalidSetting otherwise."""
+    what = "a whole number" if kind is int else "a number"
+    try:
+        value = kind(text.replace("_", "") if kind is int else text)
+    except (ValueError, InvalidOperation):
+        raise InvalidSetting(f"'{text}' is not {what}.") from None
+    if kind is not int and not Decimal(value).is_finite():
+        raise InvalidSetting(f"'{text}' is not {what}.")
     low, high = field.minimum, field.maximum
     if (low is not None and value < low) or (high is not None and value > high):
-        raise InvalidSetting(f"{what} must be between {_num(low)} and {_num(high)}.")
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "…"
-    return str(int(value)) if float(value).is_integer() else str(value)
+        if high is None:
+            raise InvalidSetting(f"It must be at least {_num(low)}.")
+        raise InvalidSetting(f"It must be between {_num(low)} and {_num(high)}.")
+    return value
 
 
 def _parse_int(field: Field, text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise InvalidSetting(f"'{text}' is not a whole number.") from None
-    _number_range(field, value, "It")
-    return value
+    return int(_number(field, text, int))
 
 
 def _parse_float(field: Field, text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidSetting(f"'{text}' is not a number.") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise InvalidSetting(f"'{text}' is not a number.")
-    _number_range(field, value, "It")
-    return value
+    return float(_number(field, text, float))
 
 
 def _parse_decimal(field: Field, text: str) -> str:
     """Kept as a string in the TOML: a rate like 0.85 stays exactly 0.85."""
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise InvalidSetting(f"'{text}' is not a number.") from None
-    if not value.is_finite():
-        raise InvalidSetting(f"'{text}' is not a number.")
-    _number_range(field, float(value), "It")
-    return str(value)
+    return str(_number(field, text, Decimal))
 
 
 def _parse_bool(field: Field, text: str) -> bool:
@@ -257,6 +247,10 @@ def _profile_name(value: str) -> str | None:
     return f"Choose {', '.join(BUILTIN_PROFILES)}, or the path of a profile .toml file."
 
 
+def _positive(value: str) -> str | None:
+    return None if Decimal(value) > 0 else "It must be more than 0."
+
+
 def _currency(value: str) -> str | None:
     return None if re.fullmatch(r"[A-Za-z]{3,8}", value) else "A currency code such as EUR."
 
@@ -307,7 +301,7 @@ GLOBAL_FIELDS: tuple[Field, ...] = (
     Field("wallet_address", "Wallet to open", GROUPS[4], "address",
           example="0x0000000000000000000000000000000000000001",
           help="The wallet the studio selects at start (set when you pick one)."),
-    Field("tips.fiat_per_coin", "Value of one coin", GROUPS[4], "decimal", minimum=0.000001,
+    Field("tips.fiat_per_coin", "Value of one coin", GROUPS[4], "decimal", check=_positive,
           example="0.85", help="Your own rate, to show tips and fees in money too. Empty: none."),
     Field("tips.fiat_currency", "Currency", GROUPS[4], "text", "USD", check=_currency,
           example="EUR"),

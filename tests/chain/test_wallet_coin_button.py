@@ -8,12 +8,12 @@ from dataclasses import replace
 
 import pytest
 from eth_account import Account
-from PySide6.QtCore import QObject, QUrl, Slot
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtGui import QGuiApplication
 
 from chain.networks import CORE_MAINNET, CORE_TESTNET
 from chain.wallet import Wallet, new_mnemonic
 from studio.wallet.session import START_COIN_WEI, WalletSession, local_network
+from tests.support.url_catcher import catch_urls
 from widgets.wallet.wallet_dialogs import CreateWalletDialog
 from widgets.wallet.wallet_panel import WalletPanel
 
@@ -32,24 +32,10 @@ def local_session(qasync_loop, vault, devnet_server, tmp_path):  # type: ignore[
     qasync_loop.run_until_complete(session.close())
 
 
-class UrlCatcher(QObject):
-    """Stands in for the browser: QDesktopServices hands it the https URLs opened."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    @Slot(QUrl)
-    def open(self, url: QUrl) -> None:
-        self.urls.append(url.toString())
-
-
 @pytest.fixture
 def browser():  # type: ignore[no-untyped-def]
-    catcher = UrlCatcher()
-    QDesktopServices.setUrlHandler("https", catcher, "open")
-    yield catcher
-    QDesktopServices.unsetUrlHandler("https")
+    with catch_urls("https") as catcher:
+        yield catcher
 
 
 def test_local_get_test_coin_says_how_much_arrived(qtbot, qasync_loop, local_session) -> None:  # type: ignore[no-untyped-def]
@@ -79,7 +65,7 @@ def test_testnet_opens_the_faucet_page_with_the_address_copied(
     assert panel.coin_button.isVisibleTo(panel) and panel.coin_button.isEnabled()
     QGuiApplication.clipboard().setText("something else")
     panel.coin_button.click()
-    assert browser.urls == ["https://scan.test2.btcs.network/faucet"]
+    assert [u.toString() for u in browser.urls] == ["https://scan.test2.btcs.network/faucet"]
     assert QGuiApplication.clipboard().text() == local_session.address
     assert "address is copied" in panel.message.text()
     assert "browser" in panel.message.text()

@@ -5,25 +5,11 @@ import asyncio
 import re
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QUrl, Slot
-from PySide6.QtGui import QDesktopServices
-
 from studio.tips.revenue import export_csv, summarize
+from tests.support.url_catcher import catch_urls
 from tests.tips.test_revenue_dashboard import STATE, TIPS
 from widgets.dialogs import open_dialogs
 from widgets.tips.revenue_dashboard import RevenueDashboard
-
-
-class FileManager(QObject):
-    """Stands in for the desktop's file manager: the file:// URLs it was asked to open."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[QUrl] = []
-
-    @Slot(QUrl)
-    def open(self, url: QUrl) -> None:
-        self.urls.append(url)
 
 
 def test_export_says_where_and_opens_the_folder(qtbot, qasync_loop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -51,10 +37,6 @@ def test_export_says_where_and_opens_the_folder(qtbot, qasync_loop, tmp_path: Pa
     assert "4 tips exported to" in status.text()
     assert str(target) in status.text(), "the whole path"
     [href] = re.findall(r'href="([^"]+)"', status.text())
-    files = FileManager()
-    QDesktopServices.setUrlHandler("file", files, "open")
-    try:
+    with catch_urls("file") as files:
         status.linkActivated.emit(href)
-    finally:
-        QDesktopServices.unsetUrlHandler("file")
     assert [u.toLocalFile() for u in files.urls] == [str(target.parent)]
