@@ -184,7 +184,6 @@ class WalletPanel(QWidget):
         balance_row.addWidget(self.balance, 1)
         balance_row.addWidget(self.coin_button)
         details.addLayout(balance_row)
-        details.addWidget(self.balance_help)
         network_row = QHBoxLayout()
         network_row.addWidget(QLabel("Network:"))
         network_row.addWidget(self.network_picker, 1)
@@ -198,6 +197,7 @@ class WalletPanel(QWidget):
         middle.addLayout(details, 1)
         middle.addWidget(self.qr)
         layout.addLayout(middle)
+        layout.addWidget(self.balance_help)  # full width: a wrapped label beside the QR was cut
         layout.addWidget(self.message)
         layout.addWidget(QLabel("Recent transactions"))
         layout.addWidget(self.history, 1)
