@@ -42,7 +42,9 @@ class Journeys:
         if studio.live is not None:
             from widgets.live.golive_panel import GoLivePanel
 
-            self.golive_panel = GoLivePanel(studio.live, default_whip_url=studio.default_whip_url())
+            self.golive_panel = GoLivePanel(
+                studio.live, default_whip_url=studio.default_whip_url(), settings=studio.settings
+            )
             token = studio.ingest_token
             if token:
                 self.golive_panel.stream_key.setText(token)
