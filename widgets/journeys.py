@@ -115,4 +115,13 @@ class Journeys:
             sound=sound,
             chat_room=self.studio.chat_room,
         )
+        extras: Any = getattr(self.window, "settings_extras", None)
+        if isinstance(extras, dict):
+            extras["Alerts"] = [lambda: self._alert_settings(tips)]
         tips.schedule_refresh()
+
+    def _alert_settings(self, tips: Any) -> Any:
+        from widgets.tips.alert_settings import AlertSettings
+
+        page = self.studio.overlay_page
+        return AlertSettings(self.studio.settings, tips, page.url if page is not None else None)

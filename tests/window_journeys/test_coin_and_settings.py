@@ -34,6 +34,21 @@ def test_get_test_coin_and_settings_in_the_window(on_desk, artifacts_dir) -> Non
         dialog.save()
         saved = tomllib.loads((desk.home / "settings.toml").read_text())
         assert saved["artist_name"] == "Nina from the window"
+
+        # Settings > Alerts holds the alert rules and the OBS page's address.
+        from PySide6.QtWidgets import QWidget
+
+        from widgets.tips.alert_settings import AlertSettings
+
+        found = dialog.pages["Alerts"].findChildren(QWidget)
+        alerts = next((w for w in found if isinstance(w, AlertSettings)), None)
+        assert alerts is not None, "the alert rules are not on the Alerts page"
+        page = desk.studio.overlay_page
+        assert page is not None and alerts.obs_url.text() == page.url
+        alerts.editor.min_amount.setText("0.5")
+        assert alerts.editor.apply(), alerts.editor.error.text()
+        saved = tomllib.loads((desk.home / "settings.toml").read_text())
+        assert saved["alerts"]["min_amount"] in ("0.5", 0.5), saved["alerts"]
         dialog.close()
 
     on_desk(scenario)
