@@ -612,7 +612,7 @@ async def remove_moderator(
 
 
 @router.get(
-    "/chat/settings",
+    "/moderation/settings",
     summary="Slow mode and blocked words (artist or moderator)",
     responses=error_responses(401, 403, 404),
 )
@@ -626,7 +626,7 @@ async def read_settings(
 
 
 @router.patch(
-    "/chat/settings",
+    "/moderation/settings",
     summary="Change slow mode or the blocked words (artist or moderator)",
     responses=error_responses(401, 403, 404),
 )
@@ -659,7 +659,7 @@ async def report(
 
 
 @router.get(
-    "/chat/reports",
+    "/moderation/reports",
     summary="Reports on this show's messages, newest first (artist or moderator)",
     responses=error_responses(401, 403, 404),
 )

@@ -229,9 +229,11 @@ class MuteState(BaseModel):
 
 MAX_TIMEOUT_S = 7 * 24 * 3600
 MAX_SLOW_MODE_S = 3600
-TimeoutSeconds = Annotated[JsonInt, Field(ge=1, le=MAX_TIMEOUT_S)]
+TimeoutSeconds = Annotated[int, Field(ge=1, le=MAX_TIMEOUT_S), BeforeValidator(_json_integer)]
 SlowModeSeconds = Annotated[
-    JsonInt, Field(ge=0, le=MAX_SLOW_MODE_S, description="0 turns slow mode off")
+    int,
+    Field(ge=0, le=MAX_SLOW_MODE_S, description="0 turns slow mode off"),
+    BeforeValidator(_json_integer),
 ]
 BlockedWord = Annotated[str, _one_line(50), AfterValidator(_single_line)]
 ReportReason = Annotated[

@@ -302,15 +302,15 @@ async def test_moderators_time_out_and_set_rules_fans_cannot(
 
     # Rules: fans may neither read nor change them; a moderator may.
     assert (
-        await client.get(f"{base}/chat/settings", headers=bearer(fan_tokens))
+        await client.get(f"{base}/moderation/settings", headers=bearer(fan_tokens))
     ).status_code == 403
     assert (
         await client.patch(
-            f"{base}/chat/settings", json={"slow_mode_s": 0}, headers=bearer(fan_tokens)
+            f"{base}/moderation/settings", json={"slow_mode_s": 0}, headers=bearer(fan_tokens)
         )
     ).status_code == 403
     changed = await client.patch(
-        f"{base}/chat/settings",
+        f"{base}/moderation/settings",
         json={"slow_mode_s": 0, "blocked_words": ["Spoiler", "spoiler", "bad word"]},
         headers=bearer(mod_tokens),
     )
@@ -326,9 +326,11 @@ async def test_moderators_time_out_and_set_rules_fans_cannot(
 
     # Only the given fields change.
     await client.patch(
-        f"{base}/chat/settings", json={"slow_mode_s": 30}, headers=bearer(mod_tokens)
+        f"{base}/moderation/settings", json={"slow_mode_s": 30}, headers=bearer(mod_tokens)
     )
-    settings = (await client.get(f"{base}/chat/settings", headers=bearer(artist_tokens))).json()
+    settings = (
+        await client.get(f"{base}/moderation/settings", headers=bearer(artist_tokens))
+    ).json()
     assert settings["slow_mode_s"] == 30 and settings["blocked_words"] == ["Spoiler", "bad word"]
     # The fan's last message was just now: slow mode refuses the next.
     slowed = await post(fan_tokens, "spoilers are fine, whole words only")
@@ -341,7 +343,7 @@ async def test_moderators_time_out_and_set_rules_fans_cannot(
     async with connect(_chat_url(backend, stream.id)) as reader:
         assert (await next_frame(reader, "history"))["slow_mode_s"] == 30
         await client.patch(
-            f"{base}/chat/settings", json={"slow_mode_s": 0}, headers=bearer(artist_tokens)
+            f"{base}/moderation/settings", json={"slow_mode_s": 0}, headers=bearer(artist_tokens)
         )
         # Fans learn the slow mode, never the blocked words.
         assert await next_frame(reader, "settings") == {"type": "settings", "slow_mode_s": 0}
@@ -386,9 +388,11 @@ async def test_fans_report_a_message_once_and_moderators_see_it(
         await client.post(f"{base}/chat/999999/report", json={}, headers=bearer(fan_tokens))
     ).status_code == 404
 
-    reports = (await client.get(f"{base}/chat/reports", headers=bearer(mod_tokens))).json()
+    reports = (await client.get(f"{base}/moderation/reports", headers=bearer(mod_tokens))).json()
     assert [r["id"] for r in reports["items"]] == [first.json()["id"]]  # once, not twice
-    assert (await client.get(f"{base}/chat/reports", headers=bearer(fan_tokens))).status_code == 403
+    assert (
+        await client.get(f"{base}/moderation/reports", headers=bearer(fan_tokens))
+    ).status_code == 403
     for tokens in (artist_tokens, mod_tokens):
         inbox = (await client.get(f"{backend.url}/notifications", headers=bearer(tokens))).json()[
             "items"
