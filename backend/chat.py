@@ -7,8 +7,9 @@ database every instance shares, so each instance enforces the same rules; its ev
 over the instance bus (Redis with several instances) like messages do."""
 
 import re
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, WebSocket
 from sqlalchemy import delete, func, select
@@ -75,6 +76,8 @@ from backend.ws import (
 router = APIRouter(
     prefix="/streams/{stream_id}", tags=["chat"], dependencies=[Depends(reject_unknown_query)]
 )
+
+T = TypeVar("T")
 
 RESUME_LIMIT = 500
 MAX_MENTIONS = 5
@@ -376,13 +379,7 @@ async def report_message(
             raise ChatError(404, "not_found", "no such message in this chat")
         if message.sender == reporter:
             raise ChatError(409, "conflict", "you cannot report your own message")
-        existing = (
-            await session.execute(
-                select(ChatReport).where(
-                    ChatReport.message_id == message_id, ChatReport.reporter == reporter
-                )
-            )
-        ).scalar_one_or_none()
+        existing = (await session.execute(_report_by(message_id, reporter))).scalar_one_or_none()
         if existing is not None:
             return _report_wire(existing)
         moderators = list(
@@ -407,13 +404,7 @@ async def report_message(
             await session.flush()
     except IntegrityError:  # the same reporter, twice at once: one report
         async with services.sessions() as session:
-            report = (
-                await session.execute(
-                    select(ChatReport).where(
-                        ChatReport.message_id == message_id, ChatReport.reporter == reporter
-                    )
-                )
-            ).scalar_one()
+            report = (await session.execute(_report_by(message_id, reporter))).scalar_one()
         return _report_wire(report)
     recipients = [a for a in [stream.artist_address, *moderators] if a != reporter]
     await publish_many(
@@ -431,6 +422,12 @@ async def report_message(
         },
     )
     return _report_wire(report)
+
+
+def _report_by(message_id: int, reporter: str) -> Any:
+    return select(ChatReport).where(
+        ChatReport.message_id == message_id, ChatReport.reporter == reporter
+    )
 
 
 def _report_wire(row: ChatReport) -> ChatReportOut:
@@ -481,6 +478,14 @@ def _http(exc: ChatError) -> HTTPException:
     return HTTPException(exc.status, detail=exc.detail)
 
 
+async def _answered(call: Awaitable[T]) -> T:
+    """The result of a chat action, or its refusal as an HTTP error."""
+    try:
+        return await call
+    except ChatError as exc:
+        raise _http(exc) from exc
+
+
 @router.get("/chat", summary="Chat history, newest first", responses=error_responses(404))
 async def list_messages(
     stream_id: StreamIdPath, services: ServicesDep, limit: Limit = 50, offset: Offset = 0
@@ -512,10 +517,7 @@ async def list_messages(
 async def send_message(
     stream_id: StreamIdPath, body: ChatSendIn, caller: CurrentAddress, services: ServicesDep
 ) -> ChatMessage:
-    try:
-        return await post_message(services, stream_id, caller, body.text, body.client_id)
-    except ChatError as exc:
-        raise _http(exc) from exc
+    return await _answered(post_message(services, stream_id, caller, body.text, body.client_id))
 
 
 @router.delete(
@@ -545,10 +547,7 @@ async def remove_message(
 async def mute(
     stream_id: StreamIdPath, address: AddressPath, caller: CurrentAddress, services: ServicesDep
 ) -> MuteState:
-    try:
-        return await set_muted(services, stream_id, address, caller, True)
-    except ChatError as exc:
-        raise _http(exc) from exc
+    return await _answered(set_muted(services, stream_id, address, caller, True))
 
 
 @router.delete(
@@ -559,10 +558,7 @@ async def mute(
 async def unmute(
     stream_id: StreamIdPath, address: AddressPath, caller: CurrentAddress, services: ServicesDep
 ) -> MuteState:
-    try:
-        return await set_muted(services, stream_id, address, caller, False)
-    except ChatError as exc:
-        raise _http(exc) from exc
+    return await _answered(set_muted(services, stream_id, address, caller, False))
 
 
 @router.put(
@@ -577,10 +573,7 @@ async def time_out(
     caller: CurrentAddress,
     services: ServicesDep,
 ) -> MuteState:
-    try:
-        return await set_muted(services, stream_id, address, caller, True, body.seconds)
-    except ChatError as exc:
-        raise _http(exc) from exc
+    return await _answered(set_muted(services, stream_id, address, caller, True, body.seconds))
 
 
 @router.put(
@@ -591,10 +584,7 @@ async def time_out(
 async def add_moderator(
     stream_id: StreamIdPath, address: AddressPath, caller: CurrentAddress, services: ServicesDep
 ) -> ModeratorState:
-    try:
-        return await set_moderator(services, stream_id, address, caller, True)
-    except ChatError as exc:
-        raise _http(exc) from exc
+    return await _answered(set_moderator(services, stream_id, address, caller, True))
 
 
 @router.delete(
@@ -605,10 +595,7 @@ async def add_moderator(
 async def remove_moderator(
     stream_id: StreamIdPath, address: AddressPath, caller: CurrentAddress, services: ServicesDep
 ) -> ModeratorState:
-    try:
-        return await set_moderator(services, stream_id, address, caller, False)
-    except ChatError as exc:
-        raise _http(exc) from exc
+    return await _answered(set_moderator(services, stream_id, address, caller, False))
 
 
 @router.get(
@@ -619,10 +606,7 @@ async def remove_moderator(
 async def read_settings(
     stream_id: StreamIdPath, caller: CurrentAddress, services: ServicesDep
 ) -> ChatSettings:
-    try:
-        return await get_settings(services, stream_id, caller)
-    except ChatError as exc:
-        raise _http(exc) from exc
+    return await _answered(get_settings(services, stream_id, caller))
 
 
 @router.patch(
@@ -633,10 +617,7 @@ async def read_settings(
 async def change_settings(
     stream_id: StreamIdPath, body: ChatSettingsIn, caller: CurrentAddress, services: ServicesDep
 ) -> ChatSettings:
-    try:
-        return await update_settings(services, stream_id, caller, body)
-    except ChatError as exc:
-        raise _http(exc) from exc
+    return await _answered(update_settings(services, stream_id, caller, body))
 
 
 @router.post(
@@ -652,10 +633,7 @@ async def report(
     caller: CurrentAddress,
     services: ServicesDep,
 ) -> ChatReportOut:
-    try:
-        return await report_message(services, stream_id, message_id, caller, body.reason)
-    except ChatError as exc:
-        raise _http(exc) from exc
+    return await _answered(report_message(services, stream_id, message_id, caller, body.reason))
 
 
 @router.get(
