@@ -128,11 +128,47 @@ class ChatMessageRow(Base):
 
 
 class ChatMute(Base):
+    """A ban (no end) or a time-out (until `expires_at`) in every chat of one artist."""
+
     __tablename__ = "chat_mutes"
 
     artist: Mapped[str] = mapped_column(String(42), primary_key=True)
     address: Mapped[str] = mapped_column(String(42), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ChatModerator(Base):
+    __tablename__ = "chat_moderators"
+
+    artist: Mapped[str] = mapped_column(String(42), primary_key=True)
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChatSettingsRow(Base):
+    __tablename__ = "chat_settings"
+
+    artist: Mapped[str] = mapped_column(String(42), primary_key=True)
+    slow_mode_s: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_words: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChatReport(Base):
+    __tablename__ = "chat_reports"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(Id, ForeignKey("chat_messages.id", ondelete="CASCADE"))
+    stream_id: Mapped[str] = mapped_column(String(64))
+    reporter: Mapped[str] = mapped_column(String(42))
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("message_id", "reporter", name="uq_chat_reports_once"),
+        Index("ix_chat_reports_stream", "stream_id", "id"),
+    )
 
 
 class NotificationRow(Base):

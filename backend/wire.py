@@ -82,7 +82,9 @@ ClientId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 StreamId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 Role = Literal["artist", "fan"]
-NotificationKind = Literal["tip_received", "new_follower", "chat_mention", "stream_started"]
+NotificationKind = Literal[
+    "tip_received", "new_follower", "chat_mention", "stream_started", "chat_report"
+]
 NOTIFICATION_KINDS: tuple[str, ...] = NotificationKind.__args__  # type: ignore[attr-defined]
 
 T = TypeVar("T")
@@ -222,6 +224,59 @@ class MuteState(BaseModel):
     artist: str
     address: str
     muted: bool
+    until: datetime | None = Field(None, description="end of a time-out; null for a ban")
+
+
+MAX_TIMEOUT_S = 7 * 24 * 3600
+MAX_SLOW_MODE_S = 3600
+TimeoutSeconds = Annotated[int, Field(ge=1, le=MAX_TIMEOUT_S), BeforeValidator(_json_integer)]
+SlowModeSeconds = Annotated[
+    int,
+    Field(ge=0, le=MAX_SLOW_MODE_S, description="0 turns slow mode off"),
+    BeforeValidator(_json_integer),
+]
+BlockedWord = Annotated[str, _one_line(50), AfterValidator(_single_line)]
+ReportReason = Annotated[
+    str, Field(max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$"), AfterValidator(_multi_line)
+]
+
+
+class TimeoutIn(Wire):
+    seconds: TimeoutSeconds
+
+
+class ChatSettingsIn(Wire):
+    """Only the fields given change."""
+
+    slow_mode_s: SlowModeSeconds | None = None
+    blocked_words: list[BlockedWord] | None = Field(
+        None, max_length=200, description="matched as whole words, ignoring case"
+    )
+
+
+class ChatSettings(BaseModel):
+    artist: str
+    slow_mode_s: int
+    blocked_words: list[str]
+
+
+class ModeratorState(BaseModel):
+    artist: str
+    address: str
+    moderator: bool
+
+
+class ReportIn(Wire):
+    reason: ReportReason = ""
+
+
+class ChatReportOut(BaseModel):
+    id: int
+    message_id: int
+    stream_id: str
+    reporter: str
+    reason: str
+    created_at: datetime
 
 
 # -- notifications ----------------------------------------------------------------------------
@@ -251,9 +306,14 @@ class ReadIn(Wire):
 
 # -- WebSocket frames (JSON objects with a "type") ---------------------------------------------
 # client -> server: {"type":"auth","token"} {"type":"send","text","client_id"?}
-#                   {"type":"delete","id"} {"type":"mute","address"} {"type":"ping"}
-# server -> client: {"type":"history","messages":[...]} {"type":"message","message"}
-#                   {"type":"deleted","id"} {"type":"muted","address"} {"type":"authed","address"}
+#                   {"type":"delete","id"} {"type":"mute"|"unmute","address"} {"type":"ping"}
+#                   {"type":"timeout","address","seconds"} {"type":"report","id","reason"?}
+#                   {"type":"settings","slow_mode_s"?,"blocked_words"?}
+# server -> client: {"type":"history","messages":[...],"slow_mode_s"} {"type":"message","message"}
+#                   {"type":"deleted","id"} {"type":"muted","address","until"}
+#                   {"type":"unmuted","address"} {"type":"settings","slow_mode_s"}
+#                   {"type":"moderator","address","moderator"} {"type":"reported","id"}
+#                   {"type":"authed","address"}
 #                   {"type":"notification","notification"} {"type":"backlog","notifications":[...]}
 #                   {"type":"error","code","detail"} {"type":"pong"}
 
@@ -279,8 +339,27 @@ class WsMute(Wire):
     address: Address
 
 
+class WsTimeout(Wire):
+    type: Literal["timeout"]
+    address: Address
+    seconds: TimeoutSeconds
+
+
+class WsReport(Wire):
+    type: Literal["report"]
+    id: JsonInt = Field(ge=1, le=2**53 - 1)
+    reason: ReportReason = ""
+
+
+class WsSettings(ChatSettingsIn):
+    type: Literal["settings"]
+
+
 class WsPing(Wire):
     type: Literal["ping"]
 
 
-ClientFrame = Annotated[WsAuth | WsSend | WsDelete | WsMute | WsPing, Field(discriminator="type")]
+ClientFrame = Annotated[
+    WsAuth | WsSend | WsDelete | WsMute | WsTimeout | WsReport | WsSettings | WsPing,
+    Field(discriminator="type"),
+]

@@ -25,6 +25,7 @@ class Network:
     symbol: str = "CORE"
     confirmations: int = 1
     contracts: dict[str, str] = field(default_factory=dict)
+    faucet_url: str | None = None  # a public page that gives test coin (testnets only)
 
     def contract_address(self, name: str) -> str:
         address = self.contracts.get(name)
@@ -64,6 +65,7 @@ CORE_TESTNET = Network(
     explorer_url="https://scan.test2.btcs.network",
     symbol="tCORE2",
     confirmations=3,
+    faucet_url="https://scan.test2.btcs.network/faucet",
 )
 LOCAL_DEVNET = Network(
     key="local",

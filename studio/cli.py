@@ -18,6 +18,7 @@ from studio.logs import setup_logging
 from studio.profiles import Profile, load_profile
 from studio.publishing.cli import add_publish_parser, run_publish
 from studio.settings import Settings
+from studio.settings_cli import add_settings_parser, run_settings
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--keep", type=float, default=0.0, help="seconds to keep running first")
     add_live_parser(sub)
     add_publish_parser(sub)
+    add_settings_parser(sub)
     return parser
 
 
@@ -77,6 +79,8 @@ def run_headless(args: argparse.Namespace) -> int:
     settings = open_settings()
     if settings.load_error:
         print(f"warning: {settings.load_error}", file=sys.stderr)
+    if args.command == "settings":  # no studio needed: the file and its checks
+        return run_settings(args, settings)
     try:
         profile = resolve_profile(args, settings)
         studio = Studio(profile, settings)

@@ -6,6 +6,7 @@ tells the person what is wrong and where, and leaves the file for them to fix.
 
 import logging
 import os
+import re
 import tempfile
 import tomllib
 from pathlib import Path
@@ -22,6 +23,14 @@ DEFAULTS: dict[str, Any] = {
     "window": {},
     "profiles": {},
 }
+
+# Keys the studio sets itself (saved at exit); a reload keeps them when the file lacks them.
+STUDIO_WRITTEN = ("window", "wallet_address")
+
+
+def split_key(key: str) -> list[str]:
+    """A dotted key ("video.fps") as its parts; "\\." is a dot inside a part (a file path)."""
+    return [p.replace("\\.", ".") for p in re.split(r"(?<!\\)\.", key)]
 
 
 class Settings:
@@ -52,6 +61,49 @@ class Settings:
 
     def set(self, key: str, value: Any) -> None:
         self._values[key] = value
+
+    def get_path(self, key: str, default: Any = None) -> Any:
+        """The value at a dotted key ("video.fps"); `default` when any part is missing."""
+        node: Any = self._values
+        for part in split_key(key):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    def set_path(self, key: str, value: Any) -> None:
+        """Set a dotted key, making its tables; None removes the key (and tables left empty)."""
+        *tables, last = split_key(key)
+        chain: list[dict[str, Any]] = [self._values]
+        for part in tables:
+            node = chain[-1].get(part)
+            if not isinstance(node, dict):
+                if value is None:
+                    return
+                node = chain[-1][part] = {}
+            chain.append(node)
+        if value is not None:
+            chain[-1][last] = value
+            return
+        chain[-1].pop(last, None)
+        for parent, part in zip(reversed(chain[:-1]), reversed(tables), strict=True):
+            if parent[part] or (parent is self._values and part in DEFAULTS):
+                break
+            del parent[part]
+
+    def reload(self) -> None:
+        """Take up the file as it is now (edited by hand while the studio runs)."""
+        try:
+            values = read_settings_file(self.path)
+        except SettingsError as exc:
+            self.load_error = exc
+            log.warning("settings not reloaded: %s", exc)
+            return
+        self.load_error = None
+        kept = {k: self._values[k] for k in STUDIO_WRITTEN if k in self._values}
+        self._values = {k: (v.copy() if isinstance(v, dict) else v) for k, v in DEFAULTS.items()}
+        self._values.update(kept)  # what the studio set since the last save stays...
+        self._values.update(values)  # ...unless the file says otherwise
 
     def profile_overrides(self, profile_name: str) -> dict[str, Any]:
         return dict(self._values.get("profiles", {}).get(profile_name, {}))

@@ -42,7 +42,9 @@ class Journeys:
         if studio.live is not None:
             from widgets.live.golive_panel import GoLivePanel
 
-            self.golive_panel = GoLivePanel(studio.live, default_whip_url=studio.default_whip_url())
+            self.golive_panel = GoLivePanel(
+                studio.live, default_whip_url=studio.default_whip_url(), settings=studio.settings
+            )
             token = studio.ingest_token
             if token:
                 self.golive_panel.stream_key.setText(token)
@@ -113,4 +115,13 @@ class Journeys:
             sound=sound,
             chat_room=self.studio.chat_room,
         )
+        extras: Any = getattr(self.window, "settings_extras", None)
+        if isinstance(extras, dict):
+            extras["Alerts"] = [lambda: self._alert_settings(tips)]
         tips.schedule_refresh()
+
+    def _alert_settings(self, tips: Any) -> Any:
+        from widgets.tips.alert_settings import AlertSettings
+
+        page = self.studio.overlay_page
+        return AlertSettings(self.studio.settings, tips, page.url if page is not None else None)

@@ -6,6 +6,7 @@ the window's geometry, dock layout and current page in the user's settings.
 
 import base64
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -21,6 +22,8 @@ from PySide6.QtWidgets import (
 from studio.core import Studio, StudioStatus
 from widgets.about import show_about
 from widgets.bridge import SignalBridge
+from widgets.dialogs import show
+from widgets.settings.settings_dialog import SettingsDialog
 from widgets.status_bar import StudioStatusBar
 
 log = logging.getLogger(__name__)
@@ -42,11 +45,15 @@ class MainWindow(QMainWindow):
     quit_requested = Signal()
     first_run_requested = Signal()  # Help > First-run guide
     hidden_to_tray = Signal()
+    settings_saved = Signal()  # the Settings window wrote the file
 
     def __init__(self, studio: Studio) -> None:
         super().__init__()
         self.studio = studio
         self.can_hide_to_tray = False  # set by the tray icon when a tray host exists
+        # Widgets other journeys add to a Settings page, e.g. {"Alerts": [make_rules_editor]}.
+        self.settings_extras: dict[str, list[Callable[[], QWidget]]] = {}
+        self.settings_dialog: SettingsDialog | None = None
         self.setWindowTitle(f"HarmonieCORE Studio — {studio.profile.name}")
         self._fit_to_screen(1440, 900)
 
@@ -120,6 +127,11 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        self.settings_action = QAction("&Settings…", self)
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.triggered.connect(self.open_settings)
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.quit_requested.emit)
@@ -137,6 +149,17 @@ class MainWindow(QMainWindow):
         about_action = QAction("&About HarmonieCORE Studio", self)
         about_action.triggered.connect(lambda: show_about(self))
         help_menu.addAction(about_action)
+
+    def open_settings(self) -> SettingsDialog:
+        """File > Settings; each page's extra widgets come from `settings_extras` factories."""
+        extras = {
+            group: [make() for make in makers] for group, makers in self.settings_extras.items()
+        }
+        dialog = SettingsDialog(self.studio.settings, self.studio.profile.name, self, extras)
+        dialog.saved.connect(lambda _fields: self.settings_saved.emit())
+        self.settings_dialog = dialog
+        show(dialog)
+        return dialog
 
     def _on_status(self, status: StudioStatus) -> None:
         self.status_bar.show_status(status)

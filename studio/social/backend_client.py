@@ -39,6 +39,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from backend.siwe import SiweMessage
 from backend.wire import (
     ChatMessage,
+    ChatSettings,
     LiveStream,
     Notification,
     NotificationsPage,
@@ -340,7 +341,31 @@ class BackendClient:
         await self.request("DELETE", f"/streams/{stream_id}/chat/{message_id}")
 
     async def mute(self, stream_id: str, address: str, muted: bool = True) -> None:
+        """Ban `address` from the artist's chats (no end), or lift a ban or a time-out."""
         await self.request("PUT" if muted else "DELETE", f"/streams/{stream_id}/mutes/{address}")
+
+    async def time_out(self, stream_id: str, address: str, seconds: int) -> None:
+        await self.request(
+            "PUT", f"/streams/{stream_id}/timeouts/{address}", json={"seconds": seconds}
+        )
+
+    async def update_chat_settings(
+        self,
+        stream_id: str,
+        *,
+        slow_mode_s: int | None = None,
+        blocked_words: list[str] | None = None,
+    ) -> ChatSettings:
+        """Change slow mode and/or the blocked words (artist or moderator); None keeps."""
+        body: dict[str, Any] = {}
+        if slow_mode_s is not None:
+            body["slow_mode_s"] = slow_mode_s
+        if blocked_words is not None:
+            body["blocked_words"] = blocked_words
+        response = await self.request(
+            "PATCH", f"/streams/{stream_id}/moderation/settings", json=body
+        )
+        return ChatSettings.model_validate(response.json())
 
     async def notifications_page(
         self, *, before: int | None = None, limit: int = 50
@@ -367,7 +392,7 @@ class BackendClient:
 
 @dataclass(frozen=True)
 class ChatEvent:
-    """kind: message | deleted | muted | unmuted | stream_ended | error."""
+    """kind: message | deleted | muted | unmuted | settings | stream_ended | error."""
 
     kind: str
     message: ChatMessage | None = None
@@ -462,11 +487,14 @@ class ChatSubscription(_Subscription):
         kind = frame.get("type")
         if kind == "history":
             messages = [ChatMessage.model_validate(m) for m in frame.get("messages", [])]
-            return [ChatEvent("message", m) for m in messages if self._is_new(m.id)]
+            events = [ChatEvent("message", m) for m in messages if self._is_new(m.id)]
+            if "slow_mode_s" in frame:
+                events.insert(0, ChatEvent("settings", data={"slow_mode_s": frame["slow_mode_s"]}))
+            return events
         if kind == "message":
             message = ChatMessage.model_validate(frame["message"])
             return [ChatEvent("message", message)] if self._is_new(message.id) else []
-        if kind in ("deleted", "muted", "unmuted", "stream_ended", "error"):
+        if kind in ("deleted", "muted", "unmuted", "settings", "stream_ended", "error"):
             return [ChatEvent(kind, data=frame)]
         return []
 

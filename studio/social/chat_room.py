@@ -1,4 +1,5 @@
-"""The chat of the show on air: follows one announced stream's room, sends, deletes, mutes.
+"""The chat of the show on air: follows one announced stream's room, sends, and moderates it
+(delete, time out, ban, slow mode).
 
 It opens when the stream announcer announces a show and closes when the show ends. Messages,
 deletions and mutes arrive through the backend client's ChatSubscription (which reconnects
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_TEXT = 500  # the backend's ChatText limit
+TIMEOUT_S = 600  # "Time out" in the Chat dock: ten minutes
+SLOW_MODE_CHOICES = (0, 5, 30, 60, 300)  # seconds; 0 is off
 
 STATE_TEXT = {
     "off air": "Not live: the chat opens when you go live with the wallet unlocked.",
@@ -65,6 +68,7 @@ class ChatRoom:
         self.detail = ""  # why the chat is unavailable
         self.messages: dict[int, ChatMessage] = {}  # oldest first
         self.muted: set[str] = set()
+        self.slow_mode_s = 0
         self.changed = Signal()  # (ChatRoom) state or stream changed
         self.message_added = Signal()  # (ChatMessage)
         self.message_deleted = Signal()  # (message id)
@@ -106,6 +110,7 @@ class ChatRoom:
         self.stream = stream
         self.messages.clear()
         self.muted.clear()
+        self.slow_mode_s = 0
         self._subscription = self.client.chat(stream.id, write=False)
         self._task = asyncio.ensure_future(self._follow(self._subscription))
         self._set_state("connecting")
@@ -162,6 +167,8 @@ class ChatRoom:
             self._remove(int(event.data.get("id", -1)))
         elif event.kind in ("muted", "unmuted"):
             self._set_muted(str(event.data.get("address", "")), event.kind == "muted")
+        elif event.kind == "settings":
+            self._set_slow_mode(int(event.data.get("slow_mode_s") or 0))
         elif event.kind == "stream_ended":
             self._set_state("ended")
         elif event.kind == "error":
@@ -183,6 +190,11 @@ class ChatRoom:
             return
         (self.muted.add if muted else self.muted.discard)(address)
         self.mute_changed.emit(address, muted)
+
+    def _set_slow_mode(self, seconds: int) -> None:
+        if seconds != self.slow_mode_s:
+            self.slow_mode_s = seconds
+            self.changed.emit(self)
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -211,14 +223,30 @@ class ChatRoom:
         self._remove(message_id)
 
     async def mute(self, address: str, muted: bool = True) -> None:
+        """Ban `address` from your chats (muted=True), or lift a ban or a time-out."""
         stream = self._open_stream()
         self._must_own()
         await self._call(self.client.mute(stream.id, address, muted))
         self._set_muted(address, muted)
 
+    async def time_out(self, address: str, seconds: int = TIMEOUT_S) -> None:
+        stream = self._open_stream()
+        self._must_own()
+        await self._call(self.client.time_out(stream.id, address, seconds))
+        self._set_muted(address, True)
+
+    async def set_slow_mode(self, seconds: int) -> None:
+        """Fans may send one message every `seconds` (0: off); you are never slowed."""
+        stream = self._open_stream()
+        self._must_own()
+        settings = await self._call(
+            self.client.update_chat_settings(stream.id, slow_mode_s=seconds)
+        )
+        self._set_slow_mode(settings.slow_mode_s)
+
     def _must_own(self) -> None:
         if not self.is_artist:
-            raise ChatRoomError("Only the show's artist can delete messages or mute people.")
+            raise ChatRoomError("Only the show's artist can moderate this chat.")
 
     @staticmethod
     async def _call(call: Awaitable[T]) -> T:

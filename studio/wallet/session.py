@@ -93,6 +93,7 @@ async def network_for_profile(chain: Any, backend_url: str | None) -> Network:
         symbol=known.symbol if known else "ETH",
         confirmations=chain.confirmations,
         contracts=dict(chain.contracts),
+        faucet_url=known.faucet_url if known else None,
     )
 
 
@@ -351,19 +352,21 @@ class WalletSession:
 
     async def create_from_mnemonic(self, phrase: str, password: str) -> str:
         address = await asyncio.to_thread(self.wallet.create_from_mnemonic, phrase, password)
-        self.select(address)
-        await self._fund_if_empty()
-        return address
+        return await self._take_up(address, password)
 
     async def import_private_key(self, key_text: str, password: str) -> str:
         address = await asyncio.to_thread(self.wallet.import_private_key, key_text, password)
-        self.select(address)
-        await self._fund_if_empty()
-        return address
+        return await self._take_up(address, password)
 
     async def import_keystore(self, keystore_json: str, password: str) -> str:
         address = await asyncio.to_thread(self.wallet.import_keystore, keystore_json, password)
+        return await self._take_up(address, password)
+
+    async def _take_up(self, address: str, password: str) -> str:
+        """A wallet just created or imported is selected and unlocked (the artist has just
+        typed its password: asking again, or showing "Locked", would be wrong), then funded."""
         self.select(address)
+        await self.unlock(password)
         await self._fund_if_empty()
         return address
 

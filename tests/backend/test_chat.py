@@ -3,12 +3,15 @@
 import asyncio
 import json
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect
 
 from backend.config import BackendConfig
+from backend.models import ChatMute
+from backend.services import services_of
 from backend.streams import announcements as live
 from tests.backend.support import RunningBackend, bearer, make_profile, next_frame, serve, sign_in
 
@@ -113,7 +116,12 @@ async def test_artist_deletes_and_mutes_others_cannot(
         assert deleted.status_code == 204
         assert (await next_frame(reader, "deleted"))["id"] == message_id
         muted = await client.put(f"{base}/mutes/{troll.address}", headers=bearer(artist_tokens))
-        assert muted.json() == {"artist": artist.address, "address": troll.address, "muted": True}
+        assert muted.json() == {
+            "artist": artist.address,
+            "address": troll.address,
+            "muted": True,
+            "until": None,
+        }
         assert (await next_frame(reader, "muted"))["address"] == troll.address
 
     assert (await client.get(f"{base}/chat")).json()["items"] == []
@@ -240,3 +248,191 @@ async def test_sockets_per_client_are_capped(
             await asyncio.sleep(0.05)
         else:
             raise AssertionError("closed sockets never freed their places")
+
+
+async def _authed_socket(ws, tokens) -> None:  # type: ignore[no-untyped-def]
+    await next_frame(ws, "history")
+    await ws.send(json.dumps({"type": "auth", "token": tokens["access_token"]}))
+    await next_frame(ws, "authed")
+
+
+async def test_moderators_time_out_and_set_rules_fans_cannot(
+    backend: RunningBackend, client: httpx.AsyncClient
+) -> None:
+    artist, artist_tokens, stream = await _live_stream(client, backend)
+    mod, mod_tokens = await sign_in(client, backend)
+    fan, fan_tokens = await sign_in(client, backend)
+    base = f"{backend.url}/streams/{stream.id}"
+
+    def post(tokens, text: str) -> object:  # type: ignore[no-untyped-def]
+        return client.post(f"{base}/chat", json={"text": text}, headers=bearer(tokens))
+
+    # Before being named, a moderator is a fan like any other.
+    assert (
+        await client.put(
+            f"{base}/timeouts/{fan.address}", json={"seconds": 60}, headers=bearer(mod_tokens)
+        )
+    ).status_code == 403
+    assert (
+        await client.put(f"{base}/moderators/{fan.address}", headers=bearer(mod_tokens))
+    ).status_code == 403
+    named = await client.put(f"{base}/moderators/{mod.address}", headers=bearer(artist_tokens))
+    assert named.json() == {"artist": artist.address, "address": mod.address, "moderator": True}
+
+    # Time-out: refused while it lasts, with when it ends; allowed again once it has passed.
+    timed = await client.put(
+        f"{base}/timeouts/{fan.address}", json={"seconds": 600}, headers=bearer(mod_tokens)
+    )
+    assert timed.status_code == 200 and timed.json()["until"] is not None
+    refused = await post(fan_tokens, "let me talk")
+    assert refused.status_code == 403 and "timed out" in refused.json()["detail"]
+    async with services_of(backend.app).sessions.begin() as session:
+        row = await session.get(ChatMute, (artist.address, fan.address))
+        row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    assert (await post(fan_tokens, "back again")).status_code == 201
+    # A moderator cannot silence the artist, nor (unlike the artist) another moderator.
+    assert (
+        await client.put(f"{base}/mutes/{artist.address}", headers=bearer(mod_tokens))
+    ).status_code == 409
+    mod2, _ = await sign_in(client, backend)
+    await client.put(f"{base}/moderators/{mod2.address}", headers=bearer(artist_tokens))
+    assert (
+        await client.put(f"{base}/mutes/{mod2.address}", headers=bearer(mod_tokens))
+    ).status_code == 403
+
+    # Rules: fans may neither read nor change them; a moderator may.
+    assert (
+        await client.get(f"{base}/moderation/settings", headers=bearer(fan_tokens))
+    ).status_code == 403
+    assert (
+        await client.patch(
+            f"{base}/moderation/settings", json={"slow_mode_s": 0}, headers=bearer(fan_tokens)
+        )
+    ).status_code == 403
+    changed = await client.patch(
+        f"{base}/moderation/settings",
+        json={"slow_mode_s": 0, "blocked_words": ["Spoiler", "spoiler", "bad word"]},
+        headers=bearer(mod_tokens),
+    )
+    assert changed.json() == {
+        "artist": artist.address,
+        "slow_mode_s": 0,
+        "blocked_words": ["Spoiler", "bad word"],
+    }
+    blocked = await post(fan_tokens, "big SPOILER ahead")
+    assert blocked.status_code == 403 and blocked.json()["detail"].startswith("your message")
+    assert (await post(fan_tokens, "what a bad WORD")).status_code == 403
+    assert (await post(fan_tokens, "what a BAD  WORD")).status_code == 201  # not the phrase
+
+    # Only the given fields change.
+    await client.patch(
+        f"{base}/moderation/settings", json={"slow_mode_s": 30}, headers=bearer(mod_tokens)
+    )
+    settings = (
+        await client.get(f"{base}/moderation/settings", headers=bearer(artist_tokens))
+    ).json()
+    assert settings["slow_mode_s"] == 30 and settings["blocked_words"] == ["Spoiler", "bad word"]
+    # The fan's last message was just now: slow mode refuses the next.
+    slowed = await post(fan_tokens, "spoilers are fine, whole words only")
+    assert slowed.status_code == 429 and "slow mode" in slowed.json()["detail"]
+    # The artist and moderators are held to neither rule.
+    assert (await post(mod_tokens, "one spoiler")).status_code == 201
+    assert (await post(mod_tokens, "two")).status_code == 201
+    assert (await post(artist_tokens, "three")).status_code == 201
+
+    async with connect(_chat_url(backend, stream.id)) as reader:
+        assert (await next_frame(reader, "history"))["slow_mode_s"] == 30
+        await client.patch(
+            f"{base}/moderation/settings", json={"slow_mode_s": 0}, headers=bearer(artist_tokens)
+        )
+        # Fans learn the slow mode, never the blocked words.
+        assert await next_frame(reader, "settings") == {"type": "settings", "slow_mode_s": 0}
+    allowed = await post(fan_tokens, "spoilers are fine, whole words only")
+    assert allowed.status_code == 201
+
+    # Removing a moderator takes the power away.
+    await client.delete(f"{base}/moderators/{mod.address}", headers=bearer(artist_tokens))
+    assert (
+        await client.delete(f"{base}/chat/{allowed.json()['id']}", headers=bearer(mod_tokens))
+    ).status_code == 403
+
+
+async def test_fans_report_a_message_once_and_moderators_see_it(
+    backend: RunningBackend, client: httpx.AsyncClient
+) -> None:
+    _, artist_tokens, stream = await _live_stream(client, backend)
+    troll, troll_tokens = await sign_in(client, backend)
+    fan, fan_tokens = await sign_in(client, backend)
+    base = f"{backend.url}/streams/{stream.id}"
+    mod, mod_tokens = await sign_in(client, backend)
+    await client.put(f"{base}/moderators/{mod.address}", headers=bearer(artist_tokens))
+    message = (
+        await client.post(f"{base}/chat", json={"text": "rude"}, headers=bearer(troll_tokens))
+    ).json()
+
+    first = await client.post(
+        f"{base}/chat/{message['id']}/report", json={"reason": "insult"}, headers=bearer(fan_tokens)
+    )
+    assert first.status_code == 201
+    assert first.json()["reporter"] == fan.address and first.json()["reason"] == "insult"
+    async with connect(_chat_url(backend, stream.id)) as fan_ws:
+        await _authed_socket(fan_ws, fan_tokens)
+        await fan_ws.send(json.dumps({"type": "report", "id": message["id"]}))
+        assert (await next_frame(fan_ws, "reported"))["id"] == message["id"]
+    assert (
+        await client.post(
+            f"{base}/chat/{message['id']}/report", json={}, headers=bearer(troll_tokens)
+        )
+    ).status_code == 409  # one's own message
+    assert (
+        await client.post(f"{base}/chat/999999/report", json={}, headers=bearer(fan_tokens))
+    ).status_code == 404
+
+    reports = (await client.get(f"{base}/moderation/reports", headers=bearer(mod_tokens))).json()
+    assert [r["id"] for r in reports["items"]] == [first.json()["id"]]  # once, not twice
+    assert (
+        await client.get(f"{base}/moderation/reports", headers=bearer(fan_tokens))
+    ).status_code == 403
+    for tokens in (artist_tokens, mod_tokens):
+        inbox = (await client.get(f"{backend.url}/notifications", headers=bearer(tokens))).json()[
+            "items"
+        ]
+        reported = [n for n in inbox if n["kind"] == "chat_report"]
+        assert len(reported) == 1
+        assert reported[0]["data"]["text"] == "rude" and reported[0]["data"]["sender"] == (
+            troll.address
+        )
+
+
+async def test_moderation_over_the_socket(
+    backend: RunningBackend, client: httpx.AsyncClient
+) -> None:
+    _, artist_tokens, stream = await _live_stream(client, backend)
+    fan, fan_tokens = await sign_in(client, backend)
+    base = f"{backend.url}/streams/{stream.id}"
+    async with (
+        connect(_chat_url(backend, stream.id)) as artist_ws,
+        connect(_chat_url(backend, stream.id)) as fan_ws,
+    ):
+        await _authed_socket(artist_ws, artist_tokens)
+        await _authed_socket(fan_ws, fan_tokens)
+        await fan_ws.send(json.dumps({"type": "settings", "slow_mode_s": 5}))
+        assert (await next_frame(fan_ws, "error"))["code"] == "forbidden"
+        await artist_ws.send(
+            json.dumps({"type": "settings", "slow_mode_s": 5, "blocked_words": ["boo"]})
+        )
+        assert (await next_frame(fan_ws, "settings"))["slow_mode_s"] == 5
+        await fan_ws.send(json.dumps({"type": "send", "text": "boo!"}))
+        assert (await next_frame(fan_ws, "error"))["code"] == "blocked_word"
+        await artist_ws.send(
+            json.dumps({"type": "timeout", "address": fan.address, "seconds": 120})
+        )
+        muted = await next_frame(fan_ws, "muted")
+        assert muted["address"] == fan.address and muted["until"] is not None
+        await fan_ws.send(json.dumps({"type": "send", "text": "hello"}))
+        assert (await next_frame(fan_ws, "error"))["code"] == "muted"
+        await artist_ws.send(json.dumps({"type": "unmute", "address": fan.address}))
+        await next_frame(fan_ws, "unmuted")
+    assert (
+        await client.post(f"{base}/chat", json={"text": "hello"}, headers=bearer(fan_tokens))
+    ).status_code == 201

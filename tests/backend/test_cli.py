@@ -9,8 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
 from eth_account import Account
 
+from backend.database import MIGRATIONS
 from backend.siwe import SiweMessage
 from tests.backend.conftest import free_port
 from tests.backend.support import sign
@@ -88,7 +90,7 @@ def test_fresh_sqlite_file_is_migrated_and_serves_sign_in(tmp_path: Path) -> Non
     with sqlite3.connect(db) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()[0]
-        assert revision == "0001"
+        assert revision == ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
 @pytest.mark.parametrize("url", ["postgresql+asyncpg://nobody@127.0.0.1:1/none"])

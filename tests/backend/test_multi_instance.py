@@ -20,6 +20,7 @@ from tests.backend.support import (
     next_frame,
     serve,
     serve_process,
+    sign_in,
     upload,
 )
 
@@ -155,3 +156,94 @@ async def test_rate_limit_is_shared_across_instances(
             statuses.append(response.status_code)
         assert statuses[:burst] == [201] * burst
         assert statuses[burst:] == [429, 429]
+
+
+async def test_chat_moderation_holds_across_instances(
+    postgres_url: str, redis_url: str, tmp_path, client: httpx.AsyncClient
+) -> None:  # type: ignore[no-untyped-def]
+    """Moderators act on one instance; readers and writers on the other see it and are held
+    to it (the rules live in the shared database, the events travel over Redis)."""
+    async with two_instances(postgres_url, redis_url, tmp_path) as (a, b):
+        _, artist_tokens = await make_profile(client, a, name=f"Mod {secrets.token_hex(3)}")
+        mod, mod_tokens = await sign_in(client, b)
+        fan, fan_tokens = await sign_in(client, a)
+        _, witness_tokens = await sign_in(client, b)
+        stream = (
+            await client.post(
+                f"{a.url}/streams", json={"title": "moderated"}, headers=bearer(artist_tokens)
+            )
+        ).json()
+        on_a, on_b = f"{a.url}/streams/{stream['id']}", f"{b.url}/streams/{stream['id']}"
+        named = await client.put(f"{on_a}/moderators/{mod.address}", headers=bearer(artist_tokens))
+        assert named.status_code == 200
+
+        async with (
+            connect(f"{a.ws_url}/streams/{stream['id']}/chat/ws") as fan_a,
+            connect(f"{b.ws_url}/streams/{stream['id']}/chat/ws") as mod_b,
+            connect(f"{b.ws_url}/streams/{stream['id']}/chat/ws") as reader_b,
+            connect(f"{a.ws_url}/notifications/ws") as artist_alerts_a,
+        ):
+            for socket, tokens in ((fan_a, fan_tokens), (mod_b, mod_tokens)):
+                await next_frame(socket, "history")
+                await socket.send(json.dumps({"type": "auth", "token": tokens["access_token"]}))
+                await next_frame(socket, "authed")
+            await next_frame(reader_b, "history")
+            await artist_alerts_a.send(
+                json.dumps({"type": "auth", "token": artist_tokens["access_token"]})
+            )
+            await next_frame(artist_alerts_a, "backlog")
+
+            await fan_a.send(json.dumps({"type": "send", "text": "rude words", "client_id": "r"}))
+            rude = (await next_frame(reader_b, "message"))["message"]
+
+            # Reported on B; the artist's alerts socket on A hears of it.
+            reported = await client.post(
+                f"{on_b}/chat/{rude['id']}/report",
+                json={"reason": "rude"},
+                headers=bearer(witness_tokens),
+            )
+            assert reported.status_code == 201
+            alert = (await next_frame(artist_alerts_a, "notification"))["notification"]
+            assert alert["kind"] == "chat_report" and alert["data"]["message_id"] == rude["id"]
+
+            # Deleted by the moderator on B: gone on A's socket and from A's history.
+            await mod_b.send(json.dumps({"type": "delete", "id": rude["id"]}))
+            assert (await next_frame(fan_a, "deleted"))["id"] == rude["id"]
+            assert (await next_frame(reader_b, "deleted"))["id"] == rude["id"]
+            assert (await client.get(f"{on_a}/chat")).json()["items"] == []
+
+            # Slow mode and a blocked word set on B hold for a writer on A.
+            await mod_b.send(
+                json.dumps({"type": "settings", "slow_mode_s": 600, "blocked_words": ["rude"]})
+            )
+            assert (await next_frame(fan_a, "settings"))["slow_mode_s"] == 600
+            blocked = await client.post(
+                f"{on_a}/chat", json={"text": "so RUDE"}, headers=bearer(fan_tokens)
+            )
+            assert blocked.status_code == 403
+            slowed = await client.post(
+                f"{on_a}/chat", json={"text": "hello again"}, headers=bearer(fan_tokens)
+            )
+            assert slowed.status_code == 429 and "slow mode" in slowed.json()["detail"]
+
+            # Timed out on B: refused on A, and every reader is told.
+            timed = await client.put(
+                f"{on_b}/timeouts/{fan.address}",
+                json={"seconds": 300},
+                headers=bearer(mod_tokens),
+            )
+            assert timed.status_code == 200
+            assert (await next_frame(fan_a, "muted"))["address"] == fan.address
+            await fan_a.send(json.dumps({"type": "send", "text": "let me in"}))
+            assert (await next_frame(fan_a, "error"))["code"] == "muted"
+
+            # Banned on A after the time-out is lifted on B: a ban has no end.
+            await client.delete(f"{on_b}/mutes/{fan.address}", headers=bearer(mod_tokens))
+            assert (await next_frame(reader_b, "unmuted"))["address"] == fan.address
+            banned = await client.put(f"{on_a}/mutes/{fan.address}", headers=bearer(artist_tokens))
+            assert banned.json()["until"] is None
+            assert (await next_frame(reader_b, "muted"))["until"] is None
+            refused = await client.post(
+                f"{on_b}/chat", json={"text": "hi"}, headers=bearer(fan_tokens)
+            )
+            assert refused.status_code == 403 and "banned" in refused.json()["detail"]

@@ -28,6 +28,7 @@ async def session(vault, devnet_server, tmp_path):
     session = WalletSession(Wallet(vault, scrypt_n=2**12), network, tmp_path / "tx.db", 60.0, clock)
     session.clock = clock
     address = await session.create_from_mnemonic(new_mnemonic(), PASSWORD)
+    session.lock()  # a new wallet starts unlocked; these tests start from a locked one
     async with httpx.AsyncClient() as client:
         reply = await client.post(f"{devnet_server.url}/chain/faucet", json={"address": address})
         reply.raise_for_status()

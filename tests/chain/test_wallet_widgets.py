@@ -144,6 +144,7 @@ def test_keystore_export_is_owner_only_from_creation(qtbot, qasync_loop, session
 def test_panel_unlock_confirm_and_send_a_tip(qtbot, qasync_loop, session, devnet_server):
     key = Account.create()
     qasync_loop.run_until_complete(session.import_private_key(key.key.hex(), PASSWORD))
+    session.lock()  # an import leaves it unlocked; this test is about unlocking to send
     fund(devnet_server, key.address)
     panel = WalletPanel(session, runner=qasync_loop.create_task)
     qtbot.addWidget(panel)
@@ -201,6 +202,7 @@ def test_panel_unlock_confirm_and_send_a_tip(qtbot, qasync_loop, session, devnet
 def test_declining_the_confirmation_sends_nothing(qtbot, qasync_loop, session, devnet_server):
     key = Account.create()
     qasync_loop.run_until_complete(session.import_private_key(key.key.hex(), PASSWORD))
+    session.lock()  # an import leaves it unlocked; this test is about unlocking to send
     fund(devnet_server, key.address)
     panel = WalletPanel(session, runner=qasync_loop.create_task)
     qtbot.addWidget(panel)

@@ -85,7 +85,7 @@ async def test_announced_show_publishes_to_its_id_and_its_chat_follows_it(
 
         await room.mute(fan.address)
         assert fan.address in room.muted
-        with pytest.raises(BackendClientError, match="muted"):
+        with pytest.raises(BackendClientError, match="banned"):
             await fan.send_chat(stream.id, "still here?")
         with pytest.raises(ChatRoomError, match="at most 500"):
             await room.send("x" * 501)

@@ -1,8 +1,11 @@
 """The Chat dock (offscreen Qt) on a real backend: markup from a fan is shown as literal text,
-the artist deletes and mutes from the context menu, the state text says when there is no chat."""
+the artist deletes, times out and bans from the context menu and sets slow mode, the state
+text says when there is no chat."""
 
+import pytest
 from PySide6.QtWidgets import QLabel, QListWidgetItem
 
+from studio.social.backend_client import BackendClientError
 from studio.social.chat_room import ChatRoom
 from tests.studio_chat.conftest import Backend, wait_until
 from widgets.social.chat_dock import ChatDock
@@ -17,7 +20,7 @@ def item_with(dock: ChatDock, fragment: str) -> QListWidgetItem:
     raise AssertionError(f"no message containing {fragment!r} in {dock.texts()}")
 
 
-async def test_dock_shows_markup_as_text_and_the_artist_deletes_and_mutes(
+async def test_dock_shows_markup_as_text_and_the_artist_moderates(
     qtbot, backend: Backend, clients
 ) -> None:  # type: ignore[no-untyped-def]
     artist = await clients("artist", "Ada")
@@ -46,18 +49,43 @@ async def test_dock_shows_markup_as_text_and_the_artist_deletes_and_mutes(
         assert dock.input.text() == ""
 
         menu = dock.menu_for(item_with(dock, "bold"))
-        delete, mute = menu.actions()
+        delete, time_out, ban = menu.actions()
         assert delete.text() == "Delete message" and delete.isEnabled()
-        assert mute.text().startswith("Mute 0x") and mute.isEnabled()
-        mute.trigger()
-        await wait_until(lambda: fan.address in room.muted, what="the mute")
+        assert time_out.text().startswith("Time out 0x") and time_out.isEnabled()
+        assert ban.text().startswith("Ban 0x") and ban.isEnabled()
+        time_out.trigger()
+        await wait_until(lambda: fan.address in room.muted, what="the time-out")
+        with pytest.raises(BackendClientError, match="timed out"):
+            await fan.send_chat(stream.id, "let me back in")
+        unban = dock.menu_for(item_with(dock, "bold")).actions()[2]
+        assert unban.text().startswith("Unban")
+        unban.trigger()  # lifts the time-out
+        await wait_until(lambda: fan.address not in room.muted, what="the time-out lifted")
+        ban.trigger()
+        await wait_until(lambda: fan.address in room.muted, what="the ban")
+        with pytest.raises(BackendClientError, match="banned"):
+            await fan.send_chat(stream.id, "let me back in")
         delete.trigger()
         await wait_until(lambda: dock.messages.count() == 1, what="the deletion")
         assert dock.texts() == ["Ada (you): welcome <b>all</b>"]
         assert sent.id not in room.messages
 
         own = dock.menu_for(item_with(dock, "welcome"))
-        assert not own.actions()[1].isEnabled()  # the artist cannot mute themselves
+        assert [a.isEnabled() for a in own.actions()] == [True, False, False]  # not oneself
+
+        # Slow mode from the dock holds for fans (not for the artist) and the room shows it.
+        assert dock.slow_mode.isEnabled() and dock.slow_mode.currentData() == 0
+        await room.mute(fan.address, muted=False)
+        dock.slow_mode.setCurrentIndex(dock.slow_mode.findData(30))
+        dock.slow_mode.activated.emit(dock.slow_mode.currentIndex())
+        await wait_until(lambda: room.slow_mode_s == 30, what="slow mode")
+        with pytest.raises(BackendClientError, match="slow mode"):
+            await fan.send_chat(stream.id, "the fan wrote moments ago")
+        dock.input.setText("the artist is never slowed")
+        dock.send()
+        await wait_until(lambda: dock.messages.count() == 2, what="the artist's second message")
+        await room.delete(max(room.messages))
+        await wait_until(lambda: dock.messages.count() == 1, what="the deletion")
 
         dock.input.setText("x" * 10 + "\x00")  # controls are folded away, not refused
         dock.send()

@@ -33,6 +33,8 @@ from studio.live.session import (
     available_audio_sources,
     available_video_sources,
 )
+from studio.settings import Settings
+from studio.settings_schema import live_overrides, recording_defaults, valid_value
 from widgets.bridge import SignalBridge
 
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
@@ -94,10 +96,12 @@ class GoLivePanel(QWidget):
         parent: QWidget | None = None,
         runner: Runner | None = None,
         default_whip_url: str = "",
+        settings: Settings | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("goLivePanel")
         self.session = session
+        self.settings = settings  # Video / Audio / Recording settings, read at each Go Live
         self._run: Runner = runner or asyncio.ensure_future
         self._meters: Any = None
         self._build(default_whip_url)
@@ -156,14 +160,21 @@ class GoLivePanel(QWidget):
         self.codec_picker = QComboBox()
         self.codec_picker.addItem("VP8", "vp8")
         self.codec_picker.addItem("H.264", "h264")
+        codec = valid_value(self.settings, "video.codec") if self.settings is not None else None
+        self.codec_picker.setCurrentIndex(max(0, self.codec_picker.findData(codec)))
         self.whip_url = QLineEdit(default_whip_url)
         self.whip_url.setPlaceholderText("WHIP ingest URL (empty: record only)")
         self.stream_key = QLineEdit()
         self.stream_key.setEchoMode(QLineEdit.EchoMode.Password)
         self.stream_key.setPlaceholderText("Stream key")
         self.record = QCheckBox("Record to")
-        self.record.setChecked(True)
-        self.record_path = QLineEdit(str(Path.home() / "harmonie-live.mkv"))
+        recording, record_file = (
+            recording_defaults(self.settings)
+            if self.settings is not None
+            else (True, Path.home() / "harmonie-live.mkv")
+        )
+        self.record.setChecked(recording)
+        self.record_path = QLineEdit(str(record_file))
         # a long path shows only its end in the field: the whole path is in the tooltip
         self.record_path.textChanged.connect(lambda _t: self._render_state())
 
@@ -262,6 +273,7 @@ class GoLivePanel(QWidget):
             whip_url=self.whip_url.text().strip() or None,
             whip_token=self.stream_key.text() or None,
             title=self.title.text().strip(),
+            **(live_overrides(self.settings) if self.settings is not None else {}),
         )
 
     # --- actions -----------------------------------------------------------------------

@@ -148,7 +148,7 @@ class LibraryPanel(QWidget):
         self.refusals.hide()
         self.overall = QProgressBar()
         self.overall.setRange(0, 1000)
-        self.overall.setFormat("All tracks: %p%")
+        self.overall.setFormat("No tracks yet")
 
         self.queue_view = QTreeWidget()
         self.queue_view.setHeaderLabels(["Track", "Status", "Progress", "CID"])
@@ -237,6 +237,7 @@ class LibraryPanel(QWidget):
         self._bridges[3].fired.connect(self._show_player_state)
         for track in service.tracks():
             self.show_track(track)
+        self._render_overall()
         self._render_queue_buttons(None)
         self._render_library_buttons()
 
@@ -261,40 +262,58 @@ class LibraryPanel(QWidget):
         if item is None:
             item = QTreeWidgetItem(self.queue_view)
             item.setData(0, Qt.ItemDataRole.UserRole, track.id)
-            bar = QProgressBar()
-            bar.setRange(0, 1000)
-            bar.setTextVisible(True)
-            self.queue_view.setItemWidget(item, 2, bar)
             self._items[track.id] = item
-            self._bars[track.id] = bar
         item.setText(0, track.title)
         item.setToolTip(0, str(track.path))
         status = STATE_LABELS[track.state]
         item.setText(1, status)
         item.setToolTip(1, track.detail or status)
         item.setText(3, track.cid or "")
-        bar = self._bars[track.id]
-        bar.setValue(int(track.progress * 1000))
         # A stopped row says why in words (elided to the column, whole in the tooltip): a
-        # sentence drawn inside a progress bar spilled over the rows below it.
+        # sentence drawn inside a progress bar spilled over the rows below it. Its bar is
+        # taken out, not hidden: the view shows its item widgets again at each layout.
         stopped = track.state in (State.FAILED, State.WAITING)
-        bar.setHidden(stopped)
+        bar = self._bars.get(track.id)
+        if stopped and bar is not None:
+            self.queue_view.removeItemWidget(item, 2)
+            del self._bars[track.id]
+        elif not stopped:
+            if bar is None:
+                bar = self._bars[track.id] = QProgressBar()
+                bar.setRange(0, 1000)
+                bar.setTextVisible(True)
+                self.queue_view.setItemWidget(item, 2, bar)
+            bar.setValue(int(track.progress * 1000))
         # the row already names the file: the column starts with what happened to it
         reason = track.detail.removeprefix(f"{track.path.name}: ")
         item.setText(2, reason if stopped else "")
         item.setToolTip(2, track.detail if stopped else "")
-        self.overall.setValue(int(self.service.overall_progress() * 1000))
+        self._render_overall()
         self._refresh_library()
         self._render_unlock()
         if self.queue_view.currentItem() is item:
             self._selection_changed(item, None)
+
+    def _render_overall(self) -> None:
+        """The bar counts failed tracks apart: "All tracks: 100%" must not hide two failures."""
+        tracks = self.service.tracks()
+        failed = [t for t in tracks if t.state is State.FAILED]
+        self.overall.setValue(0 if failed and len(failed) == len(tracks) else
+                              int(self.service.overall_progress() * 1000))  # fmt: skip
+        if not failed:
+            self.overall.setFormat("All tracks: %p%" if tracks else "No tracks yet")
+        elif len(failed) == len(tracks):
+            self.overall.setFormat(f"{len(failed)} failed")
+        else:
+            self.overall.setFormat(f"Other tracks: %p% · {len(failed)} failed")
+        self.overall.setToolTip("\n".join(f"{t.title}: {t.detail}" for t in failed))
 
     def _forget(self, track_id: int) -> None:
         item = self._items.pop(track_id, None)
         self._bars.pop(track_id, None)
         if item is not None:
             self.queue_view.takeTopLevelItem(self.queue_view.indexOfTopLevelItem(item))
-        self.overall.setValue(int(self.service.overall_progress() * 1000))
+        self._render_overall()
         self._refresh_library()
         self._render_unlock()
         if self.queue_view.currentItem() is None:

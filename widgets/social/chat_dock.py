@@ -1,4 +1,5 @@
-"""The Chat dock: the show's chat as plain text, a line to write in, Delete / Mute for the artist.
+"""The Chat dock: the show's chat as plain text, a line to write in, and for the artist Delete /
+Time out / Ban on a message's menu and a slow-mode control.
 
 It renders a `studio.social.chat_room.ChatRoom` and calls its coroutines on the qasync loop.
 Chat text comes from strangers: it only ever goes into QListWidgetItem text and plain-text
@@ -11,6 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -24,6 +26,8 @@ from PySide6.QtWidgets import (
 
 from studio.social.chat_room import (
     MAX_TEXT,
+    SLOW_MODE_CHOICES,
+    TIMEOUT_S,
     ChatMessage,
     ChatRoom,
     ChatRoomError,
@@ -68,12 +72,22 @@ class ChatDock(QWidget):
         self.send_button.clicked.connect(self.send)
         self.notice_label = plain_label()
         self.notice_label.setObjectName("chatNotice")
+        self.slow_mode = QComboBox()
+        self.slow_mode.setObjectName("chatSlowMode")
+        self.slow_mode.setToolTip("Slow mode: how often each fan may write")
+        for seconds in SLOW_MODE_CHOICES:
+            self.slow_mode.addItem(
+                f"Slow mode: one message every {seconds} s" if seconds else "Slow mode off",
+                seconds,
+            )
+        self.slow_mode.activated.connect(self._slow_mode_chosen)
 
         row = QHBoxLayout()
         row.addWidget(self.input, 1)
         row.addWidget(self.send_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.state_label)
+        layout.addWidget(self.slow_mode)
         layout.addWidget(self.messages, 1)
         layout.addLayout(row)
         layout.addWidget(self.notice_label)
@@ -100,6 +114,13 @@ class ChatDock(QWidget):
         writable = room.state in ("connecting", "open")
         self.input.setEnabled(writable)
         self.send_button.setEnabled(writable)
+        self.slow_mode.setEnabled(room.state == "open" and room.is_artist)
+        index = self.slow_mode.findData(room.slow_mode_s)
+        if index < 0:  # a value set elsewhere (a moderator, the API): show it as it is
+            self.slow_mode.addItem(f"Slow mode: one message every {room.slow_mode_s} s")
+            self.slow_mode.setItemData(self.slow_mode.count() - 1, room.slow_mode_s)
+            index = self.slow_mode.count() - 1
+        self.slow_mode.setCurrentIndex(index)
         if room.state == "connecting" and not room.messages:
             self.messages.clear()  # a new show: the previous one's chat goes
             self.notice_label.clear()
@@ -136,23 +157,37 @@ class ChatDock(QWidget):
         self._run(run())
 
     def menu_for(self, item: QListWidgetItem) -> QMenu:
-        """Delete / Mute for the artist; disabled (with the reason) for anyone else."""
+        """Delete / Time out / Ban for the artist; disabled (with the reason) for anyone else."""
         menu = QMenu(self)
         message_id = int(item.data(MESSAGE_ID))
         sender = str(item.data(SENDER))
         own_room = self.room.is_artist
+        someone_else = own_room and sender != self.room.client.address
+        who = short_address(sender)
         delete = menu.addAction("Delete message")
         delete.setEnabled(own_room)
         delete.triggered.connect(lambda: self._run(self._attempt(self.room.delete(message_id))))
+        time_out = menu.addAction(f"Time out {who} for {TIMEOUT_S // 60} minutes")
+        time_out.setEnabled(someone_else)
+        time_out.triggered.connect(lambda: self._run(self._attempt(self.room.time_out(sender))))
         muted = sender in self.room.muted
-        mute = menu.addAction(f"{'Unmute' if muted else 'Mute'} {short_address(sender)}")
-        mute.setEnabled(own_room and sender != self.room.client.address)
-        mute.triggered.connect(
+        ban = menu.addAction(f"{'Unban' if muted else 'Ban'} {who}")
+        ban.setEnabled(someone_else)
+        ban.triggered.connect(
             lambda: self._run(self._attempt(self.room.mute(sender, muted=not muted)))
         )
         if not own_room:
-            menu.setToolTip("Only the show's artist can delete messages or mute people.")
+            menu.setToolTip("Only the show's artist can moderate this chat.")
         return menu
+
+    def _slow_mode_chosen(self, index: int) -> None:
+        seconds = int(self.slow_mode.itemData(index))
+
+        async def run() -> None:
+            if not await self._attempt(self.room.set_slow_mode(seconds)):
+                self._render_state()  # back to the value in force
+
+        self._run(run())
 
     def _show_menu(self, position: QPoint) -> None:
         item = self.messages.itemAt(position)

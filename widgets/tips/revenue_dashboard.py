@@ -9,12 +9,14 @@ says why Withdraw cannot be used now (wallet locked, one under way), or None;
 """
 
 import asyncio
+import html
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, Qt, QUrl
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -108,8 +110,13 @@ class RevenueDashboard(QWidget):
         totals.addWidget(self.lifetime_label, 0, 3)
         totals.addWidget(_plain_label("Withdrawable"), 1, 2)
         totals.addWidget(self.withdrawable_label, 1, 3)
+        # Where the last export went, with a link that opens its folder.
+        self.export_status = QLabel("")
+        self.export_status.setObjectName("exportStatus")
+        self.export_status.setWordWrap(True)
+        self.export_status.linkActivated.connect(lambda url: QDesktopServices.openUrl(QUrl(url)))
         buttons = QHBoxLayout()
-        buttons.addStretch(1)
+        buttons.addWidget(self.export_status, 1)
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.withdraw_button)
 
@@ -306,7 +313,13 @@ class RevenueDashboard(QWidget):
         if self.on_export is None:
             return 0
         try:
-            return self.on_export(path)
+            count = self.on_export(path)
         except OSError as exc:
             message(self, "Export failed", f"Could not write {path}: {exc.strerror or exc}.")
             return 0
+        folder = QUrl.fromLocalFile(str(path.parent)).toString()
+        self.export_status.setText(
+            f"{count} tip{'s' if count != 1 else ''} exported to {html.escape(str(path))}. "
+            f'<a href="{html.escape(folder)}">Open folder</a>'
+        )
+        return count

@@ -165,6 +165,9 @@ class ImportWalletDialog(_WalletDialog):
         super().__init__(session, parent, runner)
         self.setWindowTitle("Import a wallet")
         self.tabs = QTabWidget()
+        # Three short tabs: the dialog grows to show them all, never a tab behind arrows.
+        self.tabs.tabBar().setUsesScrollButtons(False)
+        self.tabs.tabBar().setElideMode(Qt.TextElideMode.ElideNone)
 
         self.phrase = QPlainTextEdit()
         self.phrase.setPlaceholderText("12 or 24 words, separated by spaces")

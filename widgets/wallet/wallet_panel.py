@@ -10,8 +10,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import qrcode
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPixmap
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from studio.wallet.session import (
     NETWORKS,
+    START_COIN_WEI,
     ChainError,
     Network,
     PreparedTx,
@@ -54,6 +55,12 @@ STATUS_TEXT = {
     "replaced": "↷ replaced",
     "rejected": "✖ refused",
 }
+
+BALANCE_HELP = (
+    "Balance: coin in your wallet; it pays the network fees. "
+    "Withdrawable (Revenue page): tips waiting for you in the tipping contract; "
+    "Withdraw moves them into your wallet."
+)
 
 
 def qr_pixmap(text: str, size: int = 132) -> QPixmap:
@@ -131,6 +138,13 @@ class WalletPanel(QWidget):
         self.qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.balance = QLabel("Balance: –")
         self.balance.setObjectName("walletBalance")
+        self.balance_help = QLabel(BALANCE_HELP)
+        self.balance_help.setObjectName("walletBalanceHelp")
+        self.balance_help.setWordWrap(True)
+        self.balance_help.setStyleSheet("color: #8b949e;")
+        self.coin_button = QPushButton("Get test coin")
+        self.coin_button.setObjectName("getTestCoin")
+        self.coin_button.clicked.connect(self.get_test_coin)
 
         self.network_picker = QComboBox()
         for network in networks:
@@ -166,7 +180,10 @@ class WalletPanel(QWidget):
         address_row.addWidget(self.address, 1)
         address_row.addWidget(self.copy_button)
         details.addLayout(address_row)
-        details.addWidget(self.balance)
+        balance_row = QHBoxLayout()
+        balance_row.addWidget(self.balance, 1)
+        balance_row.addWidget(self.coin_button)
+        details.addLayout(balance_row)
         network_row = QHBoxLayout()
         network_row.addWidget(QLabel("Network:"))
         network_row.addWidget(self.network_picker, 1)
@@ -180,6 +197,7 @@ class WalletPanel(QWidget):
         middle.addLayout(details, 1)
         middle.addWidget(self.qr)
         layout.addLayout(middle)
+        layout.addWidget(self.balance_help)  # full width: a wrapped label beside the QR was cut
         layout.addWidget(self.message)
         layout.addWidget(QLabel("Recent transactions"))
         layout.addWidget(self.history, 1)
@@ -200,6 +218,7 @@ class WalletPanel(QWidget):
             self.account_picker.blockSignals(True)
             self.account_picker.setCurrentIndex(self.account_picker.findData(address))
             self.account_picker.blockSignals(False)
+        self._render_coin_button()
         unlocked = session.unlocked
         if address is None:
             self.lock_state.setText("")
@@ -214,6 +233,20 @@ class WalletPanel(QWidget):
         if index >= 0:
             self.network_picker.setCurrentIndex(index)
         self._render_history()
+
+    def _render_coin_button(self) -> None:
+        """On the local chain the studio's faucet; on a testnet its faucet page; else none."""
+        session = self.session
+        local, page = session.test_coin_available, session.network.faucet_url
+        self.coin_button.setVisible(local or page is not None)
+        enable(
+            self.coin_button,
+            session.address is not None,
+            f"Have the local faucet send {session.format(START_COIN_WEI)} to this wallet."
+            if local
+            else "Copy your address and open the network's test coin page in your browser.",
+            "Create or import a wallet first.",
+        )
 
     def _render_history(self) -> None:
         unlocked = self.session.unlocked
@@ -307,6 +340,35 @@ class WalletPanel(QWidget):
             return
         wei = await self.session.balance()
         self.balance.setText(f"Balance: {self.session.format(wei)}")
+
+    def get_test_coin(self) -> Any:
+        """Local: the faucet sends coin and the panel says how much arrived. Testnet: the
+        address goes to the clipboard and the faucet page opens in the browser."""
+        session = self.session
+        if session.address is None:
+            return None
+        if not session.test_coin_available:
+            page = session.network.faucet_url
+            if page is None:
+                return None
+            QGuiApplication.clipboard().setText(session.address)
+            QDesktopServices.openUrl(QUrl(page))
+            self.message.setText(
+                f"Your address is copied. The {session.network.name} faucet opens in your "
+                "browser: paste the address there, and the coin shows here in a minute."
+            )
+            return None
+
+        async def fetch() -> None:
+            self.coin_button.setEnabled(False)
+            self.message.setText("Asking the local faucet for test coin…")
+            before = await session.balance()
+            await session.get_test_coin()
+            after = await session.balance()
+            self.balance.setText(f"Balance: {session.format(after)}")
+            self.message.setText(f"{session.format(after - before)} arrived from the local faucet.")
+
+        return self._act(fetch())
 
     def copy_address(self) -> None:
         if self.session.address:

@@ -225,8 +225,13 @@ function joinChat(stream) {
   socket.onmessage = (event) => {
     let data;
     try { data = JSON.parse(event.data); } catch (err) { return; }
-    if (data.type === "history") (data.messages || []).forEach(addChatLine);
+    if (data.type === "history") {
+      (data.messages || []).forEach(addChatLine);
+      showSlowMode(data.slow_mode_s);
+    }
     else if (data.type === "message" && data.message) addChatLine(data.message);
+    else if (data.type === "deleted") removeChatLine(data.id);
+    else if (data.type === "settings") showSlowMode(data.slow_mode_s);
     else if (data.type === "authed") updateChatInput();
     else if (data.type === "error") chatStatus(data.detail || "Chat error.");
   };
@@ -239,6 +244,7 @@ function joinChat(stream) {
 
 function addChatLine(message) {
   const li = document.createElement("li");
+  li.dataset.id = String(message.id);
   const from = document.createElement("span");
   from.className = "from";
   const sender = message.sender_name || message.sender || "?";
@@ -249,6 +255,17 @@ function addChatLine(message) {
   const log = $("chat-log");
   log.append(li);
   log.scrollTop = log.scrollHeight;
+}
+
+// A moderator deleted it: gone from every page showing the chat.
+function removeChatLine(id) {
+  for (const li of $("chat-log").querySelectorAll("li")) {
+    if (li.dataset.id === String(id)) li.remove();
+  }
+}
+
+function showSlowMode(seconds) {
+  chatStatus(seconds > 0 ? `Slow mode: one message every ${seconds} s.` : "");
 }
 
 function chatStatus(text) { $("chat-status").textContent = text; }

@@ -1,0 +1,1 @@
+"""The Settings window (File > Settings): one page per group of studio.settings_schema."""
