@@ -14,6 +14,7 @@ from chain.networks import CORE_MAINNET, CORE_TESTNET
 from chain.wallet import Wallet, new_mnemonic
 from studio.wallet.session import START_COIN_WEI, WalletSession, local_network
 from tests.support.url_catcher import catch_urls
+from tests.support.wallet_forms import answer_create_dialog
 from widgets.wallet.wallet_dialogs import CreateWalletDialog
 from widgets.wallet.wallet_panel import WalletPanel
 
@@ -97,12 +98,7 @@ def test_a_new_wallet_is_unlocked_not_locked(qtbot, qasync_loop, local_session) 
     qtbot.addWidget(panel)
     dialog = CreateWalletDialog(local_session, runner=qasync_loop.create_task)
     qtbot.addWidget(dialog)
-    words = dialog.phrase.split()
-    dialog.written_button.click()
-    for position, field in dialog.word_inputs.items():
-        field.setText(words[position - 1])
-    dialog.password.setText(PASSWORD)
-    dialog.password_again.setText(PASSWORD)
+    answer_create_dialog(dialog, PASSWORD)
     dialog.try_create()
     qasync_loop.run_until_complete(dialog.busy)
     panel.render()

@@ -22,6 +22,7 @@ from studio.cli import open_settings, parse_args, resolve_profile
 from studio.core import Studio
 from studio.first_run import Sources
 from studio.publishing.upload_queue import State
+from tests.support.wallet_forms import answer_create_dialog
 from tests.uploads.audio import make_audio
 from tests.window_journeys.conftest import next_dialog, wait_until
 from tests.window_journeys.test_library import answer_registration
@@ -64,12 +65,7 @@ async def create_wallet(page, password: str) -> str:  # type: ignore[no-untyped-
 
     page.create_button.click()
     dialog = await next_dialog(CreateWalletDialog)
-    words = dialog.phrase.split()
-    dialog.written_button.click()
-    for position, field in dialog.word_inputs.items():
-        field.setText(words[position - 1])
-    dialog.password.setText(password)
-    dialog.password_again.setText(password)
+    answer_create_dialog(dialog, password)
     dialog.create_button.click()
     await wait_until(lambda: not dialog.isVisible(), 120, "the wallet to be created")
     assert dialog.created_address, dialog.error.text()
@@ -196,9 +192,10 @@ def test_fresh_home_to_registered_track_and_withdrawal(  # type: ignore[no-untyp
         library = gui.journeys.library_panel
         gui.window.tabs.setCurrentWidget(library)
         drop_files(library.drop_zone, [track])
-        await wait_until(library.unlock_button.isVisible, 120, "the Library to ask to unlock")
-        library.unlock_button.click()
-        await unlock_with(desk, password)
+        if not gui.studio.wallet.unlocked:  # unlocked at its creation, for a few minutes
+            await wait_until(library.unlock_button.isVisible, 120, "the Library to ask to unlock")
+            library.unlock_button.click()
+            await unlock_with(desk, password)
         await answer_registration(desk, accept=True)
         await wait_until(
             lambda: [t.state for t in gui.studio.publish.tracks()] == [State.LISTED],

@@ -173,9 +173,13 @@ class WalletPage(QWizardPage):
         if session is None:
             self.status.setText(no_chain)
         elif session.address:
+            lock = (
+                "Unlocked for a few minutes; then the studio asks for your password when it signs."
+                if session.unlocked
+                else "Locked: the studio asks for your password when it signs."
+            )
             self.status.setText(
-                f"Your wallet: {session.address}\nIt stays locked: the studio asks for your "
-                "password when it signs. Keep it, or create or import another."
+                f"Your wallet: {session.address}\n{lock} Keep it, or create or import another."
             )
         else:
             self.status.setText("You have no wallet yet: create one, or import one you have.")
