@@ -151,6 +151,7 @@ async def test_locked_wallet_goes_live_on_the_ingest_token_then_unlocked_announc
     wallet = WalletSession(Wallet(vault, scrypt_n=2**12), network, tmp_path / "tx.sqlite3")
     key = Account.create().key.hex()
     address = await wallet.import_private_key(key, PASSWORD)
+    wallet.lock()  # an import unlocks (the artist just typed the password): lock it again
     assert not wallet.unlocked
     client = BackendClient(
         backend.url, CallableSigner(address=address, sign=wallet.sign_text), chain_id=CHAIN_ID
