@@ -6,6 +6,7 @@ alerts whenever the wallet's account (the artist being watched) changes.
 """
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -84,14 +85,17 @@ class Journeys:
             )
         self._attach_tips(studio.tips)
 
-    async def confirm_transaction(self, prepared: Any) -> bool:
-        """The confirmation dialog for transactions other services prepare (registration)."""
+    async def confirm_transaction(self, prepared: Any, tracks: Sequence[Any] = ()) -> bool:
+        """The confirmation dialog for transactions other services prepare (registration:
+        `tracks` are the tracks it registers), fees also in the artist's currency if set."""
+        from studio.tips.alerts import price_from_settings
         from widgets.dialogs import ask
         from widgets.wallet.tx_confirm_dialog import TxConfirmDialog
 
         if self.wallet_panel is None or self.studio.wallet is None:
             return False
-        dialog = TxConfirmDialog(self.studio.wallet, prepared, self.window)
+        price = price_from_settings(self.studio.settings)
+        dialog = TxConfirmDialog(self.studio.wallet, prepared, self.window, tracks, price)
         return await ask(dialog)
 
     # -- tips ---------------------------------------------------------------------------------
