@@ -43,7 +43,9 @@ class Journeys:
         if studio.live is not None:
             from widgets.live.golive_panel import GoLivePanel
 
-            self.golive_panel = GoLivePanel(studio.live, default_whip_url=studio.default_whip_url())
+            self.golive_panel = GoLivePanel(
+                studio.live, default_whip_url=studio.default_whip_url(), host=self._show_host()
+            )
             token = studio.ingest_token
             if token:
                 self.golive_panel.stream_key.setText(token)
@@ -84,6 +86,40 @@ class Journeys:
                 Qt.DockWidgetArea.RightDockWidgetArea,
             )
         self._attach_tips(studio.tips)
+
+    def _show_host(self) -> Any:
+        """What Go Live needs beyond the session: the artist's name (the default title),
+        the wallet's unlock when announcing a show needs it, the fan-page link."""
+        from widgets.live.golive_panel import ShowHost
+
+        studio = self.studio
+        wallet = studio.wallet
+
+        def needs_unlock() -> bool:
+            return (
+                studio.announcer is not None
+                and wallet is not None
+                and bool(wallet.address)
+                and not wallet.unlocked
+            )
+
+        async def unlock() -> bool:
+            from widgets.dialogs import ask
+            from widgets.wallet.unlock_dialog import UnlockDialog
+
+            if wallet is None:
+                return False
+            return await ask(UnlockDialog(wallet, self.window))
+
+        def fan_page_url() -> str | None:
+            return studio.announcer.fan_page_url() if studio.announcer is not None else None
+
+        return ShowHost(
+            artist_name=str(studio.settings.get("artist_name") or ""),
+            needs_unlock=needs_unlock,
+            unlock=unlock if wallet is not None else None,
+            fan_page_url=fan_page_url,
+        )
 
     async def confirm_transaction(self, prepared: Any, tracks: Sequence[Any] = ()) -> bool:
         """The confirmation dialog for transactions other services prepare (registration:
