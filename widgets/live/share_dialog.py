@@ -27,6 +27,7 @@ class ShareDialog(QDialog):
         self.link = QLineEdit()
         self.link.setObjectName("shareLink")
         self.link.setReadOnly(True)
+        self.link.setMinimumWidth(380)  # the whole link, readable before it is copied
         self.copy_button = QPushButton("Copy")
         self.copy_button.setObjectName("shareCopy")
         self.copy_button.clicked.connect(self.copy)
