@@ -95,8 +95,14 @@ class Minter(Protocol):
 
     async def editions(self, cid: str) -> int: ...
 
-    async def mint(self, cid: str, metadata_cid: str, on_submitted: Callable[[str], None]) -> str:
-        """Mint (after the person confirms); returns the transaction hash."""
+    async def mint(
+        self,
+        cid: str,
+        metadata_cid: str,
+        on_submitted: Callable[[str], None],
+        track: TrackToRegister | None = None,
+    ) -> str:
+        """Mint (after the person confirms `track`, by title); returns the transaction hash."""
         ...
 
 
@@ -543,7 +549,13 @@ class Publisher:
         def submitted(tx_hash: str) -> None:
             self.queue.update(track.id, detail=f"NFT mint sent ({tx_hash})")
 
-        tx_hash = await self.minter.mint(track.cid, metadata_cid, submitted)
+        subject = TrackToRegister(
+            track.cid,
+            metadata_cid,
+            track.title,
+            await asyncio.to_thread(_artwork_bytes, track.outputs.get("artwork_path")),
+        )
+        tx_hash = await self.minter.mint(track.cid, metadata_cid, submitted, subject)
         return self.queue.update(track.id, outputs={**track.outputs, "nft_tx": tx_hash})
 
     async def _register_and_list(self, track: QueuedTrack) -> QueuedTrack:

@@ -294,7 +294,13 @@ class WalletMinter:
         key = Web3.keccak(text=cid)
         return int(await _call_chain(nft.functions.editions_minted(key).call))
 
-    async def mint(self, cid: str, metadata_cid: str, on_submitted: Callable[[str], None]) -> str:
+    async def mint(
+        self,
+        cid: str,
+        metadata_cid: str,
+        on_submitted: Callable[[str], None],
+        track: TrackToRegister | None = None,
+    ) -> str:
         from chain import contracts
         from chain.errors import ChainError
 
@@ -309,7 +315,7 @@ class WalletMinter:
             )
         except ChainError as exc:
             raise RegistrationRefused(f"The NFT contract refused the mint: {exc}") from None
-        if not await self.confirm(prepared):
+        if not await self.confirm(prepared, [track] if track is not None else []):
             raise RegistrationRefused("You declined the NFT mint; nothing was sent.")
         sent = await self.session.send(prepared)
         on_submitted(sent.hash)

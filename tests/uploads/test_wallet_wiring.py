@@ -87,7 +87,10 @@ async def test_publish_through_wallet_session_and_backend_client(
         shown.append((prepared.description, [t.title for t in tracks]))
         return next(answers)
 
-    async def accept(_prepared) -> bool:  # the mint is consented to as well
+    minted: list[list[str]] = []
+
+    async def accept(_prepared, tracks=()) -> bool:  # the mint is consented to as well
+        minted.append([t.title for t in tracks])
         return True
 
     queue = UploadQueue(tmp_path / "queue.sqlite3")
@@ -112,7 +115,7 @@ async def test_publish_through_wallet_session_and_backend_client(
     assert chain_track_count(chain, address) == 1
     assert listed_cids(backend, address) == [listed.cid]
     assert any(record.hash == listed.tx_hash for record in session.recent())
-    assert listed.outputs["nft_tx"].startswith("0x")
+    assert listed.outputs["nft_tx"].startswith("0x") and minted == [[title]]
     assert nft.functions.editions_minted(Web3.keccak(text=listed.cid)).call() == 1
     assert nft.functions.tokenURI(0).call() == f"ipfs://{listed.outputs['metadata_cid']}"
     # The same file dropped again from elsewhere: neither registered nor minted twice.

@@ -52,7 +52,10 @@ def thumbnail(artwork: bytes | None, size: int = THUMBNAIL_PX) -> QPixmap:
     return pixmap
 
 
-def tracks_headline(count: int) -> str:
+def tracks_headline(function: str, count: int) -> str:
+    """What a transaction carrying `count` tracks does, in words."""
+    if function == "mint_edition":
+        return "Mint an NFT edition of this track" if count == 1 else f"Mint {count} NFT editions"
     return f"Register {count} track{'' if count == 1 else 's'}"
 
 
@@ -75,7 +78,7 @@ class TxConfirmDialog(QDialog):
         fees = prepared.fees
         self.fields: dict[str, QLabel] = {}
 
-        headline = tracks_headline(len(tracks)) if tracks else described.summary
+        headline = tracks_headline(described.function, len(tracks)) if tracks else described.summary
         action = self._label("Action", headline)
         action.setObjectName("confirm_headline")
         action.setStyleSheet("font-size: 15px; font-weight: 600;")
