@@ -36,6 +36,20 @@ class MemoryKeyring(keyring.backend.KeyringBackend):
         self.entries.pop((service, username), None)
 
 
+async def unlocked_session(network, account, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The studio's WalletSession on `network` with `account` imported, unlocked, connected."""
+    from chain.wallet import KeyringVault, Wallet
+    from studio.wallet.session import WalletSession
+
+    wallet = Wallet(KeyringVault(backend=MemoryKeyring(), service="harmonie-test"), scrypt_n=2**12)
+    session = WalletSession(wallet, network, tmp_path / "tx.db")
+    address = await session.import_private_key(account.key.hex(), PASSWORD)
+    session.select(address)
+    await session.unlock(PASSWORD)
+    await session.connect()
+    return session, address
+
+
 async def test_publish_through_wallet_session_and_backend_client(
     backend, chain, tmp_path: Path
 ) -> None:
@@ -45,9 +59,7 @@ async def test_publish_through_wallet_session_and_backend_client(
     from chain import contracts
     from chain.devnet import dev_accounts
     from chain.networks import custom_network
-    from chain.wallet import KeyringVault, Wallet
     from studio.social.backend_client import BackendClient, CallableSigner
-    from studio.wallet.session import WalletSession
 
     account = dev_accounts(10)[8]  # funded by anvil; its own tracks in this test
     from web3 import Web3
@@ -66,12 +78,7 @@ async def test_publish_through_wallet_session_and_backend_client(
             contracts.TRACK_NFT: nft.address,
         },
     )
-    wallet = Wallet(KeyringVault(backend=MemoryKeyring(), service="harmonie-test"), scrypt_n=2**12)
-    session = WalletSession(wallet, network, tmp_path / "tx.db")
-    address = await session.import_private_key(account.key.hex(), PASSWORD)
-    session.select(address)
-    await session.unlock(PASSWORD)
-    await session.connect()
+    session, address = await unlocked_session(network, account, tmp_path)
 
     def sign(text: str) -> str:
         return account.sign_message(encode_defunct(text=text)).signature.to_0x_hex()
@@ -140,19 +147,12 @@ async def test_tracks_queued_together_are_one_confirmation_and_one_transaction(
     from chain import contracts
     from chain.devnet import dev_accounts
     from chain.networks import custom_network
-    from chain.wallet import KeyringVault, Wallet
-    from studio.wallet.session import WalletSession
 
     account = dev_accounts(10)[7]  # funded by anvil; its own tracks in this test
     network = custom_network(
         chain.rpc_url, 31337, contracts={contracts.CONTENT_REGISTRY: chain.registry_address}
     )
-    wallet = Wallet(KeyringVault(backend=MemoryKeyring(), service="harmonie-test"), scrypt_n=2**12)
-    session = WalletSession(wallet, network, tmp_path / "tx.db")
-    address = await session.import_private_key(account.key.hex(), PASSWORD)
-    session.select(address)
-    await session.unlock(PASSWORD)
-    await session.connect()
+    session, address = await unlocked_session(network, account, tmp_path)
     w3 = session.w3
     sent_before = w3.eth.get_transaction_count(address)
     tracks_before = chain_track_count(chain, address)
