@@ -211,11 +211,15 @@ class WalletRegistrar:
     async def _has_batch(self) -> bool:
         """Whether the deployed registry has `register_many` (an empty batch is a no-op)."""
         batch = self._registry().functions.register_many([], [])
-        try:
-            await asyncio.to_thread(batch.call, {"from": self.session.address})
-        except (ContractLogicError, ValueError):
-            return False
-        return True
+
+        def probe() -> bool:
+            try:
+                batch.call({"from": self.session.address})
+            except ContractLogicError:  # no such function: the call reverts
+                return False
+            return True
+
+        return bool(await _call_chain(probe))
 
     async def _all_mine(
         self, tracks: Sequence[TrackToRegister], tx_hash: str | None

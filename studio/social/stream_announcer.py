@@ -75,6 +75,7 @@ class StreamAnnouncer:
         self._ending: asyncio.Future[None] | None = None
         self._late: asyncio.Future[None] | None = None  # announcing a show already live
         self._wallet = wallet
+        self._was_unlocked = bool(wallet is not None and wallet.unlocked)
         session.options_resolver = self.resolve
         session.state_changed.connect(self._on_state)
         if wallet is not None:
@@ -148,14 +149,17 @@ class StreamAnnouncer:
     # -- announcing a show already live (the wallet was unlocked mid-show) -------------------
 
     def _on_wallet_changed(self, *_: object) -> None:
+        """The wallet was just unlocked (not any other change): announce a show live
+        unannounced."""
+        unlocked = self._wallet is not None and self._wallet.unlocked
+        just_unlocked, self._was_unlocked = unlocked and not self._was_unlocked, unlocked
         options = self.session.options
         wanted = (
-            self.session.state == "live"
+            just_unlocked
+            and self.session.state == "live"
             and self.stream is None
             and options is not None
             and bool(options.whip_url)
-            and self._wallet is not None
-            and self._wallet.unlocked
         )
         if wanted and (self._late is None or self._late.done()):
             self._late = asyncio.ensure_future(self.announce_live_show())
