@@ -233,7 +233,6 @@ def test_only_the_artist_updates_metadata(chain, deployed):
     assert registry.functions.track(CID).call()[1] == "bafkreinew"
 
 
-
 def test_register_many_registers_a_batch_in_one_transaction(chain, deployed):
     artist, other = chain.accounts[1], chain.accounts[3]
     registry = deployed.registry

@@ -109,7 +109,7 @@ def test_the_title_defaults_to_the_artist_and_a_show_needs_one(qtbot) -> None:  
     assert not panel.go_live.isEnabled() and panel.go_live.toolTip() == NO_TITLE_WHY
     nameless = GoLivePanel(LiveSession())
     qtbot.addWidget(nameless)
-    assert nameless.title.text() == "" and not nameless.go_live.isEnabled()
+    assert nameless.title.text() == "Live now" and nameless.go_live.isEnabled()
 
 
 def test_elapsed_format() -> None:

@@ -21,7 +21,8 @@ def test_buttons_that_would_do_nothing_are_disabled_with_a_reason(on_desk) -> No
         assert not golive.go_live.isEnabled()
         assert "source" in golive.go_live.toolTip()
         golive.audio_picker.setCurrentIndex(golive.audio_picker.findData("tone"))
-        # no artist name in this profile's settings: no default title, and a show needs one
+        assert golive.go_live.isEnabled()
+        golive.title.clear()  # a show needs a title
         assert not golive.go_live.isEnabled() and "title" in golive.go_live.toolTip()
         golive.title.setText("Soundcheck")
         assert golive.go_live.isEnabled()

@@ -38,6 +38,7 @@ from studio.live.session import (
     available_audio_sources,
     available_video_sources,
 )
+from studio.social.stream_announcer import DEFAULT_TITLE
 from widgets.bridge import SignalBridge
 from widgets.dialogs import choose, show
 from widgets.live.share_dialog import ShareDialog
@@ -72,8 +73,9 @@ class ShowHost:
 
 
 def default_title(artist_name: str) -> str:
+    """The show's title to start from: "<artist> live", else the announcer's default."""
     name = artist_name.strip()
-    return f"{name} live" if name else ""
+    return f"{name} live" if name else DEFAULT_TITLE
 
 
 def format_elapsed(seconds: float) -> str:
