@@ -8,17 +8,13 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_DEPS := $(shell grep -v '^\#' packaging/debian-test-deps.txt)
 
-.PHONY: run test lint format system-deps venv node clean bench test-golive-window
+.PHONY: run test lint format system-deps venv node clean bench
 
 run: $(STAMP)
 	$(BIN)/harmonie-studio --profile local
 
 test: system-deps $(STAMP) node_modules/.installed
 	bash tests/run.sh
-
-# The in-process Go Live window tests, kept out of `make test` while they crash Qt (see the file).
-test-golive-window: system-deps $(STAMP) node_modules/.installed
-	$(BIN)/pytest -p no:cacheprovider tests/window_journeys/golive_window_check.py
 
 venv: $(STAMP)
 

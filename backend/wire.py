@@ -12,8 +12,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from eth_utils import to_checksum_address
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
-_CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _single_line(value: str) -> str:
@@ -59,8 +59,10 @@ Cid = Annotated[
 ]
 # The same rules as patterns, so the OpenAPI document states them (clients and fuzzers see
 # what will be accepted): printable, and for one-liners at least one non-space character.
-SINGLE_LINE = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
-MULTI_LINE = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
+# Python's \s and JSON Schema's (ECMA) differ on U+0085 (a C1 control, refused anyway) and
+# U+FEFF, so U+FEFF is named: both dialects then accept the same strings.
+SINGLE_LINE = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f\ufeff][^\x00-\x1f\x7f-\x9f]*$"
+MULTI_LINE = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
 
 
 def _one_line(max_length: int) -> Any:
@@ -71,7 +73,11 @@ Name = Annotated[str, _one_line(64), AfterValidator(_single_line)]
 Title = Annotated[str, _one_line(200), AfterValidator(_single_line)]
 Bio = Annotated[str, Field(max_length=1000, pattern=MULTI_LINE), AfterValidator(_multi_line)]
 ChatText = Annotated[str, _one_line(500), AfterValidator(_single_line)]
-Link = Annotated[str, Field(pattern=r"^https?://[^\s\x00-\x1f\x7f]{1,300}$", max_length=300)]
+# The same set in Python's and JSON Schema's (ECMA) regex dialects: their \s differ on
+# U+0085 and U+FEFF, so controls (C0, DEL, C1) and U+FEFF are named.
+Link = Annotated[
+    str, Field(pattern=r"^https?://[^\s\x00-\x20\x7f-\x9f\ufeff]{1,300}$", max_length=300)
+]
 ClientId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 StreamId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 

@@ -19,6 +19,7 @@ It returns the figures as a dict (see `SoakResult`). Progress goes to `say` (std
 import asyncio
 import contextlib
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -37,6 +38,7 @@ from web3 import Web3
 from bench.common import tree_rss_mb
 from harness.atspi import Accessibility
 from harness.desktop import artist_desktop, import_private_key
+from harness.fan import send_tip
 from harness.studio_process import (
     log_path,
     pid_alive,
@@ -66,6 +68,9 @@ ALERT_GRACE_S = 30.0
 Say = Callable[[str], None]
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
 class SoakError(RuntimeError):
     """The soak could not be set up (not a finding about the studio: those are figures)."""
 
@@ -79,6 +84,11 @@ class SoakResult:
     rss_end_mb: float | None = None
     rss_growth_mb: float | None = None
     min_fps: float | None = None
+    # The same worst 10 s, counted where the studio hands frames to WebRTC: when this holds
+    # 30 while min_fps dips, the frames were late on the way (relay, viewers), not missing.
+    min_fps_sent: float | None = None
+    max_gc_pause_ms: float = 0.0
+    qt_thread_violations: int = 0
     audio_gaps: int | None = None
     max_audio_gap_ms: float | None = None
     tips_sent: int = 0
@@ -185,27 +195,52 @@ def unlock_wallet(env: dict[str, str], a11y: Accessibility, password: str) -> No
 
 
 class Viewers:
+    """`count` WHEP viewers in their own process (harness/viewer_process.py)."""
+
     def __init__(self, url: str, count: int) -> None:
-        from media.whep import WhepPlayer
+        self.url, self.count = url, count
+        self.samples: list[list[tuple[float, int]]] = [[] for _ in range(count)]
+        self.frames = [0] * count
+        self._process: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
 
-        self.players = [WhepPlayer(url, decode=False) for _ in range(count)]
-        self.samples: list[list[tuple[float, int]]] = [[] for _ in self.players]
+    async def start(self, timeout: float = 60.0) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "harness.viewer_process", self.url, str(self.count),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        assert self._process.stdout is not None
+        line = await asyncio.wait_for(self._process.stdout.readline(), timeout)
+        if not line or "ready" not in json.loads(line):
+            raise SoakError(f"the viewers did not connect: {line.decode(errors='replace')}")
+        self._reader = asyncio.ensure_future(self._read())
 
-    async def start(self) -> None:
-        await asyncio.gather(*(p.start() for p in self.players))
-
-    def sample(self) -> None:
-        now = time.monotonic()
-        for player, samples in zip(self.players, self.samples, strict=True):
-            samples.append((now, player.counts.frames["video"]))
+    async def _read(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        while line := await self._process.stdout.readline():
+            sample = json.loads(line)
+            if "frames" in sample:
+                self.frames = list(sample["frames"])
+                for samples, frames in zip(self.samples, self.frames, strict=True):
+                    samples.append((float(sample["t"]), int(frames)))
 
     def min_fps(self) -> float:
         return min(worst_window_fps(s) for s in self.samples)
 
     async def stop(self) -> None:
-        for player in self.players:
+        if self._process is None:
+            return
+        assert self._process.stdin is not None
+        self._process.stdin.close()
+        try:
+            await asyncio.wait_for(self._process.wait(), 20)
+        except TimeoutError:
+            self._process.kill()
+            await self._process.wait()
+        if self._reader is not None:
             with contextlib.suppress(Exception):
-                await player.stop()
+                await asyncio.wait_for(self._reader, 5)
 
 
 class Fan:
@@ -267,21 +302,11 @@ class Fan:
     def tip(self, index: int) -> str:
         """Tip 0.01 coin (+ index wei, so each amount differs); the transaction hash."""
         value = Web3.to_wei(Decimal("0.01"), "ether") + index
-        tx = self.tipping.functions.tip(self.artist, f"soak tip {index}").build_transaction(
-            {
-                "from": self.account.address,
-                "value": value,
-                "nonce": self.w3.eth.get_transaction_count(self.account.address),
-                "chainId": self.w3.eth.chain_id,
-            }
+        tx_hash = send_tip(
+            self.w3, self.tipping, self.account, self.artist, value, f"soak tip {index}"
         )
-        signed = self.account.sign_transaction(tx)
-        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
-        if receipt.status != 1:
-            raise SoakError(f"tip {index} reverted")
-        self.tips.append("0x" + bytes(tx_hash).hex().removeprefix("0x"))
-        return self.tips[-1]
+        self.tips.append(tx_hash)
+        return tx_hash
 
     async def close(self) -> None:
         if self._subscription is not None:
@@ -336,6 +361,21 @@ def _end_orphan(pid: int, grace_s: float = 5.0) -> bool:
         while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
     return True
+
+
+def _studio_health(env: dict[str, str], result: SoakResult) -> None:
+    """What the studio logged about itself: frames sent, collector pauses, Qt misuse."""
+    sent: list[tuple[float, int]] = []
+    for e in read_events(log_path(env)):
+        name = e.get("event")
+        if name == "live_stats" and "frames_sent" in e:
+            sent.append((float(e["elapsed_s"]), int(e["frames_sent"])))
+        elif name == "gc_pause":
+            result.max_gc_pause_ms = max(result.max_gc_pause_ms, float(e["ms"]))
+        elif name == "qt_thread_violation":
+            result.qt_thread_violations += 1
+    if len(sent) >= 2:
+        result.min_fps_sent = round(worst_window_fps(sent), 1)
 
 
 def _tray_alerts(env: dict[str, str]) -> set[str]:
@@ -412,7 +452,8 @@ async def _show(
         result.chat_echoed = len(fan.sent_chat & fan.echoed)
         result.chat_errors = fan.chat_errors[:5]
         result.min_fps = round(viewers.min_fps(), 1)
-        result.viewer_frames = [p.counts.frames["video"] for p in viewers.players]
+        _studio_health(env, result)
+        result.viewer_frames = list(viewers.frames)
         if studio.poll() is None:
             studio.send_signal(signal.SIGTERM)
             try:
@@ -473,7 +514,6 @@ async def _keep_live(
             result.deaths.append("the local backend died while live")
         if now - live_at >= duration:
             break
-        viewers.sample()
         if now >= next_chat:
             next_chat += CHAT_EVERY_S
             await fan.chat(next(chats))
@@ -491,7 +531,7 @@ async def _keep_live(
             say(
                 f"{(now - live_at) / 60:.1f} min live, RSS {rss:.0f} MB, "
                 f"load {loads[-1]:.2f}, tips {len(fan.tips)}, alerts {len(_tray_alerts(env))}, "
-                f"viewer frames {min(p.counts.frames['video'] for p in viewers.players)}, "
+                f"viewer frames {min(viewers.frames)}, "
                 f"chat {len(fan.sent_chat & fan.echoed)}/{len(fan.sent_chat)}"
             )
         await asyncio.sleep(SAMPLE_EVERY_S)

@@ -62,6 +62,7 @@ class PublisherStats:
     loss_pct: float  # lost / (sent + lost) over the connection
     reconnects: int
     codecs: dict[str, str]  # kind -> codec name, e.g. {"video": "VP8", "audio": "opus"}
+    frames_sent: int = 0  # video frames sent on this connection
 
 
 def _codec_preferences(kind: str, names: Sequence[str]) -> list[RTCRtpCodecCapability]:
@@ -348,6 +349,7 @@ class WhipPublisher:
             loss_pct=round(100 * lost / (sent_packets + lost), 2) if sent_packets + lost else 0.0,
             reconnects=self.reconnects,
             codecs=dict(self.codecs),
+            frames_sent=video_frames,
         )
 
     def _connection_tracks(self) -> list:  # type: ignore[type-arg]

@@ -86,6 +86,7 @@ class Studio:
         self._backend_tips: asyncio.Future[None] | None = None
         self._tips_restart: asyncio.Future[None] | None = None
         self._tip_overlay: Any = None
+        self.overlay_page: Any = None  # the OBS alert page (studio.tips.overlay_page)
         self._tips_wanted = False  # start_services() follows tips; start_wallet() alone does not
 
     @property
@@ -313,22 +314,48 @@ class Studio:
         if wallet is None or not wallet.address or "tipping" not in wallet.network.contracts:
             self.tips_changed.emit(None)
             return
+        from studio.tips.alert_rules import AlertRules, RulesError
         from studio.tips.alerts import price_from_settings
         from studio.tips.overlay import TipOverlayLink
+        from studio.tips.overlay_page import OverlayServer, overlay_settings
         from studio.tips.service import TipService
 
+        try:
+            rules = AlertRules.from_settings(self.settings)
+        except RulesError as exc:
+            log.warning("alert rules not used (%s); alerts play with the default rules", exc)
+            rules = AlertRules()
         self.tips = TipService(
-            wallet.network, wallet.address, self.data_dir, price=price_from_settings(self.settings)
+            wallet.network,
+            wallet.address,
+            self.data_dir,
+            price=price_from_settings(self.settings),
+            rules=rules,
         )
+        if self.backend_client is not None:  # fans by their profile names
+            from studio.tips.fan_names import FanNames, profile_lookup
+
+            self.tips.alerts.names = FanNames(profile_lookup(self.backend_client))
         if self.live is not None:  # tips drawn into the live picture for a few seconds
             enabled = bool(self.settings.get("tip_overlay", True))
-            self._tip_overlay = TipOverlayLink(self.tips.alerts, self.live.alert_overlay, enabled)
+            self._tip_overlay = TipOverlayLink(self.tips.queue, self.live.alert_overlay, enabled)
+            self.tips.queue.follow_shows(self.live)  # "largest tip of this show"
         await self.tips.start()
+        secret, port = overlay_settings(self.settings)
+        self.overlay_page = OverlayServer(self.tips.queue, secret, port=port)
+        try:
+            await self.overlay_page.start()
+        except OSError as exc:
+            log.warning("the OBS alert page could not start on port %d: %s", port, exc)
+            self.overlay_page = None
         self.tips_changed.emit(self.tips)
         if wallet.unlocked:
             self._follow_backend_tips()
 
     async def _stop_tips(self) -> None:
+        if self.overlay_page is not None:
+            await self.overlay_page.stop()
+            self.overlay_page = None
         if self._tip_overlay is not None:
             self._tip_overlay.close()
             self._tip_overlay = None

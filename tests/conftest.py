@@ -54,6 +54,30 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretS
     session.stop()
 
 
+_closed_loops: list[asyncio.AbstractEventLoop] = []
+
+
+@pytest.fixture(autouse=True)
+def qt_objects_die_on_the_gui_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A Qt test collects garbage on the GUI thread, as the app does (widgets.main_thread_gc);
+    the qasync_loop fixture does the same for its whole module."""
+    if "qapp" not in request.fixturenames or "qasync_loop" in request.fixturenames:
+        yield
+        return
+    import gc
+
+    from widgets.main_thread_gc import MainThreadCollector
+
+    request.getfixturevalue("qapp")
+    collector = MainThreadCollector()
+    try:
+        yield
+    finally:
+        collector.stop()
+        collector.deleteLater()
+        gc.collect()
+
+
 @pytest.fixture(scope="module")
 def qasync_loop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
     """asyncio on Qt's event loop, as the app runs it: one qasync loop for the module
@@ -62,6 +86,12 @@ def qasync_loop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
     import qasync
     from PySide6.QtCore import QEvent, QTimer
 
+    from widgets import qt_messages
+    from widgets.main_thread_gc import MainThreadCollector
+
+    qt_messages.install()
+    qt_messages.clear()
+    collector = MainThreadCollector()  # as the app does: Qt objects die on the GUI thread
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
     yield loop
@@ -77,3 +107,10 @@ def qasync_loop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
     qapp.processEvents()
     asyncio.set_event_loop(None)
     loop.close()
+    # qasync's close() leaves its pending timers to kill themselves when they next fire;
+    # keeping the closed loop alive keeps their owner alive until then.
+    _closed_loops.append(loop)
+    collector.stop()
+    collector.deleteLater()
+    found = qt_messages.violations()
+    assert not found, "Qt objects were used off the GUI thread:\n" + "\n".join(found)

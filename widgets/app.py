@@ -26,9 +26,11 @@ from studio.cli import open_settings, resolve_profile
 from studio.core import Studio
 from studio.errors import StudioError
 from studio.logs import event, setup_logging
+from widgets import qt_messages
 from widgets.crash import asyncio_exception_handler, install_exception_hooks, show_error
 from widgets.dialogs import close_all, message
 from widgets.journeys import Journeys
+from widgets.main_thread_gc import MainThreadCollector
 from widgets.main_window import MainWindow
 from widgets.qt_binding import broken_binding_message
 from widgets.theme import apply_dark_theme
@@ -154,6 +156,7 @@ def run_gui(args: argparse.Namespace) -> int:
         print(f"harmonie-studio: {exc}", file=sys.stderr)
         return 2
 
+    qt_messages.install()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     unsafe = broken_binding_message()
     if unsafe is not None:
@@ -165,6 +168,7 @@ def run_gui(args: argparse.Namespace) -> int:
     app.setQuitOnLastWindowClosed(False)  # the tray keeps us alive; quitting is explicit
     apply_dark_theme(app)
     install_exception_hooks()
+    MainThreadCollector(app)  # parented: lives as long as the app
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)

@@ -15,7 +15,11 @@ class SignalBridge(QObject):
     def __init__(self, source: StudioSignal, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._source = source
-        source.connect(self.fired.emit)
+        self._emit = emit = self.fired.emit
+        source.connect(emit)
+        # A bridge deleted with its widget must leave the service's observers too: otherwise
+        # every later emit raises "Signal source has been deleted" into the service's log.
+        self.destroyed.connect(lambda *_: source.disconnect(emit))
 
     def close(self) -> None:
-        self._source.disconnect(self.fired.emit)
+        self._source.disconnect(self._emit)

@@ -145,5 +145,12 @@ class Journeys:
         from widgets.tips.tips_ui import attach_tips
 
         sound = bool(self.studio.settings.get("tip_sound", True))
-        self.tips_ui = attach_tips(self.window, self.tray, tips, self.studio.wallet, sound=sound)
+        self.tips_ui = attach_tips(
+            self.window,
+            self.tray,
+            tips,
+            self.studio.wallet,
+            sound=sound,
+            chat_room=self.studio.chat_room,
+        )
         tips.schedule_refresh()

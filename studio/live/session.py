@@ -71,7 +71,13 @@ __all__ = [  # what the panel and the CLI take from here (options and sources li
     "whip_token_from_env",
 ]
 
+STATS_LOG_EVERY = 10  # intervals: a line every 10 s
+LOGGED_STATS = (
+    "elapsed_s", "frames_encoded", "frames_skipped", "frames_sent", "publish_state", "viewers",
+    "recorded_packets", "bitrate_kbps", "rtt_ms", "packets_lost", "cpu_pct", "encode_ms",
+)  # fmt: skip
 STATS_INTERVAL_S = 1.0
+PUBLISHER_STOP_S = 10.0
 
 
 class Publisher(Protocol):
@@ -425,8 +431,10 @@ class LiveSession:
                 await self._publish_task
         self._publish_task = None
         if self.publisher is not None:
-            try:
-                await self.publisher.stop()
+            try:  # an ingest that does not answer must not keep the artist's show running
+                await asyncio.wait_for(self.publisher.stop(), PUBLISHER_STOP_S)
+            except TimeoutError:
+                self.say("The ingest did not answer in time; the show ended here anyway.")
             except Exception as exc:
                 self.say(f"The ingest was not told the stream ended: {exc}")
             self.publisher = None
@@ -470,8 +478,10 @@ class LiveSession:
 
     async def _report_stats(self) -> None:
         reported_recorder_error = False
+        ticks = 0
         while True:
             await asyncio.sleep(STATS_INTERVAL_S)
+            ticks += 1
             stats_fn = getattr(self.publisher, "stats", None)
             if callable(stats_fn):
                 try:
@@ -492,7 +502,10 @@ class LiveSession:
             if self.recorder is not None and self.recorder.error and not reported_recorder_error:
                 reported_recorder_error = True
                 self.say(self.recorder.error)
-            self.stats_changed.emit(self.stats())
+            figures = self.stats()
+            if ticks % STATS_LOG_EVERY == 0:  # the show's health in the log, for after the fact
+                event(log, "live_stats", **{k: v for k, v in figures.items() if k in LOGGED_STATS})
+            self.stats_changed.emit(figures)
 
 
 def _where(url: str) -> str:

@@ -1,11 +1,14 @@
 """One alert per tip, whichever source tells first: the chain watcher or the backend.
 
 Both sources name a tip by (transaction hash, log index). The first to arrive is shown (tray,
-feed, overlay); the other only updates it (a chain tip gains the fan's display name from the
+feed, overlay) under the fan's profile name when the backend knows one (`names`, a FanNames:
+asked for at most NAME_WAIT_S, else the short address and the name follows as an update);
+the other only updates it (a chain tip gains the fan's display name from the
 backend; a backend tip gains its confirmation status from the chain). What was shown is kept
 in the tip store, so a restart, a reconnect or a backend backlog never shows a tip twice.
 """
 
+import asyncio
 import logging
 import re
 import time
@@ -18,12 +21,13 @@ from eth_utils import is_address, to_checksum_address
 
 from studio.logs import event
 from studio.signals import Signal
+from studio.tips.fan_names import FanNames
 from studio.tips.format import (
     FEED_MESSAGE_CHARS,
     clean_text,
+    fan_label,
     format_coin,
     format_fiat,
-    short_address,
     tray_text,
     truncate,
 )
@@ -36,6 +40,15 @@ BACKEND = "backend"
 TIP_RECEIVED = "tip_received"
 _TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 MAX_NAME_CHARS = 64
+NAME_WAIT_S = 0.15  # how long a new alert waits for the fan's name before it is shown
+
+
+def loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class PriceSource(Protocol):
@@ -85,8 +98,7 @@ class TipAlert:
 
     @property
     def fan_label(self) -> str:
-        name = clean_text(self.record.fan_name or "", keep_newlines=False)
-        return truncate(name, MAX_NAME_CHARS) if name else short_address(self.record.fan)
+        return fan_label(self.record.fan_name, self.record.fan, MAX_NAME_CHARS)
 
     @property
     def amount_text(self) -> str:
@@ -175,7 +187,16 @@ class TipAlerts:
         self.chain_id = chain_id  # when set, backend tips from other chains are ignored
         self.alerted = Signal()
         self.updated = Signal()
+        self.names: FanNames | None = None  # set when a backend can name fans
+        self.name_wait_s = NAME_WAIT_S
         self._replayed: set[str] = set()
+        self._naming: dict[tuple[str, int], asyncio.Future[None]] = {}
+
+    def stop(self) -> None:
+        """Drop alerts still waiting for a name (the store is about to close)."""
+        for waiting in self._naming.values():
+            waiting.cancel()
+        self._naming.clear()
 
     def history(self, limit: int = 1000) -> list[TipAlert]:
         return [self._alert(r, with_fiat=False) for r in self.store.alert_history(limit)]
@@ -265,7 +286,6 @@ class TipAlerts:
                 # watcher shows it if the new chain holds the same transaction
             if not self.store.mark_alerted(record):
                 return False
-            alert = self._alert(record, with_fiat=True)
             event(
                 log,
                 "tip_alert",
@@ -275,13 +295,51 @@ class TipAlerts:
                 status=record.status,
                 amount_wei=str(record.amount_wei),
             )
-            self.alerted.emit(alert)
+            if record.fan_name is None and self.names is not None:
+                known, name = self.names.cached(record.fan)
+                if known:
+                    record = self._named(record, name)
+                elif loop_running():
+                    self._naming[record.key] = asyncio.ensure_future(self._alert_named(record))
+                    return True
+            self.alerted.emit(self._alert(record, with_fiat=True))
             return True
         merged = self._merge(shown, record)
         if merged != shown:
             self.store.update_alert(merged)
-            self.updated.emit(self._alert(merged, with_fiat=False))
+            if record.key not in self._naming:  # not shown yet: shown soon as it is now
+                self.updated.emit(self._alert(merged, with_fiat=False))
         return False
+
+    async def _alert_named(self, record: AlertRecord) -> None:
+        """Show `record` once its fan's name is known, or after `name_wait_s` without it (a
+        name learned later updates the alert)."""
+        assert self.names is not None
+        asking = self.names.resolve(record.fan)
+        try:
+            name = await asyncio.wait_for(asyncio.shield(asking), self.name_wait_s)
+        except TimeoutError:
+            name = None
+            asking.add_done_callback(lambda done: self._name_learned(record.key, done))
+        finally:
+            self._naming.pop(record.key, None)
+        current = self.store.alert(record.key) or record  # the other source may have merged
+        self.alerted.emit(self._alert(self._named(current, name), with_fiat=True))
+
+    def _name_learned(self, key: tuple[str, int], done: "asyncio.Future[str | None]") -> None:
+        if done.cancelled() or done.exception() is not None or not done.result():
+            return
+        shown = self.store.alert(key)
+        if shown is not None and not shown.fan_name:
+            named = self._named(shown, done.result())
+            self.updated.emit(self._alert(named, with_fiat=False))
+
+    def _named(self, record: AlertRecord, name: str | None) -> AlertRecord:
+        if not name or record.fan_name:
+            return record
+        named = replace(record, fan_name=name)
+        self.store.update_alert(named)
+        return named
 
     @staticmethod
     def _merge(shown: AlertRecord, incoming: AlertRecord) -> AlertRecord:

@@ -40,6 +40,12 @@ def short_address(address: str) -> str:
     return f"{text[:6]}…{text[-4:]}"
 
 
+def fan_label(name: str | None, address: str, limit: int = 64) -> str:
+    """The fan's profile name as one plain line, else their short address."""
+    text = clean_text(name or "", keep_newlines=False)
+    return truncate(text, limit) if text else short_address(address)
+
+
 def format_amount(wei: int, decimals: int = WEI_DECIMALS) -> str:
     """The exact amount in whole coins, no float anywhere: 1 wei -> 0.000000000000000001."""
     if wei < 0:

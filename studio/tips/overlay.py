@@ -1,10 +1,13 @@
-"""Tips onto the live picture: each new tip alert becomes an on-stream alert box.
+"""Tips onto the live picture: each alert becomes an on-stream alert box.
 
 The live session owns the `media.alert_overlay.AlertOverlay` (its video thread applies it to
-every picture); this link feeds it from `TipAlerts` while `enabled` (the artist's option).
+every picture); this link feeds it while `enabled` (the artist's option): from the alert queue
+as each alert plays (the queue's rules: tier text, message minimum, blocked words), or straight
+from `TipAlerts` when given no queue.
 """
 
 from media.alert_overlay import AlertOverlay
+from studio.tips.alert_queue import AlertQueue, QueuedAlert
 from studio.tips.alerts import TipAlert, TipAlerts
 from studio.tips.format import FEED_MESSAGE_CHARS, clean_text, truncate
 
@@ -18,16 +21,27 @@ def overlay_text(alert: TipAlert) -> tuple[str, str]:
     return title, body
 
 
+def queued_overlay_text(alert: QueuedAlert) -> tuple[str, str]:
+    body = "\n".join(part for part in (alert.fiat, alert.message) if part)
+    return alert.text, body
+
+
 class TipOverlayLink:
-    def __init__(self, tip_alerts: TipAlerts, overlay: AlertOverlay, enabled: bool = True) -> None:
+    def __init__(
+        self, source: TipAlerts | AlertQueue, overlay: AlertOverlay, enabled: bool = True
+    ) -> None:
         self.overlay = overlay
         self.enabled = enabled
-        self._tip_alerts = tip_alerts
-        tip_alerts.alerted.connect(self._on_alert)
+        self._signal = source.played if isinstance(source, AlertQueue) else source.alerted
+        self._signal.connect(self._on_alert)
 
-    def _on_alert(self, alert: TipAlert) -> None:
-        if self.enabled:
+    def _on_alert(self, alert: TipAlert | QueuedAlert) -> None:
+        if not self.enabled:
+            return
+        if isinstance(alert, QueuedAlert):
+            self.overlay.show(*queued_overlay_text(alert))
+        else:
             self.overlay.show(*overlay_text(alert))
 
     def close(self) -> None:
-        self._tip_alerts.alerted.disconnect(self._on_alert)
+        self._signal.disconnect(self._on_alert)

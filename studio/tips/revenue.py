@@ -11,8 +11,9 @@ import csv
 import io
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,7 +22,7 @@ from web3 import AsyncWeb3
 
 from chain import contracts
 from studio.signals import Signal
-from studio.tips.format import format_amount
+from studio.tips.format import format_amount, format_coin
 from studio.tips.store import CONFIRMED, PENDING, Tip, TipStore
 
 STREAM = "stream"
@@ -65,6 +66,7 @@ class Supporter:
     total_wei: int
     count: int
     last_at: int
+    name: str | None = None  # the fan's backend profile name, when one is known
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,41 @@ class Total:
     label: str
     total_wei: int
     count: int
+
+
+HOUR = "hour"
+DAY = "day"
+WEEK = "week"
+_PERIOD = {HOUR: timedelta(hours=1), DAY: timedelta(days=1), WEEK: timedelta(weeks=1)}
+MAX_AXIS_LABELS = 8
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    """One period of the revenue chart: [start, end) in unix seconds, local calendar."""
+
+    start: float
+    end: float
+    period: str  # "Fri 27 Nov 2026, 14:00–15:00", "Fri 27 Nov 2026", "Week of Mon 23 Nov 2026"
+    total_wei: int
+    count: int
+
+    def tooltip(self, symbol: str) -> str:
+        tips = "1 tip" if self.count == 1 else f"{self.count} tips"
+        return f"{self.period}\n{format_coin(self.total_wei, symbol)} from {tips}"
+
+
+@dataclass(frozen=True)
+class RevenueChart:
+    """Bars per hour, day or week on a real time axis, with the axis labels to draw."""
+
+    period: str = DAY  # hour, day or week
+    bars: list[ChartBar] = field(default_factory=list)
+    ticks: list[tuple[float, str]] = field(default_factory=list)  # (bar centre, label)
+
+    @property
+    def empty(self) -> bool:
+        return not any(bar.count for bar in self.bars)
 
 
 @dataclass(frozen=True)
@@ -84,6 +121,7 @@ class Summary:
     top_supporters: list[Supporter] = field(default_factory=list)
     by_stream: list[Total] = field(default_factory=list)
     by_track: list[Total] = field(default_factory=list)
+    chart: RevenueChart = field(default_factory=RevenueChart)
 
 
 @dataclass(frozen=True)
@@ -107,6 +145,8 @@ def summarize(
     top_n: int = 10,
     streams: Sequence[Interval] = (),
     tracks: Sequence[Interval] = (),
+    tz: tzinfo | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Summary:
     live = [t for t in tips if t.status in (CONFIRMED, PENDING)]
     counted = [t for t in live if t.status == CONFIRMED]
@@ -117,9 +157,10 @@ def summarize(
         pending_wei=sum(t.amount_wei for t in pending),
         pending_count=len(pending),
         over_time=over_time(counted, bucket_s),
-        top_supporters=top_supporters(counted, top_n),
+        top_supporters=top_supporters(counted, top_n, names),
         by_stream=totals_by_interval(counted, streams),
         by_track=totals_by_interval(counted, tracks),
+        chart=revenue_chart(counted, tz=tz),
     )
 
 
@@ -141,7 +182,95 @@ def over_time(tips: Sequence[Tip], bucket_s: int = DAY_S) -> list[Bucket]:
     return [Bucket(start, *sums.get(start, [0, 0])) for start in range(first, last + step, step)]
 
 
-def top_supporters(tips: Sequence[Tip], n: int = 10) -> list[Supporter]:
+def chart_period(first: float, last: float) -> str:
+    """Hours for up to two days of tips, days up to ~two months, weeks beyond."""
+    span = last - first
+    if span < 2 * DAY_S:
+        return HOUR
+    if span < 62 * DAY_S:
+        return DAY
+    return WEEK
+
+
+def _period_start(moment: datetime, period: str) -> datetime:
+    start = moment.replace(minute=0, second=0, microsecond=0)
+    if period != HOUR:
+        start = start.replace(hour=0)
+    if period == WEEK:
+        start -= timedelta(days=start.weekday())  # weeks start on Monday
+    return start
+
+
+def _next(start: datetime, period: str) -> datetime:
+    # calendar arithmetic on the wall clock, re-localised: a DST change keeps days whole
+    naive = start.replace(tzinfo=None) + _PERIOD[period]
+    return naive.replace(tzinfo=start.tzinfo) if start.tzinfo else naive
+
+
+def _period_text(start: datetime, end: datetime, period: str) -> str:
+    day = f"{start:%a} {start.day} {start:%b %Y}"
+    if period == HOUR:
+        return f"{day}, {start:%H:%M}–{end:%H:%M}"
+    if period == DAY:
+        return day
+    return f"Week of {day}"
+
+
+def _tick_text(start: datetime, period: str, previous: datetime | None) -> str:
+    if period == HOUR and previous is not None and previous.date() == start.date():
+        return f"{start:%H:%M}"
+    if period == HOUR:
+        return f"{start.day} {start:%b} {start:%H:%M}"
+    if previous is None or previous.year != start.year:
+        return f"{start.day} {start:%b %Y}"
+    return f"{start.day} {start:%b}"
+
+
+def revenue_chart(
+    tips: Sequence[Tip], tz: tzinfo | None = None, min_bars: int = 7, max_bars: int = 400
+) -> RevenueChart:
+    """Bars from the first tip's period to the last's (empty periods included, at least
+    `min_bars`, so a single tip sits on a dated axis, not alone as a wide block)."""
+    if not tips:
+        return RevenueChart()
+    local = tz or datetime.now().astimezone().tzinfo
+    first, last = min(t.timestamp for t in tips), max(t.timestamp for t in tips)
+    period = chart_period(first, last)
+    start = _period_start(datetime.fromtimestamp(first, local), period)
+    stop = _period_start(datetime.fromtimestamp(last, local), period)
+    starts = [start]
+    while starts[-1] < stop and len(starts) < max_bars:
+        starts.append(_next(starts[-1], period))
+    while len(starts) < min_bars:  # pad around the tips, mostly before them
+        if len(starts) % 3 == 2:
+            starts.append(_next(starts[-1], period))
+        else:
+            before = starts[0].replace(tzinfo=None) - _PERIOD[period]
+            starts.insert(0, before.replace(tzinfo=local))
+    ends = [*starts[1:], _next(starts[-1], period)]
+    edges = [s.timestamp() for s in starts]
+    sums: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for tip in tips:
+        index = max(i for i, edge in enumerate(edges) if edge <= tip.timestamp)
+        sums[index][0] += tip.amount_wei
+        sums[index][1] += 1
+    bars = [
+        ChartBar(s.timestamp(), e.timestamp(), _period_text(s, e, period), *sums.get(i, [0, 0]))
+        for i, (s, e) in enumerate(zip(starts, ends, strict=True))
+    ]
+    every = max(1, -(-len(starts) // MAX_AXIS_LABELS))
+    ticks: list[tuple[float, str]] = []
+    previous: datetime | None = None
+    for i in range(0, len(starts), every):
+        s = starts[i]
+        ticks.append(((bars[i].start + bars[i].end) / 2, _tick_text(s, period, previous)))
+        previous = s
+    return RevenueChart(period, bars, ticks)
+
+
+def top_supporters(
+    tips: Sequence[Tip], n: int = 10, names: Mapping[str, str] | None = None
+) -> list[Supporter]:
     per_fan: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for tip in tips:
         entry = per_fan[tip.fan]
@@ -149,7 +278,11 @@ def top_supporters(tips: Sequence[Tip], n: int = 10) -> list[Supporter]:
         entry[1] += 1
         entry[2] = max(entry[2], tip.timestamp)
     ranked = sorted(per_fan.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
-    return [Supporter(fan, total, count, last) for fan, (total, count, last) in ranked[:n]]
+    names = names or {}
+    return [
+        Supporter(fan, total, count, last, names.get(fan))
+        for fan, (total, count, last) in ranked[:n]
+    ]
 
 
 def totals_by_interval(tips: Sequence[Tip], intervals: Sequence[Interval]) -> list[Total]:
@@ -319,6 +452,7 @@ class RevenueService:
             bucket_s=self.bucket_s,
             streams=self._intervals(STREAM, self.streams),
             tracks=self._intervals(TRACK, self.tracks),
+            names=self.store.fan_names(),
         )
         if self.chain is not None:
             self.chain_state = await self.chain.state(self.artist)

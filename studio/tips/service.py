@@ -2,10 +2,13 @@
 watcher, the alerts (chain + backend, de-duplicated) and the revenue figures.
 
     tips = TipService(network, artist, studio.data_dir)      # network: chain.networks.Network
-    widgets.tips.tip_notifier.attach(tray, window, tips.alerts)
+    widgets.tips.tip_notifier.attach(tray, window, tips.alerts, queue=tips.queue)
     await tips.start(backend_client)                          # backend_client optional
     ...
     await tips.stop()
+
+Each new tip goes into the alert queue (`tips.queue`, by the artist's rules), which plays the
+alerts one at a time; the fan's message is spoken as an alert plays when the rules say so.
 
 The revenue summary is refreshed after every new or changed tip (at most every
 `REFRESH_DEBOUNCE_S`), so a dashboard connected to `tips.revenue.changed` stays current.
@@ -21,8 +24,11 @@ from web3 import AsyncHTTPProvider, AsyncWeb3, WebSocketProvider
 
 from chain import contracts
 from chain.networks import Network
+from studio.tips.alert_queue import QUEUE_DB, SKIPPED, AlertQueue, QueuedAlert
+from studio.tips.alert_rules import AlertRules
 from studio.tips.alerts import PriceSource, TipAlerts
 from studio.tips.revenue import ChainRevenue, RevenueService
+from studio.tips.speech import Speaker
 from studio.tips.store import TipStore
 from studio.tips.watcher import TipWatcher, WatchTarget
 
@@ -40,6 +46,7 @@ class TipService:
         data_dir: Path,
         price: PriceSource | None = None,
         poll_interval_s: float | None = None,
+        rules: AlertRules | None = None,
     ) -> None:
         self.network = network
         contract = network.contract_address(contracts.TIPPING)
@@ -58,6 +65,12 @@ class TipService:
             self.store, artist, network.symbol, price, chain_id=network.chain_id
         )
         self.alerts.follow(self.watcher)
+        self.queue = AlertQueue(data_dir / QUEUE_DB, rules)
+        self.alerts.alerted.connect(self.queue.offer_tip)
+        self.speaker = Speaker(self.queue.rules.tts.voice)
+        self.queue.played.connect(self._speak)
+        self.queue.finished.connect(self._stop_speaking)
+        self.queue.changed.connect(self._on_queue_changed)
         self.revenue = RevenueService(self.store, artist, network.symbol)
         self.revenue.scope = self.watcher.scope
         self._contract = contract
@@ -77,6 +90,7 @@ class TipService:
             self._w3 = AsyncWeb3(AsyncHTTPProvider(self.network.rpc_url))
         self.revenue.chain = ChainRevenue(self._w3, self._contract)
         self.watcher.start()
+        self.queue.start()
         if backend_client is not None:
             self._tasks.append(
                 asyncio.create_task(self.alerts.follow_backend(backend_client.notifications()))
@@ -90,12 +104,37 @@ class TipService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        self.alerts.stop()
+        await self.queue.stop()
+        await self.speaker.stop()
+        self.queue.close()
         await self.watcher.stop()
         if self._w3 is not None:
             with contextlib.suppress(Exception):
                 await self._w3.provider.disconnect()
             self._w3 = None
         self.store.close()
+
+    def set_rules(self, rules: AlertRules) -> None:
+        """New rules apply to alerts queued from now on."""
+        self.queue.rules = rules
+        self.speaker.voice = rules.tts.voice
+
+    def _speak(self, alert: QueuedAlert) -> None:
+        if alert.speech and not alert.muted:
+            self._track(asyncio.ensure_future(self.speaker.say(alert.speech)))
+
+    def _stop_speaking(self, _alert: QueuedAlert, how: str) -> None:
+        if how == SKIPPED:
+            self._track(asyncio.ensure_future(self.speaker.stop()))
+
+    def _on_queue_changed(self) -> None:
+        if self.queue.muted and self.speaker.speaking:  # muted mid-sentence: silence now
+            self._track(asyncio.ensure_future(self.speaker.stop()))
+
+    def _track(self, task: "asyncio.Future[Any]") -> None:
+        self._tasks.append(task)  # type: ignore[arg-type]
+        task.add_done_callback(lambda t: t in self._tasks and self._tasks.remove(t))  # type: ignore[arg-type]
 
     def _on_synced(self, _head: int) -> None:
         if self.revenue.scope != self.watcher.scope:
@@ -110,9 +149,7 @@ class TipService:
 
     def _refresh_now(self) -> None:
         self._refresh_due = None
-        task = asyncio.create_task(self._refresh())
-        self._tasks.append(task)
-        task.add_done_callback(lambda t: t in self._tasks and self._tasks.remove(t))
+        self._track(asyncio.create_task(self._refresh()))
 
     async def _refresh(self) -> None:
         try:

@@ -355,6 +355,14 @@ class TipStore:
         ).fetchall()
         return [_alert_from_row(r) for r in reversed(rows)]
 
+    def fan_names(self) -> dict[str, str]:
+        """Each fan's profile name as last learned with one of their tips (address -> name)."""
+        rows = self._db.execute(
+            "SELECT fan, fan_name FROM alerted WHERE fan_name IS NOT NULL AND fan_name != '' "
+            "ORDER BY alerted_at, rowid"
+        ).fetchall()
+        return {fan: name for fan, name in rows}
+
     def unalerted_tips(self, scope: str) -> list[Tip]:
         """Tips stored but never shown (the process stopped between the two)."""
         rows = self._db.execute(

@@ -2,87 +2,34 @@
 
 import asyncio
 import contextlib
-import json
 import os
-import socket
 import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from eth_account import Account
-from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
-from fastapi import FastAPI
-from websockets.asyncio.client import ClientConnection
 
 from backend.app import create_app
 from backend.config import BackendConfig
-from backend.server import server_config
-from backend.siwe import SiweMessage
+from harness.backend_session import (  # noqa: F401 - the backend tests' vocabulary
+    DEVNET_CHAIN_ID,
+    listening_socket,
+    next_frame,
+    quiet_server,
+    serve,
+    sign,
+    sign_in_tokens,
+    siwe_message,
+)
+from harness.backend_session import Backend as RunningBackend
 
-DEVNET_CHAIN_ID = 1114
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def listening_socket(port: int = 0) -> socket.socket:
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
-@dataclass
-class RunningBackend:
-    app: FastAPI | None  # None when the backend runs as a separate process
-    url: str
-    config: BackendConfig
-
-    @property
-    def ws_url(self) -> str:
-        return "ws" + self.url[len("http") :]
-
-    @property
-    def domain(self) -> str:
-        return self.url.split("://", 1)[1]
-
-
-def _server(app: FastAPI, config: BackendConfig) -> uvicorn.Server:
-    """The server the backend runs in (backend.server), quieter and quicker to stop."""
-    return uvicorn.Server(
-        server_config(app, config, log_level="warning", timeout_graceful_shutdown=2)
-    )
-
-
-@contextlib.asynccontextmanager
-async def serve(config: BackendConfig, port: int = 0) -> AsyncIterator[RunningBackend]:
-    """A real backend on a loopback port (free, or `port` to restart on the same one), in this
-    event loop."""
-    sock = listening_socket(port)
-    port = sock.getsockname()[1]
-    config = replace(config, host="127.0.0.1", port=port)
-    app = create_app(config)
-    server = _server(app, config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("the backend stopped while starting")
-        await asyncio.sleep(0.01)
-    try:
-        yield RunningBackend(app=app, url=f"http://127.0.0.1:{port}", config=config)
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 @contextlib.asynccontextmanager
@@ -129,7 +76,7 @@ def serve_in_thread(config: BackendConfig) -> Iterator[RunningBackend]:
     port = sock.getsockname()[1]
     config = replace(config, host="127.0.0.1", port=port)
     app = create_app(config)
-    server = _server(app, config)
+    server = quiet_server(app, config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     for _ in range(500):
@@ -146,40 +93,11 @@ def serve_in_thread(config: BackendConfig) -> Iterator[RunningBackend]:
         sock.close()
 
 
-def siwe_message(
-    backend: RunningBackend, account: LocalAccount, nonce: str, **overrides: Any
-) -> SiweMessage:
-    now = datetime.now(UTC)
-    fields: dict[str, Any] = {
-        "domain": backend.domain,
-        "address": account.address,
-        "statement": "Sign in to HarmonieCORE.",
-        "uri": backend.url,
-        "chain_id": DEVNET_CHAIN_ID,
-        "nonce": nonce,
-        "issued_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "expiration_time": (now + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-    fields.update(overrides)
-    return SiweMessage(**fields)
-
-
-def sign(account: LocalAccount, text: str) -> str:
-    signed = account.sign_message(encode_defunct(text=text))
-    return "0x" + signed.signature.hex().removeprefix("0x")
-
-
 async def sign_in(
     client: httpx.AsyncClient, backend: RunningBackend, account: LocalAccount | None = None
 ) -> tuple[LocalAccount, dict[str, Any]]:
     account = account or Account.create()
-    nonce = (await client.get(f"{backend.url}/auth/nonce")).json()["nonce"]
-    text = siwe_message(backend, account, nonce).to_text()
-    response = await client.post(
-        f"{backend.url}/auth/verify", json={"message": text, "signature": sign(account, text)}
-    )
-    assert response.status_code == 200, response.text
-    return account, response.json()
+    return account, await sign_in_tokens(client, backend, account)
 
 
 def bearer(tokens: dict[str, Any]) -> dict[str, str]:
@@ -201,16 +119,6 @@ async def make_profile(
     )
     assert response.status_code == 200, response.text
     return account, tokens
-
-
-async def next_frame(
-    ws: ClientConnection, kind: str | None = None, timeout: float = 5.0
-) -> dict[str, Any]:
-    """The next frame (of `kind`, skipping others)."""
-    while True:
-        data = json.loads(await asyncio.wait_for(ws.recv(), timeout))
-        if kind is None or data["type"] == kind:
-            return data  # type: ignore[no-any-return]
 
 
 async def upload(

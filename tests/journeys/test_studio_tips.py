@@ -16,6 +16,7 @@ from eth_account import Account
 from web3 import Web3
 
 from chain import contracts
+from harness.fan import send_tip
 from tests.support.secret_service import SecretServiceSession, have_gnome_keyring
 from tests.support.studio_process import log_path, read_events, start_studio, wait_for_event
 from tests.support.xserver import xvfb_with_tray
@@ -79,19 +80,7 @@ def test_three_tips_raise_three_tray_messages_in_order(desktop, artifacts_dir):
         amounts = [Web3.to_wei(Decimal("0.5"), "ether"), 1, Web3.to_wei(2, "ether")]
         messages = ["first!", "<b>not bold</b>", "x" * 10_000]
         for wei, text in zip(amounts, messages, strict=True):
-            tx = tipping.functions.tip(artist, text[:280]).build_transaction(
-                {
-                    "from": fan.address,
-                    "value": wei,
-                    "nonce": w3.eth.get_transaction_count(fan.address),
-                    "chainId": w3.eth.chain_id,
-                }
-            )
-            signed = fan.sign_transaction(tx)
-            receipt = w3.eth.wait_for_transaction_receipt(
-                w3.eth.send_raw_transaction(signed.raw_transaction), timeout=30
-            )
-            assert receipt.status == 1
+            send_tip(w3, tipping, fan, artist, wei, text[:280], timeout=30)
 
         def tray_messages() -> list[dict]:
             return [e for e in read_events(log) if e.get("event") == "tray_message"]

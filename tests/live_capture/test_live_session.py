@@ -104,6 +104,32 @@ async def test_publishing_failure_keeps_the_recording_going(tmp_path: Path) -> N
     assert len(decode_video(path)) >= 30
 
 
+class SilentIngest(BrokenIngest):
+    """Takes the stream, then never answers when told it ended."""
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_an_ingest_that_never_answers_does_not_keep_the_show_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studio.live import session as session_module
+
+    monkeypatch.setattr(session_module, "PUBLISHER_STOP_S", 1.0)
+    session = LiveSession(publisher_factory=SilentIngest)
+    path = tmp_path / "ended.mkv"
+    await session.start(small(record_path=path, whip_url="http://127.0.0.1:9/whip"))
+    await asyncio.sleep(1.0)
+    await asyncio.wait_for(session.stop(), 30)
+    assert session.state == "ended"
+    assert any("did not answer in time" in m for m in session.messages), session.messages
+    assert decode_video(path), "the recording was finished"
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*STUDIO, *args],

@@ -171,12 +171,21 @@ try {
   ).catch(() => { /* the assertion on `listed` reports what the page showed */ });
   result.listed = await pages[0].evaluate(() => window.harmonie.streams.map((s) => [s.stream, s.viewers]));
   for (let p = 0; p < phases; p++) {
-    if (p > 0) await stdinLines.next();
+    if (p > 0) {
+      await stdinLines.next();
+      // After a long drop the page plays again on a new connection of its own making.
+      await Promise.all(pages.map((page) => page.waitForFunction(
+        () => window.harmonie.pc && window.harmonie.pc.connectionState === "connected",
+        null, { timeout: 60000 },
+      ).catch(() => { /* the phase reports the state it found */ })));
+    }
     const measured = await Promise.all(pages.map((page) => measure(page, seconds * 1000, Boolean(args.latency))));
     const phase = { viewers: measured };
     result.phases.push(phase);
     console.log(`PHASE ${JSON.stringify({ index: p, fps: measured.map((m) => m.fps) })}`);
   }
+  result.reconnects = await pages[0].evaluate(() => window.harmonie.reconnects);
+  result.status_after = await pages[0].evaluate(() => document.getElementById("status").textContent);
   if (args.chat) {
     const page = pages[0];
     await page.click("#sign-in");

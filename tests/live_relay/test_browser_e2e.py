@@ -37,26 +37,29 @@ def _skip_reason() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def scenario() -> dict:  # type: ignore[type-arg]
+def run_scenario(options: str, timeout: float = 240) -> dict:  # type: ignore[type-arg]
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
     command = (
         "ip link set lo up; exec "
-        f"{sys.executable} {SCENARIO} --width 640 --height 360 --fps 30 --tone 1000 "
-        "--seconds 3 --drop-seconds 5 --chat 'hello from the fans'"
+        f"{sys.executable} {SCENARIO} --width 640 --height 360 --fps 30 --tone 1000 {options}"
     )
     done = subprocess.run(
         ["unshare", "-n", "--", "sh", "-c", command],
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=timeout,
         cwd=ROOT,
     )
     lines = done.stdout.strip().splitlines()
     assert done.returncode == 0 and lines, f"scenario failed: {done.stderr[-3000:]}"
     return json.loads(lines[-1])
+
+
+@pytest.fixture(scope="module")
+def scenario() -> dict:  # type: ignore[type-arg]
+    return run_scenario("--seconds 3 --drop-seconds 5 --chat 'hello from the fans'")
 
 
 def test_chromium_decodes_the_published_pattern_and_hears_the_tone(scenario) -> None:
@@ -95,3 +98,17 @@ def test_fan_signs_in_with_a_browser_wallet_and_chats(scenario) -> None:
     assert browser["signed_in"], browser.get("chat_status")
     assert browser["signed_in"].startswith("0x") and len(browser["signed_in"]) == 42
     assert any("hello from the fans" in line for line in browser["chat_log"]), browser
+
+
+def test_the_fan_page_gets_the_show_back_by_itself_after_a_long_drop() -> None:
+    """40 s without a network: both ends' connections fail (ICE consent lapses after 30 s).
+    The page reconnects on its own with backoff, without the fan picking the stream again
+    (it used to say "The connection failed. Pick the stream again to retry.")."""
+    result = run_scenario("--seconds 3 --drop-seconds 40", timeout=360)
+    browser = result["browser"]
+    assert "error" not in browser, browser.get("error")
+    assert result["reconnected"], result["states"]
+    after = browser["phases"][1]["viewers"][0]
+    assert after["connection"] == "connected", (after, browser.get("status_after"))
+    assert after["fps"] >= 20, after
+    assert browser["reconnects"] >= 1, browser

@@ -44,3 +44,5 @@ def test_a_three_minute_show_from_the_window_survives_with_every_alert_and_no_ga
     assert all(frames > 0 for frames in result.viewer_frames), "every viewer saw the show"
     assert result.audio_gaps == 0, f"{result.audio_gaps} gaps, up to {result.max_audio_gap_ms} ms"
     assert result.studio_exit == 0, result
+    assert result.qt_thread_violations == 0, "Qt objects touched off the GUI thread: see the log"
+    assert result.min_fps_sent is not None, "the studio logged no live_stats while live"

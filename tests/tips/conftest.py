@@ -8,6 +8,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import asyncio
 import contextlib
+import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +27,16 @@ from studio.local_backend import free_port
 from studio.tips.store import TipStore
 
 ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+
+
+def browser_missing() -> str | None:
+    """Why headless Chromium cannot be driven here, or None."""
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} is not installed (Debian package chromium)"
+    if shutil.which("node") is None or not (ROOT / "node_modules" / "playwright-core").exists():
+        return "node and node_modules/playwright-core are needed (make node)"
+    return None
 
 
 class Anvil:

@@ -16,19 +16,10 @@ from eth_abi import encode as abi_encode
 from web3 import Web3
 
 from chain.contracts.tipping import decode_tipped
-from tests.tips.conftest import ROOT, TipChain
+from tests.tips.conftest import ROOT, TipChain, browser_missing
 
-CHROMIUM = "/usr/bin/chromium"
 TIP_JS = ROOT / "backend" / "static" / "fan" / "tip.js"
 MESSAGE = '<img src=x onerror="alert(1)"><b>encore!</b> & é'
-
-
-def browser_missing() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} is not installed (Debian package chromium)"
-    if shutil.which("node") is None or not (ROOT / "node_modules" / "playwright-core").exists():
-        return "node and node_modules/playwright-core are needed (make node)"
-    return None
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ def test_dashboard_shows_exact_totals_tables_and_chart(qtbot) -> None:
     assert dashboard.streams.item(0, 0).text() == "Friday <b>live</b>"
     assert [dashboard.payouts.item(r, 1).text() for r in range(2)] == ["70 %", "30 %"]
 
-    points = dashboard.chart_points()
+    points = [(x, h) for x, h in dashboard.chart_points() if h]  # a day apart: hourly bars
     assert [h for _, h in points] == [1.0, 0.5 + 1e-18]
     assert points[1][0] - points[0][0] == 86_400
 
@@ -72,3 +72,77 @@ def test_export_writes_the_csv_through_the_callback(qtbot, tmp_path: Path) -> No
     path = tmp_path / "tips.csv"
     assert dashboard.export_to(path) == 4
     assert path.read_text(encoding="utf-8-sig").count("\n") == 5
+
+
+def test_one_tip_is_an_hour_bar_on_a_dated_axis_with_a_tooltip(qtbot, artifacts_dir: Path) -> None:
+    from datetime import UTC
+
+    from PySide6.QtCore import QPointF
+
+    dashboard = RevenueDashboard("tCORE2")
+    qtbot.addWidget(dashboard)
+    dashboard.resize(900, 600)
+    at = T0 + 3 * 3600 + 120  # Wed 15 Nov 2023, 03:02 UTC
+    dashboard.show_summary(summarize([tip(1, ALICE, 10**18, at)], tz=UTC), None)
+    dashboard.show()
+    qtbot.waitExposed(dashboard)
+    chart = dashboard.chart_data
+    assert chart.period == "hour"
+    assert dashboard.chart_stack.currentWidget() is dashboard.chart
+    drawn = dashboard.chart_points()
+    assert drawn == [(T0 + 3 * 3600 + 1800, 1.0)], "one bar, centred on its hour"
+    assert list(dashboard.bars.opts["width"]) == [0.8 * 3600]
+    assert len(chart.bars) >= 7, "empty hours around it give the axis its dates"
+    assert [label for _, label in chart.ticks] == [
+        "14 Nov 23:00", "15 Nov 00:00", "01:00", "02:00", "03:00", "04:00", "05:00",
+    ]  # fmt: skip
+    assert [x for x, _ in chart.ticks] == [(b.start + b.end) / 2 for b in chart.bars]
+    assert dashboard.time_axis.labelText.startswith("Per hour")
+
+    # the tooltip of the bar under the pointer: period, total, count
+    view = dashboard.chart.getPlotItem().getViewBox()
+    over_bar = view.mapViewToScene(QPointF(T0 + 3 * 3600 + 1800, 0.5))
+    dashboard._hover(over_bar)
+    assert dashboard.chart.toolTip() == "Wed 15 Nov 2023, 03:00–04:00\n1 tCORE2 from 1 tip"
+    beside = view.mapViewToScene(QPointF(T0 + 1 * 3600 + 1800, 0.5))
+    dashboard._hover(beside)
+    assert dashboard.chart.toolTip() == ""
+    dashboard.grab().save(str(artifacts_dir / "revenue_chart_one_tip.png"))
+
+
+def test_days_and_weeks_get_their_own_bars_and_dates(qtbot, artifacts_dir: Path) -> None:
+    from datetime import UTC
+
+    dashboard = RevenueDashboard("tCORE2")
+    qtbot.addWidget(dashboard)
+    dashboard.resize(900, 600)
+    days = [tip(n, ALICE, n * 10**17, T0 + n * 86_400 + 7_200) for n in range(1, 11)]
+    dashboard.show_summary(summarize(days, tz=UTC), None)
+    chart = dashboard.chart_data
+    assert chart.period == "day"
+    assert [b.count for b in chart.bars if b.count] == [1] * 10
+    assert all(b.end - b.start == 86_400 for b in chart.bars)
+    assert chart.bars[0].period == "Thu 16 Nov 2023"
+    assert chart.ticks[0][1] == "16 Nov 2023" and chart.ticks[1][1] == "18 Nov"
+    dashboard.show()
+    qtbot.waitExposed(dashboard)
+    dashboard.grab().save(str(artifacts_dir / "revenue_chart_days.png"))
+
+    weeks = [tip(n, BOB, 10**18, T0 + n * 7 * 86_400) for n in range(1, 20)]
+    chart = summarize(weeks, tz=UTC).chart
+    assert chart.period == "week"
+    assert all(b.period.startswith("Week of Mon ") for b in chart.bars)
+    assert sum(b.count for b in chart.bars) == 19
+
+
+def test_no_tips_says_so_instead_of_an_empty_axis(qtbot) -> None:
+    dashboard = RevenueDashboard("tCORE2")
+    qtbot.addWidget(dashboard)
+    dashboard.show()
+    assert dashboard.chart_stack.currentWidget() is dashboard.no_tips
+    assert dashboard.no_tips.isVisible() and dashboard.no_tips.text() == "No tips yet"
+    assert not dashboard.chart.isVisible()
+    dashboard.show_summary(summarize([tip(1, ALICE, 1, T0)]), None)
+    assert dashboard.chart.isVisible() and not dashboard.no_tips.isVisible()
+    dashboard.show_summary(summarize([tip(1, ALICE, 1, T0, status=PENDING)]), None)
+    assert dashboard.no_tips.isVisible(), "pending tips are not revenue yet"

@@ -26,7 +26,9 @@ async def test_window_gets_the_feed_dock_and_a_live_revenue_page(
     )
     tips = TipService(network, tip_chain.artist.address, tmp_path, poll_interval_s=0.05)
     ui = attach_tips(window, None, tips, session=None, sound=False)
-    assert window.docks["alerts"].widget() is ui.notifier.feed
+    dock = window.docks["alerts"].widget()  # the queue's controls above the feed
+    assert ui.notifier.feed is not None and ui.notifier.feed.parent() is dock
+    assert ui.notifier.controls is not None and ui.notifier.controls.parent() is dock
     assert window.pages["revenue"] is ui.dashboard
     assert not ui.dashboard.withdraw_button.isEnabled(), "no wallet session, no Withdraw"
 

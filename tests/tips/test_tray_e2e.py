@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.notification_server import private_bus
 from tests.support.studio_process import log_path, read_events
 from tests.support.xserver import xvfb_with_tray
 from tests.tips.conftest import ROOT, TipChain
@@ -20,9 +21,13 @@ pytestmark = [pytest.mark.xvfb, pytest.mark.slow]
 
 
 @pytest.fixture
-def xserver():
+def xserver(tmp_path: Path):
+    """Xvfb with a tray host, and a session bus with no notification server on it: tips go
+    to Qt's tray balloon (without a bus, Qt's X11 autolaunch would find one that may start
+    a notification server, and tips would go there instead)."""
     try:
-        with xvfb_with_tray() as server:
+        with xvfb_with_tray() as server, private_bus(tmp_path / "dbus") as bus:
+            server.env["DBUS_SESSION_BUS_ADDRESS"] = bus.address
             yield server
     except FileNotFoundError as missing:
         pytest.skip(f"{missing} is not installed (make system-deps installs it)")

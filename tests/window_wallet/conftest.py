@@ -12,6 +12,7 @@ from eth_account import Account
 from web3 import Web3
 
 from chain import contracts
+from harness.fan import send_tip
 from tests.journeys.test_studio_tips import FAN_KEY, desktop  # noqa: F401 - a fixture
 
 PASSWORD = "correct horse battery staple"
@@ -36,17 +37,4 @@ def tip(rpc_url: str, tipping_address: str, artist: str, wei: int, text: str) ->
     """A fan's tip through the devnet's JSON-RPC, mined before this returns."""
     w3 = Web3(Web3.HTTPProvider(rpc_url))
     tipping = contracts.deployed(contracts.TIPPING, w3, tipping_address)
-    fan = Account.from_key(FAN_KEY)
-    tx = tipping.functions.tip(artist, text).build_transaction(
-        {
-            "from": fan.address,
-            "value": wei,
-            "nonce": w3.eth.get_transaction_count(fan.address),
-            "chainId": w3.eth.chain_id,
-        }
-    )
-    signed = fan.sign_transaction(tx)
-    receipt = w3.eth.wait_for_transaction_receipt(
-        w3.eth.send_raw_transaction(signed.raw_transaction), timeout=30
-    )
-    assert receipt.status == 1
+    send_tip(w3, tipping, Account.from_key(FAN_KEY), artist, wei, text, timeout=30)

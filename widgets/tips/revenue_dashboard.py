@@ -14,13 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
+    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -28,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.tips.format import WEI_DECIMALS, format_coin, short_address
-from studio.tips.revenue import ChainState, Summary, Total
+from studio.tips.format import WEI_DECIMALS, fan_label, format_coin, short_address
+from studio.tips.revenue import ChainState, ChartBar, RevenueChart, Summary, Total
 from widgets.buttons import enable
 from widgets.dialogs import message, save_path
 
@@ -112,12 +113,24 @@ class RevenueDashboard(QWidget):
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.withdraw_button)
 
-        self.chart = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
+        # the time axis carries the chart's own period labels (local dates and hours)
+        self.time_axis = pg.AxisItem(orientation="bottom")
+        self.time_axis.enableAutoSIPrefix(False)
+        self.chart = pg.PlotWidget(axisItems={"bottom": self.time_axis})
         self.chart.setObjectName("tips_chart")
         self.chart.setLabel("left", f"Tips ({symbol})")
         self.chart.showGrid(y=True, alpha=0.2)
-        self.chart.setMouseEnabled(x=True, y=False)
+        self.chart.setMouseEnabled(x=False, y=False)
+        self.chart.hideButtons()
+        self.chart.scene().sigMouseMoved.connect(self._hover)
         self.bars: pg.BarGraphItem | None = None
+        self.chart_data = RevenueChart()
+        self.no_tips = _plain_label("No tips yet")
+        self.no_tips.setObjectName("placeholder")
+        self.no_tips.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.chart_stack = QStackedWidget()
+        self.chart_stack.addWidget(self.no_tips)
+        self.chart_stack.addWidget(self.chart)
 
         self.supporters = _table(["Supporter", f"Total ({symbol})", "Tips"])
         self.streams = _table(["Stream", f"Total ({symbol})", "Tips"])
@@ -132,7 +145,7 @@ class RevenueDashboard(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(totals)
         layout.addLayout(buttons)
-        layout.addWidget(self.chart, 3)
+        layout.addWidget(self.chart_stack, 3)
         layout.addWidget(self.tables, 2)
         self.show_summary(Summary(), None)
 
@@ -162,7 +175,7 @@ class RevenueDashboard(QWidget):
         _fill(
             self.supporters,
             [
-                [short_address(s.fan), self._amount(s.total_wei), str(s.count)]
+                [fan_label(s.name, s.fan), self._amount(s.total_wei), str(s.count)]
                 for s in summary.top_supporters
             ],
             [
@@ -197,19 +210,37 @@ class RevenueDashboard(QWidget):
         if self.bars is not None:
             self.chart.removeItem(self.bars)
             self.bars = None
-        buckets = summary.over_time
-        if not buckets:
+        chart = self.chart_data = summary.chart
+        if chart.empty:
+            self.chart_stack.setCurrentWidget(self.no_tips)
             return
-        width = (buckets[1].start - buckets[0].start) if len(buckets) > 1 else 86_400
+        self.chart_stack.setCurrentWidget(self.chart)
+        bars = [b for b in chart.bars if b.count]  # empty periods: axis room, no bar
         # display only: float coins are fine for bar heights, never for amounts shown as text
-        heights = [b.total_wei / 10**WEI_DECIMALS for b in buckets]
         self.bars = pg.BarGraphItem(
-            x=[b.start + width / 2 for b in buckets],
-            height=heights,
-            width=width * 0.8,
+            x=[(b.start + b.end) / 2 for b in bars],
+            height=[b.total_wei / 10**WEI_DECIMALS for b in bars],
+            width=[(b.end - b.start) * 0.8 for b in bars],
             brush=pg.mkBrush("#e0457b"),
         )
         self.chart.addItem(self.bars)
+        self.time_axis.setTicks([chart.ticks, []])
+        self.chart.setLabel("bottom", f"Per {chart.period} (local time)")
+        self.chart.setXRange(chart.bars[0].start, chart.bars[-1].end, padding=0.02)
+        self.chart.setYRange(0, max(b.total_wei for b in bars) / 10**WEI_DECIMALS, padding=0.1)
+
+    def bar_at(self, x: float) -> ChartBar | None:
+        """The bar drawn over time `x` (unix seconds), if any."""
+        for bar in self.chart_data.bars:
+            if bar.count and bar.start <= x < bar.end:
+                return bar
+        return None
+
+    def _hover(self, scene_pos: QPointF) -> None:
+        view = self.chart.getPlotItem().getViewBox()
+        x = view.mapSceneToView(scene_pos).x()
+        bar = self.bar_at(x) if view.sceneBoundingRect().contains(scene_pos) else None
+        self.chart.setToolTip(bar.tooltip(self.symbol) if bar is not None else "")
 
     def chart_points(self) -> list[tuple[float, float]]:
         """(bucket centre, height) as drawn: what a test can compare to the summary."""

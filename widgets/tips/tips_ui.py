@@ -4,10 +4,12 @@
 
 puts the alert feed in the Alerts dock, the revenue dashboard in a Revenue page (Withdraw
 through the wallet's confirmation dialog when a wallet session is given; Export CSV), and
-shows every new tip in the tray.
+shows every new tip as a desktop notification ("Thank in chat" posts in `chat_room`, a
+studio.social.chat_room.ChatRoom, while the show is on air).
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QSystemTrayIcon, QWidget
@@ -40,8 +42,9 @@ def attach_tips(
     tips: TipService,
     session: WalletSession | None = None,
     sound: bool = True,
+    chat_room: Any = None,
 ) -> TipsUi:
-    notifier = attach(tray, window, tips.alerts, sound=sound)
+    notifier = attach(tray, window, tips.alerts, sound=sound, queue=tips.queue, chat_room=chat_room)
     withdraw = WithdrawFlow(window, session, tips.revenue) if session is not None else None
     dashboard = RevenueDashboard(
         tips.network.symbol,

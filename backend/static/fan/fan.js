@@ -11,7 +11,17 @@ const state = {
   chat: null,          // WebSocket
   token: null,         // access token after wallet sign-in
   address: null,
+  retries: 0,          // reconnection attempts since the last good connection
+  retryTimer: null,
+  reconnects: 0,       // reconnections that played again (for tests and the curious)
 };
+
+// A fan who loses the show gets it back without doing anything: the page reconnects with
+// backoff while the stream may still come back (the relay keeps a show 120 s for an artist
+// who dropped), then says so and stops.
+const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 10000];
+const RETRY_FOR_MS = 150000;
+const DISCONNECTED_GRACE_MS = 8000; // ICE often recovers by itself from a short blip
 window.harmonie = state; // for tests and the curious
 
 // ---- who is live ----------------------------------------------------------------------
@@ -95,8 +105,25 @@ function gatheringComplete(pc, timeoutMs = 3000) {
   });
 }
 
-async function watch(stream) {
-  await leave();
+function scheduleRetry(stream, pc, why) {
+  if (state.current !== stream || (pc && state.pc !== pc)) return; // the fan moved on
+  if (!state.lostAt) state.lostAt = Date.now();
+  if (Date.now() - state.lostAt > RETRY_FOR_MS) {
+    setStatus(`${why} The show did not come back; pick it again to retry.`);
+    return;
+  }
+  const delay = RETRY_DELAYS_MS[Math.min(state.retries, RETRY_DELAYS_MS.length - 1)];
+  state.retries += 1;
+  setStatus(`${why} Reconnecting in ${Math.round(delay / 1000)} s…`);
+  clearTimeout(state.retryTimer);
+  state.retryTimer = setTimeout(() => {
+    if (state.current === stream) watch(stream, { retry: true });
+  }, delay);
+}
+
+async function watch(stream, { retry = false } = {}) {
+  if (!retry) { state.retries = 0; state.lostAt = null; }
+  await leave({ keepChat: retry && state.current === stream });
   state.current = stream;
   $("stage").hidden = false;
   $("stage-title").textContent = stream;
@@ -115,11 +142,23 @@ async function watch(stream) {
     if ("jitterBufferTarget" in event.receiver) event.receiver.jitterBufferTarget = 0;
     else if ("playoutDelayHint" in event.receiver) event.receiver.playoutDelayHint = 0;
   });
+  let disconnectedTimer = null;
   pc.addEventListener("connectionstatechange", () => {
     const s = pc.connectionState;
-    if (s === "connected") setStatus("");
-    else if (s === "failed") setStatus("The connection failed. Pick the stream again to retry.");
-    else if (s === "disconnected") setStatus("Connection interrupted…");
+    clearTimeout(disconnectedTimer);
+    if (s === "connected") {
+      if (state.lostAt) state.reconnects += 1;
+      state.retries = 0;
+      state.lostAt = null;
+      setStatus("");
+    } else if (s === "failed") {
+      scheduleRetry(stream, pc, "The connection failed.");
+    } else if (s === "disconnected") {
+      setStatus("Connection interrupted…");
+      disconnectedTimer = setTimeout(() => {
+        if (pc.connectionState !== "connected") scheduleRetry(stream, pc, "The connection was lost.");
+      }, DISCONNECTED_GRACE_MS);
+    }
   });
   try {
     await pc.setLocalDescription(await pc.createOffer());
@@ -136,24 +175,27 @@ async function watch(stream) {
     state.location = new URL(response.headers.get("Location"), location.href).href;
     await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
   } catch (err) {
-    setStatus(`Cannot play ${stream}: ${err.message}`);
     pc.close();
     state.pc = null;
+    if (retry) scheduleRetry(stream, null, `Cannot play ${stream} yet: ${err.message}.`);
+    else setStatus(`Cannot play ${stream}: ${err.message}`);
     return;
   }
   video.play().catch(() => setStatus("Press play to start (the browser blocked autoplay)."));
-  joinChat(stream);
+  if (!state.chat) joinChat(stream);
   refreshStreams();
 }
 
-async function leave() {
+async function leave({ keepChat = false } = {}) {
   const { pc, location: resource } = state;
+  clearTimeout(state.retryTimer);
   state.pc = null;
   state.location = null;
   if (pc) pc.close();
   if (resource) {
     try { await fetch(resource, { method: "DELETE", keepalive: true }); } catch (err) { /* gone */ }
   }
+  if (keepChat) return; // reconnecting to the same show: the fan stays in its chat
   if (state.chat) { state.chat.onclose = null; state.chat.close(); state.chat = null; }
   state.current = null;
   $("stage").hidden = true;

@@ -1,7 +1,3 @@
-# Not collected by `make test` (its file name does not start with test_): in-process, the first
-# Go Live of the pytest process segfaults in Qt event processing about one run in two (issue 10
-# note). Run it with `make test-golive-window`; the soak (tests/soak) drives Go Live in a real
-# studio process meanwhile.
 """Go Live as an artist does it, in the real window: the panel's own buttons, the local
 backend's WHIP ingest, a recording on disk; and what the panel says when things go wrong."""
 
