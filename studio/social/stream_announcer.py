@@ -35,6 +35,7 @@ from studio.social.backend_client import BackendClient, BackendClientError
 log = logging.getLogger(__name__)
 
 DEFAULT_TITLE = "Live now"
+LATE_RETRY_S = (0.0, 1.0, 3.0)  # the waits before each try to announce a show already live
 NOT_ANNOUNCED = "Going live without announcing: fans will not find the show and there is no chat."
 
 
@@ -173,9 +174,16 @@ class StreamAnnouncer:
         if not options.whip_url:
             return False
         before = options.whip_url
-        reason, announced = await self._announce(options)
-        if reason is not None:
+        for delay in LATE_RETRY_S:  # one unlock is one chance: a backend hiccup is retried
+            await asyncio.sleep(delay)
+            if self.session.state != "live" or self.stream is not None:
+                return False
+            reason, announced = await self._announce(options)
+            if reason is None:
+                break
             log.info("the show is still not announced: %s", reason)
+        else:
+            self.session.say(f"{reason} The show is still not announced.")
             return False
         if self.session.state != "live":  # ended while we announced: end the stream too
             await self.end()
