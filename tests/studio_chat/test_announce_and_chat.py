@@ -30,6 +30,20 @@ def small_show(url: str, token: str | None, title: str = "Friday session") -> Li
     )  # fmt: skip
 
 
+async def end_show(session: LiveSession, room: ChatRoom, url: str) -> None:
+    """End the show: its chat closes and it leaves the live list."""
+    await session.stop()
+    await wait_until(lambda: room.state == "ended", what="the chat to close")
+    assert await live_ids(url) == []
+
+
+async def close_all(session, announcer, client, wallet) -> None:  # type: ignore[no-untyped-def]
+    await session.stop()
+    await announcer.aclose()
+    await client.aclose()
+    await wallet.close()
+
+
 async def live_ids(url: str) -> list[str]:
     async with httpx.AsyncClient(timeout=10) as http:
         page = (await http.get(f"{url}/live")).json()
@@ -181,14 +195,9 @@ async def test_locked_wallet_goes_live_on_the_ingest_token_then_unlocked_announc
         assert stream is not None and stream.artist_address == address
         assert await live_ids(backend.url) == [stream.id]
         await wait_until(lambda: room.state == "open", what="the chat to open")
-        await session.stop()
-        await wait_until(lambda: room.state == "ended", what="the chat to close")
-        assert await live_ids(backend.url) == []
+        await end_show(session, room, backend.url)
     finally:
-        await session.stop()
-        await announcer.aclose()
-        await client.aclose()
-        await wallet.close()
+        await close_all(session, announcer, client, wallet)
 
 
 async def test_external_ingest_keeps_its_url_and_the_announcer_ends_the_stream(
@@ -300,11 +309,6 @@ async def test_unlocking_mid_show_announces_it_on_its_own_stream_even_after_a_hi
         else:
             raise AssertionError(f"the relay carries {await relay_streams(backend.url)}")
         assert session.state == "live"  # the show went on
-        await session.stop()
-        await wait_until(lambda: room.state == "ended", what="the chat to close")
-        assert await live_ids(backend.url) == []
+        await end_show(session, room, backend.url)
     finally:
-        await session.stop()
-        await announcer.aclose()
-        await client.aclose()
-        await wallet.close()
+        await close_all(session, announcer, client, wallet)
