@@ -49,6 +49,9 @@ def _sentence(name: str, fn: str, args: dict[str, Any], value_text: str) -> str:
         return "Withdraw your tip balance to this wallet"
     if name == contracts.CONTENT_REGISTRY and fn == "register":
         return f"Register track {args['cid']} under your address"
+    if name == contracts.CONTENT_REGISTRY and fn == "register_many":
+        count = len(args["cids"])
+        return f"Register {count} track{'' if count == 1 else 's'} under your address"
     if name == contracts.CONTENT_REGISTRY and fn == "update_metadata":
         return f"Update the metadata of track {args['cid']}"
     if name == contracts.TRACK_NFT and fn == "mint_edition":

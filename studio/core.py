@@ -194,7 +194,7 @@ class Studio:
         from studio.social.chat_room import ChatRoom
         from studio.social.stream_announcer import StreamAnnouncer
 
-        self.announcer = StreamAnnouncer(self.backend_client, self.live)
+        self.announcer = StreamAnnouncer(self.backend_client, self.live, self.wallet)
         self.chat_room = ChatRoom(self.backend_client)
         self.chat_room.follow(self.announcer)
 

@@ -10,6 +10,7 @@ executed"), and those tasks (tip watcher, quit) are lost for good. So, from asyn
     await inform(parent, "Saved", "The file is in …")
     await warn(parent, "Withdrawal failed", str(exc))
     if await confirm(parent, "Delete?", "The track leaves the library."): ...
+    choice = await choose(parent, "Locked", "…", {Yes: "Unlock", No: "Go on without"})
     path = await save_path(parent, "Export tips", "~/tips.csv", "CSV files (*.csv)")
     path = await open_path(parent, "Keystore file", "", "Keystore (*.json *)")
 
@@ -132,6 +133,27 @@ async def confirm(parent: QWidget | None, title: str, text: str) -> bool:
     box = message(parent, title, text, Icon.Question, buttons=buttons)
     box.setDefaultButton(QMessageBox.StandardButton.No)
     return await _answer(box) == QMessageBox.StandardButton.Yes
+
+
+async def choose(
+    parent: QWidget | None,
+    title: str,
+    text: str,
+    choices: dict[QMessageBox.StandardButton, str],
+    default: QMessageBox.StandardButton | None = None,
+) -> QMessageBox.StandardButton | None:
+    """Several answers, each a standard button with the person's words on it (plus Cancel);
+    the one clicked, or None when the box was closed or cancelled."""
+    buttons = QMessageBox.StandardButton.Cancel
+    for button in choices:
+        buttons |= button
+    box = message(parent, title, text, Icon.Question, buttons=buttons)
+    for button, label in choices.items():
+        box.button(button).setText(label)
+    if default is not None:
+        box.setDefaultButton(default)
+    answer = await _answer(box)
+    return None if answer in (None, QMessageBox.StandardButton.Cancel) else answer
 
 
 async def _file(

@@ -6,6 +6,7 @@ alerts whenever the wallet's account (the artist being watched) changes.
 """
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -43,7 +44,10 @@ class Journeys:
             from widgets.live.golive_panel import GoLivePanel
 
             self.golive_panel = GoLivePanel(
-                studio.live, default_whip_url=studio.default_whip_url(), settings=studio.settings
+                studio.live,
+                default_whip_url=studio.default_whip_url(),
+                settings=studio.settings,
+                host=self._show_host(),
             )
             token = studio.ingest_token
             if token:
@@ -86,14 +90,51 @@ class Journeys:
             )
         self._attach_tips(studio.tips)
 
-    async def confirm_transaction(self, prepared: Any) -> bool:
-        """The confirmation dialog for transactions other services prepare (registration)."""
+    def _show_host(self) -> Any:
+        """What Go Live needs beyond the session: the artist's name (the default title),
+        the wallet's unlock when announcing a show needs it, the fan-page link."""
+        from widgets.live.golive_panel import ShowHost
+
+        studio = self.studio
+        wallet = studio.wallet
+
+        def needs_unlock() -> bool:
+            return (
+                studio.announcer is not None
+                and wallet is not None
+                and bool(wallet.address)
+                and not wallet.unlocked
+            )
+
+        async def unlock() -> bool:
+            from widgets.dialogs import ask
+            from widgets.wallet.unlock_dialog import UnlockDialog
+
+            if wallet is None:
+                return False
+            return await ask(UnlockDialog(wallet, self.window))
+
+        def fan_page_url() -> str | None:
+            return studio.announcer.fan_page_url() if studio.announcer is not None else None
+
+        return ShowHost(
+            artist_name=str(studio.settings.get("artist_name") or ""),
+            needs_unlock=needs_unlock,
+            unlock=unlock if wallet is not None else None,
+            fan_page_url=fan_page_url,
+        )
+
+    async def confirm_transaction(self, prepared: Any, tracks: Sequence[Any] = ()) -> bool:
+        """The confirmation dialog for transactions other services prepare (registration:
+        `tracks` are the tracks it registers), fees also in the artist's currency if set."""
+        from studio.tips.alerts import price_from_settings
         from widgets.dialogs import ask
         from widgets.wallet.tx_confirm_dialog import TxConfirmDialog
 
         if self.wallet_panel is None or self.studio.wallet is None:
             return False
-        dialog = TxConfirmDialog(self.studio.wallet, prepared, self.window)
+        price = price_from_settings(self.studio.settings)
+        dialog = TxConfirmDialog(self.studio.wallet, prepared, self.window, tracks, price)
         return await ask(dialog)
 
     # -- tips ---------------------------------------------------------------------------------

@@ -36,15 +36,40 @@ _by_artist: HashMap[address, DynArray[String[MAX_CID], MAX_TRACKS]]
 track_total: public(uint256)
 
 
-@external
-def register(cid: String[MAX_CID], metadata_cid: String[MAX_CID]):
+MAX_BATCH: constant(uint256) = 50
+
+
+@internal
+def _register(cid: String[MAX_CID], metadata_cid: String[MAX_CID], skip_own: bool):
     assert len(cid) > 0, "registry: empty CID"
     key: bytes32 = keccak256(cid)
-    assert self._tracks[key].artist == empty(address), "registry: CID already registered"
+    artist: address = self._tracks[key].artist
+    if skip_own and artist == msg.sender:
+        return
+    assert artist == empty(address), "registry: CID already registered"
     self._tracks[key] = Track(artist=msg.sender, metadata_cid=metadata_cid, registered_at=block.timestamp)
     self._by_artist[msg.sender].append(cid)
     self.track_total += 1
     log TrackRegistered(artist=msg.sender, cid_hash=key, cid=cid, metadata_cid=metadata_cid)
+
+
+@external
+def register(cid: String[MAX_CID], metadata_cid: String[MAX_CID]):
+    self._register(cid, metadata_cid, False)
+
+
+@external
+def register_many(
+    cids: DynArray[String[MAX_CID], MAX_BATCH], metadata_cids: DynArray[String[MAX_CID], MAX_BATCH]
+):
+    """
+    @notice Register several tracks in one transaction. A CID the sender registered already is
+            skipped, so a batch sent again after a crash registers only what is missing; a CID
+            someone else registered reverts the whole batch.
+    """
+    assert len(cids) == len(metadata_cids), "registry: one metadata CID per CID"
+    for i: uint256 in range(len(cids), bound=MAX_BATCH):
+        self._register(cids[i], metadata_cids[i], True)
 
 
 @external

@@ -136,7 +136,8 @@ class LiveSession:
         self.options_resolver: Callable[[LiveOptions], Awaitable[LiveOptions]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stats_task: asyncio.Task[None] | None = None
-        self._publish_task: asyncio.Task[None] | None = None
+        self._publish_task: asyncio.Task[Any] | None = None
+        self._publish_encoder: Any = None  # the video encoder the publisher is fed from
         self._tried_codecs: list[str] = []  # video codecs offered to the ingest, in order
         self._started_wall: float | None = None
         self._ended_elapsed = 0.0
@@ -356,9 +357,26 @@ class LiveSession:
         if error is not None and self._will_switch_codec(error):
             await self._publish_in_other_codec(error)
 
+    async def republish(self, whip_url: str, whip_token: Any) -> None:
+        """Publish to another ingest from now on (a show announced mid-way moves to its own
+        stream); the show and its recording go on without a break."""
+        if self.state != "live" or self.pipeline is None or self._publisher_factory is None:
+            return
+        assert self.options is not None
+        if self._publish_task is not None and not self._publish_task.done():
+            self._publish_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._publish_task
+        encoder = self._publish_encoder
+        await self._drop_publisher()
+        self.options = dataclasses.replace(self.options, whip_url=whip_url, whip_token=whip_token)
+        self.set_publish_state("connecting", f"Connecting to {_where(whip_url)}…")
+        self._publish_task = asyncio.create_task(self._publish(encoder))
+
     async def _publish(self, video_encoder: Any) -> Exception | None:
         """One publisher on these encoders; the error that kept it from starting, if any."""
         assert self.pipeline is not None and self._publisher_factory is not None
+        self._publish_encoder = video_encoder
         self.tracks = []
         if video_encoder is not None:
             self.tracks.append(EncodedTrack.for_encoder("video", video_encoder))

@@ -14,7 +14,7 @@ pretending it was published.
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,6 +50,17 @@ class Registration:
     mine: bool = True
 
 
+@dataclass(frozen=True)
+class TrackToRegister:
+    """One track of a registration, as the artist knows it (title and artwork) and as the
+    registry does (CIDs)."""
+
+    cid: str
+    metadata_cid: str
+    title: str
+    artwork: bytes | None = None  # the image file's bytes, for a thumbnail
+
+
 class Registrar(Protocol):
     """The content registry seen through the wallet (its confirmation flow included)."""
 
@@ -68,13 +79,30 @@ class Registrar(Protocol):
         ...
 
 
+class BatchRegistrar(Registrar, Protocol):
+    """A registrar that registers several tracks after one confirmation (one transaction
+    where the registry allows it)."""
+
+    async def register_many(
+        self, tracks: Sequence[TrackToRegister], on_submitted: Callable[[str], None]
+    ) -> list[Registration]:
+        """Like `register`, for all of `tracks` at once; one Registration per track."""
+        ...
+
+
 class Minter(Protocol):
     """Optional: the track's first NFT edition, minted once after registration."""
 
     async def editions(self, cid: str) -> int: ...
 
-    async def mint(self, cid: str, metadata_cid: str, on_submitted: Callable[[str], None]) -> str:
-        """Mint (after the person confirms); returns the transaction hash."""
+    async def mint(
+        self,
+        cid: str,
+        metadata_cid: str,
+        on_submitted: Callable[[str], None],
+        track: TrackToRegister | None = None,
+    ) -> str:
+        """Mint (after the person confirms `track`, by title); returns the transaction hash."""
         ...
 
 
@@ -246,27 +274,41 @@ class Publisher:
             if only is None or waiting.id in only:
                 self.queue.retry(waiting.id)
         done: dict[int, QueuedTrack] = {}
+        ready: dict[int, QueuedTrack] = {}  # on IPFS, waiting for the batch registration
         while True:
             pending = [
                 t
                 for t in self.queue.runnable()
-                if (only is None or t.id in only) and t.id not in done
+                if (only is None or t.id in only) and t.id not in done and t.id not in ready
             ]
             if not pending:
                 break
             track = pending[0]
-            done[track.id] = await self.process(track)
+            if self._batching():  # registered together below, after one confirmation
+                track = await self.process(track, until_registration=True)
+                if self._needs_registration(track):
+                    ready[track.id] = track
+                    continue
+            else:
+                track = await self.process(track)
+            done[track.id] = track
             if on_done is not None:
-                on_done(done[track.id])
+                on_done(track)
+        if ready:
+            for track in await self._register_batch(list(ready.values())):
+                done[track.id] = track
+                if on_done is not None:
+                    on_done(track)
         return list(done.values())
 
-    async def process(self, track: QueuedTrack) -> QueuedTrack:
+    async def process(self, track: QueuedTrack, until_registration: bool = False) -> QueuedTrack:
+        """Take `track` as far as it goes (with `until_registration`, to the registration)."""
         try:
             for _ in range(
                 3
             ):  # a file re-saved while queued is analysed again, a few times at most
                 try:
-                    return await self._advance(track)
+                    return await self._advance(track, until_registration)
                 except TrackChanged as exc:
                     track = self.queue.requeue(track.id, str(exc))
             raise TrackChanged(
@@ -274,19 +316,23 @@ class Publisher:
             )
         except asyncio.CancelledError:
             raise
-        except IpfsUnreachable as exc:  # not the track's fault: it goes on when the node is back
+        except Exception as exc:
+            return self._stopped(track, exc)
+
+    def _stopped(self, track: QueuedTrack, exc: Exception) -> QueuedTrack:
+        """The state a failure leaves `track` in, with its reason."""
+        if isinstance(exc, IpfsUnreachable):  # not the track's fault: on when the node is back
             log.warning("track %s waits: %s", track.path, exc)
             return self.queue.set_state(
                 track.id,
                 State.WAITING,
                 f"{WAITING_NODE_DOWN}. {exc} It goes on when the node answers again.",
             )
-        except Exception as exc:  # every failure is this track's, with its reason
-            reason = str(exc) or type(exc).__name__
-            log.warning("track %s failed: %s", track.path, reason)
-            return self.queue.set_state(track.id, State.FAILED, reason)
+        reason = str(exc) or type(exc).__name__  # every failure is this track's, with its reason
+        log.warning("track %s failed: %s", track.path, reason)
+        return self.queue.set_state(track.id, State.FAILED, reason)
 
-    async def _advance(self, track: QueuedTrack) -> QueuedTrack:
+    async def _advance(self, track: QueuedTrack, until_registration: bool = False) -> QueuedTrack:
         if track.state in (State.QUEUED, State.ANALYSING):
             track = await self._analyse(track)
             if self.dry_run:
@@ -297,9 +343,83 @@ class Publisher:
             track = await self._upload(track)
         if track.state is State.PINNED:
             track = await self._add_metadata(track)
-        if track.state is State.REGISTERING:
+        if track.state is State.REGISTERING and not (
+            until_registration and self._needs_registration(track)
+        ):
             track = await self._register_and_list(track)
         return track
+
+    # --- registering several tracks at once -------------------------------------------------
+
+    def _batching(self) -> bool:
+        return self.registrar is not None and hasattr(self.registrar, "register_many")
+
+    def _needs_registration(self, track: QueuedTrack) -> bool:
+        return (
+            track.state is State.REGISTERING
+            and track.cid is not None
+            and self.queue.registration(track.cid) is None
+        )
+
+    async def _register_batch(self, tracks: list[QueuedTrack]) -> list[QueuedTrack]:
+        """Register `tracks` after one confirmation (one transaction where the registry
+        allows it), record each in the ledger, then mint and list each as usual.
+
+        Those the registry already holds are not sent again: ours are recorded, someone
+        else's fail alone. A refusal or a failed transaction fails every track it carried."""
+        registrar = self.registrar
+        assert registrar is not None and hasattr(registrar, "register_many")
+        todo: dict[str, TrackToRegister] = {}
+        for track in tracks:
+            assert track.cid
+            try:
+                existing = await registrar.find(track.cid)
+            except Exception as exc:
+                return [self._stopped(t, exc) for t in tracks]
+            if existing is not None and not existing.mine:
+                self._stopped(track, StudioError(_taken(track, existing)))
+            elif existing is not None:
+                self.queue.record_registration(
+                    track.cid, track.outputs["metadata_cid"], existing.tx_hash, existing.artist
+                )
+            elif track.cid not in todo:  # the same file queued twice is registered once
+                todo[track.cid] = TrackToRegister(
+                    track.cid,
+                    track.outputs["metadata_cid"],
+                    track.title,
+                    await asyncio.to_thread(_artwork_bytes, track.outputs.get("artwork_path")),
+                )
+        sending = [t for t in tracks if t.cid in todo]
+        if todo:
+            for track in sending:
+                self.queue.set_state(track.id, State.REGISTERING, "waiting for wallet confirmation")
+
+            def submitted(tx_hash: str) -> None:
+                for track in sending:
+                    self.queue.update(
+                        track.id, tx_hash=tx_hash, detail="transaction sent, waiting for it"
+                    )
+
+            try:
+                registered = await registrar.register_many(list(todo.values()), submitted)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                for track in sending:
+                    self._stopped(track, exc)
+            else:
+                for registration, item in zip(registered, todo.values(), strict=True):
+                    self.queue.record_registration(
+                        item.cid, item.metadata_cid, registration.tx_hash, registration.artist
+                    )
+        finished = []
+        for track in tracks:
+            track = self.queue.get(track.id)
+            if track.state is State.REGISTERING and self.queue.registration(track.cid or ""):
+                track = self.queue.update(track.id, detail="registered")
+                track = await self.process(track)  # the ledger has it: on to minting and listing
+            finished.append(track)
+        return finished
 
     # --- steps ---------------------------------------------------------------------------
 
@@ -429,7 +549,13 @@ class Publisher:
         def submitted(tx_hash: str) -> None:
             self.queue.update(track.id, detail=f"NFT mint sent ({tx_hash})")
 
-        tx_hash = await self.minter.mint(track.cid, metadata_cid, submitted)
+        subject = TrackToRegister(
+            track.cid,
+            metadata_cid,
+            track.title,
+            await asyncio.to_thread(_artwork_bytes, track.outputs.get("artwork_path")),
+        )
+        tx_hash = await self.minter.mint(track.cid, metadata_cid, submitted, subject)
         return self.queue.update(track.id, outputs={**track.outputs, "nft_tx": tx_hash})
 
     async def _register_and_list(self, track: QueuedTrack) -> QueuedTrack:
@@ -442,10 +568,7 @@ class Publisher:
             track = self.queue.set_state(track.id, State.REGISTERING, "")
             existing = await self.registrar.find(track.cid)
             if existing is not None and not existing.mine:
-                raise StudioError(
-                    f"{track.path.name}: this exact file ({track.cid}) is already registered on "
-                    f"chain by {existing.artist}; it is not registered again."
-                )
+                raise StudioError(_taken(track, existing))
             if existing is None:
                 track = self.queue.set_state(
                     track.id, State.REGISTERING, "waiting for wallet confirmation"
@@ -473,6 +596,23 @@ class Publisher:
         return self.queue.update(
             track.id, state=State.LISTED, detail="", listing_id=str(listing_id)
         )
+
+
+def _artwork_bytes(path: str | None) -> bytes | None:
+    """The artwork the analysis saved, for the confirmation's thumbnail (None: none, or gone)."""
+    if not path:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError:
+        return None
+
+
+def _taken(track: QueuedTrack, existing: Registration) -> str:
+    return (
+        f"{track.path.name}: this exact file ({track.cid}) is already registered on "
+        f"chain by {existing.artist}; it is not registered again."
+    )
 
 
 class BackendLister:

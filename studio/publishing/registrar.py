@@ -11,7 +11,7 @@ so a transaction that landed while the app was killed is never sent twice.
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -19,7 +19,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
 
 from studio.errors import StudioError
-from studio.publishing.publisher import Registration
+from studio.publishing.publisher import Registration, TrackToRegister
 
 log = logging.getLogger(__name__)
 
@@ -119,18 +119,21 @@ def _reason(exc: ContractLogicError) -> str:
 
 # Consent to one transaction: the window's confirmation dialog, or the command line's
 # (`publish --yes`, or a question on its terminal). There is no default: nothing is sent
-# without one.
-ConfirmPrepared = Callable[[Any], Awaitable[bool]]
+# without one. It is given the `PreparedTx` and, for a registration, the tracks it carries
+# (titles and artwork: what the artist recognises).
+ConfirmPrepared = Callable[..., Awaitable[bool]]
 
 
 class WalletRegistrar:
     """The `Registrar` on the studio's `WalletSession`: its fees, nonces, transaction store
-    and confirmation flow. `confirm(prepared)` is the window's confirmation dialog (it gets
-    the `PreparedTx`, whose description says what the transaction does); False sends nothing.
+    and confirmation flow. `confirm(prepared, tracks)` is the window's confirmation dialog
+    (it gets the `PreparedTx`, whose description says what the transaction does, and the
+    tracks it registers); False sends nothing.
 
-    A registration the wallet already has in flight (sent before a crash) is followed, not
-    sent again; one the node dropped is sent once more, after the registry says the CID is
-    still not ours.
+    Several tracks go in one `register_many` transaction when the deployed registry has it
+    (one track: `register`, which costs less). A registration the wallet already has in
+    flight (sent before a crash) is followed, not sent again; one the node dropped is sent
+    once more, after the registry says the CIDs are still not ours.
     """
 
     def __init__(
@@ -161,23 +164,40 @@ class WalletRegistrar:
     async def register(
         self, cid: str, metadata_cid: str, on_submitted: Callable[[str], None]
     ) -> Registration:
+        (registered,) = await self.register_many(
+            [TrackToRegister(cid, metadata_cid, cid)], on_submitted
+        )
+        return registered
+
+    async def register_many(
+        self, tracks: Sequence[TrackToRegister], on_submitted: Callable[[str], None]
+    ) -> list[Registration]:
+        if not tracks:
+            return []
+        if len(tracks) > 1 and not await self._has_batch():
+            # a registry deployed before `register_many`: one transaction per track
+            return [r for t in tracks for r in await self.register_many([t], on_submitted)]
+        call = _call_for(tracks)
         for attempt in (1, 2):  # a transaction the node dropped is sent once more
-            tx_hash = await self._in_flight(cid, metadata_cid)
+            tx_hash = await self._in_flight(call)
             if tx_hash is None:
-                registered = await self._send(cid, metadata_cid)
-                if isinstance(registered, Registration):
+                registered = await self._send(call, tracks)
+                if isinstance(registered, list):
                     return registered
                 tx_hash = registered
             on_submitted(tx_hash)
             outcome = await self.session.wait(tx_hash, self.receipt_timeout_s)
             if outcome.status == "mined":
-                return Registration(cid, self.session.address, outcome.hash, mine=True)
-            existing = await self.find(cid)
-            if existing is not None and existing.mine:
-                return Registration(cid, existing.artist, outcome.hash, mine=True)
+                return [
+                    Registration(t.cid, self.session.address, outcome.hash, mine=True)
+                    for t in tracks
+                ]
+            ours = await self._all_mine(tracks, outcome.hash)
+            if ours is not None:
+                return ours
             if outcome.status != "dropped":
                 break
-            log.warning("registration of %s dropped (attempt %d): %s", cid, attempt, outcome.error)
+            log.warning("registration %s dropped (attempt %d): %s", tx_hash, attempt, outcome.error)
         if outcome.status == "pending":
             raise StudioError(
                 f"The registry transaction {tx_hash} is not mined yet; "
@@ -188,33 +208,61 @@ class WalletRegistrar:
             f"The registry transaction {outcome.hash} {outcome.status}: {reason}."
         )
 
-    async def _in_flight(self, cid: str, metadata_cid: str) -> str | None:
+    async def _has_batch(self) -> bool:
+        """Whether the deployed registry has `register_many` (an empty batch is a no-op)."""
+        batch = self._registry().functions.register_many([], [])
+
+        def probe() -> bool:
+            try:
+                batch.call({"from": self.session.address})
+            except ContractLogicError:  # no such function: the call reverts
+                return False
+            return True
+
+        return bool(await _call_chain(probe))
+
+    async def _all_mine(
+        self, tracks: Sequence[TrackToRegister], tx_hash: str | None
+    ) -> list[Registration] | None:
+        found = [await self.find(t.cid) for t in tracks]
+        if all(f is not None and f.mine for f in found):
+            return [Registration(t.cid, str(self.session.address), tx_hash) for t in tracks]
+        return None
+
+    async def _in_flight(self, call: tuple[str, tuple[Any, ...]]) -> str | None:
         from chain import contracts
 
-        record = await self.session.in_flight_call(
-            contracts.CONTENT_REGISTRY, "register", cid, metadata_cid
-        )
+        function, args = call
+        record = await self.session.in_flight_call(contracts.CONTENT_REGISTRY, function, *args)
         return record.hash if record is not None else None
 
-    async def _send(self, cid: str, metadata_cid: str) -> Registration | str:
-        """Prepare, confirm and send the registration: its hash, or the registration the
-        chain already holds when the estimate says the CID is taken (by us)."""
+    async def _send(
+        self, call: tuple[str, tuple[Any, ...]], tracks: Sequence[TrackToRegister]
+    ) -> list[Registration] | str:
+        """Prepare, confirm and send the registration: its hash, or the registrations the
+        chain already holds when the estimate says the CIDs are taken (by us)."""
         from chain import contracts
         from chain.errors import ChainError
 
+        function, args = call
         try:
-            prepared = await self.session.prepare_call(
-                contracts.CONTENT_REGISTRY, "register", cid, metadata_cid
-            )
+            prepared = await self.session.prepare_call(contracts.CONTENT_REGISTRY, function, *args)
         except ChainError as exc:  # the estimate reverted: maybe it is ours already
-            existing = await self.find(cid)
-            if existing is not None and existing.mine:
-                return existing
+            ours = await self._all_mine(tracks, None)
+            if ours is not None:
+                return ours
             raise RegistrationRefused(f"The content registry refused the track: {exc}") from None
-        if not await self.confirm(prepared):
+        if not await self.confirm(prepared, tracks):
             raise RegistrationRefused("You declined the registry transaction; nothing was sent.")
         sent = await self.session.send(prepared)
         return str(sent.hash)
+
+
+def _call_for(tracks: Sequence[TrackToRegister]) -> tuple[str, tuple[Any, ...]]:
+    """(function, args): `register` for one track (it costs less), else one batch."""
+    if len(tracks) == 1:
+        return "register", (tracks[0].cid, tracks[0].metadata_cid)
+    return "register_many", ([t.cid for t in tracks], [t.metadata_cid for t in tracks])
 
 
 async def _call_chain(fn: Callable[[], Any]) -> Any:
@@ -250,7 +298,13 @@ class WalletMinter:
         key = Web3.keccak(text=cid)
         return int(await _call_chain(nft.functions.editions_minted(key).call))
 
-    async def mint(self, cid: str, metadata_cid: str, on_submitted: Callable[[str], None]) -> str:
+    async def mint(
+        self,
+        cid: str,
+        metadata_cid: str,
+        on_submitted: Callable[[str], None],
+        track: TrackToRegister | None = None,
+    ) -> str:
         from chain import contracts
         from chain.errors import ChainError
 
@@ -265,7 +319,7 @@ class WalletMinter:
             )
         except ChainError as exc:
             raise RegistrationRefused(f"The NFT contract refused the mint: {exc}") from None
-        if not await self.confirm(prepared):
+        if not await self.confirm(prepared, [track] if track is not None else []):
             raise RegistrationRefused("You declined the NFT mint; nothing was sent.")
         sent = await self.session.send(prepared)
         on_submitted(sent.hash)

@@ -12,7 +12,7 @@ import asyncio
 import getpass
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +104,7 @@ def command_line_consent(
     """The consent `publish` sends transactions with (a `PreparedTx` -> yes or no)."""
     if yes:
 
-        async def given(_prepared: Any) -> bool:
+        async def given(_prepared: Any, _tracks: Sequence[Any] = ()) -> bool:
             return True
 
         return given
@@ -115,9 +115,11 @@ def command_line_consent(
             "them, or run the command in a terminal to be asked for each one."
         )
 
-    async def asked(prepared: Any) -> bool:
+    async def asked(prepared: Any, tracks: Sequence[Any] = ()) -> bool:
+        titles = ", ".join(f"“{t.title}”" for t in tracks)
         question = (
-            f"{prepared.description} From {account}, network fee at most "
+            f"{prepared.description}{f' ({titles})' if titles else ''}. From {account}, "
+            "network fee at most "
             f"{format_fee(prepared.max_fee_wei)}. Send it? [y/N] "
         )
         answer = await asyncio.to_thread(ask, question)

@@ -233,6 +233,35 @@ def test_only_the_artist_updates_metadata(chain, deployed):
     assert registry.functions.track(CID).call()[1] == "bafkreinew"
 
 
+def test_register_many_registers_a_batch_in_one_transaction(chain, deployed):
+    artist, other = chain.accounts[1], chain.accounts[3]
+    registry = deployed.registry
+    cids = [f"bafkreibatch{i}" for i in range(3)]
+    metas = [f"bafkreimeta{i}" for i in range(3)]
+    receipt = transact(chain.w3, artist, registry.functions.register_many(cids, metas))
+    events = registry.events.TrackRegistered().process_receipt(receipt)
+    assert [e["args"]["cid"] for e in events] == cids
+    assert [registry.functions.track(c).call()[1] for c in cids] == metas
+    assert registry.functions.track_count(artist.address).call() == 3
+    # sent again with one more (a batch resent after a crash): only the new one is registered
+    receipt = transact(
+        chain.w3, artist, registry.functions.register_many([*cids, CID], [*metas, META])
+    )
+    (event,) = registry.events.TrackRegistered().process_receipt(receipt)
+    assert event["args"]["cid"] == CID
+    assert registry.functions.track_count(artist.address).call() == 4
+    # someone else's CID, an empty one or unpaired lists refuse the whole batch
+    taken = registry.functions.register_many(["bafkreifresh", cids[0]], ["", ""])
+    assert "already registered" in revert_reason(taken, other.address)
+    assert "empty CID" in revert_reason(
+        registry.functions.register_many([""], [META]), other.address
+    )
+    assert "one metadata CID per CID" in revert_reason(
+        registry.functions.register_many(["bafkreifresh"], []), other.address
+    )
+    assert registry.functions.artist_of("bafkreifresh").call() == "0x" + "00" * 20
+
+
 # ---- track NFT -----------------------------------------------------------------------------
 
 

@@ -175,7 +175,7 @@ def test_panel_unlock_confirm_and_send_a_tip(qtbot, qasync_loop, session, devnet
         await asyncio.sleep(0.05)
         dialog = panel.confirm_dialog
         assert "Tip 0.2 DEV" in dialog.fields["Action"].text()
-        assert f"chain {session.network.chain_id}" in dialog.fields["Network"].text()
+        assert f"chain {session.network.chain_id}" in dialog.fields["Chain"].text()
         assert "Tipping contract" in dialog.fields["Contract"].text()
         assert dialog.fields["Max network fee"].text().endswith("DEV")
         assert dialog.sign_button.text() == "Unlock, sign and send"

@@ -11,7 +11,13 @@ qasync = pytest.importorskip("qasync")
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from studio.live.session import LiveSession  # noqa: E402
-from widgets.live.golive_panel import GoLivePanel, format_elapsed  # noqa: E402
+from widgets.live.golive_panel import (  # noqa: E402
+    NO_TITLE_WHY,
+    SHARE_WHY,
+    GoLivePanel,
+    ShowHost,
+    format_elapsed,
+)
 
 from .conftest import decode_video  # noqa: E402
 
@@ -79,6 +85,7 @@ def test_a_refused_start_is_shown_not_raised(qtbot, qasync_loop, tmp_path: Path)
     panel = GoLivePanel(session, runner=qasync_loop.create_task)
     qtbot.addWidget(panel)
     panel.record_path.setText(str(tmp_path / "show.avi"))
+    panel.title.setText("Refused")
 
     async def scenario() -> None:
         panel.go_live.click()
@@ -90,6 +97,19 @@ def test_a_refused_start_is_shown_not_raised(qtbot, qasync_loop, tmp_path: Path)
     qasync_loop.run_until_complete(scenario())
     assert "use a .mkv, .webm or .mp4 file name" in panel.message_label.text()
     assert panel.go_live.isEnabled()
+
+
+def test_the_title_defaults_to_the_artist_and_a_show_needs_one(qtbot) -> None:  # type: ignore[no-untyped-def]
+    panel = GoLivePanel(LiveSession(), host=ShowHost(artist_name=" Ada "))
+    qtbot.addWidget(panel)
+    assert panel.title.text() == "Ada live"
+    assert panel.go_live.isEnabled()
+    assert not panel.share.isEnabled() and panel.share.toolTip() == SHARE_WHY
+    panel.title.setText("   ")
+    assert not panel.go_live.isEnabled() and panel.go_live.toolTip() == NO_TITLE_WHY
+    nameless = GoLivePanel(LiveSession())
+    qtbot.addWidget(nameless)
+    assert nameless.title.text() == "Live now" and nameless.go_live.isEnabled()
 
 
 def test_elapsed_format() -> None:

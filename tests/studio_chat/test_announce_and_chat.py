@@ -2,6 +2,7 @@
 list are one stream id; the artist's ChatRoom follows fans' messages, deletes and mutes; the
 end takes the show off the live list. Without sign-in the show goes on unannounced."""
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -27,6 +28,20 @@ def small_show(url: str, token: str | None, title: str = "Friday session") -> Li
         width=160, height=120, fps=15, video_bitrate=150_000, keyframe_interval_s=1.0,
         whip_url=f"{url}/whip/live", whip_token=token, title=title,
     )  # fmt: skip
+
+
+async def end_show(session: LiveSession, room: ChatRoom, url: str) -> None:
+    """End the show: its chat closes and it leaves the live list."""
+    await session.stop()
+    await wait_until(lambda: room.state == "ended", what="the chat to close")
+    assert await live_ids(url) == []
+
+
+async def close_all(session, announcer, client, wallet) -> None:  # type: ignore[no-untyped-def]
+    await session.stop()
+    await announcer.aclose()
+    await client.aclose()
+    await wallet.close()
 
 
 async def live_ids(url: str) -> list[str]:
@@ -181,14 +196,9 @@ async def test_locked_wallet_goes_live_on_the_ingest_token_then_unlocked_announc
         assert stream is not None and stream.artist_address == address
         assert await live_ids(backend.url) == [stream.id]
         await wait_until(lambda: room.state == "open", what="the chat to open")
-        await session.stop()
-        await wait_until(lambda: room.state == "ended", what="the chat to close")
-        assert await live_ids(backend.url) == []
+        await end_show(session, room, backend.url)
     finally:
-        await session.stop()
-        await announcer.aclose()
-        await client.aclose()
-        await wallet.close()
+        await close_all(session, announcer, client, wallet)
 
 
 async def test_external_ingest_keeps_its_url_and_the_announcer_ends_the_stream(
@@ -242,3 +252,64 @@ async def test_after_an_account_switch_the_show_goes_out_under_the_new_account(
     finally:
         await session.stop()
         await announcer.aclose()
+
+
+async def test_unlocking_mid_show_announces_it_on_its_own_stream_even_after_a_hiccup(
+    backend: Backend, vault, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    network = Network(key="local", name="Test", chain_id=CHAIN_ID, rpc_url="http://127.0.0.1:9")
+    wallet = WalletSession(Wallet(vault, scrypt_n=2**12), network, tmp_path / "tx.sqlite3")
+    address = await wallet.import_private_key(Account.create().key.hex(), PASSWORD)
+    wallet.select(address)
+    client = BackendClient(
+        backend.url, CallableSigner(address=address, sign=wallet.sign_text), chain_id=CHAIN_ID
+    )
+    session = LiveSession()
+    announcer = StreamAnnouncer(client, session, wallet)
+    room = ChatRoom(client)
+    room.follow(announcer)
+    real_go_live, calls = client.go_live, []
+
+    async def artist_profile(_address: str) -> None:  # as the studio does after sign-in
+        await client.ensure_profile(ProfileIn(role="artist", display_name="Lee"))
+
+    client.after_sign_in = artist_profile
+
+    async def go_live_after_a_hiccup(title: str):  # type: ignore[no-untyped-def]
+        calls.append(title)
+        if len(calls) == 1:  # the backend drops the first try (a reset connection)
+            raise BackendClientError(f"The backend at {backend.url} cannot be reached (ReadError).")
+        return await real_go_live(title)
+
+    client.go_live = go_live_after_a_hiccup  # type: ignore[method-assign]
+    ingest = read_ingest_token(backend.data_dir)
+    try:
+        await session.start(small_show(backend.url, ingest, title="Late news"))
+        await wait_until(lambda: session.publish_state == "live", what="publishing unannounced")
+        assert announcer.stream is None and await live_ids(backend.url) == []
+        assert announcer.fan_page_url() == f"{backend.url}/fan/?stream=live"
+
+        await wallet.unlock(PASSWORD)  # mid-show
+        await wait_until(lambda: announcer.stream is not None, what="the late announcement")
+        stream = announcer.stream
+        assert calls == ["Late news", "Late news"]
+        assert await live_ids(backend.url) == [stream.id]
+        assert announcer.fan_page_url() == f"{backend.url}/fan/?stream={stream.id}"
+        await wait_until(lambda: room.state == "open", what="the chat to open")
+        await wait_until(
+            lambda: (
+                session.options.whip_url == f"{backend.url}/whip/{stream.id}"
+                and session.publish_state == "live"
+            ),
+            what="publishing to the announced stream",
+        )
+        for _ in range(200):  # the relay carries the show under its announced id now
+            if await relay_streams(backend.url) == [stream.id]:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError(f"the relay carries {await relay_streams(backend.url)}")
+        assert session.state == "live"  # the show went on
+        await end_show(session, room, backend.url)
+    finally:
+        await close_all(session, announcer, client, wallet)

@@ -22,6 +22,11 @@ def test_buttons_that_would_do_nothing_are_disabled_with_a_reason(on_desk) -> No
         assert "source" in golive.go_live.toolTip()
         golive.audio_picker.setCurrentIndex(golive.audio_picker.findData("tone"))
         assert golive.go_live.isEnabled()
+        golive.title.clear()  # a show needs a title
+        assert not golive.go_live.isEnabled() and "title" in golive.go_live.toolTip()
+        golive.title.setText("Soundcheck")
+        assert golive.go_live.isEnabled()
+        assert not golive.share.isEnabled() and "when you are live" in golive.share.toolTip()
         golive.record.setChecked(False)
         assert not golive.record_path.isEnabled() and "Record to" in golive.record_path.toolTip()
         golive.record.setChecked(True)

@@ -56,8 +56,9 @@ async def unlock(desk: Desk) -> None:
     await wait_until(lambda: desk.studio.wallet.unlocked, 60, "the wallet to unlock")
 
 
-async def answer_registration(desk: Desk, accept: bool) -> None:
-    """The transaction confirmation for a registration: sign and send, or cancel."""
+async def answer_registration(desk: Desk, accept: bool) -> list[str]:
+    """The transaction confirmation for a registration: sign and send, or cancel; returns
+    the titles of the tracks it named."""
     from PySide6.QtWidgets import QDialogButtonBox
 
     from widgets.wallet.tx_confirm_dialog import TxConfirmDialog
@@ -68,11 +69,14 @@ async def answer_registration(desk: Desk, accept: bool) -> None:
         details = {t.title: (t.state, t.detail) for t in desk.studio.publish.tracks()}
         raise AssertionError(f"no confirmation asked; the queue: {details}") from None
     assert "regist" in dialog.fields["Action"].text().lower(), dialog.fields["Action"].text()
+    titles = [label.text() for label in dialog.track_rows]
+    assert dialog.fields["Action"].text().startswith(f"Register {len(titles)} track")
     if accept:
         dialog.sign_button.click()
     else:
         dialog.buttons.button(QDialogButtonBox.StandardButton.Cancel).click()
     await wait_until(lambda: not dialog.isVisible(), 10, "the dialog to close")
+    return titles
 
 
 def test_drop_publish_copy_and_play(on_desk, pulse, tmp_path: Path, artifacts_dir: Path) -> None:  # type: ignore[no-untyped-def]
@@ -104,16 +108,19 @@ def test_drop_publish_copy_and_play(on_desk, pulse, tmp_path: Path, artifacts_di
         assert "unlock" in panel.unlock_button.toolTip().lower()
         panel.unlock_button.click()
         await unlock(desk)
-        await answer_registration(desk, accept=False)  # the artist declines the first
-        await answer_registration(desk, accept=True)  # and signs the second
-        await wait_until(lambda: states(desk)[dusk] is State.LISTED, 90, "Dusk listed")
-        declined = rows(panel)[dawn]
-        assert declined.text(1) == "Failed" and "declined" in declined.toolTip(1)
-        panel.queue_view.setCurrentItem(declined)
-        assert panel.retry_button.isEnabled()
-        panel.retry_button.click()
-        await answer_registration(desk, accept=True)
-        await wait_until(lambda: states(desk)[dawn] is State.LISTED, 90, "Dawn listed")
+        # both tracks in one confirmation: the artist declines it, then signs each again
+        assert sorted(await answer_registration(desk, accept=False)) == [dawn, dusk]
+        await wait_until(
+            lambda: states(desk)[dawn] is states(desk)[dusk] is State.FAILED, 30, "both declined"
+        )
+        for title in (dawn, dusk):
+            declined = rows(panel)[title]
+            assert declined.text(1) == "Failed" and "declined" in declined.toolTip(1)
+            panel.queue_view.setCurrentItem(declined)
+            assert panel.retry_button.isEnabled()
+            panel.retry_button.click()
+            assert await answer_registration(desk, accept=True) == [title]
+            await wait_until(lambda t=title: states(desk)[t] is State.LISTED, 90, f"{title} listed")
         await wait_until(
             lambda: panel.library_view.topLevelItemCount() == 2, 30, "two published tracks"
         )

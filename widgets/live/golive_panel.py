@@ -1,12 +1,16 @@
-"""The Go Live page: preview, source pickers, meters, title, Go Live / End, timer, stats.
+"""The Go Live page: preview, source pickers, meters, title, Go Live / End, timer, stats,
+and Share (the fan-page link and its QR code) while live.
 
 The panel drives a `studio.live_session.LiveSession` and renders what it reports; it does no
-media work itself. Starting and stopping are coroutines, run on the qasync loop.
+media work itself. Starting and stopping are coroutines, run on the qasync loop. What it needs
+of the rest of the studio (the artist's name, whether announcing the show needs the wallet
+unlocked, the unlock, the fan-page link) comes in a `ShowHost`.
 """
 
 import asyncio
 import math
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSlider,
     QVBoxLayout,
@@ -35,7 +40,10 @@ from studio.live.session import (
 )
 from studio.settings import Settings
 from studio.settings_schema import live_overrides, recording_defaults, valid_value
+from studio.social.stream_announcer import DEFAULT_TITLE
 from widgets.bridge import SignalBridge
+from widgets.dialogs import choose, show
+from widgets.live.share_dialog import ShareDialog
 
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 
@@ -45,6 +53,31 @@ NO_SOURCE_WHY = "Choose a video or an audio source first: there is nothing to se
 LIVE_WHY = "You are live: End the show before going live again."
 NOT_LIVE_WHY = "Nothing to end: you are not live."
 NOT_RECORDING_WHY = "Tick “Record to” to keep a recording of the show."
+NO_TITLE_WHY = "Give the show a title: fans see it in the list of live shows."
+SHARE_WHY = "Share appears when you are live: the link fans watch and chat at."
+LOCKED_TITLE = "Your wallet is locked"
+LOCKED_TEXT = (
+    "Unlock your wallet to announce the show: fans find it in the list of live shows and "
+    "can chat. Or go live without announcing it (you can unlock later: the show is "
+    "announced then)."
+)
+
+
+@dataclass
+class ShowHost:
+    """What the panel needs of the studio beyond the live session."""
+
+    artist_name: str = ""
+    # True when announcing a show would need the wallet unlocked (and it is locked)
+    needs_unlock: Callable[[], bool] = lambda: False
+    unlock: Callable[[], Awaitable[bool]] | None = None  # the unlock dialog; True: unlocked
+    fan_page_url: Callable[[], str | None] = lambda: None  # where fans watch, while live
+
+
+def default_title(artist_name: str) -> str:
+    """The show's title to start from: "<artist> live", else the announcer's default."""
+    name = artist_name.strip()
+    return f"{name} live" if name else DEFAULT_TITLE
 
 
 def format_elapsed(seconds: float) -> str:
@@ -97,14 +130,19 @@ class GoLivePanel(QWidget):
         runner: Runner | None = None,
         default_whip_url: str = "",
         settings: Settings | None = None,
+        host: ShowHost | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("goLivePanel")
         self.session = session
         self.settings = settings  # Video / Audio / Recording settings, read at each Go Live
+        self.host = host or ShowHost()
         self._run: Runner = runner or asyncio.ensure_future
         self._meters: Any = None
+        self.share_dialog: ShareDialog | None = None
+        self._asking = False  # the locked-wallet question is open: not live yet
         self._build(default_whip_url)
+        self.title.setText(default_title(self.host.artist_name))
         self._bridges = [
             SignalBridge(session.state_changed, self),
             SignalBridge(session.message, self),
@@ -123,6 +161,7 @@ class GoLivePanel(QWidget):
         for picker in (self.video_picker, self.overlay_picker, self.audio_picker):
             picker.currentIndexChanged.connect(lambda _i: self._render_state())
         self.record.toggled.connect(lambda _on: self._render_state())
+        self.title.textChanged.connect(lambda _t: self._render_state())
         self._render_state()
 
     # --- layout ------------------------------------------------------------------------
@@ -184,6 +223,9 @@ class GoLivePanel(QWidget):
         self.end = QPushButton("End")
         self.end.setObjectName("endButton")
         self.end.clicked.connect(self._end)
+        self.share = QPushButton("Share")
+        self.share.setObjectName("shareButton")
+        self.share.clicked.connect(self.open_share)
         self.live_badge = QLabel("OFF AIR")
         self.live_badge.setObjectName("liveBadge")
         self.timer_label = QLabel("00:00:00")
@@ -221,6 +263,7 @@ class GoLivePanel(QWidget):
         buttons.addWidget(self.live_badge)
         buttons.addWidget(self.timer_label)
         buttons.addStretch(1)
+        buttons.addWidget(self.share)
         buttons.addWidget(self.go_live)
         buttons.addWidget(self.end)
 
@@ -280,19 +323,55 @@ class GoLivePanel(QWidget):
 
     def _go_live(self) -> None:
         options = self.options()
+        if not options.title:
+            self._show_message(NO_TITLE_WHY)
+            return
         self.go_live.setEnabled(False)
+        self._asking = True
 
         async def start() -> None:
             try:
+                if not await self._ready_to_announce(options.whip_url):
+                    return
+                self._asking = False
                 await self.session.start(options)
             except LiveError as exc:
                 self._show_message(str(exc))
             finally:
+                self._asking = False
                 self._render_state()
             self._gain_changed(self.gain.value())
             self._mute_changed(self.mute.isChecked())
 
         self._run(start())
+
+    async def _ready_to_announce(self, whip_url: str | None) -> bool:
+        """With the wallet locked, ask: unlock (and announce), go live unannounced, or
+        cancel. False: do not go live now."""
+        if not whip_url or not self.host.needs_unlock():
+            return True
+        Button = QMessageBox.StandardButton
+        choices = {Button.Yes: "Unlock and announce", Button.No: "Go live unannounced"}
+        if self.host.unlock is None:
+            del choices[Button.Yes]
+        choice = await choose(self, LOCKED_TITLE, LOCKED_TEXT, choices, Button.Yes)
+        if choice == Button.No:
+            self._show_message("Going live unannounced, as you chose.")
+            return True
+        if choice == Button.Yes and self.host.unlock is not None:
+            return await self.host.unlock()  # unlock cancelled: back to the panel, not live
+        return False
+
+    def open_share(self) -> None:
+        link = self.host.fan_page_url()
+        if self.session.state != "live" or not link:
+            return
+        if self.share_dialog is not None and self.share_dialog.isVisible():
+            self.share_dialog.set_link(link)
+            self.share_dialog.raise_()
+            return
+        self.share_dialog = ShareDialog(link, self)
+        show(self.share_dialog)
 
     def _end(self) -> None:
         self.end.setEnabled(False)
@@ -324,13 +403,24 @@ class GoLivePanel(QWidget):
     def _render_state(self) -> None:
         """Each button enabled only when it does something; a disabled one says why."""
         state = self.session.state
-        busy = state in ("starting", "live", "ending")
+        busy = state in ("starting", "live", "ending") or self._asking
         has_source = self._has_source()
-        self.go_live.setEnabled(not busy and has_source)
+        titled = bool(self.title.text().strip())
+        self.go_live.setEnabled(not busy and has_source and titled)
         self.go_live.setToolTip(
             LIVE_WHY if busy else NO_SOURCE_WHY if not has_source
+            else NO_TITLE_WHY if not titled
             else "Start the show: record and publish to the ingest."
         )  # fmt: skip
+        link = self.host.fan_page_url() if state == "live" else None
+        self.share.setEnabled(bool(link))
+        self.share.setToolTip("The link fans watch and chat at, and its QR code."
+                              if link else SHARE_WHY)  # fmt: skip
+        if self.share_dialog is not None:
+            if link:
+                self.share_dialog.set_link(link)
+            elif self.share_dialog.isVisible():
+                self.share_dialog.reject()  # the show is over
         self.end.setEnabled(state == "live")
         self.end.setToolTip("End the show and save the recording." if state == "live"
                             else NOT_LIVE_WHY)  # fmt: skip
@@ -361,6 +451,7 @@ class GoLivePanel(QWidget):
 
     def _show_message(self, text: str) -> None:
         self.message_label.setText(text)
+        self._render_state()  # an announcement mid-show changes the Share link
 
     def _store_meters(self, meters: Any) -> None:
         self._meters = meters
