@@ -12,8 +12,15 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from chain import build
-from chain.contracts import MARKETPLACE
-from chain.contracts.market import SOLD_TOPIC, decode_event, decode_sold, decode_support
+from chain.contracts import MARKETPLACE, SUBSCRIPTIONS
+from chain.contracts.market import (
+    SOLD_TOPIC,
+    SUBSCRIBED_TOPIC,
+    decode_event,
+    decode_sold,
+    decode_support,
+)
+from chain.contracts.tipping import hex_text as hex_of
 from harness.market import expected_payouts, list_for_sale, mint_editions
 from tests.chain.helpers import revert_reason, transact
 from tests.chain.test_contracts import splits
@@ -27,14 +34,17 @@ ETHER = 10**18
 def advance_time(chain, seconds: int) -> int:
     """Move the chain's clock `seconds` ahead (a new block); the new head's timestamp."""
     w3 = chain.w3
+    target = w3.eth.get_block("latest")["timestamp"] + seconds
     if chain.kind == "anvil":
-        w3.provider.make_request("evm_increaseTime", [seconds])
-        w3.provider.make_request("evm_mine", [])
-    else:  # eth-tester: travel to an absolute time, which mines a block at it
-        now = w3.eth.get_block("latest")["timestamp"]
-        reply = w3.provider.make_request("testing_timeTravel", [now + seconds])
+        reply = w3.provider.make_request("evm_setNextBlockTimestamp", [target])
         assert "error" not in reply, reply
-    return w3.eth.get_block("latest")["timestamp"]
+        w3.provider.make_request("evm_mine", [])
+    else:  # eth-tester travels to an absolute time and mines a block a second before it
+        reply = w3.provider.make_request("testing_timeTravel", [target + 1])
+        assert "error" not in reply, reply
+    now = w3.eth.get_block("latest")["timestamp"]
+    assert now == target
+    return now
 
 
 def block_time(receipt, w3: Web3) -> int:
@@ -137,7 +147,7 @@ def test_sold_logs_decode_for_the_followers(chain, deployed):
     (token,) = mint_editions(w3, deployed.registry, nft, artist, CID, 1, royalty_bps=1234)
     list_for_sale(w3, market, nft, artist, [token], 10**15)
     receipt = transact(w3, fan, market.functions.buy(token), value=10**15)
-    sold_logs = [log for log in receipt["logs"] if log["topics"][0].to_0x_hex() == SOLD_TOPIC]
+    sold_logs = [log for log in receipt["logs"] if hex_of(log["topics"][0]) == SOLD_TOPIC]
     (sale,) = [decode_sold(log) for log in sold_logs]
     assert (sale.seller, sale.buyer, sale.artist) == (artist.address, fan.address, artist.address)
     assert (sale.token_id, sale.price_wei, sale.royalty_wei) == (
@@ -237,5 +247,138 @@ def test_sales_lose_and_create_no_wei(chain, deployed):
         assert +credited == +expected
         assert sum(credited.values()) == paid == sum(expected.values())
         assert market.functions.owed_total().call() == w3.eth.get_balance(market.address)
+
+    check()
+
+
+# ---- subscriptions -------------------------------------------------------------------------
+
+
+def test_tiers_are_set_checked_and_read(chain, deployed):
+    artist = chain.accounts[1]
+    subs = deployed.subscriptions
+    set_tiers = subs.functions.set_tiers
+    assert "differ in length" in revert_reason(set_tiers(["a", "b"], [1]), artist.address)
+    assert "needs a name" in revert_reason(set_tiers([""], [1]), artist.address)
+    assert "more than zero" in revert_reason(set_tiers(["fan"], [0]), artist.address)
+    with pytest.raises(Exception):  # a sixth tier does not fit the ABI's bound
+        transact(chain.w3, artist, set_tiers([str(i) for i in range(6)], [1] * 6))
+    names, prices = ["Fan", "Backstage", "Crew", "Band", "Patron"], [1, 2, 3, 4, 5 * ETHER]
+    transact(chain.w3, artist, set_tiers(names, prices))
+    assert subs.functions.tiers_of(artist.address).call() == list(zip(names, prices, strict=True))
+    assert subs.functions.period().call() == PERIOD
+
+
+def test_a_fan_subscribes_for_two_periods_and_it_expires_on_chain_time(chain, deployed):
+    w3, (_, artist, fan, producer) = chain.w3, chain.accounts[:4]
+    subs = deployed.subscriptions
+    transact(w3, artist, subs.functions.set_tiers(["Fan", "Patron"], [10**16 + 1, ETHER]))
+    split = ([producer.address, artist.address], [3000, 7000])
+    transact(w3, artist, deployed.tipping.functions.set_split(*split))
+    subscribe = subs.functions.subscribe
+    assert "no such tier" in revert_reason(subscribe(artist.address, 2, 1), fan.address, 1)
+    assert "between 1 and 120" in revert_reason(subscribe(artist.address, 0, 0), fan.address, 0)
+    assert "exactly the tier's price" in revert_reason(
+        subscribe(artist.address, 0, 2), fan.address, 10**16 + 1
+    )
+    assert "themselves" in revert_reason(
+        subscribe(artist.address, 0, 1), artist.address, 10**16 + 1
+    )
+    assert subs.functions.active_until(fan.address, artist.address).call() == 0
+
+    price = 2 * (10**16 + 1)
+    receipt = transact(w3, fan, subscribe(artist.address, 0, 2), value=price)
+    started = block_time(receipt, w3)
+    until = subs.functions.active_until(fan.address, artist.address).call()
+    assert until == started + 2 * PERIOD
+    logs = market_logs(receipt, subs)
+    assert [decode_event(SUBSCRIPTIONS, log).name for log in logs] == [
+        "Subscribed", "Credited", "Credited"
+    ]  # fmt: skip
+    (event,) = [decode_support(log) for log in logs if hex_of(log["topics"][0]) == SUBSCRIBED_TOPIC]
+    assert (event.renewal, event.fan, event.artist) == (False, fan.address, artist.address)
+    assert (event.periods, event.amount_wei, event.active_until) == (2, price, until)
+    owed = balances(subs, [producer.address, artist.address])
+    assert owed == {
+        producer.address: price * 3000 // 10_000,
+        artist.address: price - price * 3000 // 10_000,
+    }
+    assert subs.functions.owed_total().call() == price == w3.eth.get_balance(subs.address)
+
+    now = advance_time(chain, 2 * PERIOD - 100)
+    assert now < subs.functions.active_until(fan.address, artist.address).call()
+    now = advance_time(chain, 101)
+    assert subs.functions.active_until(fan.address, artist.address).call() < now, "expired"
+    # after expiry, paying again starts a new subscription from now
+    receipt = transact(w3, fan, subscribe(artist.address, 1, 1), value=ETHER)
+    assert subs.events.Subscribed().process_receipt(receipt, errors=DISCARD)
+    assert subs.functions.active_until(fan.address, artist.address).call() == (
+        block_time(receipt, w3) + PERIOD
+    )
+
+
+def test_renewal_adds_periods_at_the_end_and_cancel_keeps_the_current_period(chain, deployed):
+    w3, (_, artist, fan) = chain.w3, chain.accounts[:3]
+    subs = deployed.subscriptions
+    transact(w3, artist, subs.functions.set_tiers(["Fan", "Patron"], [100, 1000]))
+    receipt = transact(w3, fan, subs.functions.subscribe(artist.address, 0, 1), value=100)
+    started = block_time(receipt, w3)
+    advance_time(chain, PERIOD // 2)
+    assert "current tier" in revert_reason(
+        subs.functions.subscribe(artist.address, 1, 1), fan.address, 1000
+    )
+    receipt = transact(w3, fan, subs.functions.subscribe(artist.address, 0, 3), value=300)
+    (renewed,) = subs.events.Renewed().process_receipt(receipt, errors=DISCARD)
+    assert renewed["args"]["active_until"] == started + 4 * PERIOD
+    advance_time(chain, PERIOD)  # now in the second period
+    receipt = transact(w3, fan, subs.functions.cancel(artist.address))
+    (cancelled,) = subs.events.Cancelled().process_receipt(receipt, errors=DISCARD)
+    assert cancelled["args"]["active_until"] == started + 2 * PERIOD
+    assert subs.functions.active_until(fan.address, artist.address).call() == started + 2 * PERIOD
+    assert subs.functions.balances(artist.address).call() == 400, "nothing refunded"
+    advance_time(chain, PERIOD)
+    assert "no running subscription" in revert_reason(
+        subs.functions.cancel(artist.address), fan.address
+    )
+
+
+def test_expiry_arithmetic_across_renewals(chain, deployed):
+    """Hypothesis: any sequence of waits and payments; active_until follows the model (a
+    running subscription grows by whole periods at its end, an expired one restarts from the
+    block's time) and every wei paid is owed to the artist."""
+    w3, (_, artist) = chain.w3, chain.accounts[:2]
+    fans = iter(chain.accounts[2:] * 1000)
+    subs = deployed.subscriptions
+    transact(w3, artist, subs.functions.set_tiers(["Fan"], [7]))
+    examples = 6 if chain.kind == "devnet" else 15
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        database=None,
+    )
+    @given(
+        steps=st.lists(
+            st.tuples(st.integers(0, 3 * PERIOD), st.integers(1, 120)), min_size=1, max_size=4
+        )
+    )
+    def check(steps) -> None:
+        fan = next(fans)
+        until = subs.functions.active_until(fan.address, artist.address).call()
+        owed_before = subs.functions.balances(artist.address).call()
+        paid = 0
+        for wait, periods in steps:
+            if wait:
+                advance_time(chain, wait)
+            receipt = transact(
+                w3, fan, subs.functions.subscribe(artist.address, 0, periods), value=7 * periods
+            )
+            now = block_time(receipt, w3)
+            until = until + periods * PERIOD if until > now else now + periods * PERIOD
+            paid += 7 * periods
+            assert subs.functions.active_until(fan.address, artist.address).call() == until
+        assert subs.functions.balances(artist.address).call() - owed_before == paid
+        assert subs.functions.owed_total().call() == w3.eth.get_balance(subs.address)
 
     check()
