@@ -47,7 +47,8 @@ def _market_sentence(
         return f"Withdraw your {CONTRACT_LABELS[name].lower()} balance to this wallet"
     if name == contracts.MARKETPLACE:
         if fn == "list_token":
-            return f"List edition #{args['token_id']} for sale at {format_native(args['price'], symbol)}"
+            price = format_native(args["price"], symbol)
+            return f"List edition #{args['token_id']} for sale at {price}"
         if fn == "list_tokens":
             each = format_native(args["price"], symbol)
             return f"List {len(args['token_ids'])} editions for sale at {each} each"
