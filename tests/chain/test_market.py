@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from web3 import Web3
 from web3.logs import DISCARD
@@ -22,8 +22,8 @@ from chain.contracts.market import (
 )
 from chain.contracts.tipping import hex_text as hex_of
 from harness.market import expected_payouts, list_for_sale, mint_editions
-from tests.chain.helpers import revert_reason, transact
-from tests.chain.test_contracts import splits
+from tests.chain.helpers import on_chain_settings, revert_reason, transact
+from tests.chain.test_contracts import _fresh_addresses, splits
 
 HERE = Path(__file__).resolve().parent
 CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
@@ -194,12 +194,7 @@ def test_sales_lose_and_create_no_wei(chain, deployed):
     examples = 8 if chain.kind == "devnet" else 20
     minted = iter(range(10**6))
 
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-        database=None,
-    )
+    @on_chain_settings(examples)
     @given(
         shares=splits(),
         royalty_bps=st.integers(0, 5000),
@@ -210,10 +205,7 @@ def test_sales_lose_and_create_no_wei(chain, deployed):
         withdraw=st.booleans(),
     )
     def check(shares, royalty_bps, sales, seed, withdraw) -> None:
-        payees = [
-            Web3.to_checksum_address(Web3.keccak(seed + bytes([i]))[-20:].hex())
-            for i in range(len(shares))
-        ]
+        payees = _fresh_addresses(seed, len(shares))
         transact(w3, artist, deployed.tipping.functions.set_split(payees, shares))
         cid = f"{CID[:-6]}{next(minted):06d}"
         (token,) = mint_editions(w3, deployed.registry, nft, artist, cid, 1, royalty_bps)
@@ -352,12 +344,7 @@ def test_expiry_arithmetic_across_renewals(chain, deployed):
     transact(w3, artist, subs.functions.set_tiers(["Fan"], [7]))
     examples = 6 if chain.kind == "devnet" else 15
 
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-        database=None,
-    )
+    @on_chain_settings(examples)
     @given(
         steps=st.lists(
             st.tuples(st.integers(0, 3 * PERIOD), st.integers(1, 120)), min_size=1, max_size=4
