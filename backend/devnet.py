@@ -53,7 +53,9 @@ class DevnetHolder:
             from chain.devnet import Devnet  # web3 + py-evm: only loaded when served
 
             devnet = Devnet(store_path=self.store_path)
-            if not devnet.contracts:  # a new chain (or one stopped before they were deployed)
+            # a new chain, one stopped before they were deployed, or one stored by a version
+            # that had fewer contracts
+            if devnet.missing_contracts():
                 devnet.deploy_contracts()
             self.devnet = devnet
         except Exception as exc:

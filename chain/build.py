@@ -23,7 +23,7 @@ ARTIFACTS = ROOT / "resources" / "contracts"
 VYPER_VERSION = "0.4.3"
 # Core mainnet (1116) and testnet (1114) run the Shanghai rules: PUSH0 yes, Cancun opcodes no.
 EVM_VERSION = "shanghai"
-CONTRACTS = ("tipping", "content_registry", "track_nft")
+CONTRACTS = ("tipping", "content_registry", "track_nft", "marketplace", "subscriptions")
 
 
 def _search_paths() -> list[Path]:

@@ -14,6 +14,8 @@ CONTRACT_LABELS = {
     contracts.TIPPING: "Tipping contract",
     contracts.CONTENT_REGISTRY: "Content registry",
     contracts.TRACK_NFT: "Track editions (NFT)",
+    contracts.MARKETPLACE: "Marketplace",
+    contracts.SUBSCRIPTIONS: "Supporter subscriptions",
 }
 
 
@@ -36,6 +38,38 @@ class CallDescription:
     function: str
     summary: str
     args: dict[str, Any] = field(default_factory=dict)
+
+
+def _market_sentence(
+    name: str, fn: str, args: dict[str, Any], value_text: str, symbol: str
+) -> str | None:
+    if fn == "withdraw" and name in (contracts.MARKETPLACE, contracts.SUBSCRIPTIONS):
+        return f"Withdraw your {CONTRACT_LABELS[name].lower()} balance to this wallet"
+    if name == contracts.MARKETPLACE:
+        if fn == "list_token":
+            price = format_native(args["price"], symbol)
+            return f"List edition #{args['token_id']} for sale at {price}"
+        if fn == "list_tokens":
+            each = format_native(args["price"], symbol)
+            return f"List {len(args['token_ids'])} editions for sale at {each} each"
+        if fn == "buy":
+            return f"Buy edition #{args['token_id']} for {value_text}"
+        if fn == "cancel":
+            return f"Take edition #{args['token_id']} off sale"
+        if fn == "change_price":
+            new_price = format_native(args["new_price"], symbol)
+            return f"Change the price of edition #{args['token_id']} to {new_price}"
+    if name == contracts.SUBSCRIPTIONS:
+        artist = short_address(args["artist"]) if "artist" in args else ""
+        if fn == "subscribe":
+            periods = args["periods"]
+            span = "30 days" if periods == 1 else f"{periods} periods of 30 days"
+            return f"Support {artist} for {span} (tier {args['tier'] + 1}), paying {value_text}"
+        if fn == "cancel":
+            return f"End your support of {artist} at the end of the current period (no refund)"
+        if fn == "set_tiers":
+            return f"Set your supporter tiers ({len(args['names'])})"
+    return None
 
 
 def _sentence(name: str, fn: str, args: dict[str, Any], value_text: str) -> str:
@@ -85,6 +119,7 @@ def describe_call(network: Network, to: str, data: str | bytes, value: int) -> C
     return CallDescription(
         CONTRACT_LABELS.get(name, name),
         fn_name,
-        _sentence(name, fn_name, dict(args), value_text),
+        _market_sentence(name, fn_name, dict(args), value_text, network.symbol)
+        or _sentence(name, fn_name, dict(args), value_text),
         dict(args),
     )

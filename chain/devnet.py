@@ -239,9 +239,15 @@ class Devnet:
                 self.store.close()
                 self.store = None
 
+    def missing_contracts(self) -> list[str]:
+        """The contracts this chain has not deployed yet (all of them on a new chain; the
+        ones added since, on a chain stored by an older version)."""
+        return [name for name in contracts.NAMES if name not in self.contracts]
+
     def deploy_contracts(self) -> dict[str, str]:
+        """Deploy the missing contracts; those already deployed keep their address."""
         with self._lock:
-            self.contracts = contracts.deploy_all(self.w3, self.accounts[0])
+            self.contracts = contracts.deploy_all(self.w3, self.accounts[0], self.contracts)
             if self.store is not None:
                 self.store.set_meta("contracts", self.contracts)
             self._commit()

@@ -1,4 +1,4 @@
-"""The three contracts: their sources (*.vy beside this file) and their compiled artifacts.
+"""The contracts: their sources (*.vy beside this file) and their compiled artifacts.
 
 `load_artifact(name)` reads resources/contracts/<name>.json (ABI + bytecode);
 `deployed(name, w3, address)` is a web3 contract object bound to an address;
@@ -19,7 +19,9 @@ ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "resources" / "contr
 TIPPING = "tipping"
 CONTENT_REGISTRY = "content_registry"
 TRACK_NFT = "track_nft"
-NAMES = (TIPPING, CONTENT_REGISTRY, TRACK_NFT)
+MARKETPLACE = "marketplace"
+SUBSCRIPTIONS = "subscriptions"
+NAMES = (TIPPING, CONTENT_REGISTRY, TRACK_NFT, MARKETPLACE, SUBSCRIPTIONS)
 
 
 @cache
@@ -57,9 +59,21 @@ def deploy(w3: Web3, name: str, args: tuple[Any, ...], account: LocalAccount) ->
     return deployed(name, w3, receipt["contractAddress"])
 
 
-def deploy_all(w3: Web3, account: LocalAccount) -> dict[str, str]:
-    """Deploy registry, tipping and NFT (which points at the registry); returns their addresses."""
-    registry = deploy(w3, CONTENT_REGISTRY, (), account)
-    tipping = deploy(w3, TIPPING, (), account)
-    nft = deploy(w3, TRACK_NFT, (registry.address,), account)
-    return {TIPPING: tipping.address, CONTENT_REGISTRY: registry.address, TRACK_NFT: nft.address}
+def deploy_all(
+    w3: Web3, account: LocalAccount, existing: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Deploy every contract not in `existing` (name -> address, kept as they are) and return
+    all their addresses. The NFT points at the registry; the marketplace at the NFT and, like
+    the subscriptions, at the tipping contract, where each artist's split is set."""
+    addresses = dict(existing or {})
+    constructor_args = {
+        CONTENT_REGISTRY: lambda: (),
+        TIPPING: lambda: (),
+        TRACK_NFT: lambda: (addresses[CONTENT_REGISTRY],),
+        MARKETPLACE: lambda: (addresses[TRACK_NFT], addresses[TIPPING]),
+        SUBSCRIPTIONS: lambda: (addresses[TIPPING],),
+    }
+    for name, args in constructor_args.items():  # in dependency order
+        if name not in addresses:
+            addresses[name] = deploy(w3, name, args(), account).address
+    return {name: addresses[name] for name in NAMES}

@@ -170,6 +170,8 @@ class Deployed:
     tipping: object
     registry: object
     nft: object
+    market: object
+    subscriptions: object
 
 
 @pytest.fixture
@@ -182,6 +184,12 @@ def deployed(chain: ChainUnderTest) -> Deployed:
             contracts.CONTENT_REGISTRY, chain.w3, addresses[contracts.CONTENT_REGISTRY]
         ),
         nft=contracts.deployed(contracts.TRACK_NFT, chain.w3, addresses[contracts.TRACK_NFT]),
+        market=contracts.deployed(
+            contracts.MARKETPLACE, chain.w3, addresses[contracts.MARKETPLACE]
+        ),
+        subscriptions=contracts.deployed(
+            contracts.SUBSCRIPTIONS, chain.w3, addresses[contracts.SUBSCRIPTIONS]
+        ),
     )
 
 

@@ -4,12 +4,12 @@ import itertools
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from web3 import Web3
 
 from chain import build, contracts
-from tests.chain.helpers import revert_reason, transact
+from tests.chain.helpers import on_chain_settings, revert_reason, transact
 
 HERE = Path(__file__).resolve().parent
 TOTAL_BPS = 10_000
@@ -90,12 +90,7 @@ def test_split_arithmetic_loses_and_creates_no_wei(chain, deployed):
     tipping = deployed.tipping
     examples = 25 if chain.kind == "devnet" else 60
 
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-        database=None,
-    )
+    @on_chain_settings(examples)
     @given(
         shares=splits(),
         tips=st.lists(st.integers(1, 10**19), min_size=1, max_size=3),

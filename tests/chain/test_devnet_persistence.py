@@ -140,3 +140,45 @@ def test_a_deleted_store_starts_a_chain_of_another_instance(tmp_path):
     new_instance, new_contracts = _stored_devnet(path)
     assert new_instance != first_instance
     assert new_contracts == first_contracts, "same deployer, same nonces: same addresses"
+
+
+def test_a_chain_stored_before_the_market_contracts_gets_them_and_keeps_the_others(tmp_path):
+    """A store written when the devnet had three contracts: the backend's start deploys the
+    marketplace and the subscriptions beside them; the old ones keep their address and state."""
+    from backend.devnet import DevnetHolder
+
+    path = tmp_path / "chain.sqlite"
+    devnet = Devnet(2, store_path=path)
+    old_names = (contracts.TIPPING, contracts.CONTENT_REGISTRY, contracts.TRACK_NFT)
+    old = {name: devnet.deploy_contracts()[name] for name in old_names}
+    devnet.contracts = old  # as an older version recorded them
+    devnet.store.set_meta("contracts", old)
+    registry = contracts.deployed(contracts.CONTENT_REGISTRY, devnet.w3, old["content_registry"])
+    transact(devnet.w3, devnet.accounts[1], registry.functions.register(CID, META))
+    instance = devnet.instance_id
+    devnet.close()
+
+    holder = DevnetHolder(store_path=path)
+    holder._build()
+    reopened = holder.devnet
+    assert reopened is not None, holder.error
+    try:
+        assert reopened.instance_id == instance
+        assert set(reopened.contracts) == set(contracts.NAMES)
+        assert {n: reopened.contracts[n] for n in old_names} == old
+        registry = contracts.deployed(
+            contracts.CONTENT_REGISTRY, reopened.w3, old["content_registry"]
+        )
+        assert registry.functions.artist_of(CID).call() == reopened.accounts[1].address
+        market = contracts.deployed(
+            contracts.MARKETPLACE, reopened.w3, reopened.contracts[contracts.MARKETPLACE]
+        )
+        assert market.functions.nft().call() == old[contracts.TRACK_NFT]
+        assert market.functions.splits().call() == old[contracts.TIPPING]
+    finally:
+        reopened.close()
+    again = Devnet(2, store_path=path)  # and the new addresses were stored
+    try:
+        assert again.contracts == reopened.contracts and not again.missing_contracts()
+    finally:
+        again.close()
