@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.processes import end
 from harness.xserver import _wait_for
 
 NOTIFICATIONS = "org.freedesktop.Notifications"
@@ -43,16 +44,6 @@ class Bus:
     env: dict[str, str]  # os.environ with DBUS_SESSION_BUS_ADDRESS set to this bus
 
 
-def _stop(process: subprocess.Popen[bytes] | None) -> None:
-    if process is not None and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @contextmanager
 def private_bus(home: Path) -> Iterator[Bus]:
     """A session bus of our own, with no activatable services."""
@@ -74,7 +65,7 @@ def private_bus(home: Path) -> Iterator[Bus]:
             raise RuntimeError("dbus-daemon printed no address")
         yield Bus(address, {**os.environ, "DBUS_SESSION_BUS_ADDRESS": address})
     finally:
-        _stop(daemon)
+        end(daemon)
 
 
 def name_has_owner(bus: Bus, name: str = NOTIFICATIONS) -> bool:
@@ -96,7 +87,7 @@ class Dunst:
 
     def stop(self) -> None:
         """The server goes away (as when a desktop session's notification daemon dies)."""
-        _stop(self.process)
+        end(self.process)
 
     def press(self, action: str) -> None:
         """Open dunst's context menu on the notification shown; its menu picks `action`."""
@@ -141,7 +132,7 @@ def dunst(bus: Bus, display_env: dict[str, str], home: Path) -> Iterator[Dunst]:
             raise RuntimeError(f"dunst exited ({server.returncode})")
         yield Dunst(env, choice, server)
     finally:
-        _stop(server)
+        end(server)
 
 
 @dataclass(frozen=True)
@@ -230,7 +221,7 @@ class NotifyMonitor:
         return _PROBE in self.path.read_text(errors="replace")
 
     def __exit__(self, *exc: object) -> None:
-        _stop(self.process)
+        end(self.process)
 
     def calls(self) -> list[NotifyCall]:
         return parse_notify_calls(self.path.read_text(errors="replace"))

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from harness.processes import end
+
 
 def have_gnome_keyring() -> bool:
     return all(shutil.which(b) for b in ("dbus-run-session", "gnome-keyring-daemon"))
@@ -79,10 +81,4 @@ class SecretServiceSession:
 
     def stop(self) -> None:
         for process in (self.keyring, self.bus):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            end(process)

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.processes import end
+
 
 @dataclass
 class XServer:
@@ -84,9 +86,4 @@ def xvfb_with_tray(width: int = 1600, height: int = 900) -> Iterator[XServer]:
         yield XServer(display=display, env=env)
     finally:
         for process in (trayer, xvfb):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            end(process)
