@@ -11,6 +11,7 @@ box is rendered once per alert (RGBA, then converted to BT.601 limited-range YUV
 libav's yuv420p uses), so each frame costs one small blend.
 """
 
+import logging
 import threading
 import time
 from collections import deque
@@ -21,6 +22,8 @@ from pathlib import Path
 import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+log = logging.getLogger(__name__)
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 FADE_S = 0.3
@@ -168,6 +171,11 @@ class AlertOverlay:
                 title, body = self._queue.popleft()
                 self._current = _Box(*rgba_to_yuv420p(render_box(title, body, width)), now)
                 self.shown += 1
+                # the same shape as studio.logs.event (media does not import studio)
+                log.info(
+                    "overlay_shown",
+                    extra={"event": "overlay_shown", "title": title, "shown_at": time.time()},
+                )
             box = self._current
         if box is None:
             return None
