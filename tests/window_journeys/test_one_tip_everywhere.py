@@ -47,7 +47,7 @@ DURATION_S = 4.0
 # Three tips: an on-stream box that outlasts its turn falls behind by the third.
 TIPS = [
     (Decimal("0.5"), "thanks a lot"),
-    (Decimal("0.7"), "what a wonderful set tonight, thank you so much"),
+    (Decimal("0.7"), "what a wonderful set tonight https://example.org/photos/tonight"),
     (
         Decimal("0.9"),
         "please play the last song once more, and the one before it too "
