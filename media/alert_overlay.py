@@ -1,7 +1,9 @@
 """On-stream alerts: a box with a title and a message drawn into the live picture for a few
 seconds, like the alert boxes streamers use.
 
-`show(title, body)` may be called from any thread; alerts queue and play one after another.
+`show(title, body, duration_s)` may be called from any thread; alerts queue and play one after
+another, each for its own duration (the alert queue's, when it drives the box); `clear()` ends
+the box on screen and drops the waiting ones (the queue's Skip).
 The video thread calls `apply(frame)` (av.VideoFrame, yuv420p) or `blend_yuv420p(array)` on
 every picture: when an alert is on, its box is alpha-blended in (fading in and out); when
 none is, the frame is returned untouched.
@@ -11,6 +13,7 @@ box is rendered once per alert (RGBA, then converted to BT.601 limited-range YUV
 libav's yuv420p uses), so each frame costs one small blend.
 """
 
+import logging
 import threading
 import time
 from collections import deque
@@ -21,6 +24,8 @@ from pathlib import Path
 import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+log = logging.getLogger(__name__)
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 FADE_S = 0.3
@@ -131,6 +136,7 @@ class _Box:
     alpha: np.ndarray  # full-size alpha
     alpha_half: np.ndarray
     started: float
+    duration_s: float
 
 
 class AlertOverlay:
@@ -143,16 +149,22 @@ class AlertOverlay:
         self.duration_s = duration_s
         self.margin = margin
         self.clock = clock
-        self._queue: deque[tuple[str, str]] = deque(maxlen=MAX_QUEUE)
+        self._queue: deque[tuple[str, str, float]] = deque(maxlen=MAX_QUEUE)
         self._lock = threading.Lock()
         self._current: _Box | None = None
         self._width: int | None = None
         self.shown = 0
 
-    def show(self, title: str, body: str = "") -> None:
-        """Queue an alert (plain text). Thread-safe."""
+    def show(self, title: str, body: str = "", duration_s: float | None = None) -> None:
+        """Queue an alert (plain text) for `duration_s` (default: the overlay's). Thread-safe."""
         with self._lock:
-            self._queue.append((title, body))
+            self._queue.append((title, body, duration_s or self.duration_s))
+
+    def clear(self) -> None:
+        """End the alert on screen now and drop the waiting ones. Thread-safe."""
+        with self._lock:
+            self._current = None
+            self._queue.clear()
 
     @property
     def active(self) -> bool:
@@ -162,17 +174,24 @@ class AlertOverlay:
     def _box_for(self, width: int, now: float) -> tuple[_Box, float] | None:
         """The box on screen now and its opacity (0..1), starting the next alert when due."""
         with self._lock:
-            if self._current is not None and now - self._current.started >= self.duration_s:
+            current = self._current
+            if current is not None and now - current.started >= current.duration_s:
                 self._current = None
             if self._current is None and self._queue:
-                title, body = self._queue.popleft()
-                self._current = _Box(*rgba_to_yuv420p(render_box(title, body, width)), now)
+                title, body, duration_s = self._queue.popleft()
+                planes = rgba_to_yuv420p(render_box(title, body, width))
+                self._current = _Box(*planes, now, duration_s)
                 self.shown += 1
+                # the same shape as studio.logs.event (media does not import studio)
+                log.info(
+                    "overlay_shown",
+                    extra={"event": "overlay_shown", "title": title, "shown_at": time.time()},
+                )
             box = self._current
         if box is None:
             return None
         age = now - box.started
-        opacity = min(1.0, age / FADE_S, (self.duration_s - age) / FADE_S)
+        opacity = min(1.0, age / FADE_S, (box.duration_s - age) / FADE_S)
         return box, max(0.0, opacity)
 
     def blend_yuv420p(self, array: np.ndarray, width: int, height: int) -> bool:

@@ -2,12 +2,12 @@
 
 The live session owns the `media.alert_overlay.AlertOverlay` (its video thread applies it to
 every picture); this link feeds it while `enabled` (the artist's option): from the alert queue
-as each alert plays (the queue's rules: tier text, message minimum, blocked words), or straight
-from `TipAlerts` when given no queue.
+as each alert plays (the queue's rules: tier text, message minimum, blocked words, duration;
+Skip ends the box too), or straight from `TipAlerts` when given no queue.
 """
 
 from media.alert_overlay import AlertOverlay
-from studio.tips.alert_queue import AlertQueue, QueuedAlert
+from studio.tips.alert_queue import SKIPPED, AlertQueue, QueuedAlert
 from studio.tips.alerts import TipAlert, TipAlerts
 from studio.tips.format import FEED_MESSAGE_CHARS, clean_text, truncate
 
@@ -32,16 +32,25 @@ class TipOverlayLink:
     ) -> None:
         self.overlay = overlay
         self.enabled = enabled
-        self._signal = source.played if isinstance(source, AlertQueue) else source.alerted
+        self._queue = source if isinstance(source, AlertQueue) else None
+        self._signal = source.played if self._queue is not None else source.alerted
         self._signal.connect(self._on_alert)
+        if self._queue is not None:
+            self._queue.finished.connect(self._on_finished)
 
     def _on_alert(self, alert: TipAlert | QueuedAlert) -> None:
         if not self.enabled:
             return
         if isinstance(alert, QueuedAlert):
-            self.overlay.show(*queued_overlay_text(alert))
+            self.overlay.show(*queued_overlay_text(alert), alert.duration_s)
         else:
             self.overlay.show(*overlay_text(alert))
 
+    def _on_finished(self, _alert: QueuedAlert, how: str) -> None:
+        if how == SKIPPED:
+            self.overlay.clear()
+
     def close(self) -> None:
         self._signal.disconnect(self._on_alert)
+        if self._queue is not None:
+            self._queue.finished.disconnect(self._on_finished)

@@ -17,6 +17,7 @@ The revenue summary is refreshed after every new or changed tip (at most every
 import asyncio
 import contextlib
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from web3 import AsyncHTTPProvider, AsyncWeb3, WebSocketProvider
 
 from chain import contracts
 from chain.networks import Network
+from studio.logs import event
 from studio.tips.alert_queue import QUEUE_DB, SKIPPED, AlertQueue, QueuedAlert
 from studio.tips.alert_rules import AlertRules
 from studio.tips.alerts import PriceSource, TipAlerts
@@ -121,7 +123,8 @@ class TipService:
         self.speaker.voice = rules.tts.voice
 
     def _speak(self, alert: QueuedAlert) -> None:
-        if alert.speech and not alert.muted:
+        if alert.speech and not alert.muted and self.speaker.enabled:
+            event(log, "alert_spoken", id=alert.id, key=alert.key, spoken_at=time.time())
             self._track(asyncio.ensure_future(self.speaker.say(alert.speech)))
 
     def _stop_speaking(self, _alert: QueuedAlert, how: str) -> None:

@@ -104,7 +104,37 @@ def test_tip_alerts_reach_the_overlay_only_while_enabled(tmp_path) -> None:
     link.enabled = True
     alerts.on_chain_tip(tip(2, "<b>on stream</b>\u202e"))
     assert list(overlay._queue) == [
-        ("0x3c3c…3c3c tipped 0.000000000000000001 tCORE2", "<b>on stream</b>")
+        ("0x3c3c…3c3c tipped 0.000000000000000001 tCORE2", "<b>on stream</b>", 6.0)
     ]
     link.close()
     store.close()
+
+
+def test_the_queue_sets_how_long_a_box_plays_and_skip_ends_it(tmp_path) -> None:
+    from studio.tips.alert_queue import DONE, SKIPPED, AlertQueue
+    from studio.tips.alert_rules import AlertLook, AlertRules
+    from studio.tips.overlay import TipOverlayLink
+
+    queue = AlertQueue(tmp_path / "q.sqlite3", AlertRules(default_look=AlertLook(duration_s=2)))
+    clock = Clock()
+    overlay = AlertOverlay(duration_s=6.0, clock=clock)
+    link = TipOverlayLink(queue, overlay)
+    first = queue.offer_event("follower", "a", "fan a follows you")
+    second = queue.offer_event("follower", "b", "fan b follows you")
+    assert first and second
+    queue.played.emit(first)  # what the queue's player does as the alert's turn comes
+    overlay.apply(black_frame())  # the next picture starts the box
+    clock.now += 1.0
+    assert luma(overlay.apply(black_frame())).max() > 200
+    clock.now += 1.05  # the queue's 2 s, not the overlay's own 6 s
+    queue.finished.emit(first, DONE)
+    overlay.apply(black_frame())
+    assert not overlay.active
+    queue.played.emit(second)
+    overlay.apply(black_frame())
+    clock.now += 1.0
+    assert luma(overlay.apply(black_frame())).max() > 200
+    queue.finished.emit(second, SKIPPED)  # Skip ends the box on stream at once
+    assert not overlay.active and (luma(overlay.apply(black_frame())) == 16).all()
+    link.close()
+    queue.close()

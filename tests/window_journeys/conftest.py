@@ -76,16 +76,20 @@ def vault(secret_service: SecretServiceSession, request: pytest.FixtureRequest, 
 
 
 @contextlib.asynccontextmanager
-async def open_desk(home: Path) -> AsyncIterator[Desk]:
+async def open_desk(home: Path, values: dict[str, Any] | None = None) -> AsyncIterator[Desk]:
     """What `widgets.app.run_gui` builds, minus the tray: started, services up, panels in;
-    on exit the studio stops (its show, queue, backend) before the window closes."""
+    on exit the studio stops (its show, queue, backend) before the window closes. `values`:
+    settings sections set before the studio starts (as a settings.toml would hold them)."""
     from widgets.journeys import Journeys
     from widgets.main_window import MainWindow
     from widgets.theme import apply_dark_theme
 
     apply_dark_theme(QApplication.instance())  # as run_gui does: screenshots show the real look
     home.mkdir()
-    studio = Studio(LOCAL, Settings(home / "settings.toml"), home / "data", home / "logs")
+    settings = Settings(home / "settings.toml")
+    for name, value in (values or {}).items():
+        settings.set(name, value)
+    studio = Studio(LOCAL, settings, home / "data", home / "logs")
     window = MainWindow(studio)
     window.show()
     journeys = Journeys(window, None, studio)
@@ -102,18 +106,17 @@ async def open_desk(home: Path) -> AsyncIterator[Desk]:
 
 
 Scenario = Callable[[Desk], Coroutine[Any, Any, None]]
+OnDesk = Callable[..., None]  # on_desk(scenario, settings=None)
 
 
 @pytest.fixture
-def on_desk(
-    qasync_loop: asyncio.AbstractEventLoop, vault, tmp_path: Path
-) -> Callable[[Scenario], None]:  # type: ignore[no-untyped-def]
+def on_desk(qasync_loop: asyncio.AbstractEventLoop, vault, tmp_path: Path) -> OnDesk:  # type: ignore[no-untyped-def]
     """Run `scenario(desk)` on the module's qasync loop, the whole studio's life inside it:
     nothing of the studio is left to run when pytest-qt processes events between phases."""
 
-    def on_desk(scenario: Scenario) -> None:
+    def on_desk(scenario: Scenario, settings: dict[str, Any] | None = None) -> None:
         async def whole() -> None:
-            async with open_desk(tmp_path / "desk") as desk:
+            async with open_desk(tmp_path / "desk", settings) as desk:
                 await scenario(desk)
 
         qasync_loop.run_until_complete(asyncio.wait_for(whole(), 300))

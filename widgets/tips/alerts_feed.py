@@ -6,6 +6,7 @@ otherwise guess about, is explicit HTML with the message escaped).
 """
 
 import html
+import logging
 import time
 
 from PySide6.QtCore import Qt
@@ -19,8 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.logs import event
 from studio.tips.alerts import TipAlert
 from studio.tips.format import truncate
+
+log = logging.getLogger(__name__)
 
 KEY_ROLE = Qt.ItemDataRole.UserRole
 TOOLTIP_CHARS = 2000
@@ -75,12 +79,24 @@ class AlertsFeed(QWidget):
     def load(self, history: list[TipAlert]) -> None:
         """Fill from history (oldest first), as at startup."""
         for alert in history:
-            self.add(alert)
+            self._add(alert)
 
     def add(self, alert: TipAlert) -> None:
+        """A tip as it lands; logs a `feed_entry` event when it is new to the feed."""
+        if self._add(alert):
+            record = alert.record
+            event(
+                log,
+                "feed_entry",
+                tx_hash=record.tx_hash,
+                log_index=record.log_index,
+                shown_at=time.time(),
+            )
+
+    def _add(self, alert: TipAlert) -> bool:
         if alert.key in self._alerts:
             self.update_alert(alert)
-            return
+            return False
         self._alerts[alert.key] = alert
         item = QListWidgetItem()
         item.setData(KEY_ROLE, alert.key)
@@ -90,6 +106,7 @@ class AlertsFeed(QWidget):
             old = self.list.takeItem(self.list.count() - 1)
             self._alerts.pop(tuple(old.data(KEY_ROLE)), None)
         self._refresh_empty()
+        return True
 
     def update_alert(self, alert: TipAlert) -> None:
         """A shown tip changed (confirmed, dropped, a name learned)."""
