@@ -329,11 +329,13 @@ class TxManager:
         if record.status in (txstore.MINED, txstore.FAILED):
             return self._settled_outcome(record)
         siblings = self.store.with_nonce(self.chain_id, record.sender, record.nonce)
+        # The nonce first, then the receipts: a block mined between the two reads is then
+        # seen with its receipt, never taken for another transaction having used the nonce.
+        node_nonce = self._call(self.w3.eth.get_transaction_count, record.sender, "latest")
         for candidate in siblings:
             receipt = self._receipt(candidate.hash)
             if receipt is not None:
                 return self._settle(record.sender, record.nonce, candidate, receipt, tx_hash)
-        node_nonce = self._call(self.w3.eth.get_transaction_count, record.sender, "latest")
         if node_nonce > record.nonce:
             # another transaction (not ours, or a record we lost) used this nonce
             for candidate in siblings:

@@ -165,7 +165,7 @@ async def test_a_dropped_registration_is_retried_once_and_registered_once(
     asked: list[str] = []
     submitted: list[str] = []
 
-    async def confirm(prepared) -> bool:
+    async def confirm(prepared, tracks=None) -> bool:  # type: ignore[no-untyped-def]
         asked.append(prepared.description)
         miner.dropping = len(asked) == 1  # the node loses the first one, keeps the retry
         return True
