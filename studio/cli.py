@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--keep", type=float, default=0.0, help="seconds to keep running first")
     add_live_parser(sub)
     add_publish_parser(sub)
+    # Listed for --help only: widgets.main hands `backend ...` to backend.cli before parsing.
+    sub.add_parser("backend", help="run the backend (the options of harmonie-backend)")
     return parser
 
 
