@@ -9,7 +9,6 @@ resident memory of the studio with its backend, the whole process tree, a second
 """
 
 import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -22,9 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import report, tree_rss_mb  # noqa: E402
+from bench.common import display_env, report, tree_rss_mb  # noqa: E402
 from harness.studio_process import log_path, wait_for_event  # noqa: E402
-from harness.xserver import xvfb_with_tray  # noqa: E402
 
 RUNS = 5
 INSTALLED = Path("/usr/bin/harmonie-studio")
@@ -81,13 +79,8 @@ def main() -> None:
     studio = frozen_studio()
     size_mb, measured = package_mb()
     with ExitStack() as stack:
-        if shutil.which("Xvfb") and shutil.which("trayer"):
-            display_env = stack.enter_context(xvfb_with_tray()).env
-            platform = "xcb (Xvfb)"
-        else:
-            display_env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-            platform = "offscreen"
-        runs = [one_run(studio, display_env) for _ in range(RUNS)]
+        display, platform = display_env(stack)
+        runs = [one_run(studio, display) for _ in range(RUNS)]
     report(
         {
             "package_mb": round(size_mb, 1),
