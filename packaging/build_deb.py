@@ -175,7 +175,7 @@ def build(bundle: Path, out: Path) -> tuple[Path, Path]:
             control(version, arch, shlib_depends(bundle), installed_size_kib(tree))
         )
         subprocess.run(
-            ["dpkg-deb", "--root-owner-group", "-Zxz", "-z6", "--build", str(tree), str(deb)],
+            ["dpkg-deb", "--root-owner-group", "-Zxz", "-z3", "--build", str(tree), str(deb)],
             check=True,
             stdout=subprocess.DEVNULL,
         )
