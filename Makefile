@@ -31,7 +31,7 @@ $(PACKAGE_STAMP): $(STAMP)
 	touch $@
 
 # Installs the .deb on this machine (apt-get, root), drives the installed studio, purges it.
-# Apart from `make test` (the build alone takes minutes); .ci/run calls both.
+# Apart from `make test` (the build alone takes minutes); not yet in .ci/run (see its log).
 test-package: system-deps $(STAMP)
 	ls dist/*.deb >/dev/null 2>&1 || $(MAKE) package
 	$(BIN)/python -m pytest -p no:cacheprovider -rs tests/package/install_check.py
