@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_DEPS := $(shell grep -v '^\#' packaging/debian-test-deps.txt)
 
-.PHONY: run test lint format system-deps venv node clean bench
+.PHONY: run test lint format system-deps venv node clean bench package test-package
 
 run: $(STAMP)
 	$(BIN)/harmonie-studio --profile local
@@ -17,6 +17,24 @@ test: system-deps $(STAMP) node_modules/.installed
 	bash tests/run.sh
 
 venv: $(STAMP)
+
+# The artist's install: a PyInstaller one-folder build (dist/harmonie-studio/), the .deb and
+# a .tar.gz of the folder (packaging/build_deb.py). No network past the venv.
+PACKAGE_STAMP := $(VENV)/.package-installed
+package: system-deps $(PACKAGE_STAMP)
+	$(BIN)/python -m PyInstaller --noconfirm --log-level WARN --workpath build/pyinstaller \
+	  --distpath dist packaging/harmonie-studio.spec
+	$(BIN)/python packaging/build_deb.py
+
+$(PACKAGE_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,package]'
+	touch $@
+
+# Installs the .deb on this machine (apt-get, root), drives the installed studio, purges it.
+# Apart from `make test` (the build alone takes minutes); not yet in .ci/run (see its log).
+test-package: system-deps $(STAMP)
+	ls dist/*.deb >/dev/null 2>&1 || $(MAKE) package
+	$(BIN)/python -m pytest -p no:cacheprovider -rs tests/package/install_check.py
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -61,4 +79,4 @@ bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b; done
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache
+	rm -rf $(VENV) node_modules .pytest_cache build dist

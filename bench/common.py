@@ -9,6 +9,7 @@ import json
 import math
 import os
 from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +80,15 @@ def report(result: dict[str, Any]) -> None:
     """Print the bench's closing line: its figures plus the load it ran under."""
     result = {**result, "load_avg": load_average(), "cpus": os.cpu_count()}
     print(json.dumps(result), flush=True)
+
+
+def display_env(stack: ExitStack) -> tuple[dict[str, str], str]:
+    """An X display for a window bench (Xvfb with a tray host, entered on `stack`) when they
+    are installed, else Qt's offscreen platform; and its name for the report."""
+    import shutil
+
+    if shutil.which("Xvfb") and shutil.which("trayer"):
+        from harness.xserver import xvfb_with_tray
+
+        return stack.enter_context(xvfb_with_tray()).env, "xcb (Xvfb)"
+    return {**os.environ, "QT_QPA_PLATFORM": "offscreen"}, "offscreen"

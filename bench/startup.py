@@ -8,7 +8,6 @@ Uses Xvfb when it is installed (a real X window), the offscreen platform otherwi
 """
 
 import os
-import shutil
 import signal
 import statistics
 import sys
@@ -20,13 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import report, rss_mb, tree_rss_mb  # noqa: E402
+from bench.common import display_env, report, rss_mb, tree_rss_mb  # noqa: E402
 from harness.studio_process import (  # noqa: E402
     log_path,
     start_studio,
     wait_for_event,
 )
-from harness.xserver import xvfb_with_tray  # noqa: E402
 
 RUNS = 5
 
@@ -52,13 +50,8 @@ def one_run(display_env: dict[str, str]) -> tuple[float, float, float]:
 
 def main() -> None:
     with ExitStack() as stack:
-        if shutil.which("Xvfb") and shutil.which("trayer"):
-            display_env = stack.enter_context(xvfb_with_tray()).env
-            platform = "xcb (Xvfb)"
-        else:
-            display_env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-            platform = "offscreen"
-        runs = [one_run(display_env) for _ in range(RUNS)]
+        display, platform = display_env(stack)
+        runs = [one_run(display) for _ in range(RUNS)]
     result = {
         "startup_ms_median": round(statistics.median(r[0] for r in runs), 1),
         "rss_mb": round(statistics.median(r[1] for r in runs), 1),

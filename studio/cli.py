@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_live_parser(sub)
     add_publish_parser(sub)
     add_settings_parser(sub)
+    # Listed for --help only: widgets.main hands `backend ...` to backend.cli before parsing.
+    sub.add_parser("backend", help="run the backend (the options of harmonie-backend)")
     return parser
 
 

@@ -1,4 +1,7 @@
-"""The `local` profile's backend: `harmonie-backend` as a child process on 127.0.0.1.
+"""The `local` profile's backend: `harmonie-studio backend` as a child process on 127.0.0.1.
+
+A child process, not a thread of the studio: a crash or a blocking call in the backend
+cannot take the window down, and the backend's event loop never competes with Qt's.
 
 The backend ends with the process that started it, however that one ends: it watches the
 pipe on its standard input (backend.lifeline), which the kernel closes when we die. One
@@ -36,6 +39,14 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def backend_command() -> list[str]:
+    """How to run `harmonie-studio backend`: from the frozen app its own executable, from a
+    checkout the same entry point through this interpreter. One path for both."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "backend"]
+    return [sys.executable, "-m", "widgets.main", "backend"]
 
 
 def _still_starting(response: httpx.Response) -> bool:
@@ -143,9 +154,7 @@ class LocalBackend:
     async def _start_once(self, port: int) -> str:
         self.port = port
         cmd = [
-            sys.executable,
-            "-m",
-            "backend",
+            *backend_command(),
             "--host",
             self.host,
             "--port",

@@ -23,6 +23,14 @@ def test_version_and_help():
     assert helptext.returncode == 0 and "--profile" in helptext.stdout
 
 
+def test_backend_subcommand_is_the_backend_command_line():
+    result = run([*studio_command(), "backend", "--version"])
+    assert result.returncode == 0 and result.stdout.startswith("harmonie-backend ")
+    bad = run([*studio_command(), "backend", "--port", "nope"])
+    assert bad.returncode == 2 and "invalid int value" in bad.stderr
+    assert "backend" in run([*studio_command(), "--help"]).stdout
+
+
 def test_unknown_profile_exits_non_zero_with_a_message():
     result = run([*studio_command(), "--profile", "stage", "status"])
     assert result.returncode == 2

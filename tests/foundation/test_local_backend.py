@@ -37,6 +37,22 @@ async def test_starts_answers_health_and_stops(tmp_path):
     assert process is not None and process.poll() is not None
 
 
+async def test_runs_as_the_studio_entry_point_backend_subcommand_without_qt(tmp_path):
+    """The frozen app has no `python -m backend`: the studio starts `harmonie-studio backend`
+    (here the same entry point through this interpreter), and that process loads no Qt."""
+    backend = LocalBackend(tmp_path / "data", tmp_path / "log")
+    await backend.start()
+    try:
+        assert backend.process is not None
+        pid = backend.process.pid
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert cmdline[1:4] == [b"-m", b"widgets.main", b"backend"]
+        maps = Path(f"/proc/{pid}/maps").read_text()
+        assert "libQt6" not in maps and "PySide6" not in maps
+    finally:
+        await backend.stop()
+
+
 async def test_a_backend_that_cannot_start_gives_a_clear_error(tmp_path, monkeypatch):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
