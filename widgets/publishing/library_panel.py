@@ -51,10 +51,12 @@ STATE_LABELS = {
     State.WAITING: "Waiting",
     State.LISTED: "Listed",
     State.FAILED: "Failed",
+    State.PREVIOUS_CHAIN: "On a previous local chain",
 }
+STOPPED = (State.FAILED, State.WAITING, State.PREVIOUS_CHAIN)
 NO_TRACK_SELECTED = "Select a track in the list first."
 NO_PUBLISHED_SELECTED = "Select one of your published tracks first."
-RETRY_WHY = "Only a failed or waiting track can be tried again."
+RETRY_WHY = "Only a failed or waiting track, or one on a previous chain, can be tried again."
 REMOVE_WHY = "This track is being registered on chain; wait for it to finish."
 UNLOCK_WHY = (
     "Your tracks are on IPFS and wait for your wallet: unlock it to register them on chain."
@@ -272,7 +274,7 @@ class LibraryPanel(QWidget):
         # A stopped row says why in words (elided to the column, whole in the tooltip): a
         # sentence drawn inside a progress bar spilled over the rows below it. Its bar is
         # taken out, not hidden: the view shows its item widgets again at each layout.
-        stopped = track.state in (State.FAILED, State.WAITING)
+        stopped = track.state in STOPPED
         bar = self._bars.get(track.id)
         if stopped and bar is not None:
             self.queue_view.removeItemWidget(item, 2)
@@ -337,11 +339,15 @@ class LibraryPanel(QWidget):
 
     def _render_queue_buttons(self, track: QueuedTrack | None) -> None:
         """Retry and Remove do something only for a selected track in some states."""
-        can_retry = track is not None and track.state in (State.FAILED, State.WAITING)
+        can_retry = track is not None and track.state in STOPPED
         can_remove = track is not None and track.state is not State.REGISTERING
+        again = track is not None and track.state is State.PREVIOUS_CHAIN
+        self.retry_button.setText("Register again" if again else "Retry")
         self.retry_button.setEnabled(can_retry)
         self.retry_button.setToolTip(
-            "Try this track again." if can_retry else NO_TRACK_SELECTED if track is None
+            "Register this track on the current chain." if again
+            else "Try this track again." if can_retry
+            else NO_TRACK_SELECTED if track is None
             else RETRY_WHY
         )  # fmt: skip
         self.remove_button.setEnabled(can_remove)
