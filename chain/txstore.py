@@ -143,6 +143,10 @@ class TxStore:
     ) -> None:
         now = time.time()
         with self._lock:
+            # the same signed bytes sent again on a new chain (same nonce there): now its own
+            self._db.execute(
+                "DELETE FROM txs WHERE hash = ? AND status = ?", (tx_hash, PREVIOUS_CHAIN)
+            )
             self._db.execute(
                 "INSERT OR IGNORE INTO txs (hash, chain_id, sender, nonce, raw, fields, kind,"
                 " description, status, broadcast, replaces, created, updated, sent_block,"

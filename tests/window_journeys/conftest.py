@@ -84,7 +84,7 @@ async def open_desk(home: Path) -> AsyncIterator[Desk]:
     from widgets.theme import apply_dark_theme
 
     apply_dark_theme(QApplication.instance())  # as run_gui does: screenshots show the real look
-    home.mkdir()
+    home.mkdir(exist_ok=True)  # opened again: the same home, as after a restart
     studio = Studio(LOCAL, Settings(home / "settings.toml"), home / "data", home / "logs")
     window = MainWindow(studio)
     window.show()
