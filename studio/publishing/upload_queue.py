@@ -276,7 +276,7 @@ class UploadQueue:
         return [_track(r) for r in rows]
 
     def overall_progress(self) -> float:
-        tracks = [t for t in self.all() if t.state is not State.FAILED]
+        tracks = [t for t in self.all() if t.state not in (State.FAILED, State.PREVIOUS_CHAIN)]
         if not tracks:
             return 1.0
         total = sum(max(t.size, 1) for t in tracks)

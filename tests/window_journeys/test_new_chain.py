@@ -97,6 +97,9 @@ def test_a_deleted_local_chain_is_noticed_once_and_tracks_register_again(
             panel.queue_view.setCurrentItem(row)
             assert panel.retry_button.text() == "Register again"
             assert panel.retry_button.isEnabled()
+            assert panel.overall.text() == "1 on a previous chain"
+            button = panel.retry_button
+            await wait_until(lambda: button.width() >= button.sizeHint().width(), 10, "layout")
             panel.grab().save(str(artifacts_dir / "window-library-previous-chain.png"))
             panel.retry_button.click()
             await register_when_asked(desk, title)

@@ -300,15 +300,21 @@ class LibraryPanel(QWidget):
         """The bar counts failed tracks apart: "All tracks: 100%" must not hide two failures."""
         tracks = self.service.tracks()
         failed = [t for t in tracks if t.state is State.FAILED]
-        self.overall.setValue(0 if failed and len(failed) == len(tracks) else
+        previous = [t for t in tracks if t.state is State.PREVIOUS_CHAIN]
+        stopped = failed + previous
+        said = " · ".join(
+            [f"{len(failed)} failed"] * bool(failed)
+            + [f"{len(previous)} on a previous chain"] * bool(previous)
+        )
+        self.overall.setValue(0 if stopped and len(stopped) == len(tracks) else
                               int(self.service.overall_progress() * 1000))  # fmt: skip
-        if not failed:
+        if not stopped:
             self.overall.setFormat("All tracks: %p%" if tracks else "No tracks yet")
-        elif len(failed) == len(tracks):
-            self.overall.setFormat(f"{len(failed)} failed")
+        elif len(stopped) == len(tracks):
+            self.overall.setFormat(said)
         else:
-            self.overall.setFormat(f"Other tracks: %p% · {len(failed)} failed")
-        self.overall.setToolTip("\n".join(f"{t.title}: {t.detail}" for t in failed))
+            self.overall.setFormat(f"Other tracks: %p% · {said}")
+        self.overall.setToolTip("\n".join(f"{t.title}: {t.detail}" for t in stopped))
 
     def _forget(self, track_id: int) -> None:
         item = self._items.pop(track_id, None)
