@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from chain.cursor_store import same_chain
+from chain.sqlite_tx import immediate
 
 PENDING, MINED, FAILED, REPLACED, REJECTED = "pending", "mined", "failed", "replaced", "rejected"
 DROPPED = "dropped"  # the node lost it (or never had it): its nonce is free again
@@ -112,18 +113,17 @@ class TxStore:
                         "UPDATE chains SET instance = ? WHERE chain_id = ?", (instance, chain_id)
                     )
                 return None
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
-                "INSERT OR REPLACE INTO chains (chain_id, genesis, instance) VALUES (?, ?, ?)",
-                (chain_id, genesis.lower(), instance.lower() if instance else None),
-            )
-            marked = 0
-            if row is not None:
-                marked = self._db.execute(
-                    "UPDATE txs SET status = ?, updated = ? WHERE chain_id = ? AND status != ?",
-                    (PREVIOUS_CHAIN, time.time(), chain_id, PREVIOUS_CHAIN),
-                ).rowcount
-            self._db.execute("COMMIT")
+            with immediate(self._db) as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO chains (chain_id, genesis, instance) VALUES (?, ?, ?)",
+                    (chain_id, genesis.lower(), instance.lower() if instance else None),
+                )
+                marked = 0
+                if row is not None:
+                    marked = db.execute(
+                        "UPDATE txs SET status = ?, updated = ? WHERE chain_id = ? AND status != ?",
+                        (PREVIOUS_CHAIN, time.time(), chain_id, PREVIOUS_CHAIN),
+                    ).rowcount
         return None if row is None else marked
 
     def add(

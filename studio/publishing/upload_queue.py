@@ -13,13 +13,13 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from chain.cursor_store import same_chain
+from chain.sqlite_tx import immediate
 from media.probe import check_accepted
 from studio.signals import Signal
 
@@ -243,7 +243,7 @@ class UploadQueue:
             assert track is not None
             self.changed.emit(track)
             return track
-        if existing.state is not State.FAILED:
+        if existing.state not in (State.FAILED, State.PREVIOUS_CHAIN):  # else: publish again
             return existing
         if file_signature(path) != (existing.size, existing.mtime_ns):
             return self.requeue(existing.id, "")
@@ -409,7 +409,7 @@ class UploadQueue:
             if instance and known is not None and not known[1]:
                 self._db.execute("UPDATE queue_chain SET instance = ?", (instance,))
             return []
-        with self._transaction() as db:
+        with immediate(self._db) as db:
             # registrations made before chains were recorded were on the chain known then
             stamp = known or (genesis, instance)
             db.execute(
@@ -443,16 +443,6 @@ class UploadQueue:
         for track in moved:
             self.changed.emit(track)
         return moved
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
 
 def _track(row: sqlite3.Row) -> QueuedTrack:
