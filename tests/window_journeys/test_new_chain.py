@@ -91,6 +91,10 @@ def test_a_deleted_local_chain_is_noticed_once_and_tracks_register_again(
             old_tx = studio.wallet.txs.store.get(first["tx"])
             assert old_tx.status == PREVIOUS_CHAIN
             assert all(r.status != MINED for r in studio.wallet.recent())
+            history = desk.journeys.wallet_panel.history
+            await wait_until(lambda: history.rowCount() > 0, 10, "the wallet's history")
+            shown = {history.item(i, 0).text() for i in range(history.rowCount())}
+            assert shown == {"⌀ on a previous local chain"}, shown
             registry = studio.wallet.contract(contracts.CONTENT_REGISTRY)
             assert int(registry.functions.artist_of(track.cid).call(), 16) == 0, "not on it"
             desk.window.tabs.setCurrentWidget(panel)
