@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import ClientResponseError
-from web3 import AsyncWeb3
+from web3 import AsyncWeb3, Web3
 from web3.exceptions import Web3Exception
 from web3.types import RPCEndpoint
 
@@ -48,5 +48,25 @@ async def raw_result(w3: AsyncWeb3, method: str) -> Any:
     try:
         response = await w3.provider.make_request(RPCEndpoint(method), [])
     except (ClientResponseError, Web3Exception):  # e.g. a gateway's HTTP 4xx for it
+        return None
+    return response.get("result") if isinstance(response, dict) else None
+
+
+def chain_identity(w3: Web3) -> tuple[str, str | None]:
+    """(genesis hash, instance id or None) of the chain behind a blocking `w3`: what tells a
+    local devnet started afresh (same chain id, same contract addresses) from the one before."""
+    genesis = w3.eth.get_block(0)["hash"].to_0x_hex().lower()
+    version = _sync_result(w3, "web3_clientVersion")
+    client = version.split("/")[0].strip().lower() if isinstance(version, str) else ""
+    method = METADATA_METHOD_BY_CLIENT.get(client)
+    result = _sync_result(w3, method) if method else None
+    instance = result.get("instanceId") if isinstance(result, dict) else None
+    return genesis, instance.lower() if isinstance(instance, str) and instance else None
+
+
+def _sync_result(w3: Web3, method: str) -> Any:
+    try:
+        response = w3.provider.make_request(RPCEndpoint(method), [])
+    except Web3Exception:
         return None
     return response.get("result") if isinstance(response, dict) else None

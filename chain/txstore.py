@@ -18,8 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chain.cursor_store import same_chain
+from chain.sqlite_tx import immediate
+
 PENDING, MINED, FAILED, REPLACED, REJECTED = "pending", "mined", "failed", "replaced", "rejected"
 DROPPED = "dropped"  # the node lost it (or never had it): its nonce is free again
+# sent on a chain that is gone (a local devnet deleted): nothing about it holds on the new one
+PREVIOUS_CHAIN = "previous chain"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS txs (
@@ -43,6 +48,11 @@ CREATE TABLE IF NOT EXISTS txs (
     missing_since INTEGER
 );
 CREATE INDEX IF NOT EXISTS txs_sender ON txs (chain_id, sender, nonce);
+CREATE TABLE IF NOT EXISTS chains (
+    chain_id INTEGER PRIMARY KEY,
+    genesis TEXT NOT NULL,
+    instance TEXT
+);
 """
 # Columns added after the first release: ALTER TABLE adds them to an older store.
 _ADDED_COLUMNS = {"sent_block": "INTEGER", "sent_block_hash": "TEXT", "missing_since": "INTEGER"}
@@ -88,6 +98,34 @@ class TxStore:
         with self._lock:
             self._db.close()
 
+    def adopt_chain(self, chain_id: int, genesis: str, instance: str | None) -> int | None:
+        """Record the chain now behind `chain_id`. When it is another chain than the one
+        recorded (chain.cursor_store.same_chain), every transaction kept for `chain_id` is
+        marked PREVIOUS_CHAIN (none reads "mined" or stays pending on the new chain) and
+        their number is returned; None when the chain is the recorded one or the first."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT genesis, instance FROM chains WHERE chain_id = ?", (chain_id,)
+            ).fetchone()
+            if same_chain(row, genesis, instance):
+                if instance and not row[1]:
+                    self._db.execute(
+                        "UPDATE chains SET instance = ? WHERE chain_id = ?", (instance, chain_id)
+                    )
+                return None
+            with immediate(self._db) as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO chains (chain_id, genesis, instance) VALUES (?, ?, ?)",
+                    (chain_id, genesis.lower(), instance.lower() if instance else None),
+                )
+                marked = 0
+                if row is not None:
+                    marked = db.execute(
+                        "UPDATE txs SET status = ?, updated = ? WHERE chain_id = ? AND status != ?",
+                        (PREVIOUS_CHAIN, time.time(), chain_id, PREVIOUS_CHAIN),
+                    ).rowcount
+        return None if row is None else marked
+
     def add(
         self,
         *,
@@ -105,6 +143,10 @@ class TxStore:
     ) -> None:
         now = time.time()
         with self._lock:
+            # the same signed bytes sent again on a new chain (same nonce there): now its own
+            self._db.execute(
+                "DELETE FROM txs WHERE hash = ? AND status = ?", (tx_hash, PREVIOUS_CHAIN)
+            )
             self._db.execute(
                 "INSERT OR IGNORE INTO txs (hash, chain_id, sender, nonce, raw, fields, kind,"
                 " description, status, broadcast, replaces, created, updated, sent_block,"

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from studio.social.chat_room import ChatRoom
     from studio.social.stream_announcer import StreamAnnouncer
     from studio.tips.service import TipService
-    from studio.wallet.session import WalletSession
+    from studio.wallet.session import ChainSeen, WalletSession
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ class StudioStatus:
     backend_detail: str = ""
     chain: str = ""
     chain_state: str = "unknown"
+    # said once, when the chain is not the one this studio knew (a local devnet deleted)
+    chain_notice: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return dict(vars(self))
@@ -181,6 +183,7 @@ class Studio:
         await self.start_wallet()
         # After the wallet: the service follows its changes (an unlock resumes waiting tracks).
         self.publish = publish_service_for(self)
+        self._on_chain_seen()
         if self.wallet is not None:
             await self._watch_tips()
         self._announce_shows()
@@ -247,6 +250,28 @@ class Studio:
             )
             self.backend_client.after_sign_in = self._ensure_artist_profile
         wallet.changed.connect(self._on_wallet_changed)
+        wallet.chain_seen.connect(self._on_chain_seen)
+
+    def _on_chain_seen(self, seen: "ChainSeen | None" = None) -> None:
+        """The wallet connected to a chain. When it is not the chain this studio knew (a
+        local devnet deleted or reset), tracks registered on the old one are marked so, to
+        be registered again, and the studio says it (once: the stores record the new chain)."""
+        seen = seen or (self.wallet.chain if self.wallet is not None else None)
+        if seen is None:
+            return
+        moved = self.publish.queue.adopt_chain(seen.genesis, seen.instance) if self.publish else []
+        if not (seen.replaced or moved):
+            return
+        self._set_status(chain_notice=chain_replaced_notice(len(moved), seen.previous_txs))
+        event(
+            log,
+            "chain_replaced",
+            chain_id=seen.chain_id,
+            genesis=seen.genesis,
+            instance=seen.instance,
+            tracks=len(moved),
+            transactions=seen.previous_txs,
+        )
 
     async def _ensure_artist_profile(self, address: str) -> None:
         """Whoever signs in from the studio is an artist: the first sign-in makes their
@@ -395,6 +420,20 @@ class Studio:
             await self.local_backend.stop()
         self._set_status(backend="stopped")
         event(log, "studio_stopped")
+
+
+def chain_replaced_notice(tracks: int, transactions: int) -> str:
+    """What the artist is told when the local chain is new (deleted or reset)."""
+    text = "The local chain is new: the previous one was deleted or reset."
+    if tracks:
+        text += (
+            f" {tracks} track{'s' if tracks != 1 else ''} registered on it "
+            f'{"are" if tracks != 1 else "is"} marked "On a previous local chain": '
+            "select one in the Library and press Register again."
+        )
+    if transactions:
+        text += ' Its wallet transactions are kept, marked "previous chain".'
+    return text
 
 
 def _registry_of(profile: Profile) -> tuple[str, str] | None:

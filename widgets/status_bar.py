@@ -28,6 +28,7 @@ class StudioStatusBar(QStatusBar):
         self.chain_label = QLabel()
         for label in (self.profile_label, self.backend_label, self.chain_label):
             self.addPermanentWidget(label)
+        self._notice_shown = ""
 
     def show_status(self, status: StudioStatus) -> None:
         self.profile_label.setText(f"Profile: {status.profile}")
@@ -41,3 +42,6 @@ class StudioStatusBar(QStatusBar):
         self.backend_label.setToolTip(tooltip)
         _restyle(self.backend_label, style)
         self.chain_label.setText(f"Chain: {status.chain} ({status.chain_state})")
+        if status.chain_notice and status.chain_notice != self._notice_shown:
+            self._notice_shown = status.chain_notice  # once, not at every status change
+            self.showMessage(status.chain_notice)

@@ -126,6 +126,9 @@ async def run_publish(args: argparse.Namespace, studio: Studio) -> int:
         if api_url == EMBEDDED:
             api_url = studio.backend_url or ""
         queue = UploadQueue(queue_path(studio))
+        chain = studio.wallet.chain if studio.wallet is not None else None
+        if chain is not None:  # a local chain deleted since: its tracks are registered again
+            queue.adopt_chain(chain.genesis, chain.instance)
         ipfs = KuboClient(api_url) if api_url else None
         try:
             added, refused = queue.add(args.paths)

@@ -18,6 +18,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from chain.cursor_store import same_chain
+from chain.sqlite_tx import immediate
 from media.probe import check_accepted
 from studio.signals import Signal
 
@@ -33,6 +35,8 @@ class State(StrEnum):
     WAITING = "waiting"  # needs something the person can give: a wallet, a backend
     LISTED = "listed"
     FAILED = "failed"
+    # registered on a local chain that is gone (deleted or reset): to be registered again
+    PREVIOUS_CHAIN = "previous_chain"
 
 
 ACTIVE = (State.QUEUED, State.ANALYSING, State.UPLOADING, State.PINNED, State.REGISTERING)
@@ -73,7 +77,19 @@ CREATE TABLE IF NOT EXISTS registrations (
     artist TEXT,
     registered_at REAL NOT NULL
 );
+-- The chain the studio last saw (one row): registrations are stamped with it.
+CREATE TABLE IF NOT EXISTS queue_chain (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    genesis TEXT NOT NULL,
+    instance TEXT
+);
 """
+# Columns added after the first release: ALTER TABLE adds them to an older queue.
+_ADDED_REGISTRATION_COLUMNS = ("genesis", "instance")
+PREVIOUS_CHAIN_DETAIL = (
+    "On a previous local chain: that chain is gone, so the track is not registered on the "
+    "current one. Register it again."
+)
 
 
 @dataclass
@@ -116,6 +132,7 @@ class QueuedTrack:
             State.REGISTERING: 0.95,
             State.WAITING: 0.95 if self.outputs.get("metadata_cid") else 0.1,
             State.FAILED: 0.0,
+            State.PREVIOUS_CHAIN: 0.95,
         }
         return min(1.0, base[self.state])
 
@@ -178,6 +195,10 @@ class UploadQueue:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(registrations)")}
+        for column in _ADDED_REGISTRATION_COLUMNS:
+            if column not in have:
+                self._db.execute(f"ALTER TABLE registrations ADD COLUMN {column} TEXT")
         self.changed = Signal()  # (QueuedTrack) after every persisted change
         self.removed = Signal()  # (track id)
 
@@ -222,7 +243,7 @@ class UploadQueue:
             assert track is not None
             self.changed.emit(track)
             return track
-        if existing.state is not State.FAILED:
+        if existing.state not in (State.FAILED, State.PREVIOUS_CHAIN):  # else: publish again
             return existing
         if file_signature(path) != (existing.size, existing.mtime_ns):
             return self.requeue(existing.id, "")
@@ -255,7 +276,7 @@ class UploadQueue:
         return [_track(r) for r in rows]
 
     def overall_progress(self) -> float:
-        tracks = [t for t in self.all() if t.state is not State.FAILED]
+        tracks = [t for t in self.all() if t.state not in (State.FAILED, State.PREVIOUS_CHAIN)]
         if not tracks:
             return 1.0
         total = sum(max(t.size, 1) for t in tracks)
@@ -312,8 +333,10 @@ class UploadQueue:
 
     def retry(self, track_id: int) -> QueuedTrack:
         track = self.get(track_id)
-        if track.state not in (State.FAILED, State.WAITING):
+        if track.state not in (State.FAILED, State.WAITING, State.PREVIOUS_CHAIN):
             return track
+        if track.state is State.PREVIOUS_CHAIN:  # register again, on the chain there is now
+            return self.update(track_id, state=State.REGISTERING, detail="", tx_hash=None)
         if track.outputs.get("metadata_cid"):
             resume = State.REGISTERING  # on IPFS already: only registration/listing is left
         elif track.cid:
@@ -361,11 +384,65 @@ class UploadQueue:
     def record_registration(
         self, cid: str, metadata_cid: str | None, tx_hash: str | None, artist: str | None
     ) -> None:
+        genesis, instance = self.chain() or (None, None)
         self._db.execute(
-            "INSERT INTO registrations (cid, metadata_cid, tx_hash, artist, registered_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(cid) DO NOTHING",
-            (cid, metadata_cid, tx_hash, artist, time.time()),
+            "INSERT INTO registrations (cid, metadata_cid, tx_hash, artist, registered_at,"
+            " genesis, instance) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(cid) DO NOTHING",
+            (cid, metadata_cid, tx_hash, artist, time.time(), genesis, instance),
         )
+
+    # --- which chain the registrations are on ----------------------------------------------
+
+    def chain(self) -> tuple[str, str | None] | None:
+        """(genesis hash, instance id) of the chain last adopted, if any."""
+        row = self._db.execute("SELECT genesis, instance FROM queue_chain").fetchone()
+        return None if row is None else (row["genesis"], row["instance"])
+
+    def adopt_chain(self, genesis: str, instance: str | None) -> list[QueuedTrack]:
+        """The node is on this chain now. Registrations made on another chain (a local
+        devnet deleted or reset) leave the ledger, and their tracks become PREVIOUS_CHAIN
+        (never "Listed" for a registration the chain no longer has), to be registered
+        again. Returns those tracks: empty when the chain is the one known, or the first."""
+        genesis, instance = genesis.lower(), instance.lower() if instance else None
+        known = self.chain()
+        if same_chain(known, genesis, instance):
+            if instance and known is not None and not known[1]:
+                self._db.execute("UPDATE queue_chain SET instance = ?", (instance,))
+            return []
+        with immediate(self._db) as db:
+            # registrations made before chains were recorded were on the chain known then
+            stamp = known or (genesis, instance)
+            db.execute(
+                "UPDATE registrations SET genesis = ?, instance = ? WHERE genesis IS NULL",
+                stamp,
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO queue_chain (id, genesis, instance) VALUES (1, ?, ?)",
+                (genesis, instance),
+            )
+            gone = [
+                row["cid"]
+                for row in db.execute("SELECT cid, genesis, instance FROM registrations")
+                if not same_chain((row["genesis"], row["instance"]), genesis, instance)
+            ]
+            db.executemany("DELETE FROM registrations WHERE cid = ?", [(c,) for c in gone])
+            ids = [
+                row["id"]
+                for cid in gone
+                for row in db.execute(
+                    "SELECT id FROM tracks WHERE cid = ? AND state IN (?, ?, ?, ?)",
+                    (cid, State.LISTED, State.REGISTERING, State.WAITING, State.FAILED),
+                )
+            ]
+            db.executemany(
+                "UPDATE tracks SET state = ?, detail = ?, tx_hash = NULL, updated_at = ?"
+                " WHERE id = ?",
+                [(State.PREVIOUS_CHAIN.value, PREVIOUS_CHAIN_DETAIL, time.time(), i) for i in ids],
+            )
+        moved = [self.get(i) for i in ids]
+        for track in moved:
+            self.changed.emit(track)
+        return moved
 
 
 def _track(row: sqlite3.Row) -> QueuedTrack:

@@ -8,12 +8,13 @@ Amounts are stored as decimal text: a uint256 does not fit SQLite's 64-bit integ
 """
 
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from chain.cursor_store import same_chain
+from chain.sqlite_tx import immediate
 
 PENDING = "pending"
 CONFIRMED = "confirmed"
@@ -128,15 +129,8 @@ class TipStore:
     def close(self) -> None:
         self._db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate(self._db)
 
     # -- which chain a scope's data came from ------------------------------------------------
 

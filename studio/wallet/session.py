@@ -9,18 +9,20 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 from eth_account.messages import encode_defunct
 from web3 import Web3
+from web3.exceptions import Web3Exception
 
 from chain import contracts
 from chain.describe import CallDescription, describe_call, format_native, short_address
 from chain.errors import ChainError, WalletLockedError
 from chain.networks import LOCAL_DEVNET, NETWORKS, Network, connect, custom_network
+from chain.node_identity import chain_identity
 from chain.transactions import PreparedTx, SentTx, TxManager, TxOutcome
 from chain.txstore import PENDING, TxRecord, TxStore
 from chain.wallet import (
@@ -60,6 +62,19 @@ DEFAULT_UNLOCK_TTL_S = 300.0
 START_COIN_WEI = 10 * 10**18
 LOW_BALANCE_WEI = 10**18
 FAUCET_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class ChainSeen:
+    """The chain the session is connected to. `replaced` when it is not the chain this
+    studio knew under the same chain id (a local devnet deleted or reset): what was done on
+    the old one is gone with it; `previous_txs` says how many transactions were."""
+
+    chain_id: int
+    genesis: str
+    instance: str | None
+    replaced: bool = False
+    previous_txs: int = 0
 
 
 async def local_network(backend_url: str, timeout: float = 10.0) -> Network:
@@ -121,6 +136,8 @@ class WalletSession:
         self.txs: TxManager | None = None
         self.changed = Signal()  # () whenever account, lock state or network changes
         self.tx_updated = Signal()  # (TxOutcome) when a followed transaction settles
+        self.chain: ChainSeen | None = None  # the chain behind the network, once connected
+        self.chain_seen = Signal()  # (ChainSeen) at every connect
         self._follows: set[asyncio.Task[Any]] = set()
 
     # ---- accounts and lock --------------------------------------------------------------
@@ -185,6 +202,7 @@ class WalletSession:
             self.txs.store.close()
         self.w3, self.network = w3, connected
         self.txs = TxManager(w3, connected, store)
+        await self._adopt_chain(w3, store)
         if self.address:
             outcomes = await asyncio.to_thread(self.txs.resume, self.address)
             for outcome in outcomes:
@@ -192,6 +210,20 @@ class WalletSession:
                     self._follow(outcome.hash)
         self.changed.emit()
         return connected
+
+    async def _adopt_chain(self, w3: Web3, store: TxStore) -> None:
+        """Which chain this is; transactions of a chain that is gone are marked so (before
+        anything pending is resumed: on a new chain it would never confirm)."""
+        try:
+            genesis, instance = await asyncio.to_thread(chain_identity, w3)
+        except (Web3Exception, OSError) as exc:
+            log.warning("cannot tell which chain the node is on: %s", exc)
+            self.chain = None
+            return
+        chain_id = self.network.chain_id
+        marked = await asyncio.to_thread(store.adopt_chain, chain_id, genesis, instance)
+        self.chain = ChainSeen(chain_id, genesis, instance, marked is not None, marked or 0)
+        self.chain_seen.emit(self.chain)
 
     def _manager(self) -> TxManager:
         if self.txs is None:

@@ -249,3 +249,21 @@ def test_contract_addresses_come_from_configuration(anvil):
         "0x" + "ab" * 20
     )
     assert configured.tx_url("0x12") is None
+
+
+def test_transactions_of_a_chain_that_is_gone_are_marked_previous_chain(tmp_path):
+    store = TxStore(tmp_path / "tx.db")
+    fields = dict(chain_id=1337, sender="0xa", nonce=0, raw=b"x", fields={}, kind="send")
+    store.add(tx_hash="0x1", description="tip", **fields)
+    store.update("0x1", status=txstore.MINED, block=5)
+    assert store.adopt_chain(1337, "0xg", "one") is None, "the first chain seen"
+    assert store.adopt_chain(1337, "0xg", "one") is None
+    assert store.get("0x1").status == txstore.MINED
+    assert store.adopt_chain(1337, "0xg", "two") == 1
+    assert store.get("0x1").status == txstore.PREVIOUS_CHAIN
+    assert store.pending(1337, "0xa") == []
+    assert store.adopt_chain(1337, "0xg", "two") is None, "said once"
+    # the same signed bytes sent again on the new chain are its own transaction there
+    store.add(tx_hash="0x1", description="tip", **fields)
+    assert store.get("0x1").status == txstore.PENDING
+    store.close()

@@ -280,3 +280,30 @@ def test_cli_publish_of_an_empty_folder_prints_a_line(
         "reason": f"{tmp_path / 'empty'}: no files found in this folder.",
     }
     assert result.returncode == 1
+
+
+def test_registrations_of_a_chain_that_is_gone_are_marked_to_register_again(
+    tmp_path: Path,
+) -> None:
+    queue = UploadQueue(tmp_path / "q.sqlite3")
+    (track,), _ = queue.add([make_audio(tmp_path, "wav", 0.2)])
+    queue.update(
+        track.id, state=State.LISTED, cid="bafyold", tx_hash="0xabc", outputs={"metadata_cid": "m"}
+    )
+    queue.record_registration("bafyold", "m", "0xabc", "0xartist")  # before chains were kept
+    assert queue.adopt_chain("0xGEN", "one") == [], "the first chain seen is no news"
+    assert queue.registration("bafyold")["genesis"] == "0xgen"
+    assert queue.adopt_chain("0xgen", "ONE") == [], "the same chain again"
+    assert queue.get(track.id).state is State.LISTED
+
+    (moved,) = queue.adopt_chain("0xgen", "two")  # same genesis, another devnet instance
+    assert moved.id == track.id and moved.state is State.PREVIOUS_CHAIN and moved.tx_hash is None
+    assert queue.registration("bafyold") is None
+    assert queue.adopt_chain("0xgen", "two") == [], "said once"
+    assert queue.retry(track.id).state is State.REGISTERING
+    queue.record_registration("bafyold", "m", "0xdef", "0xartist")
+    assert queue.registration("bafyold")["instance"] == "two"
+    queue.close()
+    reopened = UploadQueue(tmp_path / "q.sqlite3")
+    assert reopened.chain() == ("0xgen", "two") and reopened.adopt_chain("0xgen", "two") == []
+    reopened.close()

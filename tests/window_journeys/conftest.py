@@ -85,7 +85,7 @@ async def open_desk(home: Path, values: dict[str, Any] | None = None) -> AsyncIt
     from widgets.theme import apply_dark_theme
 
     apply_dark_theme(QApplication.instance())  # as run_gui does: screenshots show the real look
-    home.mkdir()
+    home.mkdir(exist_ok=True)  # opened again: the same home, as after a restart
     settings = Settings(home / "settings.toml")
     for name, value in (values or {}).items():
         settings.set(name, value)

@@ -51,10 +51,12 @@ STATE_LABELS = {
     State.WAITING: "Waiting",
     State.LISTED: "Listed",
     State.FAILED: "Failed",
+    State.PREVIOUS_CHAIN: "On a previous local chain",
 }
+STOPPED = (State.FAILED, State.WAITING, State.PREVIOUS_CHAIN)
 NO_TRACK_SELECTED = "Select a track in the list first."
 NO_PUBLISHED_SELECTED = "Select one of your published tracks first."
-RETRY_WHY = "Only a failed or waiting track can be tried again."
+RETRY_WHY = "Only a failed or waiting track, or one on a previous chain, can be tried again."
 REMOVE_WHY = "This track is being registered on chain; wait for it to finish."
 UNLOCK_WHY = (
     "Your tracks are on IPFS and wait for your wallet: unlock it to register them on chain."
@@ -272,7 +274,7 @@ class LibraryPanel(QWidget):
         # A stopped row says why in words (elided to the column, whole in the tooltip): a
         # sentence drawn inside a progress bar spilled over the rows below it. Its bar is
         # taken out, not hidden: the view shows its item widgets again at each layout.
-        stopped = track.state in (State.FAILED, State.WAITING)
+        stopped = track.state in STOPPED
         bar = self._bars.get(track.id)
         if stopped and bar is not None:
             self.queue_view.removeItemWidget(item, 2)
@@ -298,15 +300,21 @@ class LibraryPanel(QWidget):
         """The bar counts failed tracks apart: "All tracks: 100%" must not hide two failures."""
         tracks = self.service.tracks()
         failed = [t for t in tracks if t.state is State.FAILED]
-        self.overall.setValue(0 if failed and len(failed) == len(tracks) else
+        previous = [t for t in tracks if t.state is State.PREVIOUS_CHAIN]
+        stopped = failed + previous
+        said = " · ".join(
+            [f"{len(failed)} failed"] * bool(failed)
+            + [f"{len(previous)} on a previous chain"] * bool(previous)
+        )
+        self.overall.setValue(0 if stopped and len(stopped) == len(tracks) else
                               int(self.service.overall_progress() * 1000))  # fmt: skip
-        if not failed:
+        if not stopped:
             self.overall.setFormat("All tracks: %p%" if tracks else "No tracks yet")
-        elif len(failed) == len(tracks):
-            self.overall.setFormat(f"{len(failed)} failed")
+        elif len(stopped) == len(tracks):
+            self.overall.setFormat(said)
         else:
-            self.overall.setFormat(f"Other tracks: %p% · {len(failed)} failed")
-        self.overall.setToolTip("\n".join(f"{t.title}: {t.detail}" for t in failed))
+            self.overall.setFormat(f"Other tracks: %p% · {said}")
+        self.overall.setToolTip("\n".join(f"{t.title}: {t.detail}" for t in stopped))
 
     def _forget(self, track_id: int) -> None:
         item = self._items.pop(track_id, None)
@@ -337,11 +345,15 @@ class LibraryPanel(QWidget):
 
     def _render_queue_buttons(self, track: QueuedTrack | None) -> None:
         """Retry and Remove do something only for a selected track in some states."""
-        can_retry = track is not None and track.state in (State.FAILED, State.WAITING)
+        can_retry = track is not None and track.state in STOPPED
         can_remove = track is not None and track.state is not State.REGISTERING
+        again = track is not None and track.state is State.PREVIOUS_CHAIN
+        self.retry_button.setText("Register again" if again else "Retry")
         self.retry_button.setEnabled(can_retry)
         self.retry_button.setToolTip(
-            "Try this track again." if can_retry else NO_TRACK_SELECTED if track is None
+            "Register this track on the current chain." if again
+            else "Try this track again." if can_retry
+            else NO_TRACK_SELECTED if track is None
             else RETRY_WHY
         )  # fmt: skip
         self.remove_button.setEnabled(can_remove)

@@ -54,6 +54,8 @@ STATUS_TEXT = {
     "failed": "✖ failed",
     "replaced": "↷ replaced",
     "rejected": "✖ refused",
+    "dropped": "✖ dropped",
+    "previous chain": "⌀ on a previous local chain",
 }
 
 BALANCE_HELP = (
