@@ -9,6 +9,7 @@ in the tip store, so a restart, a reconnect or a backend backlog never shows a t
 """
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -295,13 +296,20 @@ class TipAlerts:
                 status=record.status,
                 amount_wei=str(record.amount_wei),
             )
+            ask_name = False
             if record.fan_name is None and self.names is not None:
                 known, name = self.names.cached(record.fan)
                 if known:
                     record = self._named(record, name)
-                elif loop_running():
-                    self._naming[record.key] = asyncio.ensure_future(self._alert_named(record))
-                    return True
+                ask_name = not known
+            # An alert still waiting for its fan's name holds back the ones after it: tips
+            # are shown in the order they came, whoever's name is known first.
+            if (ask_name or self._naming) and loop_running():
+                before = list(self._naming.values())
+                self._naming[record.key] = asyncio.ensure_future(
+                    self._alert_named(record, ask_name, before)
+                )
+                return True
             self.alerted.emit(self._alert(record, with_fiat=True))
             return True
         merged = self._merge(shown, record)
@@ -311,16 +319,23 @@ class TipAlerts:
                 self.updated.emit(self._alert(merged, with_fiat=False))
         return False
 
-    async def _alert_named(self, record: AlertRecord) -> None:
+    async def _alert_named(
+        self, record: AlertRecord, ask_name: bool, before: "list[asyncio.Future[None]]"
+    ) -> None:
         """Show `record` once its fan's name is known, or after `name_wait_s` without it (a
-        name learned later updates the alert)."""
-        assert self.names is not None
-        asking = self.names.resolve(record.fan)
+        name learned later updates the alert), and after the alerts that came `before` it."""
+        name = None
         try:
-            name = await asyncio.wait_for(asyncio.shield(asking), self.name_wait_s)
-        except TimeoutError:
-            name = None
-            asking.add_done_callback(lambda done: self._name_learned(record.key, done))
+            if ask_name:
+                assert self.names is not None
+                asking = self.names.resolve(record.fan)
+                try:
+                    name = await asyncio.wait_for(asyncio.shield(asking), self.name_wait_s)
+                except TimeoutError:
+                    asking.add_done_callback(lambda done: self._name_learned(record.key, done))
+            for earlier in before:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(earlier)
         finally:
             self._naming.pop(record.key, None)
         current = self.store.alert(record.key) or record  # the other source may have merged

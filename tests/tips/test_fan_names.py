@@ -122,3 +122,32 @@ async def test_a_backend_that_is_away_leaves_the_short_address_and_loses_nothing
     assert shown == [short_address(fan)]
     assert store.alert(("0x" + "01" * 32, 0)) is not None
     store.close()
+
+
+async def test_tips_are_shown_in_the_order_they_came_whoever_is_named_first(
+    tmp_path: Path,
+) -> None:
+    """A slow name lookup for the first fan must not let a later, already-named tip jump
+    ahead (the tray showed a tip's 1 wei before the 0.5 coin sent first)."""
+    import asyncio
+
+    store = TipStore(tmp_path / "tips.sqlite3")
+    slow, known = Account.create().address, Account.create().address
+
+    async def lookup(address: str) -> str | None:
+        if address == slow:
+            await asyncio.sleep(0.1)
+            return "Slow"
+        return "Known"
+
+    alerts = TipAlerts(store, ARTIST, "tCORE2")
+    alerts.names = FanNames(lookup)
+    alerts.name_wait_s = 30
+    await alerts.names.resolve(known)  # this fan's name is already known
+    shown: list[str] = []
+    alerts.alerted.connect(lambda alert: shown.append(alert.fan_label))
+    alerts.on_chain_tip(chain_tip(1, slow))
+    alerts.on_chain_tip(chain_tip(2, known))
+    await wait_until(lambda: len(shown) == 2, what="both tips shown")
+    assert shown == ["Slow", "Known"]
+    store.close()
