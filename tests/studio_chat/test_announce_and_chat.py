@@ -260,6 +260,7 @@ async def test_unlocking_mid_show_announces_it_on_its_own_stream_even_after_a_hi
     network = Network(key="local", name="Test", chain_id=CHAIN_ID, rpc_url="http://127.0.0.1:9")
     wallet = WalletSession(Wallet(vault, scrypt_n=2**12), network, tmp_path / "tx.sqlite3")
     address = await wallet.import_private_key(Account.create().key.hex(), PASSWORD)
+    wallet.lock()  # an import unlocks (the artist just typed the password): lock it again
     wallet.select(address)
     client = BackendClient(
         backend.url, CallableSigner(address=address, sign=wallet.sign_text), chain_id=CHAIN_ID
