@@ -1,6 +1,7 @@
 """Go Live as an artist does it, in the real window: the panel's own buttons, the local
 backend's WHIP ingest, a recording on disk; and what the panel says when things go wrong."""
 
+import asyncio
 from pathlib import Path
 
 import av
@@ -40,6 +41,21 @@ async def end_show(desk: Desk) -> None:
     assert panel.go_live.isEnabled() and not panel.end.isEnabled()
 
 
+async def unannounced_if_asked() -> None:
+    """With the wallet locked, Go Live asks whether to unlock and announce: these shows go
+    out unannounced (test_golive_announce.py covers the other answers)."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    for _ in range(40):  # the question opens at once, or not at all
+        for box in QApplication.topLevelWidgets():
+            if isinstance(box, QMessageBox) and box.isVisible():
+                for button in box.buttons():
+                    if button.text() == "Go live unannounced":
+                        button.click()
+                        return
+        await asyncio.sleep(0.05)
+
+
 def stream_kinds(path: Path) -> set[str]:
     with av.open(str(path)) as container:
         return {s.type for s in container.streams}
@@ -58,6 +74,7 @@ def test_go_live_to_the_local_ingest_shows_live_and_pictures_then_end_saves(
         blank = distinct_colours(panel.preview.grab().toImage())
         assert panel.go_live.isEnabled() and not panel.end.isEnabled()
         panel.go_live.click()
+        await unannounced_if_asked()
         await wait_until(lambda: panel.live_badge.text() == "● LIVE", 90, "the LIVE badge")
         assert panel.end.isEnabled() and not panel.go_live.isEnabled()
         await wait_until(
@@ -98,6 +115,7 @@ def test_record_only_show(on_desk, tmp_path: Path) -> None:  # type: ignore[no-u
         panel = desk.golive
         prepare(desk, recording, whip=False)
         panel.go_live.click()
+        await unannounced_if_asked()
         await wait_until(lambda: panel.live_badge.text() == "● RECORDING", 90, "RECORDING")
         assert "recording only" in panel.message_label.text()
         await wait_until(lambda: desk.studio.live.elapsed_s > 2, 30, "two seconds of show")
@@ -119,6 +137,7 @@ def test_ingest_refusing_the_key_says_so_once_and_the_recording_goes_on(
         prepare(desk, recording)
         panel.stream_key.setText("not-the-key")
         panel.go_live.click()
+        await unannounced_if_asked()
         live = desk.studio.live
         await wait_until(lambda: live.publish_state == "failed", 60, "the ingest's refusal")
         await wait_until(lambda: live.elapsed_s > 3, 30, "the show to go on")
@@ -142,6 +161,7 @@ def test_backend_stopped_while_live(on_desk, tmp_path: Path) -> None:  # type: i
         status = desk.window.status_bar.backend_label
         prepare(desk, recording)
         panel.go_live.click()
+        await unannounced_if_asked()
         live = studio.live
         await wait_until(lambda: live.publish_state == "live", 90, "publishing")
         assert status.text() == "Backend: connected"
@@ -165,6 +185,7 @@ def test_a_missing_recording_folder_is_made(on_desk, tmp_path: Path) -> None:  #
     async def scenario(desk: Desk) -> None:
         prepare(desk, target, whip=False)
         desk.golive.go_live.click()
+        await unannounced_if_asked()
         await wait_until(lambda: desk.studio.live.elapsed_s > 1, 60, "the show")
         await end_show(desk)
 
@@ -180,6 +201,7 @@ def test_a_recording_path_that_cannot_be_written_says_why(on_desk, tmp_path: Pat
         panel = desk.golive
         prepare(desk, target, whip=False)
         panel.go_live.click()
+        await unannounced_if_asked()
         await wait_until(lambda: desk.studio.live.state == "failed", 60, "the start to fail")
         assert str(target) in panel.message_label.text()
         assert panel.live_badge.text() == "OFF AIR"
