@@ -41,6 +41,7 @@ from studio.live.codec_fallback import (
     other_video_codec,
     switch_video_codec,
 )
+from studio.live.frozen_heap import freeze_for_show, thaw_after_show
 from studio.live.options import (
     Layout,
     LiveError,
@@ -257,8 +258,13 @@ class LiveSession:
             self.say(str(exc))
             raise LiveError(str(exc)) from exc
         assert self.pipeline is not None
+        freeze_for_show()  # before the clocks run: no long collector pause in the show
         # Waits (briefly) for the sound sources' first buffers: off the event loop.
-        await self._loop.run_in_executor(None, self.pipeline.start)
+        try:
+            await self._loop.run_in_executor(None, self.pipeline.start)
+        except BaseException:
+            thaw_after_show()
+            raise
         self._started_wall = time.monotonic()
         self._set_state("live")
         event(log, "live_started", video=options.video, audio=",".join(options.audio))
@@ -457,6 +463,7 @@ class LiveSession:
                 self.say(f"Recording saved: {self.recorder.path}.")
         if self.publish_state != "failed":
             self.publish_state = "not publishing"
+        thaw_after_show()
         self._set_state("ended")
         event(log, "live_ended", seconds=round(self._ended_elapsed, 1))
 

@@ -243,3 +243,23 @@ def test_headless_lists_devices(xvfb) -> None:  # type: ignore[no-untyped-def]
     assert {"spec": "testsrc", "label": "Test pattern"} in listed["video"]
     assert f"Screen ({xvfb.display})" in [d["label"] for d in listed["video"]]
     assert listed["audio"][0]["spec"] == "tone"
+
+
+async def test_a_show_keeps_what_lived_before_it_out_of_full_collections(tmp_path: Path) -> None:
+    import gc
+
+    def in_oldest_generation(thing: object) -> bool:
+        return any(o is thing for o in gc.get_objects(generation=2))
+
+    before: list[int] = []  # alive before the show: frozen during it, collectable after
+    gc.collect()
+    assert gc.get_freeze_count() == 0 and in_oldest_generation(before)
+    session = LiveSession()
+    await session.start(small(audio=["tone:440"], record_path=tmp_path / "show.webm"))
+    try:
+        assert gc.get_freeze_count() > 1000
+        gc.collect()  # a full collection in the show does not walk what lived before it
+        assert not in_oldest_generation(before)
+    finally:
+        await session.stop()
+    assert gc.get_freeze_count() == 0 and in_oldest_generation(before)
