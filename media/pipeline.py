@@ -1,8 +1,9 @@
 """The live program: feeds -> mixer/compositor -> meters -> encoders, on one output clock.
 
 Two threads keep time from a shared start instant, so audio and video timestamps line up:
-the video thread composes and encodes a picture every 1/fps (skipping ticks, never piling
-up, when the machine falls behind); the audio thread mixes, meters, limits and encodes a
+the video thread composes and encodes a picture every 1/fps (a short stall is filled by
+repeating the picture, a longer one or one stall after another skips to now, never piling
+up); the audio thread mixes, meters, limits and encodes a
 20 ms Opus frame every 20 ms (catching up, never skipping, so the sound has no holes).
 Devices only ever feed buffers (media.feeds), and the clocks wait on them only briefly:
 `start` starts the clocks once every sound source has its margin buffered (at most
@@ -35,6 +36,13 @@ PREVIEW_SIZE = (320, 180)
 AUDIO_START_WAIT_S = 1.0
 # How late past its due time a block may be mixed while a source catches up.
 AUDIO_PATIENCE_S = 0.15
+# A video stall up to this long (a collector pass, a moment of a busy machine) is filled with
+# the current picture, as OBS repeats frames on rendering lag, so the recording and the stream
+# keep their frame rate and a player or an editor sees no hole. Each repeat is one more
+# encode, so repeats come from a budget that refills at REPEAT_SHARE of the frame rate: a
+# machine that cannot keep up soon has none left, and ticks are skipped instead.
+REPEAT_UP_TO_S = 0.5
+REPEAT_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,7 @@ class LivePipeline:
         self._fps = _Rate()
         self.frames_encoded = 0
         self.frames_skipped = 0
+        self.frames_repeated = 0
         self.audio_blocks = 0
         self.started_at: float | None = None
         self._cpu_mark = (time.monotonic(), time.process_time())
@@ -156,13 +165,24 @@ class LivePipeline:
         assert self.started_at is not None
         fps = self.video_encoder.settings.fps
         index = 0
+        budget, refilled = REPEAT_UP_TO_S * fps, time.monotonic()  # repeats we may still make
         while not self._stop.is_set():
             _sleep_until(self.started_at + index / fps, self._stop)
             if self._stop.is_set():
                 break
-            due = int((time.monotonic() - self.started_at) * fps)
-            if due > index + 1:  # fell behind: skip to now rather than queue up
-                self.frames_skipped += due - index
+            now = time.monotonic()
+            due = int((now - self.started_at) * fps)
+            first = index  # the ticks this picture fills: first..index
+            budget = min(REPEAT_UP_TO_S * fps, budget + (now - refilled) * REPEAT_SHARE * fps)
+            refilled = now
+            if due > index + 1:  # fell behind
+                missed = due - index
+                if missed <= budget:
+                    budget -= missed
+                    self.frames_repeated += missed
+                else:  # skip to now rather than queue up
+                    self.frames_skipped += missed
+                    first = due
                 index = due
             try:
                 frame = self.compositor.compose(
@@ -171,14 +191,15 @@ class LivePipeline:
                 )
                 for picture_filter in self.picture_filters:
                     frame = picture_filter(frame)
-                self.video_encoder.encode(frame, index)
+                for tick in range(first, index + 1):
+                    self.video_encoder.encode(frame, tick)
+                    self.frames_encoded += 1
+                    self._fps.tick()
             except Exception as exc:  # a bad frame must not end the show
                 log.exception("video tick %d failed", index)
                 self._source_failed("video", f"A picture could not be encoded: {exc}")
                 index += 1
                 continue
-            self.frames_encoded += 1
-            self._fps.tick()
             if index % 3 == 0:
                 w, h = PREVIEW_SIZE
                 self._preview = frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
@@ -231,6 +252,7 @@ class LivePipeline:
             "cpu_pct": self.cpu_percent,
             "frames_encoded": float(self.frames_encoded),
             "frames_skipped": float(self.frames_skipped),
+            "frames_repeated": float(self.frames_repeated),
         }
         if self.video_encoder is not None:
             v = self.video_encoder

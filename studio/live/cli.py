@@ -160,6 +160,7 @@ async def run_live(args: argparse.Namespace, studio: object) -> int:
         "recorded_packets": recorder.packets_written if recorder else 0,
         "frames_encoded": int(stats.get("frames_encoded", 0)),
         "frames_skipped": int(stats.get("frames_skipped", 0)),
+        "frames_repeated": int(stats.get("frames_repeated", 0)),
         "cpu_pct": round(float(stats.get("cpu_pct", 0.0)), 1),
         "reconnects": stats.get("reconnects", 0),
         "messages": session.messages,
