@@ -3,6 +3,7 @@
 Other parts mount their routers here with one line each (`app.include_router(...)`).
 """
 
+import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -63,6 +64,9 @@ def create_app(config: BackendConfig) -> FastAPI:
         finally:
             if tips is not None:
                 await tips.stop()
+            devnet = getattr(_app.state, "devnet", None)
+            if devnet is not None:
+                await asyncio.to_thread(devnet.close)  # its process commits and ends
             await services.bus.close()
             await services.engine.dispose()
 

@@ -2,8 +2,9 @@
 
 `POST /rpc` answers JSON-RPC (single or batch) for any client: the studio, a fan's script,
 the fan page. `GET /chain` tells the chain id, the RPC path and the deployed contracts'
-addresses. `POST /chain/faucet` funds an address with test coin. The chain is built in a
-background thread at start (about a second); until it is ready those routes wait for it.
+addresses. `POST /chain/faucet` funds an address with test coin. The chain runs in a process
+of its own (chain.devnet_process: py-evm holding the GIL would stall the relay's media), started
+in the background at start (a second or two); until it is ready those routes wait for it.
 
 The chain lives in `<data dir>/devnet/chain.sqlite` (chain.devnet_store) and continues where it
 stopped at the next start. A store that cannot be read is renamed beside it and a new chain
@@ -24,8 +25,10 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from chain.devnet_process import DevnetProcessError
+
 if TYPE_CHECKING:
-    from chain.devnet import Devnet
+    from chain.devnet_process import DevnetProcess
 
 RPC_PATH = "/rpc"
 FAUCET_PATH = "/chain/faucet"
@@ -35,11 +38,11 @@ STORE_FILE = Path("devnet") / "chain.sqlite"
 
 
 class DevnetHolder:
-    """Builds the devnet once in a thread; callers wait for it."""
+    """Starts the devnet's process once, from a thread; callers wait for it."""
 
     def __init__(self, store_path: Path | None = None) -> None:
         self.store_path = store_path  # None: a chain in memory, new at every start
-        self.devnet: Devnet | None = None
+        self.devnet: DevnetProcess | None = None
         self.error: str | None = None
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._build, name="devnet-start", daemon=True)
@@ -50,20 +53,15 @@ class DevnetHolder:
 
     def _build(self) -> None:
         try:
-            from chain.devnet import Devnet  # web3 + py-evm: only loaded when served
+            from chain.devnet_process import DevnetProcess
 
-            devnet = Devnet(store_path=self.store_path)
-            # a new chain, one stopped before they were deployed, or one stored by a version
-            # that had fewer contracts
-            if devnet.missing_contracts():
-                devnet.deploy_contracts()
-            self.devnet = devnet
+            self.devnet = DevnetProcess(store_path=self.store_path)
         except Exception as exc:
             self.error = f"the embedded devnet failed to start: {exc}"
         finally:
             self._ready.set()
 
-    async def get(self) -> "Devnet":
+    async def get(self) -> "DevnetProcess":
         if not self._ready.is_set():
             await asyncio.to_thread(self._ready.wait, READY_TIMEOUT_S)
         if self.devnet is None:
@@ -71,10 +69,18 @@ class DevnetHolder:
         return self.devnet
 
     async def run(self, func: Any, *args: Any) -> Any:
-        # one worker thread: py-evm is serialised anyway, and this keeps the event loop free
+        # one worker thread waiting on the devnet's pipe: its calls are serialised anyway
         if self._limiter is None:
             self._limiter = CapacityLimiter(1)
         return await to_thread.run_sync(func, *args, limiter=self._limiter)
+
+    def close(self) -> None:
+        """End the devnet's process (waits for it to have started)."""
+        self._ready.wait(READY_TIMEOUT_S)
+        if self.devnet is not None:
+            self.devnet.close()
+            self.devnet = None
+            self.error = "the embedded devnet was stopped"
 
     def status(self) -> dict[str, object]:
         if not self._ready.is_set():
@@ -109,7 +115,10 @@ def devnet_router(holder: DevnetHolder) -> APIRouter:
             error = {"code": -32700, "message": "Parse error"}
             return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error})
         devnet = await holder.get()
-        return JSONResponse(await holder.run(devnet.handle, payload))
+        try:
+            return JSONResponse(await holder.run(devnet.handle, payload))
+        except DevnetProcessError as exc:
+            raise HTTPException(503, f"The local chain is not answering: {exc}") from exc
 
     @router.get("/chain", summary="Chain id, RPC path and contract addresses of the devnet")
     async def chain_info() -> dict[str, Any]:
@@ -119,7 +128,7 @@ def devnet_router(holder: DevnetHolder) -> APIRouter:
             "chain_id": devnet.chain_id,
             "rpc_path": RPC_PATH,
             "contracts": devnet.contracts,
-            "dev_accounts": [a.address for a in devnet.accounts],
+            "dev_accounts": devnet.info.account_addresses,
         }
         return info | ({"notice": devnet.notice} if devnet.notice else {})
 

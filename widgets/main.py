@@ -5,10 +5,14 @@ studio starts its local backend that way, from its own executable, so a frozen b
 no Python interpreter on the machine (studio.local_backend.backend_command).
 """
 
+import multiprocessing
 import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    # In a frozen build the devnet's child process (chain.devnet_process) starts this same
+    # executable: this turns such a start into that child.
+    multiprocessing.freeze_support()
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["backend"]:
         # Before the studio's imports: the backend process loads neither Qt nor the studio.

@@ -96,3 +96,63 @@ def test_rpc_batch_errors_and_bad_json(backend_url):
         f"{backend_url}/rpc", content=b"{not json", headers={"content-type": "application/json"}
     )
     assert bad.json()["error"]["code"] == -32700
+
+
+def children_of(pid: int) -> dict[int, str]:
+    """pid -> command line of the processes whose parent is `pid` (from /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found[int(entry.name)] = cmdline
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_the_chain_runs_in_a_process_of_its_own_that_dies_with_the_backend(tmp_path: Path):
+    """py-evm holding the GIL would stall the relay's media: the chain has its own process,
+    and a backend killed with -9 leaves no chain process behind."""
+    port = free_port()
+    backend = subprocess.Popen(
+        [sys.executable, "-m", "backend", "--host", "127.0.0.1", "--port", str(port),
+         "--database-url", f"sqlite+aiosqlite:///{tmp_path / 'b.db'}", "--data-dir", str(tmp_path)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        env={**os.environ, "HARMONIE_DEVNET": "1"},
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        ready = False
+        while not ready and time.monotonic() < deadline:
+            assert backend.poll() is None
+            try:
+                health = httpx.get(f"{url}/health", timeout=2).json()
+                ready = health["components"]["chain"]["status"] == "ok"
+            except (httpx.HTTPError, KeyError):
+                time.sleep(0.2)
+        assert ready, "the backend's chain never became ready"
+        children = children_of(backend.pid)
+        chain = [p for p, cmd in children.items() if "spawn_main" in cmd]
+        assert len(chain) == 1, children
+        assert Web3(Web3.HTTPProvider(f"{url}/rpc")).eth.block_number >= 3
+        assert cpu_seconds(chain[0]) > 0.5, "the chain's work (deploying) is done in its process"
+        backend.kill()
+        backend.wait(10)
+        deadline = time.monotonic() + 15
+        while any(Path(f"/proc/{p}").exists() for p in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not Path(f"/proc/{chain[0]}").exists(), "the chain outlived its backend"
+        assert not any(Path(f"/proc/{p}").exists() for p in children), children
+    finally:
+        if backend.poll() is None:
+            backend.kill()
+            backend.wait(10)
