@@ -87,6 +87,7 @@ class SoakResult:
     # The same worst 10 s, counted where the studio hands frames to WebRTC: when this holds
     # 30 while min_fps dips, the frames were late on the way (relay, viewers), not missing.
     min_fps_sent: float | None = None
+    whip_reconnects: int = 0  # times the studio lost its ingest and connected again
     max_gc_pause_ms: float = 0.0
     qt_thread_violations: int = 0
     audio_gaps: int | None = None
@@ -366,10 +367,15 @@ def _end_orphan(pid: int, grace_s: float = 5.0) -> bool:
 def _studio_health(env: dict[str, str], result: SoakResult) -> None:
     """What the studio logged about itself: frames sent, collector pauses, Qt misuse."""
     sent: list[tuple[float, int]] = []
+    before = 0  # frames sent on the connections before the current one
     for e in read_events(log_path(env)):
         name = e.get("event")
         if name == "live_stats" and "frames_sent" in e:
-            sent.append((float(e["elapsed_s"]), int(e["frames_sent"])))
+            on_this = int(e["frames_sent"])  # counted per connection: a reconnect restarts it
+            if sent and before + on_this < sent[-1][1]:
+                before = sent[-1][1]
+            sent.append((float(e["elapsed_s"]), before + on_this))
+            result.whip_reconnects = max(result.whip_reconnects, int(e.get("reconnects", 0)))
         elif name == "gc_pause":
             result.max_gc_pause_ms = max(result.max_gc_pause_ms, float(e["ms"]))
         elif name == "qt_thread_violation":

@@ -75,7 +75,7 @@ __all__ = [  # what the panel and the CLI take from here (options and sources li
 STATS_LOG_EVERY = 10  # intervals: a line every 10 s
 LOGGED_STATS = (
     "elapsed_s", "frames_encoded", "frames_skipped", "frames_repeated", "frames_sent",
-    "publish_state", "viewers",
+    "publish_state", "reconnects", "viewers",
     "recorded_packets", "bitrate_kbps", "rtt_ms", "packets_lost", "cpu_pct", "encode_ms",
 )  # fmt: skip
 STATS_INTERVAL_S = 1.0

@@ -65,3 +65,27 @@ def test_worst_window_finds_a_stall_and_ignores_the_wait_for_the_first_frame() -
     steady = [(float(t), 30 * t) for t in range(1, 40)]
     assert worst_window_fps(steady) == pytest.approx(30.0)
     assert worst_window_fps([(0.0, 0), (12.0, 0)]) == 0.0
+
+
+def test_frames_sent_add_up_across_reconnects(tmp_path: Path) -> None:
+    """The publisher counts frames per connection: a reconnect starts again from 0."""
+    import json
+
+    from harness.soak import SoakResult, _studio_health
+    from harness.studio_process import log_path
+
+    env = {"XDG_STATE_HOME": str(tmp_path)}
+    log = log_path(env)
+    log.parent.mkdir(parents=True)
+    stats = [(0, 0, 0), (10, 300, 0), (20, 600, 0), (30, 200, 1), (40, 500, 1), (50, 800, 1)]
+    log.write_text(
+        "".join(
+            json.dumps({"event": "live_stats", "elapsed_s": t, "frames_sent": n, "reconnects": r})
+            + "\n"
+            for t, n, r in stats
+        )
+    )
+    result = SoakResult(minutes=1.0)
+    _studio_health(env, result)
+    assert result.whip_reconnects == 1
+    assert result.min_fps_sent is not None and result.min_fps_sent >= 20.0  # never negative
