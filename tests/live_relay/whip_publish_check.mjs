@@ -1,0 +1,94 @@
+// Headless Chromium publishes its fake camera and microphone to a WHIP endpoint, as a
+// browser-based WHIP client would: RTCPeerConnection, sendonly transceivers, one offer
+// with every candidate gathered, POST with a Bearer token, the answer applied.
+//
+//   node whip_publish_check.mjs --url http://127.0.0.1:PORT --stream NAME --token TOKEN
+//
+// Prints `CONNECTED {json}` (or `FAILED {json}`) once the connection settles, then keeps
+// publishing until a line arrives on stdin, and prints `RESULT {json}` with the sender stats.
+import { mkdtempSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+const require = createRequire(import.meta.url);
+const { chromium } = require(process.env.PLAYWRIGHT_CORE || "playwright-core");
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, arg, i, all) => {
+    if (arg.startsWith("--")) acc.push([arg.slice(2), all[i + 1]]);
+    return acc;
+  }, []),
+);
+const stdinLines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+const profile = mkdtempSync(join(tmpdir(), "harmonie-chromium-"));
+const browser = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    // A camera and a microphone without hardware or a permission prompt.
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+    // ICE over loopback: let WebRTC use 127.0.0.1 and show real addresses, not mDNS names.
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--force-webrtc-ip-handling-policy=default",
+  ],
+});
+
+try {
+  const page = await browser.newPage();
+  // Same origin as the endpoint, so the POST needs no CORS.
+  await page.goto(`${args.url}/relay/live`);
+  const settled = await page.evaluate(async ({ endpoint, token }) => {
+    const media = await navigator.mediaDevices.getUserMedia({
+      audio: true, video: { width: 320, height: 240, frameRate: 30 },
+    });
+    const pc = new RTCPeerConnection();
+    window.whipPc = pc;
+    for (const track of media.getTracks()) pc.addTransceiver(track, { direction: "sendonly" });
+    await pc.setLocalDescription(await pc.createOffer());
+    await new Promise((resolve) => {
+      if (pc.iceGatheringState === "complete") return resolve();
+      pc.addEventListener("icegatheringstatechange", () => {
+        if (pc.iceGatheringState === "complete") resolve();
+      });
+    });
+    const response = await fetch(endpoint, {
+      method: "POST",
+      headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${token}` },
+      body: pc.localDescription.sdp,
+    });
+    const body = await response.text();
+    if (response.status !== 201) return { state: "refused", status: response.status, body };
+    await pc.setRemoteDescription({ type: "answer", sdp: body });
+    const state = await new Promise((resolve) => {
+      const check = () => {
+        if (["connected", "failed", "closed"].includes(pc.connectionState)) resolve(pc.connectionState);
+      };
+      pc.addEventListener("connectionstatechange", check);
+      check();
+    });
+    return { state, location: response.headers.get("Location"), offer: pc.localDescription.sdp };
+  }, { endpoint: `${args.url}/whip/${encodeURIComponent(args.stream)}`, token: args.token });
+  console.log(`${settled.state === "connected" ? "CONNECTED" : "FAILED"} ${JSON.stringify(settled)}`);
+  await stdinLines.next();
+  const sent = await page.evaluate(async () => {
+    const out = {};
+    (await window.whipPc.getStats()).forEach((s) => {
+      if (s.type === "outbound-rtp") {
+        out[s.kind] = { packets: s.packetsSent, frames: s.framesEncoded ?? null, codec: s.codecId };
+      }
+    });
+    window.whipPc.close();
+    return out;
+  });
+  console.log(`RESULT ${JSON.stringify(sent)}`);
+} catch (error) {
+  console.log(`FAILED ${JSON.stringify({ state: "error", error: String(error) })}`);
+} finally {
+  await browser.close();
+}
