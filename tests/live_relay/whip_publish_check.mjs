@@ -3,6 +3,7 @@
 // with every candidate gathered, POST with a Bearer token, the answer applied.
 //
 //   node whip_publish_check.mjs --url http://127.0.0.1:PORT --stream NAME --token TOKEN
+//        [--video-codec H264]   (offer only that video codec, as WHIP clients often do)
 //
 // Prints `CONNECTED {json}` (or `FAILED {json}`) once the connection settles, then keeps
 // publishing until a line arrives on stdin, and prints `RESULT {json}` with the sender stats.
@@ -43,13 +44,22 @@ try {
   const page = await browser.newPage();
   // Same origin as the endpoint, so the POST needs no CORS.
   await page.goto(`${args.url}/relay/live`);
-  const settled = await page.evaluate(async ({ endpoint, token }) => {
+  const settled = await page.evaluate(async ({ endpoint, token, videoCodec }) => {
     const media = await navigator.mediaDevices.getUserMedia({
       audio: true, video: { width: 320, height: 240, frameRate: 30 },
     });
     const pc = new RTCPeerConnection();
     window.whipPc = pc;
-    for (const track of media.getTracks()) pc.addTransceiver(track, { direction: "sendonly" });
+    for (const track of media.getTracks()) {
+      const transceiver = pc.addTransceiver(track, { direction: "sendonly" });
+      if (track.kind === "video" && videoCodec) {
+        const wanted = RTCRtpSender.getCapabilities("video").codecs.filter(
+          (c) => c.mimeType.toLowerCase() === `video/${videoCodec.toLowerCase()}`,
+        );
+        if (!wanted.length) return { state: "no-codec", codec: videoCodec };
+        transceiver.setCodecPreferences(wanted);
+      }
+    }
     await pc.setLocalDescription(await pc.createOffer());
     await new Promise((resolve) => {
       if (pc.iceGatheringState === "complete") return resolve();
@@ -73,7 +83,11 @@ try {
       check();
     });
     return { state, location: response.headers.get("Location"), offer: pc.localDescription.sdp };
-  }, { endpoint: `${args.url}/whip/${encodeURIComponent(args.stream)}`, token: args.token });
+  }, {
+    endpoint: `${args.url}/whip/${encodeURIComponent(args.stream)}`,
+    token: args.token,
+    videoCodec: args["video-codec"] || null,
+  });
   console.log(`${settled.state === "connected" ? "CONNECTED" : "FAILED"} ${JSON.stringify(settled)}`);
   await stdinLines.next();
   const sent = await page.evaluate(async () => {
