@@ -140,8 +140,17 @@ async def read_line(process: asyncio.subprocess.Process, *prefixes: str) -> tupl
     raise AssertionError(f"the browser script ended early: {stderr[-2000:]}")
 
 
-@pytest.mark.parametrize("video_codec", ["VP8", "H264"])
-async def test_chromium_publishes_over_whip_to_a_viewer(relay_server, video_codec) -> None:
+@pytest.mark.parametrize(
+    ("video_codec", "options"),
+    [("VP8", ()), ("H264", ()), ("H264", ("--no-candidates",))],
+    ids=["vp8", "h264", "h264-offer-without-candidates"],
+)
+async def test_chromium_publishes_over_whip_to_a_viewer(
+    relay_server, video_codec: str, options: tuple[str, ...]
+) -> None:
+    """Chromium's RTCPeerConnection as the WHIP client. Without candidates in the offer (what
+    OBS's libdatachannel may send: it POSTs without waiting for gathering) the relay learns
+    the publisher's address from its connectivity checks (peer-reflexive candidates)."""
     reason = chromium_skip_reason()
     if reason:
         pytest.skip(reason)
@@ -152,6 +161,7 @@ async def test_chromium_publishes_over_whip_to_a_viewer(relay_server, video_code
         "--stream", "show",
         "--token", relay_server.token,
         "--video-codec", video_codec,
+        *options,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -161,6 +171,7 @@ async def test_chromium_publishes_over_whip_to_a_viewer(relay_server, video_code
     try:
         word, settled = await read_line(browser, "CONNECTED", "FAILED")
         assert word == "CONNECTED", settled
+        assert ("a=candidate" in settled["offer"]) is not bool(options), settled["offer"]
         [live] = relay_server.relay.live_streams()
         assert (live.video_codec, live.audio_codec) == (video_codec, "opus")
 

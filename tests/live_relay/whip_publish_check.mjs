@@ -4,6 +4,9 @@
 //
 //   node whip_publish_check.mjs --url http://127.0.0.1:PORT --stream NAME --token TOKEN
 //        [--video-codec H264]   (offer only that video codec, as WHIP clients often do)
+//        [--no-candidates]      (POST before gathering, so the offer has no candidates, as
+//                                OBS's libdatachannel offer can: the relay must learn the
+//                                publisher's address from its connectivity checks)
 //
 // Prints `CONNECTED {json}` (or `FAILED {json}`) once the connection settles, then keeps
 // publishing until a line arrives on stdin, and prints `RESULT {json}` with the sender stats.
@@ -44,7 +47,7 @@ try {
   const page = await browser.newPage();
   // Same origin as the endpoint, so the POST needs no CORS.
   await page.goto(`${args.url}/relay/live`);
-  const settled = await page.evaluate(async ({ endpoint, token, videoCodec }) => {
+  const settled = await page.evaluate(async ({ endpoint, token, videoCodec, waitGathering }) => {
     const media = await navigator.mediaDevices.getUserMedia({
       audio: true, video: { width: 320, height: 240, frameRate: 30 },
     });
@@ -61,16 +64,17 @@ try {
       }
     }
     await pc.setLocalDescription(await pc.createOffer());
-    await new Promise((resolve) => {
+    if (waitGathering) await new Promise((resolve) => {
       if (pc.iceGatheringState === "complete") return resolve();
       pc.addEventListener("icegatheringstatechange", () => {
         if (pc.iceGatheringState === "complete") resolve();
       });
     });
+    const sentOffer = pc.localDescription.sdp;
     const response = await fetch(endpoint, {
       method: "POST",
       headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${token}` },
-      body: pc.localDescription.sdp,
+      body: sentOffer,
     });
     const body = await response.text();
     if (response.status !== 201) return { state: "refused", status: response.status, body };
@@ -82,11 +86,12 @@ try {
       pc.addEventListener("connectionstatechange", check);
       check();
     });
-    return { state, location: response.headers.get("Location"), offer: pc.localDescription.sdp };
+    return { state, location: response.headers.get("Location"), offer: sentOffer };
   }, {
     endpoint: `${args.url}/whip/${encodeURIComponent(args.stream)}`,
     token: args.token,
     videoCodec: args["video-codec"] || null,
+    waitGathering: !("no-candidates" in args),
   });
   console.log(`${settled.state === "connected" ? "CONNECTED" : "FAILED"} ${JSON.stringify(settled)}`);
   await stdinLines.next();
