@@ -107,9 +107,8 @@ def dtls_failure(pc: RTCPeerConnection) -> str | None:
         return (
             f"the publisher's DTLS certificate has a {key} key, a curve this relay's DTLS "
             "(OpenSSL) does not negotiate; WebRTC endpoints use ECDSA P-256 (RFC 8827). "
-            "FFmpeg's WHIP muxer built with "
-            "GnuTLS makes P-224 keys: give it a P-256 key and certificate with its cert_file "
-            "and key_file options."
+            "FFmpeg's WHIP muxer built with GnuTLS makes P-224 keys: give it a P-256 key and "
+            "certificate with its cert_file and key_file options (docs/whip-clients.md)."
         )
     sent = f" (its certificate has a {key} key)" if key else ""
     return f"the DTLS handshake with the publisher failed{sent}."
