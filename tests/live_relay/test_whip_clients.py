@@ -7,6 +7,7 @@ import json
 import logging
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,17 +24,28 @@ ROOT = HERE.parents[1]
 CHROMIUM = "/usr/bin/chromium"
 
 
-async def start_ffmpeg(url: str, token: str, *options: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(HERE / "ffmpeg_whip_publisher.py"),
-        f"{url}/whip/show",
-        token,
-        *options,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-    )
+async def spawn(log: Path, *command: str) -> asyncio.subprocess.Process:
+    """A helper process with stdin/stdout piped; its stderr (FFmpeg's or the browser's log)
+    goes to `log`, so a chatty child can never block on a full pipe."""
+    with log.open("wb") as stderr:
+        return await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+            cwd=ROOT,
+        )
+
+
+async def start_ffmpeg(
+    url: str, token: str, log: Path, *options: str
+) -> asyncio.subprocess.Process:
+    script = str(HERE / "ffmpeg_whip_publisher.py")
+    return await spawn(log, sys.executable, script, f"{url}/whip/show", token, *options)
+
+
+def tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-2000:]
 
 
 async def stop(process: asyncio.subprocess.Process) -> None:
@@ -42,7 +54,7 @@ async def stop(process: asyncio.subprocess.Process) -> None:
     await process.wait()
 
 
-def audio_collector() -> tuple[list[np.ndarray], list[int], object]:
+def audio_collector() -> tuple[list[np.ndarray], list[int], Callable[[str, object], None]]:
     chunks: list[np.ndarray] = []
     rates: list[int] = []
 
@@ -58,8 +70,9 @@ async def test_ffmpeg_whip_muxer_publishes_h264_and_opus_to_a_viewer(
     relay_server, tmp_path
 ) -> None:
     # A P-256 key of our making: FFmpeg's own (GnuTLS) key is refused, see the next test.
+    log = tmp_path / "ffmpeg.log"
     publisher = await start_ffmpeg(
-        relay_server.url, relay_server.token, "--seconds", "8", "--p256-cert", str(tmp_path)
+        relay_server.url, relay_server.token, log, "--seconds", "8", "--p256-cert", str(tmp_path)
     )
     chunks, rates, on_frame = audio_collector()
     viewer = WhepPlayer(f"{relay_server.url}/whep/show", on_frame=on_frame)
@@ -70,7 +83,7 @@ async def test_ffmpeg_whip_muxer_publishes_h264_and_opus_to_a_viewer(
             timeout=60,
             what="FFmpeg's offer",
         )
-        assert publisher.returncode is None, (await publisher.stderr.read()).decode()[-2000:]
+        assert publisher.returncode is None, tail(log)
         [live] = relay.live_streams()
         assert (live.video_codec, live.audio_codec) == ("H264", "opus")
 
@@ -86,7 +99,7 @@ async def test_ffmpeg_whip_muxer_publishes_h264_and_opus_to_a_viewer(
 
         await asyncio.wait_for(publisher.wait(), 30)
         out = (await publisher.stdout.read()).decode()
-        assert publisher.returncode == 0, (await publisher.stderr.read()).decode()[-2000:]
+        assert publisher.returncode == 0, tail(log)
         sent = json.loads(out.split("PUBLISHED ", 1)[1])
         assert sent["video"] >= 200 and sent["audio"] >= 350
     finally:
@@ -95,7 +108,7 @@ async def test_ffmpeg_whip_muxer_publishes_h264_and_opus_to_a_viewer(
 
 
 async def test_ffmpeg_whip_muxer_with_its_own_key_is_refused_with_the_reason(
-    relay_server, caplog
+    relay_server, caplog, tmp_path
 ) -> None:
     """FFmpeg 8 with GnuTLS makes its DTLS key with GNUTLS_SEC_PARAM_MEDIUM, which GnuTLS maps
     to a P-224 ECDSA key; OpenSSL (under aiortc) does not negotiate that curve, so it sends a
@@ -103,10 +116,11 @@ async def test_ffmpeg_whip_muxer_with_its_own_key_is_refused_with_the_reason(
     received" in FFmpeg's log). Nothing on our side can accept the key; the operator is told
     why and what to give FFmpeg instead."""
     caplog.set_level(logging.WARNING, logger="backend.streams.relay")
-    publisher = await start_ffmpeg(relay_server.url, relay_server.token, "--seconds", "3")
+    log = tmp_path / "ffmpeg.log"
+    publisher = await start_ffmpeg(relay_server.url, relay_server.token, log, "--seconds", "3")
     try:
         await asyncio.wait_for(publisher.wait(), 60)
-        stderr = (await publisher.stderr.read()).decode()
+        stderr = log.read_text(errors="replace")
         assert publisher.returncode == 1, (
             "FFmpeg's own key was accepted: its GnuTLS backend may make P-256 keys now, "
             "update docs/whip-clients.md"
@@ -130,14 +144,15 @@ def chromium_skip_reason() -> str | None:
     return None
 
 
-async def read_line(process: asyncio.subprocess.Process, *prefixes: str) -> tuple[str, dict]:  # type: ignore[type-arg]
+async def read_line(
+    process: asyncio.subprocess.Process, log: Path, *prefixes: str
+) -> tuple[str, dict]:  # type: ignore[type-arg]
     assert process.stdout is not None
     while line := (await asyncio.wait_for(process.stdout.readline(), 90)).decode():
         word, _, payload = line.strip().partition(" ")
         if word in prefixes:
             return word, json.loads(payload)
-    stderr = (await process.stderr.read()).decode() if process.stderr else ""
-    raise AssertionError(f"the browser script ended early: {stderr[-2000:]}")
+    raise AssertionError(f"the browser script ended early: {tail(log)}")
 
 
 @pytest.mark.parametrize(
@@ -146,7 +161,7 @@ async def read_line(process: asyncio.subprocess.Process, *prefixes: str) -> tupl
     ids=["vp8", "h264", "h264-offer-without-candidates"],
 )
 async def test_chromium_publishes_over_whip_to_a_viewer(
-    relay_server, video_codec: str, options: tuple[str, ...]
+    relay_server, tmp_path: Path, video_codec: str, options: tuple[str, ...]
 ) -> None:
     """Chromium's RTCPeerConnection as the WHIP client. Without candidates in the offer (what
     OBS's libdatachannel may send: it POSTs without waiting for gathering) the relay learns
@@ -154,7 +169,9 @@ async def test_chromium_publishes_over_whip_to_a_viewer(
     reason = chromium_skip_reason()
     if reason:
         pytest.skip(reason)
-    browser = await asyncio.create_subprocess_exec(
+    log = tmp_path / "browser.log"
+    browser = await spawn(
+        log,
         "node",
         str(HERE / "whip_publish_check.mjs"),
         "--url", relay_server.url,
@@ -162,16 +179,13 @@ async def test_chromium_publishes_over_whip_to_a_viewer(
         "--token", relay_server.token,
         "--video-codec", video_codec,
         *options,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=ROOT,
     )  # fmt: skip
     viewer = WhepPlayer(f"{relay_server.url}/whep/show")
     try:
-        word, settled = await read_line(browser, "CONNECTED", "FAILED")
+        word, settled = await read_line(browser, log, "CONNECTED", "FAILED")
         assert word == "CONNECTED", settled
-        assert ("a=candidate" in settled["offer"]) is not bool(options), settled["offer"]
+        offered_candidates = "a=candidate" in settled["offer"]
+        assert offered_candidates == (not options), settled["offer"]
         [live] = relay_server.relay.live_streams()
         assert (live.video_codec, live.audio_codec) == (video_codec, "opus")
 
@@ -187,7 +201,7 @@ async def test_chromium_publishes_over_whip_to_a_viewer(
         assert browser.stdin is not None
         browser.stdin.write(b"stop\n")
         await browser.stdin.drain()
-        _, sent = await read_line(browser, "RESULT")
+        _, sent = await read_line(browser, log, "RESULT")
         assert sent["video"]["packets"] > 0 and sent["audio"]["packets"] > 0, sent
     finally:
         await viewer.stop()

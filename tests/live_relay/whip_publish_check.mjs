@@ -63,14 +63,17 @@ try {
         transceiver.setCodecPreferences(wanted);
       }
     }
-    await pc.setLocalDescription(await pc.createOffer());
-    if (waitGathering) await new Promise((resolve) => {
-      if (pc.iceGatheringState === "complete") return resolve();
-      pc.addEventListener("icegatheringstatechange", () => {
-        if (pc.iceGatheringState === "complete") resolve();
+    const offer = await pc.createOffer();  // never has candidates
+    await pc.setLocalDescription(offer);
+    if (waitGathering) {
+      await new Promise((resolve) => {
+        if (pc.iceGatheringState === "complete") return resolve();
+        pc.addEventListener("icegatheringstatechange", () => {
+          if (pc.iceGatheringState === "complete") resolve();
+        });
       });
-    });
-    const sentOffer = pc.localDescription.sdp;
+    }
+    const sentOffer = waitGathering ? pc.localDescription.sdp : offer.sdp;
     const response = await fetch(endpoint, {
       method: "POST",
       headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${token}` },
