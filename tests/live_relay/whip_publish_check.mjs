@@ -10,14 +10,8 @@
 //
 // Prints `CONNECTED {json}` (or `FAILED {json}`) once the connection settles, then keeps
 // publishing until a line arrives on stdin, and prints `RESULT {json}` with the sender stats.
-import { mkdtempSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createInterface } from "node:readline";
-
-const require = createRequire(import.meta.url);
-const { chromium } = require(process.env.PLAYWRIGHT_CORE || "playwright-core");
+import { launchChromium } from "./chromium.mjs";
 
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, arg, i, all) => {
@@ -26,22 +20,8 @@ const args = Object.fromEntries(
   }, []),
 );
 const stdinLines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-
-const profile = mkdtempSync(join(tmpdir(), "harmonie-chromium-"));
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    // A camera and a microphone without hardware or a permission prompt.
-    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-    // ICE over loopback: let WebRTC use 127.0.0.1 and show real addresses, not mDNS names.
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--force-webrtc-ip-handling-policy=default",
-  ],
-});
+// A camera and a microphone without hardware.
+const { browser, close } = await launchChromium(["--use-fake-device-for-media-stream"]);
 
 try {
   const page = await browser.newPage();
@@ -112,5 +92,5 @@ try {
 } catch (error) {
   console.log(`FAILED ${JSON.stringify({ state: "error", error: String(error) })}`);
 } finally {
-  await browser.close();
+  await close();
 }
