@@ -17,11 +17,12 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+from aiortc import RTCDtlsTransport, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 from aiortc.codecs import get_capabilities
 from aiortc.exceptions import InternalError, InvalidStateError, OperationError
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 from aiortc.sdp import SessionDescription
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from backend.streams.broadcast import Broadcast, RelayedTrack
 from backend.streams.media_server import (
@@ -40,6 +41,8 @@ from media.ice import enlarge_socket_buffers, peer_connection
 log = logging.getLogger(__name__)
 
 MEDIA_KINDS = ("audio", "video")
+# The curves OpenSSL (under aiortc) offers for ECDHE and accepts for a peer's ECDSA key.
+DTLS_CURVES = ("secp256r1", "secp384r1", "secp521r1")
 
 
 @dataclass
@@ -72,6 +75,43 @@ def _parse_offer(offer_sdp: str, sending: bool) -> SessionDescription:
         role = "send" if sending else "receive"
         raise BadOffer(f"The SDP offer has no audio or video m-line to {role}.")
     return description
+
+
+def _peer_key(dtls: RTCDtlsTransport) -> str | None:
+    """The kind of key in the certificate the peer sent during the handshake, e.g. "secp224r1".
+
+    aiortc keeps its OpenSSL connection private (`_ssl`) and has no public accessor for the
+    peer certificate; this is only read to explain a failure, so any surprise yields None."""
+    try:
+        certificate = dtls._ssl.get_peer_certificate(as_cryptography=True)
+        key = certificate.public_key()
+    except Exception:
+        return None
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return key.curve.name
+    return type(key).__name__.lstrip("_").removesuffix("PublicKey") or None
+
+
+def dtls_failure(pc: RTCPeerConnection) -> str | None:
+    """Why the peer's DTLS handshake failed, in words an operator can act on; None when no
+    DTLS transport of `pc` failed."""
+    failed = [
+        t.receiver.transport
+        for t in pc.getTransceivers()
+        if t.receiver.transport is not None and t.receiver.transport.state == "failed"
+    ]
+    if not failed:
+        return None
+    key = _peer_key(failed[0])
+    if key is not None and key.startswith("secp") and key not in DTLS_CURVES:
+        return (
+            f"the publisher's DTLS certificate has a {key} key, a curve this relay's DTLS "
+            "(OpenSSL) does not negotiate; WebRTC endpoints use ECDSA P-256 (RFC 8827). "
+            "FFmpeg's WHIP muxer built with GnuTLS makes P-224 keys: give it a P-256 key and "
+            "certificate with its cert_file and key_file options (docs/whip-clients.md)."
+        )
+    sent = f" (its certificate has a {key} key)" if key else ""
+    return f"the DTLS handshake with the publisher failed{sent}."
 
 
 def _codec_names(codecs: list[RTCRtpCodecParameters]) -> str:
@@ -165,6 +205,8 @@ class BuiltinRelay:
         @pc.on("connectionstatechange")
         async def on_state() -> None:
             log.info("ingest %s for %s: %s", ingest.resource_id[:6], stream, pc.connectionState)
+            if pc.connectionState == "failed" and (reason := dtls_failure(pc)) is not None:
+                log.warning("ingest for %s refused: %s", stream, reason)
             if pc.connectionState in ("failed", "closed"):
                 await self._end_ingest(ingest)
 

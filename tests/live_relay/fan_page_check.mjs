@@ -13,13 +13,8 @@
 // is `RESULT {json}` with every phase. --latency reads the wall clock stamped into the
 // pixels (48 blocks across the top, see packet_source.py) at each decoded frame.
 import { createInterface } from "node:readline";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createRequire } from "node:module";
-
-const require = createRequire(import.meta.url);
-const { chromium } = require(process.env.PLAYWRIGHT_CORE || "playwright-core");
+import { rmSync } from "node:fs";
+import { launchChromium } from "./chromium.mjs";
 
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, arg, i, all) => {
@@ -32,20 +27,7 @@ const phases = Number(args.phases || 1);
 const viewers = Number(args.viewers || 1);
 const stdinLines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 
-const profile = mkdtempSync(join(tmpdir(), "harmonie-chromium-"));
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required",
-    // ICE over loopback: let WebRTC use 127.0.0.1 and show real addresses, not mDNS names.
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--force-webrtc-ip-handling-policy=default",
-  ],
-});
+const { browser, profile } = await launchChromium(["--autoplay-policy=no-user-gesture-required"]);
 
 function measure(page, ms, latency) {
   return page.evaluate(async ({ ms, latency }) => {
