@@ -1,4 +1,5 @@
-"""`harmonie-backend --host --port --database-url`: run the backend with uvicorn.
+"""`harmonie-backend --host --port --database-url`: run the backend with uvicorn;
+`harmonie-backend backup PATH` / `restore PATH`: the database (backend.backup).
 
 Instances sharing one database behind a load balancer must share HARMONIE_JWT_SECRET.
 """
@@ -156,7 +157,50 @@ def config_from_args(args: argparse.Namespace) -> BackendConfig:
     )
 
 
+def build_backup_parser(command: str) -> argparse.ArgumentParser:
+    what = {
+        "backup": "write a backup of the database to PATH (a new file)",
+        "restore": "replace the database's contents with the backup at PATH",
+    }[command]
+    parser = argparse.ArgumentParser(prog=f"harmonie-backend {command}", description=what)
+    parser.add_argument("path", type=Path, metavar="PATH")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("HARMONIE_DATABASE_URL", ""),
+        help="the backend's database (env HARMONIE_DATABASE_URL; default: SQLite in the data dir)",
+    )
+    parser.add_argument("--data-dir", type=Path, default=None)
+    return parser
+
+
+def backup_main(command: str, argv: list[str]) -> int:
+    """`harmonie-backend backup PATH` / `harmonie-backend restore PATH`."""
+    from backend.backup import BackupError, backup, restore
+
+    args = build_backup_parser(command).parse_args(argv)
+    config = BackendConfig(
+        database_url=args.database_url, data_dir=args.data_dir or default_data_dir()
+    )
+    try:
+        if command == "backup":
+            backup(config.resolved_database_url(), args.path)
+            print(f"backed up to {args.path}")
+        else:
+            kept = restore(config.resolved_database_url(), args.path)
+            print(
+                f"restored from {args.path}"
+                + (f"; the previous database is kept in {kept}" if kept else "")
+            )
+    except (BackupError, ValueError) as exc:
+        print(f"harmonie-backend {command}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("backup", "restore"):
+        return backup_main(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
         config = config_from_args(args)
