@@ -116,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.max_connections,
         help="open connections at most (one more is answered 503)",
     )
+    parser.add_argument(
+        "--error-reports-dsn",
+        default=os.environ.get("HARMONIE_ERROR_REPORTS_DSN", ""),
+        metavar="DSN",
+        help="send scrubbed error reports to this Sentry DSN (env HARMONIE_ERROR_REPORTS_DSN; "
+        "default: none are sent)",
+    )
     parser.add_argument("--log-level", default="info")
     return parser
 
@@ -154,6 +161,7 @@ def config_from_args(args: argparse.Namespace) -> BackendConfig:
         storage_quota_bytes=args.storage_quota_mb * MIB,
         header_timeout_s=args.header_timeout,
         max_connections=args.max_connections,
+        error_reports_dsn=args.error_reports_dsn,
     )
 
 
@@ -207,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"harmonie-backend: {exc}", file=sys.stderr)
         return 2
+    if config.error_reports_dsn:
+        from backend.error_reports import start_error_reports
+
+        start_error_reports(config.error_reports_dsn, component="backend", release=__version__)
     if args.exit_with_stdin:
         from backend.lifeline import watch_parent_pipe
 

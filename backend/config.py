@@ -87,6 +87,8 @@ class BackendConfig:
     header_timeout_s: float = 10.0
     max_pending_connections: int = 256
     max_connections: int = 2048
+    # Opt-in error reports (backend.error_reports): a Sentry DSN; empty sends nothing.
+    error_reports_dsn: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if self.local and not is_loopback(self.host):
