@@ -116,6 +116,43 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.max_connections,
         help="open connections at most (one more is answered 503)",
     )
+    mail = parser.add_argument_group("email (the SMTP password only from HARMONIE_SMTP_PASSWORD)")
+    mail.add_argument(
+        "--smtp-host",
+        default=os.environ.get("HARMONIE_SMTP_HOST"),
+        help="SMTP server for email notifications (env HARMONIE_SMTP_HOST; default: no email)",
+    )
+    mail.add_argument(
+        "--smtp-port", type=int, default=int(os.environ.get("HARMONIE_SMTP_PORT", 587))
+    )
+    mail.add_argument(
+        "--smtp-security",
+        choices=("starttls", "tls", "none"),
+        default=os.environ.get("HARMONIE_SMTP_SECURITY", defaults.smtp_security),
+    )
+    mail.add_argument("--smtp-username", default=os.environ.get("HARMONIE_SMTP_USERNAME"))
+    mail.add_argument(
+        "--mail-from", default=os.environ.get("HARMONIE_MAIL_FROM", defaults.mail_from)
+    )
+    mail.add_argument(
+        "--public-url",
+        default=os.environ.get("HARMONIE_PUBLIC_URL", ""),
+        help="this backend's address as fans reach it, for links in mails",
+    )
+    mail.add_argument(
+        "--golive-mail-delay",
+        type=float,
+        default=defaults.golive_mail_delay_s,
+        metavar="SECONDS",
+        help="wait this long before mailing followers that a show started (none if it ended)",
+    )
+    mail.add_argument("--mail-rate-per-hour", type=int, default=defaults.mail_rate_per_hour)
+    mail.add_argument(
+        "--mail-lease", type=float, default=defaults.mail_lease_s, help=argparse.SUPPRESS
+    )
+    mail.add_argument(
+        "--mail-retry-max", type=float, default=defaults.mail_retry_max_s, help=argparse.SUPPRESS
+    )
     parser.add_argument(
         "--error-reports-dsn",
         default=os.environ.get("HARMONIE_ERROR_REPORTS_DSN", ""),
@@ -162,6 +199,17 @@ def config_from_args(args: argparse.Namespace) -> BackendConfig:
         header_timeout_s=args.header_timeout,
         max_connections=args.max_connections,
         error_reports_dsn=args.error_reports_dsn,
+        smtp_host=args.smtp_host or None,
+        smtp_port=args.smtp_port,
+        smtp_security=args.smtp_security,
+        smtp_username=args.smtp_username or None,
+        smtp_password=os.environ.get("HARMONIE_SMTP_PASSWORD") or None,
+        mail_from=args.mail_from,
+        public_url=args.public_url,
+        golive_mail_delay_s=args.golive_mail_delay,
+        mail_rate_per_hour=args.mail_rate_per_hour,
+        mail_lease_s=args.mail_lease,
+        mail_retry_max_s=args.mail_retry_max,
     )
 
 

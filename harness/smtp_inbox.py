@@ -1,0 +1,63 @@
+"""A real SMTP server (aiosmtpd) on loopback that keeps what it accepts: the inbox of every
+recipient, for the mail tests and bench/notify.py. Addresses in `refuse` get 550 at RCPT."""
+
+import contextlib
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Delivery:
+    to: str
+    message: EmailMessage
+    at: float  # time.time() when the server accepted it
+
+
+@dataclass
+class Inbox:
+    refuse: set[str] = field(default_factory=set)
+    deliveries: list[Delivery] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.lower() in self.refuse:
+            return "550 5.1.1 no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        now = time.time()
+        with self.lock:
+            for rcpt in envelope.rcpt_tos:
+                self.deliveries.append(Delivery(rcpt.lower(), message, now))  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+    def counts(self) -> Counter[str]:
+        with self.lock:
+            return Counter(d.to for d in self.deliveries)
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [d.message for d in self.deliveries if d.to == address.lower()]
+
+
+@contextlib.contextmanager
+def smtp_server(inbox: Inbox, port: int) -> Iterator[Controller]:
+    """aiosmtpd listening on 127.0.0.1:`port` (its own thread) while the context is entered."""
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
