@@ -48,7 +48,7 @@ async def mail_backend(mail_config: BackendConfig) -> AsyncIterator[RunningBacke
 async def _fan(
     client: httpx.AsyncClient, backend: RunningBackend, artist: str, email: str, **prefs: Any
 ) -> dict[str, Any]:
-    fan, tokens = await sign_in(client, backend)
+    _, tokens = await sign_in(client, backend)
     answer = await client.patch(
         f"{backend.url}/me/notifications", json={"email": email, **prefs}, headers=bearer(tokens)
     )
@@ -211,9 +211,8 @@ async def test_one_address_gets_at_most_the_hourly_limit_and_the_rest_waits(
             await _fan(client, backend, artist.address, "eve@fans.example")
             for show in range(3):
                 await _go_live(client, backend, artist_tokens, f"Show {show}")
-                await wait_until(
-                    lambda: sum(inbox.counts().values()) >= min(show + 1, 2), what="a mail"
-                )
+                wanted = min(show + 1, 2)
+                await wait_until(lambda n=wanted: sum(inbox.counts().values()) >= n, what="a mail")
 
             async def third_waits() -> bool:
                 rows = await _outbox(backend)
