@@ -274,11 +274,12 @@ class Mailer:
         return claim, rows
 
     async def _set(self, row_ids: Sequence[int], owner: str, **values: Any) -> None:
-        """Update rows this round still holds (`owner`: its claim)."""
+        """Update rows this round still holds (`owner`: its claim). Core, not ORM: one of these
+        runs per mail sent."""
         if not row_ids:
             return
-        async with self.services.sessions.begin() as session:
-            await session.execute(
+        async with self.services.engine.begin() as connection:
+            await connection.execute(
                 update(MailOutboxRow)
                 .where(MailOutboxRow.id.in_(row_ids), MailOutboxRow.claim == owner)
                 .values(**values)

@@ -10,6 +10,8 @@ on the same data dir. Prints one JSON object as its last line:
   mails_lost                              followers who got no mail. Target 0.
   mails_repeated                          mails a follower got more than once. Target 0 (SIGTERM).
   at_restart                              followers reached when the first backend had stopped
+  restart_gap_s                           the first backend stopped -> the second's first mail
+                                          (its start-up: part of every follower's wait after it)
 """
 
 import argparse
@@ -46,6 +48,7 @@ def main() -> None:
             "mails_lost": result.lost,
             "mails_repeated": result.repeated,
             "at_restart": result.at_restart,
+            "restart_gap_s": round(result.restart_gap_s, 3),
         }
     )
 

@@ -39,6 +39,7 @@ class FanoutResult:
     delivered: dict[str, int]  # recipient -> mails received
     latencies_s: list[float]  # announcement -> first mail, per recipient reached
     at_restart: int  # recipients reached when the first backend had stopped
+    restart_gap_s: float  # the first backend stopped -> the next mail (from the second)
 
     @property
     def lost(self) -> int:
@@ -160,6 +161,7 @@ async def fanout_across_restart(
         finally:
             await asyncio.to_thread(_stop, first, stop_with)
         at_restart = len(inbox.counts())
+        stopped = time.time()
 
         port = free_port()
         second = _start(data_dir, port, smtp_port, log, extra)
@@ -177,4 +179,6 @@ async def fanout_across_restart(
         delivered=dict(inbox.counts()),
         latencies_s=[at - announced for at in first_mail.values()],
         at_restart=at_restart,
+        restart_gap_s=min((d.at for d in inbox.deliveries if d.at > stopped), default=stopped)
+        - stopped,
     )
