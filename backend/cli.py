@@ -132,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mail.add_argument("--smtp-username", default=os.environ.get("HARMONIE_SMTP_USERNAME"))
     mail.add_argument(
+        "--smtp-ca-file",
+        type=Path,
+        default=os.environ.get("HARMONIE_SMTP_CA_FILE") or None,
+        help="PEM certificates to trust for the SMTP server (default: the system's)",
+    )
+    mail.add_argument(
         "--mail-from", default=os.environ.get("HARMONIE_MAIL_FROM", defaults.mail_from)
     )
     mail.add_argument(
@@ -203,6 +209,7 @@ def config_from_args(args: argparse.Namespace) -> BackendConfig:
         smtp_port=args.smtp_port,
         smtp_security=args.smtp_security,
         smtp_username=args.smtp_username or None,
+        smtp_ca_file=args.smtp_ca_file,
         smtp_password=os.environ.get("HARMONIE_SMTP_PASSWORD") or None,
         mail_from=args.mail_from,
         public_url=args.public_url,

@@ -94,6 +94,8 @@ class BackendConfig:
     smtp_security: str = "starttls"
     smtp_username: str | None = None
     smtp_password: str | None = field(default=None, repr=False)
+    # CA certificates (PEM) to trust for the SMTP server, e.g. a private CA; None: the system's.
+    smtp_ca_file: Path | None = None
     mail_from: str = "HarmonieCORE <no-reply@localhost>"
     # Where links in mails point (unsubscribe); empty: http://host:port of this server.
     public_url: str = ""

@@ -21,9 +21,11 @@ import hmac
 import logging
 import re
 import secrets
+import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from email.message import EmailMessage
 from email.utils import formatdate
 from html import escape
@@ -41,7 +43,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from backend.auth import CurrentAddress, ServicesDep
 from backend.errors import error_responses
-from backend.models import Account, Follow, MailOutboxRow, MailPrefs, StreamRow
+from backend.models import (
+    Account,
+    Follow,
+    MailOutboxRow,
+    MailPrefs,
+    NotificationRow,
+    StreamRow,
+)
 from backend.services import Services, services_of
 from backend.streams.keys import _write_private
 from backend.wire import Wire
@@ -49,8 +58,21 @@ from backend.wire import Wire
 log = logging.getLogger(__name__)
 
 MailList = Literal["live", "releases"]
-LISTS: tuple[str, ...] = ("live", "releases")
-LIST_NAMES = {"live": "shows going live", "releases": "new releases", "all": "all emails"}
+LISTS: tuple[str, ...] = ("live", "releases", "digest")
+LIST_NAMES = {
+    "live": "shows going live",
+    "releases": "new releases",
+    "digest": "earnings digests",
+    "all": "all emails",
+}
+_WHY = {
+    "live": "You follow this artist and asked for shows going live",
+    "releases": "You follow this artist and asked for new releases",
+    "digest": "You asked for earnings digests",
+}
+Digest = Literal["off", "daily", "weekly"]
+WEI_PER_COIN = Decimal(10**18)
+DIGEST_CHECK_S = 60.0
 KEY_FILE = "mail-key"
 BATCH = 200
 IDLE_POLL_S = 1.0
@@ -61,48 +83,28 @@ _EMAIL = re.compile(r"^[^@\s<>\"(),;:]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 # -- enqueueing -----------------------------------------------------------------------------
 
 
-async def _enqueue(
-    services: Services,
-    *,
-    artist: str,
-    mail_list: MailList,
-    ref: str,
-    subject: str,
-    body: str,
-    not_before: datetime,
-) -> int:
-    """One outbox row per follower of `artist` who wants `mail_list` by email."""
-    if not services.config.smtp_host:
+def _row(
+    recipient: str, mail_list: str, ref: str, subject: str, body: str, not_before: datetime
+) -> dict[str, Any]:
+    return {
+        "key": f"{mail_list}:{ref}:{recipient}",  # one mail per list, subject and recipient
+        "recipient": recipient,
+        "list": mail_list,
+        "ref": ref,
+        "subject": subject[:200],
+        "body": body,
+        "status": "pending",
+        "not_before": not_before,
+        "attempts": 0,
+        "created_at": datetime.now(UTC),
+    }
+
+
+async def _insert(services: Services, values: list[dict[str, Any]]) -> int:
+    """Add outbox rows; a row whose key is there already adds nothing. How many were new."""
+    if not values:
         return 0
-    wants = MailPrefs.live if mail_list == "live" else MailPrefs.releases
-    now = datetime.now(UTC)
     async with services.sessions.begin() as session:
-        recipients = list(
-            (
-                await session.execute(
-                    select(MailPrefs.address)
-                    .join(Follow, Follow.follower == MailPrefs.address)
-                    .where(Follow.artist == artist, MailPrefs.email.is_not(None), wants)
-                )
-            ).scalars()
-        )
-        if not recipients:
-            return 0
-        values = [
-            {
-                "key": f"{mail_list}:{ref}:{recipient}",
-                "recipient": recipient,
-                "list": mail_list,
-                "ref": ref,
-                "subject": subject,
-                "body": body,
-                "status": "pending",
-                "not_before": not_before,
-                "attempts": 0,
-                "created_at": now,
-            }
-            for recipient in recipients
-        ]
         dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
         added = len(
             (
@@ -119,6 +121,35 @@ async def _enqueue(
     return added
 
 
+async def _to_followers(
+    services: Services,
+    *,
+    artist: str,
+    mail_list: MailList,
+    ref: str,
+    subject: str,
+    body: str,
+    not_before: datetime,
+) -> int:
+    """One outbox row per follower of `artist` who wants `mail_list` by email."""
+    if not services.config.smtp_host:
+        return 0
+    wants = MailPrefs.live if mail_list == "live" else MailPrefs.releases
+    async with services.sessions() as session:
+        recipients = list(
+            (
+                await session.execute(
+                    select(MailPrefs.address)
+                    .join(Follow, Follow.follower == MailPrefs.address)
+                    .where(Follow.artist == artist, MailPrefs.email.is_not(None), wants)
+                )
+            ).scalars()
+        )
+    return await _insert(
+        services, [_row(r, mail_list, ref, subject, body, not_before) for r in recipients]
+    )
+
+
 async def go_live(target: Any, *, artist: str, stream_id: str, title: str) -> int:
     """Followers who asked for it get "<artist> is live", once per show, after the warning
     window (a show that ended by then mails nobody)."""
@@ -127,12 +158,12 @@ async def go_live(target: Any, *, artist: str, stream_id: str, title: str) -> in
         account = await session.get(Account, artist)
     name = account.display_name if account else artist
     link = f"{services.config.link_base()}/fan/?stream={stream_id}"
-    return await _enqueue(
+    return await _to_followers(
         services,
         artist=artist,
         mail_list="live",
         ref=stream_id,
-        subject=f"{name} is live: {title}"[:200],
+        subject=f"{name} is live: {title}",
         body=f"{name} just went live: {title}\n\nWatch: {link}\n",
         not_before=datetime.now(UTC) + timedelta(seconds=services.config.golive_mail_delay_s),
     )
@@ -144,15 +175,81 @@ async def new_release(target: Any, *, artist: str, track_id: int, title: str) ->
         account = await session.get(Account, artist)
     name = account.display_name if account else artist
     link = f"{services.config.link_base()}/fan/?artist={artist}"
-    return await _enqueue(
+    return await _to_followers(
         services,
         artist=artist,
         mail_list="releases",
         ref=str(track_id),
-        subject=f"New from {name}: {title}"[:200],
+        subject=f"New from {name}: {title}",
         body=f"{name} released a new track: {title}\n\nListen: {link}\n",
         not_before=datetime.now(UTC),
     )
+
+
+def digest_period(kind: str, now: datetime) -> tuple[datetime, datetime]:
+    """The last whole period before `now` (UTC): yesterday, or last week (Monday to Monday)."""
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if kind == "daily":
+        return today - timedelta(days=1), today
+    monday = today - timedelta(days=today.weekday())
+    return monday - timedelta(days=7), monday
+
+
+def _coins(wei: int) -> str:
+    return f"{(Decimal(wei) / WEI_PER_COIN).normalize():f}"
+
+
+async def enqueue_digests(target: Any, now: datetime | None = None) -> int:
+    """Each artist who asked for a daily or weekly earnings digest gets one mail for the last
+    whole period with tips in it. Safe to call any number of times, on any instance: the
+    outbox key (period and artist) lets one mail through."""
+    services = services_of(target)
+    if not services.config.smtp_host:
+        return 0
+    now = now or datetime.now(UTC)
+    values = []
+    async with services.sessions() as session:
+        wanting = list(
+            (
+                await session.execute(
+                    select(MailPrefs).where(MailPrefs.digest != "off", MailPrefs.email.is_not(None))
+                )
+            ).scalars()
+        )
+        for prefs in wanting:
+            start, end = digest_period(prefs.digest, now)
+            received = [
+                data
+                for data in (
+                    await session.execute(
+                        select(NotificationRow.data).where(
+                            NotificationRow.recipient == prefs.address,
+                            NotificationRow.kind == "tip_received",
+                            NotificationRow.created_at >= start,
+                            NotificationRow.created_at < end,
+                        )
+                    )
+                ).scalars()
+                # followers hear of tips too: only the artist's own count here
+                if data.get("artist") == prefs.address
+            ]
+            if not received:
+                continue
+            total = sum(int(data.get("amount_wei", 0)) for data in received)
+            fans = len({data.get("fan") for data in received})
+            period = f"{start:%Y-%m-%d}" if prefs.digest == "daily" else f"week of {start:%Y-%m-%d}"
+            values.append(
+                _row(
+                    prefs.address,
+                    "digest",
+                    f"{prefs.digest}-{start:%Y-%m-%d}",
+                    f"Your earnings, {period}: {_coins(total)} in tips",
+                    f"{period}\n\nTips: {len(received)} from {fans} fans, {_coins(total)} "
+                    "in total.\n\n(Sales and subscriptions are on your studio's dashboard.)\n",
+                    now,
+                )
+            )
+    return await _insert(services, values)
 
 
 # -- unsubscribe tokens ---------------------------------------------------------------------
@@ -180,6 +277,19 @@ def unsubscribe_url(services: Services, address: str, mail_list: str) -> str:
 
 
 # -- sending --------------------------------------------------------------------------------
+
+
+def _wants(prefs: MailPrefs, mail_list: str) -> bool:
+    if mail_list == "digest":
+        return prefs.digest != "off"
+    return bool(getattr(prefs, mail_list, False))
+
+
+def _stop_list(prefs: MailPrefs, mail_list: str) -> None:
+    if mail_list == "digest":
+        prefs.digest = "off"
+    else:
+        setattr(prefs, mail_list, False)
 
 
 class _Outage(Exception):
@@ -221,8 +331,12 @@ class Mailer:
                     .where(MailOutboxRow.status == "sending")
                     .values(status="pending", claim=None, lease_until=None)
                 )
+        digests_checked = float("-inf")
         while not self._stopping:
             try:
+                if time.monotonic() - digests_checked >= DIGEST_CHECK_S:
+                    digests_checked = time.monotonic()
+                    await enqueue_digests(self.services)
                 worked = await self._round()
             except Exception:
                 log.exception("the mail outbox could not be processed; trying again")
@@ -338,7 +452,7 @@ class Mailer:
         for row in rows:
             pref = prefs.get(row.recipient)
             reason = None
-            if pref is None or not pref.email or not getattr(pref, row.list, False):
+            if pref is None or not pref.email or not _wants(pref, row.list):
                 reason = "unsubscribed"
             elif pref.bounces >= self.config.mail_bounce_limit:
                 reason = "address bounced"
@@ -371,7 +485,12 @@ class Mailer:
             self._backoff_s = min(
                 max(1.0, self._backoff_s * 2), max(1.0, self.config.mail_retry_max_s)
             )
-            log.warning("the SMTP server cannot be reached; retrying in %.0f s", self._backoff_s)
+            reason = next(str(o) for o in outcomes if isinstance(o, _Outage))
+            log.warning(
+                "cannot send through the SMTP server (%s); retrying in %.0f s",
+                reason,
+                self._backoff_s,
+            )
             await self._release(
                 unsent, claim, datetime.now(UTC) + timedelta(seconds=self._backoff_s)
             )
@@ -392,6 +511,7 @@ class Mailer:
             start_tls=config.smtp_security == "starttls",
             username=config.smtp_username,
             password=config.smtp_password,
+            cert_bundle=str(config.smtp_ca_file) if config.smtp_ca_file else None,
             timeout=30,
         )
 
@@ -472,8 +592,7 @@ class Mailer:
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         message["Auto-Submitted"] = "auto-generated"
         message.set_content(
-            f"{row.body}\n-- \nYou get this because you follow this artist and asked for "
-            f"{LIST_NAMES[row.list]} by email.\nStop them with one click: {url}\n"
+            f"{row.body}\n-- \n{_WHY[row.list]} by email.\nStop them with one click: {url}\n"
         )
         return message
 
@@ -495,6 +614,7 @@ class MailPrefsIn(Wire):
     email: str | None = None
     live: bool | None = None
     releases: bool | None = None
+    digest: Digest | None = None  # artists: an earnings digest by email
 
     @field_validator("email")
     @classmethod
@@ -511,6 +631,7 @@ class MailPrefsOut(Wire):
     email: str | None
     live: bool
     releases: bool
+    digest: str
     bounces: int
     email_enabled: bool  # this backend has an SMTP server to send with
 
@@ -520,6 +641,7 @@ def _prefs_out(services: Services, prefs: MailPrefs | None) -> MailPrefsOut:
         email=prefs.email if prefs else None,
         live=prefs.live if prefs else True,
         releases=prefs.releases if prefs else True,
+        digest=prefs.digest if prefs else "off",
         bounces=prefs.bounces if prefs else 0,
         email_enabled=bool(services.config.smtp_host),
     )
@@ -543,7 +665,7 @@ async def patch_mail_prefs(
     async with services.sessions.begin() as session:
         prefs = await session.get(MailPrefs, caller)
         if prefs is None:
-            prefs = MailPrefs(address=caller, live=True, releases=True, bounces=0)
+            prefs = MailPrefs(address=caller, live=True, releases=True, digest="off", bounces=0)
             session.add(prefs)
         if "email" in body.model_fields_set:
             new = body.email or None
@@ -554,6 +676,8 @@ async def patch_mail_prefs(
             prefs.live = body.live
         if body.releases is not None:
             prefs.releases = body.releases
+        if body.digest is not None:
+            prefs.digest = body.digest
         prefs.updated_at = datetime.now(UTC)
     return _prefs_out(services, prefs)
 
@@ -624,6 +748,6 @@ async def unsubscribe(
         prefs = await session.get(MailPrefs, address)
         if prefs is not None:
             for name in lists:
-                setattr(prefs, name, False)
+                _stop_list(prefs, name)
             prefs.updated_at = datetime.now(UTC)
     return _page("Unsubscribed", f"You will get no more {LIST_NAMES[mail_list]} by email.")

@@ -222,6 +222,7 @@ class MailPrefs(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     live: Mapped[bool] = mapped_column(Boolean, default=True)
     releases: Mapped[bool] = mapped_column(Boolean, default=True)
+    digest: Mapped[str] = mapped_column(String(8), default="off")  # off | daily | weekly
     bounces: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -1,5 +1,6 @@
 """A real SMTP server (aiosmtpd) on loopback that keeps what it accepts: the inbox of every
-recipient, for the mail tests and bench/notify.py. Addresses in `refuse` get 550 at RCPT."""
+recipient, for the mail tests and bench/notify.py. Addresses in `refuse` get 550 at RCPT.
+STARTTLS (a `tls_context`) goes through smtpdfix's fixed SMTP class."""
 
 import contextlib
 import threading
@@ -56,10 +57,22 @@ class Inbox:
             return [d.message for d in self.deliveries if d.to == address.lower()]
 
 
+class _Controller(Controller):
+    def factory(self) -> Any:
+        if "tls_context" not in self.SMTP_kwargs:
+            return super().factory()
+        # aiosmtpd 1.4's own STARTTLS never completes its handshake on Python >= 3.11;
+        # smtpdfix's SMTP does it with loop.start_tls.
+        from smtpdfix.smtp import SMTP
+
+        return SMTP(self.handler, **self.SMTP_kwargs)
+
+
 @contextlib.contextmanager
-def smtp_server(inbox: Inbox, port: int) -> Iterator[Controller]:
-    """aiosmtpd listening on 127.0.0.1:`port` (its own thread) while the context is entered."""
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+def smtp_server(inbox: Inbox, port: int, **smtp_parameters: Any) -> Iterator[Controller]:
+    """aiosmtpd listening on 127.0.0.1:`port` (its own thread) while the context is entered;
+    `smtp_parameters` go to aiosmtpd's SMTP (tls_context, require_starttls, authenticator...)."""
+    controller = _Controller(inbox, hostname="127.0.0.1", port=port, **smtp_parameters)
     controller.start()
     try:
         yield controller

@@ -3,17 +3,27 @@ go-live and new-release mails, one-click unsubscribe (RFC 8058), the warning win
 outage, bounces and the per-recipient rate limit."""
 
 import asyncio
+import ipaddress
 import re
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.smtp import AuthResult
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
+from backend import mail
 from backend.config import BackendConfig
-from backend.models import MailOutboxRow
+from backend.models import MailOutboxRow, NotificationRow
 from backend.streams import announcements
 from harness.smtp_inbox import Inbox, smtp_server
 from tests.backend.conftest import free_port
@@ -131,8 +141,8 @@ async def test_preferences_refuse_a_bad_address_and_keep_the_old_one(
     url = f"{mail_backend.url}/me/notifications"
     first = await client.patch(url, json={"email": "cy@fans.example"}, headers=bearer(tokens))
     assert first.json() == {
-        "email": "cy@fans.example", "live": True, "releases": True, "bounces": 0,
-        "email_enabled": True,
+        "email": "cy@fans.example", "live": True, "releases": True, "digest": "off",
+        "bounces": 0, "email_enabled": True,
     }  # fmt: skip
     bad = await client.patch(url, json={"email": "not an address"}, headers=bearer(tokens))
     assert bad.status_code == 422 and "email address" in bad.text
@@ -248,3 +258,125 @@ async def test_a_new_release_mails_the_followers_who_want_releases(
         await wait_until(lambda: inbox.counts() == {"fa@fans.example": 1}, what="release mail")
     (mail,) = inbox.to("fa@fans.example")
     assert mail["Subject"] == "New from Nova: Blue Hour"
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (PEM files): the SMTP server's, and the CA the
+    backend is told to trust."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "smtp-cert.pem", directory / "smtp-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+async def test_mail_goes_over_starttls_with_the_configured_login(
+    mail_config: BackendConfig, smtp_port: int, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    cert, key = _self_signed(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    logins: list[tuple[bytes, bool]] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        accepted = (data.login, data.password) == (b"harmonie", b"Mail-Pass-0451")
+        logins.append((data.login, accepted))
+        return AuthResult(success=accepted)
+
+    server = {
+        "tls_context": tls,
+        "require_starttls": True,
+        "auth_required": True,
+        "auth_require_tls": True,
+        "authenticator": authenticator,
+    }
+    secured = replace(
+        mail_config,
+        smtp_security="starttls",
+        smtp_username="harmonie",
+        smtp_ca_file=cert,
+        smtp_password="wrong-password",
+    )
+    inbox = Inbox()
+    with smtp_server(inbox, smtp_port, **server):
+        async with serve(secured) as backend:
+            artist, artist_tokens = await make_profile(client, backend, name="Vault")
+            await _fan(client, backend, artist.address, "ha@fans.example")
+            await _go_live(client, backend, artist_tokens, "Locked in")
+
+            async def refused_and_kept() -> bool:
+                rows = await _outbox(backend)
+                return len(rows) == 1 and rows[0].status == "pending" and rows[0].attempts >= 1
+
+            while not await refused_and_kept():  # a wrong password loses nothing
+                await asyncio.sleep(0.05)
+        assert inbox.counts() == {} and logins and not any(ok for _, ok in logins)
+
+        async with serve(replace(secured, smtp_password="Mail-Pass-0451")) as backend:
+            await wait_until(lambda: inbox.counts() == {"ha@fans.example": 1}, what="the mail")
+    assert (b"harmonie", True) in logins
+
+
+async def test_an_artist_gets_one_daily_digest_of_yesterdays_tips(
+    mail_backend: RunningBackend, smtp_port: int, client: httpx.AsyncClient
+) -> None:
+    assert mail_backend.app is not None
+    services = mail_backend.app.state.services
+    artist, tokens = await make_profile(client, mail_backend, name="Earner")
+    answer = await client.patch(
+        f"{mail_backend.url}/me/notifications",
+        json={"email": "earner@artists.example", "digest": "daily"},
+        headers=bearer(tokens),
+    )
+    assert answer.json()["digest"] == "daily"
+    now = datetime.now(UTC)
+    yesterday = now - timedelta(days=1)
+    fan_a, fan_b = "0x" + "a" * 40, "0x" + "b" * 40
+    tips = [  # (when, artist the tip was for, fan, wei)
+        (yesterday, artist.address, fan_a, 10**18),
+        (yesterday, artist.address, fan_b, 5 * 10**17),
+        (yesterday, "0x" + "c" * 40, fan_a, 7 * 10**18),  # a tip to an artist they follow
+        (now, artist.address, fan_b, 3 * 10**18),  # today: tomorrow's digest
+    ]
+    async with services.sessions.begin() as session:
+        for when, tipped, fan, wei in tips:
+            session.add(
+                NotificationRow(
+                    recipient=artist.address,
+                    kind="tip_received",
+                    data={"artist": tipped, "fan": fan, "amount_wei": str(wei)},
+                    created_at=when.replace(hour=12),
+                )
+            )
+    inbox = Inbox()
+    with smtp_server(inbox, smtp_port):
+        assert await mail.enqueue_digests(services, now=now) == 1
+        assert await mail.enqueue_digests(services, now=now) == 0  # another instance, again
+        await wait_until(lambda: inbox.counts() == {"earner@artists.example": 1}, what="digest")
+    (digest,) = inbox.to("earner@artists.example")
+    assert digest["Subject"] == f"Your earnings, {yesterday:%Y-%m-%d}: 1.5 in tips"
+    assert "Tips: 2 from 2 fans, 1.5 in total." in digest.get_content()
+    assert "/mail/unsubscribe?" in digest["List-Unsubscribe"]

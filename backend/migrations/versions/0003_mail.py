@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("email", sa.String(254), nullable=True),
         sa.Column("live", sa.Boolean, nullable=False, server_default=sa.true()),
         sa.Column("releases", sa.Boolean, nullable=False, server_default=sa.true()),
+        sa.Column("digest", sa.String(8), nullable=False, server_default="off"),
         sa.Column("bounces", sa.Integer, nullable=False, server_default="0"),
         sa.Column("updated_at", UTCDateTime, nullable=False),
     )
