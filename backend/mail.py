@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.message import EmailMessage
 from email.utils import formatdate
+from functools import cache
 from html import escape
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -258,9 +259,14 @@ async def enqueue_digests(target: Any, now: datetime | None = None) -> int:
 def _mail_key(services: Services) -> bytes:
     """The HMAC key of unsubscribe links: from the shared JWT secret when there is one (every
     instance agrees), else a random key kept in the data dir (links outlive restarts)."""
-    if services.config.jwt_secret:
-        return hmac.new(services.config.jwt_secret.encode(), b"mail-unsubscribe", "sha256").digest()
-    path = Path(services.config.data_dir) / KEY_FILE
+    return _key_for(services.config.jwt_secret, Path(services.config.data_dir))
+
+
+@cache
+def _key_for(jwt_secret: str | None, data_dir: Path) -> bytes:
+    if jwt_secret:
+        return hmac.new(jwt_secret.encode(), b"mail-unsubscribe", "sha256").digest()
+    path = data_dir / KEY_FILE
     if not path.exists():
         _write_private(path, secrets.token_urlsafe(32) + "\n")
     return path.read_text().strip().encode()
@@ -306,6 +312,7 @@ class Mailer:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._backoff_s = 0.0
+        self._renewed_at = 0.0
         self.sent = 0
         self.bounced = 0
 
@@ -375,6 +382,7 @@ class Mailer:
                     attempts=MailOutboxRow.attempts + 1,
                 )
             )
+        self._renewed_at = time.monotonic()
         async with self.services.sessions() as session:
             rows = list(
                 (
@@ -502,6 +510,26 @@ class Mailer:
         await self._release(unsent, claim, datetime.now(UTC))  # stopped before their turn
         return True
 
+    async def _hold(self, claim: str) -> bool:
+        """Keep this round's claim: its lease is renewed well before it runs out, so another
+        instance never takes rows still being sent. False when it ran out anyway (then
+        they are another's to send)."""
+        now = time.monotonic()
+        if now - self._renewed_at < self.config.mail_lease_s / 3:
+            return True
+        self._renewed_at = now
+        async with self.services.engine.begin() as connection:
+            held = await connection.execute(
+                update(MailOutboxRow)
+                .where(
+                    MailOutboxRow.claim == claim,
+                    MailOutboxRow.status == "sending",
+                    MailOutboxRow.lease_until > datetime.now(UTC),
+                )
+                .values(lease_until=datetime.now(UTC) + timedelta(seconds=self.config.mail_lease_s))
+            )
+        return bool(held.rowcount)
+
     def _smtp(self) -> aiosmtplib.SMTP:
         config = self.config
         return aiosmtplib.SMTP(
@@ -512,7 +540,7 @@ class Mailer:
             username=config.smtp_username,
             password=config.smtp_password,
             cert_bundle=str(config.smtp_ca_file) if config.smtp_ca_file else None,
-            timeout=30,
+            timeout=15,
         )
 
     async def _send_lane(self, lane: list[tuple[MailOutboxRow, str]], claim: str) -> None:
@@ -523,7 +551,7 @@ class Mailer:
             raise _Outage(str(exc)) from None
         try:
             for row, email in lane:
-                if self._stopping:
+                if self._stopping or not await self._hold(claim):
                     return
                 await self._send_one(smtp, row, email, claim)
         finally:
@@ -725,7 +753,8 @@ async def unsubscribe_page(
     return _page(
         "Unsubscribe",
         f"Stop {LIST_NAMES[mail_list]} from HarmonieCORE to this address?",
-        form_action=str(request.url),
+        # relative: the page is reached through whatever proxy the mail's link named
+        form_action=f"unsubscribe?{request.url.query}",
     )
 
 

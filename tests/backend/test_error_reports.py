@@ -182,3 +182,46 @@ def test_backend_started_with_a_dsn_reports_its_startup_failure_without_the_pass
 def test_scrub_text_keeps_ordinary_words_and_versions() -> None:
     text = "upload of track 3 failed after 2 tries (backend@0.1.0, studio.core line 120)"
     assert scrub_text(text) == text
+
+
+STUDIO_SCRIPT = """
+import logging, sys
+from pathlib import Path
+import sentry_sdk
+from studio.core import Studio
+from studio.profiles import load_profile
+from studio.settings import Settings
+
+dsn, workdir, address, phrase = sys.argv[1:5]
+settings = Settings(Path(workdir) / "settings.toml")
+if dsn:
+    settings.set("error_reports_dsn", dsn)
+Studio(load_profile("local"), settings, Path(workdir) / "data", Path(workdir) / "logs")
+logging.getLogger("studio.wallet").error("marker-studio-error for %s: %s", address, phrase)
+sentry_sdk.flush(10)
+"""
+
+
+@pytest.mark.parametrize("opted_in", [True, False], ids=["dsn-set", "default-off"])
+def test_the_studio_reports_only_when_the_artist_set_a_dsn(
+    catcher: EnvelopeCatcher, tmp_path: Path, opted_in: bool
+) -> None:
+    secrets = _secrets()
+    done = subprocess.run(
+        [sys.executable, "-c", STUDIO_SCRIPT, catcher.dsn if opted_in else "", str(tmp_path),
+         secrets["address"], secrets["phrase"]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"},
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    events = catcher.events()
+    if not opted_in:
+        assert events == []
+        return
+    (event,) = events
+    assert "marker-studio-error" in json.dumps(event)
+    assert event["tags"]["component"] == "studio"
+    _assert_clean("\n".join(catcher.bodies), secrets)
