@@ -16,7 +16,12 @@ from backend.config import DEFAULT_CHAIN_IDS, MIB, BackendConfig, default_data_d
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harmonie-backend", description="HarmonieCORE backend")
+    parser = argparse.ArgumentParser(
+        prog="harmonie-backend",
+        description="HarmonieCORE backend",
+        epilog="The database: `harmonie-backend backup PATH` while it runs, and "
+        "`harmonie-backend restore PATH` (each with --help).",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from backend.config import BackendConfig
-from tests.backend.conftest import JWT_SECRET, PG_BIN, _as_postgres_user
+from tests.backend.conftest import JWT_SECRET, create_database
 from tests.backend.support import bearer, make_profile, serve, serve_process, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,23 +85,11 @@ async def test_restore_of_a_file_that_is_no_backup_changes_nothing(tmp_path: Pat
     conn.close()
 
 
-def _createdb(postgres_url: str, name: str) -> str:
-    port = postgres_url.rsplit(":", 1)[1].split("/")[0]
-    subprocess.run(
-        _as_postgres_user(
-            [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", port, "-U", "postgres", name]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    return postgres_url.rsplit("/", 1)[0] + f"/{name}"
-
-
 async def test_postgres_backup_restores_into_another_database(
     postgres_url: str, tmp_path: Path, client: httpx.AsyncClient
 ) -> None:
-    source_url = await asyncio.to_thread(_createdb, postgres_url, "backup_source")
-    target_url = await asyncio.to_thread(_createdb, postgres_url, "backup_target")
+    source_url = await asyncio.to_thread(create_database, postgres_url, "backup_source")
+    target_url = await asyncio.to_thread(create_database, postgres_url, "backup_target")
     config = BackendConfig(database_url=source_url, data_dir=tmp_path, jwt_secret=JWT_SECRET)
     archive = tmp_path / "pg.dump"
     async with serve(config) as running:

@@ -19,14 +19,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from eth_utils import to_checksum_address
 from sqlalchemy import select
 
 from backend import mail
 from backend.config import BackendConfig
-from backend.models import MailOutboxRow, NotificationRow
+from backend.models import Follow, MailOutboxRow, MailPrefs, NotificationRow
 from backend.streams import announcements
 from harness.smtp_inbox import Inbox, smtp_server
-from tests.backend.conftest import free_port
+from tests.backend.conftest import create_database, free_port
 from tests.backend.support import RunningBackend, bearer, make_profile, serve, sign_in, upload
 from tests.support.waiting import wait_until
 
@@ -380,3 +381,29 @@ async def test_an_artist_gets_one_daily_digest_of_yesterdays_tips(
     assert digest["Subject"] == f"Your earnings, {yesterday:%Y-%m-%d}: 1.5 in tips"
     assert "Tips: 2 from 2 fans, 1.5 in total." in digest.get_content()
     assert "/mail/unsubscribe?" in digest["List-Unsubscribe"]
+
+
+async def test_two_instances_on_postgresql_send_each_mail_once(
+    postgres_url: str, mail_config: BackendConfig, smtp_port: int, client: httpx.AsyncClient
+) -> None:
+    database = await asyncio.to_thread(create_database, postgres_url, "mail_two_instances")
+    config = replace(mail_config, database_url=database)
+    inbox = Inbox()
+    with smtp_server(inbox, smtp_port):
+        async with serve(config) as first, serve(config) as second:
+            artist, artist_tokens = await make_profile(client, first, name="Shared")
+            emails = {}
+            async with first.app.state.services.sessions.begin() as session:  # type: ignore[union-attr]
+                for i in range(300):
+                    address = to_checksum_address(f"0x{i + 1:040x}")
+                    emails[address] = f"pg{i}@fans.example"
+                    session.add(Follow(follower=address, artist=artist.address))
+                    session.add(MailPrefs(address=address, email=emails[address], bounces=0))
+            await _go_live(client, first, artist_tokens, "Both of us")
+            second.app.state.services.mailer.wake()  # type: ignore[union-attr]
+            await wait_until(lambda: len(inbox.counts()) == 300, timeout=120, what="300 mails")
+            while not await _settled(first):
+                await asyncio.sleep(0.05)
+        mailers = [b.app.state.services.mailer for b in (first, second)]  # type: ignore[union-attr]
+    assert inbox.counts() == {email: 1 for email in emails.values()}
+    assert sum(m.sent for m in mailers) == 300  # between them (each claims its own rows)
