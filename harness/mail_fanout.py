@@ -6,7 +6,6 @@ server is aiosmtpd on loopback (harness.smtp_inbox)."""
 import asyncio
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,15 +21,10 @@ from eth_utils import to_checksum_address
 
 from harness.backend_session import Backend, sign_in_tokens
 from harness.smtp_inbox import Inbox, smtp_server
+from studio.local_backend import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 JWT_SECRET = "mail-fanout-secret-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
