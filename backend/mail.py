@@ -151,13 +151,17 @@ async def _to_followers(
     )
 
 
+async def _artist_name(services: Services, artist: str) -> str:
+    async with services.sessions() as session:
+        account = await session.get(Account, artist)
+    return account.display_name if account else artist
+
+
 async def go_live(target: Any, *, artist: str, stream_id: str, title: str) -> int:
     """Followers who asked for it get "<artist> is live", once per show, after the warning
     window (a show that ended by then mails nobody)."""
     services = services_of(target)
-    async with services.sessions() as session:
-        account = await session.get(Account, artist)
-    name = account.display_name if account else artist
+    name = await _artist_name(services, artist)
     link = f"{services.config.link_base()}/fan/?stream={stream_id}"
     return await _to_followers(
         services,
@@ -172,9 +176,7 @@ async def go_live(target: Any, *, artist: str, stream_id: str, title: str) -> in
 
 async def new_release(target: Any, *, artist: str, track_id: int, title: str) -> int:
     services = services_of(target)
-    async with services.sessions() as session:
-        account = await session.get(Account, artist)
-    name = account.display_name if account else artist
+    name = await _artist_name(services, artist)
     link = f"{services.config.link_base()}/fan/?artist={artist}"
     return await _to_followers(
         services,
