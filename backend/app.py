@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from backend import __version__, accounts, auth, chat, discovery, notifications, ops
+from backend import __version__, accounts, auth, chat, discovery, mail, notifications, ops
 from backend.config import MIB, BackendConfig
 from backend.content_store import content_store_router
 from backend.database import make_engine, make_sessions, migrate
@@ -59,9 +59,12 @@ def create_app(config: BackendConfig) -> FastAPI:
                 raise
         await services.bus.start(services.hub.dispatch)
         tips = start_tip_watcher(_app)  # Tipped events -> tip_received notifications
+        mailer = mail.start_mailer(services)  # the email outbox, when SMTP is configured
         try:
             yield
         finally:
+            if mailer is not None:
+                await mailer.stop()
             if tips is not None:
                 await tips.stop()
             devnet = getattr(_app.state, "devnet", None)
@@ -98,6 +101,7 @@ def create_app(config: BackendConfig) -> FastAPI:
     app.include_router(announcements.router)
     app.include_router(chat.router)
     app.include_router(notifications.router)
+    app.include_router(mail.router)
     store = content_store_router(
         config.data_dir,
         require_sign_in=not config.local,

@@ -1,4 +1,5 @@
-"""`harmonie-backend --host --port --database-url`: run the backend with uvicorn.
+"""`harmonie-backend --host --port --database-url`: run the backend with uvicorn;
+`harmonie-backend backup PATH` / `restore PATH`: the database (backend.backup).
 
 Instances sharing one database behind a load balancer must share HARMONIE_JWT_SECRET.
 """
@@ -15,7 +16,12 @@ from backend.config import DEFAULT_CHAIN_IDS, MIB, BackendConfig, default_data_d
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harmonie-backend", description="HarmonieCORE backend")
+    parser = argparse.ArgumentParser(
+        prog="harmonie-backend",
+        description="HarmonieCORE backend",
+        epilog="The database: `harmonie-backend backup PATH` while it runs, and "
+        "`harmonie-backend restore PATH` (each with --help).",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
@@ -115,6 +121,56 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.max_connections,
         help="open connections at most (one more is answered 503)",
     )
+    mail = parser.add_argument_group("email (the SMTP password only from HARMONIE_SMTP_PASSWORD)")
+    mail.add_argument(
+        "--smtp-host",
+        default=os.environ.get("HARMONIE_SMTP_HOST"),
+        help="SMTP server for email notifications (env HARMONIE_SMTP_HOST; default: no email)",
+    )
+    mail.add_argument(
+        "--smtp-port", type=int, default=int(os.environ.get("HARMONIE_SMTP_PORT", 587))
+    )
+    mail.add_argument(
+        "--smtp-security",
+        choices=("starttls", "tls", "none"),
+        default=os.environ.get("HARMONIE_SMTP_SECURITY", defaults.smtp_security),
+    )
+    mail.add_argument("--smtp-username", default=os.environ.get("HARMONIE_SMTP_USERNAME"))
+    mail.add_argument(
+        "--smtp-ca-file",
+        type=Path,
+        default=os.environ.get("HARMONIE_SMTP_CA_FILE") or None,
+        help="PEM certificates to trust for the SMTP server (default: the system's)",
+    )
+    mail.add_argument(
+        "--mail-from", default=os.environ.get("HARMONIE_MAIL_FROM", defaults.mail_from)
+    )
+    mail.add_argument(
+        "--public-url",
+        default=os.environ.get("HARMONIE_PUBLIC_URL", ""),
+        help="this backend's address as fans reach it, for links in mails",
+    )
+    mail.add_argument(
+        "--golive-mail-delay",
+        type=float,
+        default=defaults.golive_mail_delay_s,
+        metavar="SECONDS",
+        help="wait this long before mailing followers that a show started (none if it ended)",
+    )
+    mail.add_argument("--mail-rate-per-hour", type=int, default=defaults.mail_rate_per_hour)
+    mail.add_argument(
+        "--mail-lease", type=float, default=defaults.mail_lease_s, help=argparse.SUPPRESS
+    )
+    mail.add_argument(
+        "--mail-retry-max", type=float, default=defaults.mail_retry_max_s, help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "--error-reports-dsn",
+        default=os.environ.get("HARMONIE_ERROR_REPORTS_DSN", ""),
+        metavar="DSN",
+        help="send scrubbed error reports to this Sentry DSN (env HARMONIE_ERROR_REPORTS_DSN; "
+        "default: none are sent)",
+    )
     parser.add_argument("--log-level", default="info")
     return parser
 
@@ -153,16 +209,76 @@ def config_from_args(args: argparse.Namespace) -> BackendConfig:
         storage_quota_bytes=args.storage_quota_mb * MIB,
         header_timeout_s=args.header_timeout,
         max_connections=args.max_connections,
+        error_reports_dsn=args.error_reports_dsn,
+        smtp_host=args.smtp_host or None,
+        smtp_port=args.smtp_port,
+        smtp_security=args.smtp_security,
+        smtp_username=args.smtp_username or None,
+        smtp_ca_file=args.smtp_ca_file,
+        smtp_password=os.environ.get("HARMONIE_SMTP_PASSWORD") or None,
+        mail_from=args.mail_from,
+        public_url=args.public_url,
+        golive_mail_delay_s=args.golive_mail_delay,
+        mail_rate_per_hour=args.mail_rate_per_hour,
+        mail_lease_s=args.mail_lease,
+        mail_retry_max_s=args.mail_retry_max,
     )
 
 
+def build_backup_parser(command: str) -> argparse.ArgumentParser:
+    what = {
+        "backup": "write a backup of the database to PATH (a new file)",
+        "restore": "replace the database's contents with the backup at PATH",
+    }[command]
+    parser = argparse.ArgumentParser(prog=f"harmonie-backend {command}", description=what)
+    parser.add_argument("path", type=Path, metavar="PATH")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("HARMONIE_DATABASE_URL", ""),
+        help="the backend's database (env HARMONIE_DATABASE_URL; default: SQLite in the data dir)",
+    )
+    parser.add_argument("--data-dir", type=Path, default=None)
+    return parser
+
+
+def backup_main(command: str, argv: list[str]) -> int:
+    """`harmonie-backend backup PATH` / `harmonie-backend restore PATH`."""
+    from backend.backup import BackupError, backup, restore
+
+    args = build_backup_parser(command).parse_args(argv)
+    config = BackendConfig(
+        database_url=args.database_url, data_dir=args.data_dir or default_data_dir()
+    )
+    try:
+        if command == "backup":
+            backup(config.resolved_database_url(), args.path)
+            print(f"backed up to {args.path}")
+        else:
+            kept = restore(config.resolved_database_url(), args.path)
+            print(
+                f"restored from {args.path}"
+                + (f"; the previous database is kept in {kept}" if kept else "")
+            )
+    except (BackupError, ValueError) as exc:
+        print(f"harmonie-backend {command}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("backup", "restore"):
+        return backup_main(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
         config = config_from_args(args)
     except ValueError as exc:
         print(f"harmonie-backend: {exc}", file=sys.stderr)
         return 2
+    if config.error_reports_dsn:
+        from backend.error_reports import start_error_reports
+
+        start_error_reports(config.error_reports_dsn, component="backend", release=__version__)
     if args.exit_with_stdin:
         from backend.lifeline import watch_parent_pipe
 

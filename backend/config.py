@@ -87,6 +87,31 @@ class BackendConfig:
     header_timeout_s: float = 10.0
     max_pending_connections: int = 256
     max_connections: int = 2048
+    # Email (backend.mail): no SMTP host, no email. security: "starttls" (submission, 587),
+    # "tls" (implicit TLS, 465) or "none" (a relay on this machine).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    # CA certificates (PEM) to trust for the SMTP server, e.g. a private CA; None: the system's.
+    smtp_ca_file: Path | None = None
+    mail_from: str = "HarmonieCORE <no-reply@localhost>"
+    # Where links in mails point (unsubscribe); empty: http://host:port of this server.
+    public_url: str = ""
+    # "<artist> is live" waits this long and is dropped if the show ended meanwhile.
+    golive_mail_delay_s: float = 120.0
+    # Mails one address gets per hour at most; more wait for the next hour.
+    mail_rate_per_hour: int = 20
+    # SMTP connections used at once, and how long a claimed batch stays claimed.
+    mail_connections: int = 4
+    mail_lease_s: float = 60.0
+    # Longest wait between retries while the SMTP server is unreachable.
+    mail_retry_max_s: float = 60.0
+    # An address refused (5xx at RCPT) this many times gets no more mail until it changes.
+    mail_bounce_limit: int = 3
+    # Opt-in error reports (backend.error_reports): a Sentry DSN; empty sends nothing.
+    error_reports_dsn: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if self.local and not is_loopback(self.host):
@@ -102,8 +127,16 @@ class BackendConfig:
                     f"trusted proxy {proxy!r} is not an IP address or network (CIDR)"
                 ) from None
 
+        if self.smtp_security not in ("starttls", "tls", "none"):
+            raise ValueError(
+                f"SMTP security {self.smtp_security!r} is not one of starttls, tls, none"
+            )
+
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'backend.db'}"
+
+    def link_base(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def allowed_siwe_domains(self) -> tuple[str, ...]:
         if self.siwe_domains:

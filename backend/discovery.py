@@ -11,6 +11,7 @@ from backend import search
 from backend.accounts import profiles_query, to_profile
 from backend.auth import CurrentAddress, ServicesDep
 from backend.errors import error_responses
+from backend.mail import new_release
 from backend.models import Account, TrackRow
 from backend.ownership import check_owner
 from backend.params import AddressPath, IdPath, Limit, Offset, next_offset, reject_unknown_query
@@ -115,7 +116,9 @@ async def add_track(
         )
         session.add(row)
         await session.flush()
-        return to_track(row)
+        track = to_track(row)
+    await new_release(services, artist=caller, track_id=track.id, title=track.title)
+    return track
 
 
 @router.delete(

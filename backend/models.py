@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -210,3 +211,45 @@ class RefreshToken(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_refresh_tokens_address", "address"),)
+
+
+class MailPrefs(Base):
+    """Where and what one address wants by email (backend.mail)."""
+
+    __tablename__ = "mail_prefs"
+
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    live: Mapped[bool] = mapped_column(Boolean, default=True)
+    releases: Mapped[bool] = mapped_column(Boolean, default=True)
+    digest: Mapped[str] = mapped_column(String(8), default="off")  # off | daily | weekly
+    bounces: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MailOutboxRow(Base):
+    """One email to send, kept until sent: `key` makes each mail happen once at most."""
+
+    __tablename__ = "mail_outbox"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    recipient: Mapped[str] = mapped_column(String(42))
+    list: Mapped[str] = mapped_column(String(16))
+    ref: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    # pending -> sending (claimed) -> sent | bounced | cancelled | failed
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    claim: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        Index("ix_mail_outbox_due", "status", "not_before"),
+        Index("ix_mail_outbox_recipient_sent", "recipient", "sent_at"),
+    )

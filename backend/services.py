@@ -16,6 +16,7 @@ from backend.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from backend.content_store import ContentStore
+    from backend.mail import Mailer
 
 HealthCheck = Callable[[], Awaitable[dict[str, str]]]
 
@@ -33,6 +34,7 @@ class Services:
     jwt_secret: str = field(repr=False)
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     content_store: "ContentStore | None" = None  # who uploaded what (backend.ownership)
+    mailer: "Mailer | None" = None  # the email outbox's sender, when SMTP is configured
 
 
 def services_of(holder: "FastAPI | Starlette | Request | WebSocket | Services") -> Services:

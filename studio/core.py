@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from studio import paths
+from backend.error_reports import start_error_reports
+from studio import __version__, paths
 from studio.errors import BackendStartError
 from studio.local_backend import LocalBackend
 from studio.logs import event
@@ -62,6 +63,10 @@ class Studio:
     ) -> None:
         self.profile = profile
         self.settings = settings
+        # Opt-in (off by default): errors go to the DSN the artist set, scrubbed of secrets.
+        start_error_reports(
+            str(settings.get("error_reports_dsn") or ""), component="studio", release=__version__
+        )
         self.data_dir = data_dir or paths.data_dir()
         self.log_dir = log_dir or paths.log_dir()
         self.local_backend: LocalBackend | None = (

@@ -313,6 +313,11 @@ GLOBAL_FIELDS: tuple[Field, ...] = (
     Field("tip_sound", "Play a sound for each tip", GROUPS[5], "bool", True, example="true"),
     Field("tip_overlay", "Show tips in the live picture", GROUPS[5], "bool", True,
           example="true"),
+    # Advanced
+    Field("error_reports_dsn", "Send error reports to (Sentry DSN)", GROUPS[6], "url",
+          example="https://public@sentry.example.org/1",
+          help="Off when empty. Reports leave without keys, passwords, tokens, recovery "
+               "phrases or addresses."),
 )  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 
 from backend.auth import CurrentAddress, ServicesDep
 from backend.errors import error_responses
+from backend.mail import go_live as mail_go_live
 from backend.models import Account, Follow, StreamRow
 from backend.notifications import publish_many
 from backend.params import Limit, Offset, StreamIdPath, next_offset, reject_unknown_query
@@ -79,6 +80,7 @@ async def mark_live(
             "title": title,
         },
     )
+    await mail_go_live(services, artist=artist, stream_id=stream.id, title=title)
     return stream
 
 

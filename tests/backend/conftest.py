@@ -65,6 +65,19 @@ def _as_postgres_user(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "nobody", "--", *cmd]
 
 
+def create_database(postgres_url: str, name: str) -> str:
+    """A new, empty database `name` on the session's PostgreSQL; its URL."""
+    port = postgres_url.rsplit(":", 1)[1].split("/")[0]
+    subprocess.run(
+        _as_postgres_user(
+            [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", port, "-U", "postgres", name]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    return postgres_url.rsplit("/", 1)[0] + f"/{name}"
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     if not (PG_BIN / "postgres").exists():
