@@ -122,6 +122,26 @@ async def post_offer(
     )
 
 
+async def put_answer(
+    client: httpx.AsyncClient, location: str, answer_sdp: str, token: str | None = None
+) -> None:
+    """Hand a viewer's answer to the server that offered (the /watch flow)."""
+    headers = {"Content-Type": SDP}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        response = await client.put(location, content=answer_sdp.encode(), headers=headers)
+    except httpx.TimeoutException:
+        raise WhipUnreachable(f"The server at {where(location)} did not answer in time.") from None
+    except httpx.TransportError as exc:
+        reason = type(exc).__name__
+        raise WhipUnreachable(
+            f"The server at {where(location)} cannot be reached ({reason})."
+        ) from None
+    if response.status_code >= 300:
+        raise _refusal(response, location)
+
+
 async def delete_session(
     client: httpx.AsyncClient, location: str, token: str | None = None
 ) -> bool:

@@ -4,7 +4,12 @@
     DELETE /whip/{stream}/{resource}  artist stops (same Bearer token)
     POST   /whep/{stream}             viewer's SDP offer -> 201, SDP answer, Location
     DELETE /whep/{stream}/{resource}  viewer leaves
+    POST   /watch/{stream}            (server-offer flow, Janus) -> 201, the server's SDP
+                                      offer, Location
+    PUT    /watch/{stream}/{resource} the viewer's SDP answer -> 204
+    DELETE /watch/{stream}/{resource} viewer leaves
     GET    /relay/live                streams on this relay now, with viewer counts
+    GET    /relay/config              which media server, and which viewer flow fans use
     POST   /relay/keys/{stream}       issue a stream key (Bearer: the ingest token)
 
 (Not under /streams/: backend.streams.announcements owns /streams/{stream_id}.)
@@ -44,19 +49,21 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def _read_offer(request: Request, stream: str) -> str | PlainTextResponse:
+async def _read_offer(
+    request: Request, stream: str, what: str = "offer"
+) -> str | PlainTextResponse:
     if not STREAM_NAME.match(stream):
         return _problem(400, "Stream names are 1-64 letters, digits, '.', '_' or '-'.")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != SDP:
-        return _problem(415, f"The offer must be sent as {SDP}.")
+        return _problem(415, f"The {what} must be sent as {SDP}.")
     body = await request.body()
     if len(body) > MAX_SDP_BYTES:
-        return _problem(413, "The SDP offer is too large.")
+        return _problem(413, f"The SDP {what} is too large.")
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
-        return _problem(400, "The SDP offer is not UTF-8 text.")
+        return _problem(400, f"The SDP {what} is not UTF-8 text.")
 
 
 def _viewer_clients(request: Request) -> list[str]:
@@ -91,7 +98,7 @@ def streams_router(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         keys()  # the ingest token exists as soon as the backend runs: the studio reads it
-        if isinstance(server, BuiltinRelay):
+        if hasattr(server, "on_viewers"):
 
             async def on_viewers(stream: str, count: int) -> None:
                 await announced.report_viewers(app, stream, count)
@@ -194,6 +201,43 @@ def streams_router(
         async def no_trickle() -> Response:
             return _problem(405, "Trickle ICE and ICE restarts are not supported.", Allow="DELETE")
 
+    @router.post("/watch/{stream}", summary="Watch through a server that offers (Janus)")
+    async def watch(stream: str, request: Request) -> Response:
+        if not STREAM_NAME.match(stream):
+            return _problem(400, "Stream names are 1-64 letters, digits, '.', '_' or '-'.")
+        try:
+            offer = await server.watch(stream, _viewer_clients(request))
+        except TooManySessions as exc:
+            return _problem(exc.status, str(exc), **{"Retry-After": str(retry_after_s)})
+        except StreamError as exc:
+            return _problem(exc.status, str(exc))
+        return Response(
+            offer.sdp,
+            status_code=201,
+            media_type=SDP,
+            headers={"Location": f"/watch/{stream}/{offer.resource_id}"},
+        )
+
+    @router.put("/watch/{stream}/{resource}", summary="The viewer's answer to the offer")
+    async def watch_answer(stream: str, resource: str, request: Request) -> Response:
+        answer = await _read_offer(request, stream, what="answer")
+        if isinstance(answer, Response):
+            return answer
+        try:
+            await server.answer(stream, resource, answer)
+        except StreamError as exc:
+            return _problem(exc.status, str(exc))
+        return Response(status_code=204)
+
+    @router.delete("/watch/{stream}/{resource}", summary="Stop watching")
+    async def watch_stop(stream: str, resource: str) -> Response:
+        return await whep_stop(stream, resource)
+
+    def viewer_link(name: str) -> dict[str, str]:
+        if server.viewer_flow == "whep":
+            return {"viewer_flow": "whep", "whep": f"/whep/{name}"}
+        return {"viewer_flow": server.viewer_flow, "watch": f"/watch/{name}"}
+
     @router.get("/relay/live", summary="Streams on the relay now, with their viewer counts")
     async def live() -> JSONResponse:
         return JSONResponse(
@@ -204,10 +248,16 @@ def streams_router(
                     "started_at": s.started_at,
                     "audio_codec": s.audio_codec,
                     "video_codec": s.video_codec,
-                    "whep": f"/whep/{s.name}",
+                    **viewer_link(s.name),
                 }
                 for s in server.live_streams()
             ]
+        )
+
+    @router.get("/relay/config", summary="The media server and how fans' players reach it")
+    async def relay_config() -> JSONResponse:
+        return JSONResponse(
+            {"media_server": type(server).__name__, "viewer_flow": server.viewer_flow}
         )
 
     @router.post("/relay/keys/{stream}", summary="Issue a stream key (shown once)")
