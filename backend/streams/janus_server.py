@@ -29,8 +29,10 @@ from urllib.parse import urlsplit
 import httpx
 from aiortc.sdp import SessionDescription
 
+from backend.config import BackendConfig
 from backend.streams.media_server import (
     BadOffer,
+    MediaServer,
     MediaServerRefused,
     MediaServerUnavailable,
     NoCommonCodec,
@@ -683,3 +685,15 @@ def _accepted_kinds(answer_sdp: str) -> list[str]:
         for m in SessionDescription.parse(answer_sdp).media
         if m.kind in MEDIA_KINDS and m.port != 0 and m.direction in ("recvonly", "sendrecv")
     ]
+
+
+def media_server_for(config: BackendConfig) -> MediaServer | None:
+    """The media server `config` names; None for the built-in relay (the default)."""
+    if config.media_server != "janus" or not config.janus_url:
+        return None
+    return JanusMediaServer(
+        config.janus_url,
+        config.janus_edges,
+        api_secret=config.janus_api_secret,
+        max_viewers_per_client=config.viewer_sessions_per_client,
+    )
