@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from backend.streams import streams_router
+from backend.streams import fan_page, streams_router
 from backend.streams.janus_server import JanusMediaServer
 from backend.streams.keys import read_ingest_token
 from harness.janus import JanusServer, janus_servers
@@ -46,6 +46,7 @@ async def backend_on(tmp_path: Path, media: JanusMediaServer) -> AsyncIterator[J
     data_dir = tmp_path / "backend-data"
     app = FastAPI()
     app.include_router(streams_router(data_dir, media_server=media))
+    app.mount("/fan", fan_page(), name="fan")
     url, server, task = await serve(app)
     yield JanusBackend(url=url, token=read_ingest_token(data_dir), media=media)
     server.should_exit = True
