@@ -28,14 +28,25 @@ TRANSPORTS = ("libjanus_http.so",)
 class JanusServer:
     name: str
     url: str  # the HTTP API, e.g. http://127.0.0.1:PORT/janus
+    folder: Path  # its configuration (and log)
     process: subprocess.Popen[bytes]
-    log: Path
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "janus.log"
 
     def kill(self) -> None:
         """Gone at once, as a crashed machine would be."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+    def restart(self) -> None:
+        """Killed, then started again on the same port with the same configuration (and no
+        memory of sessions, rooms or mountpoints)."""
+        self.kill()
+        self.process = _launch(self.folder)
+        wait_for_api(self)
 
 
 def janus_binary() -> str:
@@ -116,19 +127,22 @@ def wait_for_api(server: JanusServer, timeout_s: float = 20.0) -> None:
     raise RuntimeError(f"janus {server.name} did not answer within {timeout_s} s")
 
 
-def start_janus(base: Path, name: str) -> JanusServer:
-    folder = base / name
-    port = free_port()
-    write_config(folder, port)
-    log = folder / "janus.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
+def _launch(folder: Path) -> subprocess.Popen[bytes]:
+    with (folder / "janus.log").open("ab") as out:
+        return subprocess.Popen(
             [janus_binary(), "-F", str(folder), "-C", str(folder / "janus.jcfg"), "-N"],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    server = JanusServer(name, f"http://127.0.0.1:{port}/janus", process, log)
+
+
+def start_janus(base: Path, name: str) -> JanusServer:
+    folder = base / name
+    port = free_port()
+    write_config(folder, port)
+    process = _launch(folder)
+    server = JanusServer(name, f"http://127.0.0.1:{port}/janus", folder, process)
     try:
         wait_for_api(server)
     except BaseException:
@@ -144,6 +158,6 @@ def janus_servers(base: Path, *names: str) -> Iterator[dict[str, JanusServer]]:
         servers = {}
         for name in names:
             server = start_janus(base, name)
-            stack.callback(end, server.process)
+            stack.callback(lambda s=server: end(s.process))  # the process a restart left
             servers[name] = server
         yield servers

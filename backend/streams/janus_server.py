@@ -263,6 +263,7 @@ class _Stream:
     codecs: dict[str, str] = field(default_factory=dict)  # kind -> "opus", "vp8", "h264"
     mountpoints: dict[str, _Mountpoint] = field(default_factory=dict)  # by edge URL
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    up: asyncio.Event = field(default_factory=asyncio.Event)  # the publisher's media is up
 
 
 @dataclass
@@ -272,6 +273,7 @@ class _Viewer:
     instance: JanusInstance
     handle: int
     clients: tuple[str, ...] = ()
+    mids: dict[str, str] = field(default_factory=dict)  # kind -> mid (VideoRoom subscribers)
 
 
 class JanusMediaServer:
@@ -361,6 +363,7 @@ class JanusMediaServer:
             raise
         previous = state.handle
         state.handle, state.publisher_id = handle, int(joined["id"])
+        state.up = asyncio.Event()
         state.resource_id = secrets.token_urlsafe(16)
         state.mids = {s["type"]: str(s["mid"]) for s in configured.get("streams", [])}
         state.codecs = {
@@ -369,12 +372,32 @@ class JanusMediaServer:
             if configured.get(f"{kind}_codec")
         }
         if previous is not None:  # the artist reconnected before the old publisher left
-            self._background(origin.detach(previous))
+            self._background(self._hand_over(state, previous))
         for edge_url, mountpoint in list(state.mountpoints.items()):
             edge = next(e for e in self.edges if e.url == edge_url)
             self._background(self._forward_quietly(state, edge, mountpoint))
         log.info("ingest for %s through Janus: %s", state.name, state.codecs)
         return SessionAnswer(resource_id=state.resource_id, sdp=jsep["sdp"])
+
+    async def _hand_over(self, state: _Stream, previous: int) -> None:
+        """Point the origin's viewers at the artist's new publisher, then let the old one go.
+
+        Janus switches a subscriber only to a publisher whose media is up (after "webrtcup")."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.up.wait(), 15.0)
+        for viewer in [v for v in self._viewers.values() if v.stream == state.name]:
+            if viewer.instance is not self.origin or not viewer.mids:
+                continue  # edges: their mountpoints are fed by the new publisher already
+            streams = [
+                {"feed": state.publisher_id, "mid": state.mids[kind], "sub_mid": mid}
+                for kind, mid in viewer.mids.items()
+                if kind in state.mids
+            ]
+            try:
+                await self.origin.message(viewer.handle, {"request": "switch", "streams": streams})
+            except (JanusError, StreamError) as exc:
+                log.warning("viewer of %s stays on the old publisher: %s", state.name, exc)
+        await self.origin.detach(previous)
 
     async def _create_room(self, handle: int, state: _Stream) -> None:
         try:
@@ -494,13 +517,14 @@ class JanusMediaServer:
             handle = await instance.attach(STREAMING)
             request = {"request": "watch", "id": mountpoint.id}
         try:
-            _, jsep = await instance.message(handle, request)
+            offered, jsep = await instance.message(handle, request)
             if jsep is None or jsep.get("type") != "offer":
                 raise MediaServerRefused("The media server made no offer for the viewer.")
         except BaseException:
             await instance.detach(handle)
             raise
         viewer = _Viewer(state.name, secrets.token_urlsafe(16), instance, handle, clients)
+        viewer.mids = {str(s["type"]): str(s["mid"]) for s in offered.get("streams", [])}
         self._viewers[viewer.resource_id] = viewer
         self._notify_viewers(state.name)
         return ViewerOffer(resource_id=viewer.resource_id, sdp=jsep["sdp"])
@@ -614,6 +638,10 @@ class JanusMediaServer:
     # -- Janus's own events ----------------------------------------------------------------
 
     def _on_event(self, instance: JanusInstance, handle: int, event: dict[str, Any]) -> None:
+        if event.get("janus") == "webrtcup" and instance is self.origin:
+            for state in self._streams.values():
+                if state.handle == handle:
+                    state.up.set()
         if event.get("janus") not in ("hangup", "detached"):
             return
         for viewer in list(self._viewers.values()):

@@ -207,3 +207,68 @@ async def test_viewers_spread_over_edges_and_survive_an_edge_dying(edge_backend,
         await publisher.stop()
         source.stop()
         await asyncio.sleep(0)
+
+
+async def test_an_artist_who_reconnects_keeps_the_origins_viewers(origin_backend) -> None:
+    """A second publish of the show (the studio reconnecting) takes over: the viewer hears the
+    new connection's tone without connecting again."""
+    first_source = EncodedTestSource(width=320, height=240, fps=30, tone_hz=1000.0)
+    second_source = EncodedTestSource(width=320, height=240, fps=30, tone_hz=500.0)
+    first = await go_live(origin_backend, first_source)
+    viewer = Viewer(origin_backend)
+    second: WhipPublisher | None = None
+    try:
+        await viewer.player.start()
+        await viewer.frames_and_tone()
+        second = await go_live(origin_backend, second_source)
+        # The old connection goes, as a dropped one would (its DELETE names a session the
+        # new one replaced: 404, nothing ends).
+        await first.stop()
+        heard: list[float] = []
+
+        def hears_the_new_tone() -> bool:
+            if len(viewer.audio) < 50:
+                return False
+            pcm = np.concatenate(viewer.audio[-50:]).astype(np.float64)
+            heard.append(dominant_frequency(pcm, viewer.rate))
+            return abs(heard[-1] - 500.0) < 25
+
+        await wait_until(hears_the_new_tone, what="the new connection's 500 Hz tone")
+        frames = viewer.video_frames
+        await wait_until(lambda: viewer.video_frames >= frames + 30, what="pictures after it")
+        assert viewer.player.connection_state == "connected"
+    finally:
+        await viewer.player.stop()
+        if second is not None:
+            await second.stop()
+        await first.stop()
+        first_source.stop()
+        second_source.stop()
+
+
+async def test_a_restarted_janus_gets_the_show_back_from_the_studios_reconnect(
+    origin_backend, janus, http
+) -> None:
+    source = EncodedTestSource(width=320, height=240, fps=30, tone_hz=1000.0)
+    publisher = await go_live(origin_backend, source)
+    viewer: Viewer | None = None
+    try:
+        await asyncio.to_thread(janus["origin"].restart)  # no rooms, no sessions any more
+        await wait_until(
+            lambda: publisher.reconnects >= 1 and publisher.state == "live",
+            timeout=60,
+            what="the studio to publish again into the restarted Janus",
+        )
+        room = origin_backend.media._streams["show"].room
+        participants = await janus_participants(janus["origin"].url, room)
+        assert [p["display"] for p in participants] == ["show"]
+        viewer = Viewer(origin_backend)
+        await viewer.player.start()
+        await viewer.frames_and_tone()
+        live = (await http.get(f"{origin_backend.url}/relay/live")).json()
+        assert [(s["stream"], s["viewers"]) for s in live] == [("show", 1)]
+    finally:
+        if viewer is not None:
+            await viewer.player.stop()
+        await publisher.stop()
+        source.stop()
