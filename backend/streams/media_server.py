@@ -51,9 +51,10 @@ class MediaServerRefused(StreamError):
 
 
 class WrongViewerFlow(StreamError):
-    """A viewer spoke the other playback flow (a WHEP offer to a server that offers itself)."""
+    """A viewer spoke the other playback flow (a WHEP offer to a server that offers itself):
+    the stream is there, in a state (flow) that conflicts with the request."""
 
-    status = 501
+    status = 409
 
 
 class TooManySessions(StreamError):

@@ -79,7 +79,10 @@ async def test_the_relay_stays_the_default(tmp_path: Path) -> None:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         config = (await client.get("/relay/config")).json()
+        watch = await client.post("/watch/show")
     assert config == {"media_server": "BuiltinRelay", "viewer_flow": "whep"}
+    # The relay takes viewers' offers: the server-offer flow is told where to go, not a 5xx.
+    assert watch.status_code == 409 and "WHEP" in watch.text
 
 
 @pytest.mark.slow

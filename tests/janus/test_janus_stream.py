@@ -12,7 +12,7 @@ from backend.streams.janus_server import VIDEOROOM, JanusInstance, JanusMediaSer
 from media.ice import peer_connection
 from media.whep import WhepPlayer
 from media.whip import WhipPublisher
-from media.whip_errors import WhipServerError
+from media.whip_errors import WhipRejected, WhipServerError
 from studio.local_backend import free_port
 from tests.janus.conftest import JanusBackend, backend_on
 from tests.live_relay.conftest import wait_until
@@ -109,7 +109,7 @@ async def test_viewers_of_janus_are_told_what_to_do(origin_backend, http) -> Non
     publisher = await go_live(origin_backend, source)
     try:
         # A WHEP player's offer: Janus makes its own offers, so the player is told where to go.
-        with pytest.raises(WhipServerError, match=r"501.*POST /watch/show"):
+        with pytest.raises(WhipRejected, match=r"409.*POST /watch/show"):
             await WhepPlayer(f"{origin_backend.url}/whep/show").start()
         # An answer that is not SDP is a 400 and leaves the session as it was.
         offer = await http.post(f"{origin_backend.url}/watch/show")
