@@ -60,11 +60,14 @@ def _disabled(folder: Path, keep: tuple[str, ...]) -> str:
     return ",".join(sorted(p.name for p in folder.glob("*.so") if p.name not in keep))
 
 
-def write_config(folder: Path, port: int, ice_interfaces: str = "lo") -> None:
+def write_config(
+    folder: Path, port: int, ice_interfaces: str = "lo", api_secret: str | None = None
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    secret = f'\tapi_secret = "{api_secret}"\n' if api_secret else ""
     (folder / "janus.jcfg").write_text(
         f"""general: {{
-	configs_folder = "{folder}"
+{secret}	configs_folder = "{folder}"
 	plugins_folder = "{LIB / "plugins"}"
 	transports_folder = "{LIB / "transports"}"
 	events_folder = "{LIB / "events"}"
@@ -137,10 +140,11 @@ def _launch(folder: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def start_janus(base: Path, name: str) -> JanusServer:
+def start_janus(base: Path, name: str, api_secret: str | None = None) -> JanusServer:
+    """A Janus process; with `api_secret`, every API request must carry it."""
     folder = base / name
     port = free_port()
-    write_config(folder, port)
+    write_config(folder, port, api_secret=api_secret)
     process = _launch(folder)
     server = JanusServer(name, f"http://127.0.0.1:{port}/janus", folder, process)
     try:

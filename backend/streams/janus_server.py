@@ -54,6 +54,7 @@ VIDEOROOM = "janus.plugin.videoroom"
 STREAMING = "janus.plugin.streaming"
 POLL_TIMEOUT_S = 45.0  # Janus answers an idle long poll after 30 s
 EDGE_RETRY_S = 5.0  # an edge that failed is not chosen again for this long
+SESSION_NOT_FOUND = 458  # Janus core error: the session is gone (timed out, restarted)
 
 # Payload types and formats of the edges' mountpoints; forwarders rewrite to these.
 _MOUNTPOINT_MEDIA = {
@@ -102,6 +103,18 @@ def _plugin_data(response: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+class _Redact(logging.Filter):
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self._secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self._secret in message:
+            record.msg, record.args = message.replace(self._secret, "***"), ()
+        return True
+
+
 class JanusInstance:
     """One Janus server's HTTP API: a session kept by its long poll, plugin handles on it."""
 
@@ -117,6 +130,8 @@ class JanusInstance:
         self.host = urlsplit(self.url).hostname or "127.0.0.1"
         self._http = http
         self._api_secret = api_secret
+        if api_secret:  # Janus takes it in the long poll's query string, which httpx logs
+            logging.getLogger("httpx").addFilter(_Redact(api_secret))
         self._on_event = on_event
         self._on_lost = on_lost
         self._session: int | None = None
@@ -144,7 +159,11 @@ class JanusInstance:
             ) from None
         if reply.get("janus") == "error":
             error = reply.get("error", {})
-            raise JanusError(int(error.get("code", 0)), str(error.get("reason", "")))
+            code = int(error.get("code", 0))
+            if code == SESSION_NOT_FOUND and self._session is not None:
+                self._lose(self._session)  # restarted between two polls
+                raise MediaServerUnavailable(f"The media server at {self.url} restarted.")
+            raise JanusError(code, str(error.get("reason", "")))
         return reply
 
     async def session(self) -> int:
