@@ -19,7 +19,8 @@ import httpx
 from harness.processes import end
 from studio.local_backend import free_port
 
-LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
+# Debian installs the plugins under the multiarch triplet (/usr/lib/x86_64-linux-gnu/janus).
+LIB = next((p.parent for p in Path("/usr/lib").glob("*/janus/plugins")), Path("/usr/lib/janus"))
 PLUGINS = ("libjanus_videoroom.so", "libjanus_streaming.so")
 TRANSPORTS = ("libjanus_http.so",)
 

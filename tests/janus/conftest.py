@@ -7,11 +7,13 @@ Janus: every packet still stays on this host.
 """
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import ifaddr
 import pytest
 from fastapi import FastAPI
 
@@ -35,8 +37,25 @@ def host_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(LOOPBACK_ENV, raising=False)
 
 
+def _other_ipv4() -> bool:
+    return any(
+        isinstance(ip.ip, str) and not ip.ip.startswith("127.")
+        for adapter in ifaddr.get_adapters()
+        for ip in adapter.ips
+    )
+
+
 @pytest.fixture
-def janus(tmp_path: Path) -> Iterator[dict[str, JanusServer]]:
+def janus_runs() -> None:
+    """Janus can run here: installed, and an interface to gather ICE candidates on."""
+    if shutil.which("janus") is None:
+        pytest.skip("janus is not installed (Debian package janus, packaging/debian-test-deps.txt)")
+    if not _other_ipv4():
+        pytest.skip("Janus gathers no loopback ICE candidates and this machine has no other IPv4")
+
+
+@pytest.fixture
+def janus(tmp_path: Path, janus_runs: None) -> Iterator[dict[str, JanusServer]]:
     """An origin and two edges, each its own janus process."""
     with janus_servers(tmp_path / "janus", "origin", "edge-a", "edge-b") as servers:
         yield servers

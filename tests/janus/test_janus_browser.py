@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.janus.test_janus_stream import go_live
+from tests.live_relay.conftest import wait_until
 from tests.live_relay.packet_source import EncodedTestSource
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,3 +67,54 @@ async def test_chromium_on_the_fan_page_gets_frames_and_tone_through_an_edge(
     assert seen["audio_samples"] > 0
     # The page's player went through an edge (Janus offered, the page answered), not the origin.
     assert len(watched_on) == 1 and watched_on < {janus["edge-a"].url, janus["edge-b"].url}
+
+
+async def test_the_fan_page_comes_back_through_the_other_edge_when_its_edge_dies(
+    edge_backend, janus
+) -> None:
+    missing = _missing()
+    if missing:
+        pytest.skip(missing)
+    media = edge_backend.media
+    source = EncodedTestSource(width=320, height=240, fps=30, tone_hz=1000.0)
+    publisher = await go_live(edge_backend, source)
+    check = await asyncio.create_subprocess_exec(
+        "node", str(CHECK), "--url", edge_backend.url, "--stream", "show", "--seconds", "3",
+        "--phases", "2",
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert check.stdout is not None and check.stdin is not None
+
+    async def line_starting(prefix: str) -> str:
+        while True:
+            line = (await asyncio.wait_for(check.stdout.readline(), 120)).decode()
+            assert line, f"fan_page_check ended before {prefix}"
+            if line.startswith(prefix):
+                return line.removeprefix(prefix)
+
+    try:
+        await line_starting("PHASE ")
+        (dead,) = [url for url, n in media.viewers_by_instance().items() if n]
+        survivor = ({janus["edge-a"].url, janus["edge-b"].url} - {dead}).pop()
+        next(s for s in janus.values() if s.url == dead).kill()
+        await wait_until(
+            lambda: media.viewers_by_instance()[survivor] == 1,
+            timeout=90,
+            what="the page to reconnect through the surviving edge",
+        )
+        check.stdin.write(b"go on\n")
+        await check.stdin.drain()
+        result = json.loads(await line_starting("RESULT "))
+        await check.wait()
+    finally:
+        if check.returncode is None:
+            check.kill()
+            await check.wait()
+        await publisher.stop()
+        source.stop()
+    assert "error" not in result, result["error"]
+    assert result["reconnects"] >= 1
+    after = result["phases"][1]["viewers"][0]
+    assert after["connection"] == "connected" and after["fps"] > 0, after
+    assert after["tone_hz"] is not None and abs(after["tone_hz"] - 1000) < 15, after

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 async def test_a_janus_api_secret_is_sent_and_never_logged(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, janus_runs: None
 ) -> None:
     secret = secrets.token_urlsafe(16)
     server = await asyncio.to_thread(start_janus, tmp_path / "janus", "guarded", secret)
