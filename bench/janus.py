@@ -66,9 +66,10 @@ async def measure(kind: str, args: argparse.Namespace, work: Path) -> dict[str, 
         data.mkdir()
         backend = await live.start_backend(data, port)
         token = (data / "ingest-token").read_text().strip()
-        publisher = await live.start_publisher(f"{url}/whip/{live.STREAM}", token)
         result: dict[str, object] = {}
+        publisher: asyncio.subprocess.Process | None = None
         try:
+            publisher = await live.start_publisher(f"{url}/whip/{live.STREAM}", token)
             result.update(await live.browser_latency(url, args.seconds))
             server = janus_pids or [backend.pid]
             backend0 = cpu_seconds([backend.pid])
@@ -86,8 +87,9 @@ async def measure(kind: str, args: argparse.Namespace, work: Path) -> dict[str, 
             if janus_pids:
                 result["backend_cpu_s_signalling"] = round(cpu_seconds([backend.pid]) - backend0, 2)
         finally:
-            publisher.kill()
-            await publisher.wait()
+            if publisher is not None:
+                publisher.kill()
+                await publisher.wait()
             backend.terminate()
             try:
                 backend.wait(10)

@@ -237,7 +237,12 @@ async def start_publisher(whip_url: str, token: str) -> asyncio.subprocess.Proce
     publisher = await spawn(
         sys.executable, me, "--role", "publisher", "--url", whip_url, "--token", token
     )
-    await read_until(publisher, "READY", 60)
+    try:
+        await read_until(publisher, "READY", 60)
+    except BaseException:
+        publisher.kill()
+        await publisher.wait()
+        raise
     await asyncio.sleep(2)
     return publisher
 

@@ -77,7 +77,8 @@ class WhepPlayer:
 
     async def start(self) -> None:
         pc = self._pc
-        for kind in self._kinds if not self._server_offer else ():
+        # WHEP: the player offers what it receives. Server offer: the server's offer says.
+        for kind in () if self._server_offer else self._kinds:
             transceiver = pc.addTransceiver(kind, direction="recvonly")
             if kind == "video" and self._video_codecs:
                 wanted = {c.lower() for c in self._video_codecs} | {"rtx"}
