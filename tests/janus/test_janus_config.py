@@ -54,6 +54,9 @@ def test_flags_and_environment_name_janus_and_its_edges(tmp_path: Path) -> None:
     )
     assert env.janus_api_secret == "s3cret-never-shown"
     assert "s3cret" not in repr(env)
+    # compose.yaml's defaults: empty variables mean the relay.
+    empty = parse(HARMONIE_MEDIA_SERVER="", HARMONIE_JANUS_URL="", HARMONIE_JANUS_EDGES="")
+    assert (empty.media_server, empty.janus_url, empty.janus_edges) == ("relay", "", ())
 
 
 @pytest.mark.parametrize(
