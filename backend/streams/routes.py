@@ -49,11 +49,15 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def _read_offer(
-    request: Request, stream: str, what: str = "offer"
-) -> str | PlainTextResponse:
-    if not STREAM_NAME.match(stream):
-        return _problem(400, "Stream names are 1-64 letters, digits, '.', '_' or '-'.")
+def _bad_name(stream: str) -> PlainTextResponse | None:
+    if STREAM_NAME.match(stream):
+        return None
+    return _problem(400, "Stream names are 1-64 letters, digits, '.', '_' or '-'.")
+
+
+async def _read_sdp(request: Request, stream: str, what: str = "offer") -> str | PlainTextResponse:
+    if bad := _bad_name(stream):
+        return bad
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != SDP:
         return _problem(415, f"The {what} must be sent as {SDP}.")
@@ -134,7 +138,7 @@ def streams_router(
         token = _bearer(request)
         if token is None:
             return unauthorized("Publishing needs a Bearer token (the stream key).")
-        offer = await _read_offer(request, stream)
+        offer = await _read_sdp(request, stream)
         if isinstance(offer, Response):
             return offer
         allowed = keys().may_publish(stream, token) or await announced.artist_may_publish(
@@ -171,7 +175,7 @@ def streams_router(
 
     @router.post("/whep/{stream}", summary="WHEP playback: watch a live stream")
     async def whep_play(stream: str, request: Request) -> Response:
-        offer = await _read_offer(request, stream)
+        offer = await _read_sdp(request, stream)
         if isinstance(offer, Response):
             return offer
         try:
@@ -203,8 +207,8 @@ def streams_router(
 
     @router.post("/watch/{stream}", summary="Watch through a server that offers (Janus)")
     async def watch(stream: str, request: Request) -> Response:
-        if not STREAM_NAME.match(stream):
-            return _problem(400, "Stream names are 1-64 letters, digits, '.', '_' or '-'.")
+        if bad := _bad_name(stream):
+            return bad
         try:
             offer = await server.watch(stream, _viewer_clients(request))
         except TooManySessions as exc:
@@ -220,7 +224,7 @@ def streams_router(
 
     @router.put("/watch/{stream}/{resource}", summary="The viewer's answer to the offer")
     async def watch_answer(stream: str, resource: str, request: Request) -> Response:
-        answer = await _read_offer(request, stream, what="answer")
+        answer = await _read_sdp(request, stream, what="answer")
         if isinstance(answer, Response):
             return answer
         try:
@@ -265,8 +269,8 @@ def streams_router(
         token = _bearer(request)
         if token is None or not keys().is_ingest_token(token):
             return unauthorized("Issuing a stream key needs the backend's ingest token.")
-        if not STREAM_NAME.match(stream):
-            return _problem(400, "Stream names are 1-64 letters, digits, '.', '_' or '-'.")
+        if bad := _bad_name(stream):
+            return bad
         return JSONResponse({"stream": stream, "key": keys().issue(stream)}, status_code=201)
 
     return router
