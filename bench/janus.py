@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from contextlib import ExitStack
@@ -90,11 +89,7 @@ async def measure(kind: str, args: argparse.Namespace, work: Path) -> dict[str, 
             if publisher is not None:
                 publisher.kill()
                 await publisher.wait()
-            backend.terminate()
-            try:
-                backend.wait(10)
-            except subprocess.TimeoutExpired:
-                backend.kill()
+            live.stop_backend(backend)
             for name in env:
                 os.environ.pop(name, None)
         return result

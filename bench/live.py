@@ -147,6 +147,14 @@ async def start_backend(work: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("backend did not start")
 
 
+def stop_backend(backend: subprocess.Popen[bytes]) -> None:
+    backend.terminate()
+    try:
+        backend.wait(10)
+    except subprocess.TimeoutExpired:
+        backend.kill()
+
+
 async def spawn(*argv: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         *argv, cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -269,11 +277,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, object]:
     finally:
         publisher.kill()
         await publisher.wait()
-        backend.terminate()
-        try:
-            backend.wait(10)
-        except subprocess.TimeoutExpired:
-            backend.kill()
+        stop_backend(backend)
         shutil.rmtree(work, ignore_errors=True)
     return result
 

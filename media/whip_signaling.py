@@ -93,6 +93,18 @@ def check_token_transport(url: str, token: str | None) -> None:
         )
 
 
+async def _send(
+    client: httpx.AsyncClient, method: str, url: str, sdp: str, headers: dict[str, str], who: str
+) -> httpx.Response:
+    try:
+        return await client.request(method, url, content=sdp.encode(), headers=headers)
+    except httpx.TimeoutException:
+        raise WhipUnreachable(f"The {who} at {where(url)} did not answer in time.") from None
+    except httpx.TransportError as exc:
+        reason = type(exc).__name__
+        raise WhipUnreachable(f"The {who} at {where(url)} cannot be reached ({reason}).") from None
+
+
 async def post_offer(
     client: httpx.AsyncClient, url: str, offer_sdp: str, token: str | None = None
 ) -> SignalingAnswer:
@@ -100,13 +112,7 @@ async def post_offer(
     headers = {"Content-Type": SDP, "Accept": SDP}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    try:
-        response = await client.post(url, content=offer_sdp.encode(), headers=headers)
-    except httpx.TimeoutException:
-        raise WhipUnreachable(f"The ingest at {where(url)} did not answer in time.") from None
-    except httpx.TransportError as exc:
-        reason = type(exc).__name__
-        raise WhipUnreachable(f"The ingest at {where(url)} cannot be reached ({reason}).") from None
+    response = await _send(client, "POST", url, offer_sdp, headers, "ingest")
     if response.status_code != 201:
         raise _refusal(response, url)
     location = response.headers.get("location")
@@ -129,15 +135,7 @@ async def put_answer(
     headers = {"Content-Type": SDP}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    try:
-        response = await client.put(location, content=answer_sdp.encode(), headers=headers)
-    except httpx.TimeoutException:
-        raise WhipUnreachable(f"The server at {where(location)} did not answer in time.") from None
-    except httpx.TransportError as exc:
-        reason = type(exc).__name__
-        raise WhipUnreachable(
-            f"The server at {where(location)} cannot be reached ({reason})."
-        ) from None
+    response = await _send(client, "PUT", location, answer_sdp, headers, "server")
     if response.status_code >= 300:
         raise _refusal(response, location)
 

@@ -21,7 +21,7 @@ Trickle ICE / ICE restarts (PATCH) are not supported: both sides gather before a
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -30,7 +30,13 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from backend.streams import announced
 from backend.streams.keys import StreamKeys
-from backend.streams.media_server import MediaServer, StreamError, TooManySessions
+from backend.streams.media_server import (
+    MediaServer,
+    SessionAnswer,
+    StreamError,
+    TooManySessions,
+    ViewerOffer,
+)
 from backend.streams.relay import BuiltinRelay
 
 log = logging.getLogger(__name__)
@@ -173,22 +179,30 @@ def streams_router(
             return _problem(exc.status, str(exc))
         return Response(status_code=200)
 
-    @router.post("/whep/{stream}", summary="WHEP playback: watch a live stream")
-    async def whep_play(stream: str, request: Request) -> Response:
-        offer = await _read_sdp(request, stream)
-        if isinstance(offer, Response):
-            return offer
+    async def viewer_session(
+        base: str, session: Awaitable[SessionAnswer | ViewerOffer]
+    ) -> Response:
+        """201 with the session's SDP (an answer, or the server's offer) and its Location."""
         try:
-            answer = await server.play(stream, offer, _viewer_clients(request))
+            created = await session
         except TooManySessions as exc:
             return _problem(exc.status, str(exc), **{"Retry-After": str(retry_after_s)})
         except StreamError as exc:
             return _problem(exc.status, str(exc))
         return Response(
-            answer.sdp,
+            created.sdp,
             status_code=201,
             media_type=SDP,
-            headers={"Location": f"/whep/{stream}/{answer.resource_id}"},
+            headers={"Location": f"{base}/{created.resource_id}"},
+        )
+
+    @router.post("/whep/{stream}", summary="WHEP playback: watch a live stream")
+    async def whep_play(stream: str, request: Request) -> Response:
+        offer = await _read_sdp(request, stream)
+        if isinstance(offer, Response):
+            return offer
+        return await viewer_session(
+            f"/whep/{stream}", server.play(stream, offer, _viewer_clients(request))
         )
 
     @router.delete("/whep/{stream}/{resource}", summary="WHEP: stop watching")
@@ -209,17 +223,8 @@ def streams_router(
     async def watch(stream: str, request: Request) -> Response:
         if bad := _bad_name(stream):
             return bad
-        try:
-            offer = await server.watch(stream, _viewer_clients(request))
-        except TooManySessions as exc:
-            return _problem(exc.status, str(exc), **{"Retry-After": str(retry_after_s)})
-        except StreamError as exc:
-            return _problem(exc.status, str(exc))
-        return Response(
-            offer.sdp,
-            status_code=201,
-            media_type=SDP,
-            headers={"Location": f"/watch/{stream}/{offer.resource_id}"},
+        return await viewer_session(
+            f"/watch/{stream}", server.watch(stream, _viewer_clients(request))
         )
 
     @router.put("/watch/{stream}/{resource}", summary="The viewer's answer to the offer")
