@@ -23,7 +23,7 @@ from backend.limits import BodyLimits, TrustedProxyHeaders
 from backend.metrics import Metrics, RequestCounter
 from backend.ratelimit import make_rate_limiter
 from backend.services import Services
-from backend.streams import announcements, fan_page, streams_router
+from backend.streams import announcements, fan_page, media_server_for, streams_router
 from backend.tip_watcher import start_tip_watcher
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,7 @@ def create_app(config: BackendConfig) -> FastAPI:
     app.include_router(
         streams_router(
             config.data_dir,
+            media_server=media_server_for(config),
             viewers_per_client=config.viewer_sessions_per_client,
             retry_after_s=config.viewer_retry_after_s,
         )

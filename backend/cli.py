@@ -12,7 +12,13 @@ import sys
 from pathlib import Path
 
 from backend import __version__
-from backend.config import DEFAULT_CHAIN_IDS, MIB, BackendConfig, default_data_dir
+from backend.config import (
+    DEFAULT_CHAIN_IDS,
+    MEDIA_SERVERS,
+    MIB,
+    BackendConfig,
+    default_data_dir,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,8 +177,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="send scrubbed error reports to this Sentry DSN (env HARMONIE_ERROR_REPORTS_DSN; "
         "default: none are sent)",
     )
+    parser.add_argument(
+        "--media-server",
+        choices=MEDIA_SERVERS,
+        default=os.environ.get("HARMONIE_MEDIA_SERVER") or defaults.media_server,
+        help="who carries the live streams: the built-in relay, or Janus "
+        "(env HARMONIE_MEDIA_SERVER; default: relay)",
+    )
+    parser.add_argument(
+        "--janus-url",
+        default=os.environ.get("HARMONIE_JANUS_URL"),
+        metavar="URL",
+        help="the Janus origin's HTTP API, e.g. http://127.0.0.1:8088/janus (env "
+        "HARMONIE_JANUS_URL); its API secret, if any, only from env HARMONIE_JANUS_API_SECRET",
+    )
+    parser.add_argument(
+        "--janus-edge",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a Janus edge's HTTP API; viewers go to the least loaded edge (repeatable; env "
+        "HARMONIE_JANUS_EDGES, comma-separated)",
+    )
     parser.add_argument("--log-level", default="info")
     return parser
+
+
+def _janus_edges(args: argparse.Namespace) -> tuple[str, ...]:
+    if args.janus_edge:
+        return tuple(args.janus_edge)
+    listed = os.environ.get("HARMONIE_JANUS_EDGES", "")
+    return tuple(url.strip() for url in listed.split(",") if url.strip())
 
 
 def _port_problem(host: str, port: int) -> str | None:
@@ -222,6 +257,10 @@ def config_from_args(args: argparse.Namespace) -> BackendConfig:
         mail_rate_per_hour=args.mail_rate_per_hour,
         mail_lease_s=args.mail_lease,
         mail_retry_max_s=args.mail_retry_max,
+        media_server=args.media_server,
+        janus_url=args.janus_url,
+        janus_edges=_janus_edges(args),
+        janus_api_secret=os.environ.get("HARMONIE_JANUS_API_SECRET") or None,
     )
 
 

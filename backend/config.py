@@ -3,6 +3,7 @@
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -11,6 +12,8 @@ DEFAULT_CHAIN_IDS: tuple[int, ...] = (1116, 1114, 1337, 31337, 131277322940537)
 
 
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
+
+MEDIA_SERVERS = ("relay", "janus")
 
 
 def default_data_dir() -> Path:
@@ -112,8 +115,28 @@ class BackendConfig:
     mail_bounce_limit: int = 3
     # Opt-in error reports (backend.error_reports): a Sentry DSN; empty sends nothing.
     error_reports_dsn: str = field(default="", repr=False)
+    # Who carries the media: the built-in relay (one process), or Janus: an origin whose
+    # VideoRoom takes the artists' WHIP publishes and, optionally, edges whose Streaming
+    # mountpoints serve the viewers (HTTP API URLs, e.g. http://janus:8088/janus).
+    media_server: str = "relay"
+    janus_url: str | None = None
+    janus_edges: tuple[str, ...] = ()
+    janus_api_secret: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if self.media_server not in MEDIA_SERVERS:
+            raise ValueError(
+                f"media server {self.media_server!r} is not one of {', '.join(MEDIA_SERVERS)}"
+            )
+        if self.media_server == "janus" and not self.janus_url:
+            raise ValueError("--media-server janus needs the origin's API URL: --janus-url URL")
+        for url in filter(None, (self.janus_url, *self.janus_edges)):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    f"Janus URL {url!r} is not an http(s) URL of Janus's HTTP API "
+                    "(e.g. http://127.0.0.1:8088/janus)"
+                )
         if self.local and not is_loopback(self.host):
             raise ValueError(
                 f"--local takes files from anyone who can connect, so it only runs on a "

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,7 +98,10 @@ async def publisher_role(args: argparse.Namespace) -> None:
 async def viewers_role(args: argparse.Namespace) -> None:
     from media.whep import WhepPlayer
 
-    players = [WhepPlayer(args.url, decode=False) for _ in range(args.count)]
+    players = [
+        WhepPlayer(args.url, decode=False, server_offer=args.server_offer)
+        for _ in range(args.count)
+    ]
     await asyncio.gather(*(p.start() for p in players))
     deadline = time.monotonic() + 15
     while any(p.counts.frames["video"] == 0 for p in players) and time.monotonic() < deadline:
@@ -143,6 +147,14 @@ async def start_backend(work: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("backend did not start")
 
 
+def stop_backend(backend: subprocess.Popen[bytes]) -> None:
+    backend.terminate()
+    try:
+        backend.wait(10)
+    except subprocess.TimeoutExpired:
+        backend.kill()
+
+
 async def spawn(*argv: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         *argv, cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -160,6 +172,89 @@ async def read_until(process: asyncio.subprocess.Process, prefix: str, timeout: 
             return line[len(prefix) :].strip()
 
 
+async def browser_latency(url: str, seconds: float) -> dict[str, object]:
+    """One Chromium viewer on the fan page reads the stamped clock back from each frame."""
+    node = await spawn(
+        "node", str(NODE_SCRIPT), "--url", url, "--stream", STREAM,
+        "--seconds", str(seconds), "--latency",
+    )  # fmt: skip
+    browser = json.loads(await read_until(node, "RESULT ", seconds + 90))
+    await node.wait()
+    if "error" in browser:
+        raise RuntimeError(f"browser: {browser['error']}")
+    measured = browser["phases"][0]["viewers"][0]
+    delays = [float(d) for d in measured["latency_ms"]]
+    return {
+        "latency_p50_ms": percentile(delays, 50) if delays else None,
+        "latency_p95_ms": percentile(delays, 95) if delays else None,
+        "latency_samples": len(delays),
+        "fps": round(measured["fps"], 2),
+        "decoded_size": f"{measured['width']}x{measured['height']}",
+    }
+
+
+async def viewer_steps(
+    watch_url: str,
+    args: argparse.Namespace,
+    server_pids: Callable[[], list[int]],
+    server_offer: bool = False,
+) -> tuple[int, list[dict[str, object]]]:
+    """Viewers added in steps until one falls below 29 fps: (viewers held, each step), with
+    the CPU of `server_pids()` (% of one core) over each step."""
+    me = str(Path(__file__).resolve())
+    held, steps = 0, []
+    for count in range(args.step, args.max_viewers + 1, args.step):
+        wall0, server0 = time.monotonic(), cpu_seconds(server_pids())
+        drops0 = udp_receive_buffer_errors()
+        # Viewers spread over processes so that no single Python process of viewers is
+        # what falls behind (they share this machine's 2 cores with the server).
+        shares = [args.per_process] * (count // args.per_process)
+        if count % args.per_process:
+            shares.append(count % args.per_process)
+        viewer_args = ["--role", "viewers", "--url", watch_url]
+        viewer_args += ["--seconds", str(args.viewer_seconds)]
+        viewer_args += ["--server-offer"] if server_offer else []
+        groups = [await spawn(sys.executable, me, *viewer_args, "--count", str(n)) for n in shares]
+        fps: list[float] = []
+        viewer_cpu: list[float] = []
+        for group in groups:
+            seen = json.loads(await read_until(group, "VIEWERS ", 120))
+            fps += seen["fps"]
+            viewer_cpu.append(round(seen["cpu_pct"]))
+            await group.wait()
+        server_pct = 100 * (cpu_seconds(server_pids()) - server0) / (time.monotonic() - wall0)
+        steps.append(
+            {
+                "viewers": count,
+                "min_fps": round(min(fps), 2),
+                "server_cpu_pct": round(server_pct, 1),
+                "viewer_process_cpu_pct": viewer_cpu,
+                "udp_receive_buffer_drops": udp_receive_buffer_errors() - drops0,
+            }
+        )
+        if min(fps) < TARGET_FPS:
+            break
+        held = count
+        await asyncio.sleep(1)
+    return held, steps
+
+
+async def start_publisher(whip_url: str, token: str) -> asyncio.subprocess.Process:
+    """The publisher process (720p30 VP8 + tone), live once this returns."""
+    me = str(Path(__file__).resolve())
+    publisher = await spawn(
+        sys.executable, me, "--role", "publisher", "--url", whip_url, "--token", token
+    )
+    try:
+        await read_until(publisher, "READY", 60)
+    except BaseException:
+        publisher.kill()
+        await publisher.wait()
+        raise
+    await asyncio.sleep(2)
+    return publisher
+
+
 async def orchestrate(args: argparse.Namespace) -> dict[str, object]:
     os.environ.setdefault("HARMONIE_ICE_LOOPBACK", "only")
     work = Path(tempfile.mkdtemp(prefix="harmonie-bench-"))
@@ -167,84 +262,22 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, object]:
     url = f"http://127.0.0.1:{port}"
     backend = await start_backend(work, port)
     token = (work / "ingest-token").read_text().strip()
-    me = str(Path(__file__).resolve())
     result: dict[str, object] = {"resolution": "1280x720", "codec": "VP8", "target_fps": 30}
-    publisher = await spawn(
-        sys.executable, me, "--role", "publisher", "--url", f"{url}/whip/{STREAM}", "--token", token
-    )
+    publisher = await start_publisher(f"{url}/whip/{STREAM}", token)
     try:
-        await read_until(publisher, "READY", 60)
-        await asyncio.sleep(2)
-
         # Latency and delivered fps, one Chromium viewer; publisher CPU over the same window.
         cpu_before, wall_before = cpu_seconds([publisher.pid]), time.monotonic()
-        node = await spawn(
-            "node", str(NODE_SCRIPT), "--url", url, "--stream", STREAM,
-            "--seconds", str(args.seconds), "--latency",
-        )  # fmt: skip
-        browser = json.loads(await read_until(node, "RESULT ", args.seconds + 90))
-        await node.wait()
+        result.update(await browser_latency(url, args.seconds))
         cpu_pct = (
             100 * (cpu_seconds([publisher.pid]) - cpu_before) / (time.monotonic() - wall_before)
         )
-        if "error" in browser:
-            raise RuntimeError(f"browser: {browser['error']}")
-        measured = browser["phases"][0]["viewers"][0]
-        delays = [float(d) for d in measured["latency_ms"]]
-        result.update(
-            latency_p50_ms=percentile(delays, 50) if delays else None,
-            latency_p95_ms=percentile(delays, 95) if delays else None,
-            latency_samples=len(delays),
-            fps=round(measured["fps"], 2),
-            decoded_size=f"{measured['width']}x{measured['height']}",
-            publisher_cpu_pct=round(cpu_pct, 1),
-        )
-
-        # Viewers the relay holds at >= 29 fps, in steps.
-        held, steps = 0, []
-        for count in range(args.step, args.max_viewers + 1, args.step):
-            wall0, relay0 = time.monotonic(), cpu_seconds([backend.pid])
-            drops0 = udp_receive_buffer_errors()
-            # Viewers spread over processes so that no single Python process of viewers is
-            # what falls behind (they share this machine's 2 cores with the relay).
-            shares = [args.per_process] * (count // args.per_process)
-            if count % args.per_process:
-                shares.append(count % args.per_process)
-            viewer_args = ["--role", "viewers", "--url", f"{url}/whep/{STREAM}"]
-            viewer_args += ["--seconds", str(args.viewer_seconds)]
-            groups = [
-                await spawn(sys.executable, me, *viewer_args, "--count", str(n)) for n in shares
-            ]
-            fps: list[float] = []
-            viewer_cpu: list[float] = []
-            for group in groups:
-                seen = json.loads(await read_until(group, "VIEWERS ", 120))
-                fps += seen["fps"]
-                viewer_cpu.append(round(seen["cpu_pct"]))
-                await group.wait()
-            relay_pct = 100 * (cpu_seconds([backend.pid]) - relay0) / (time.monotonic() - wall0)
-            steps.append(
-                {
-                    "viewers": count,
-                    "min_fps": round(min(fps), 2),
-                    "relay_cpu_pct": round(relay_pct),
-                    "viewer_process_cpu_pct": viewer_cpu,
-                    "udp_receive_buffer_drops": udp_receive_buffer_errors() - drops0,
-                }
-            )
-            if min(fps) < TARGET_FPS:
-                break
-            held = count
-            await asyncio.sleep(1)
+        result.update(publisher_cpu_pct=round(cpu_pct, 1))
+        held, steps = await viewer_steps(f"{url}/whep/{STREAM}", args, lambda: [backend.pid])
         result.update(viewers_held=held, viewer_steps=steps)
     finally:
         publisher.kill()
         await publisher.wait()
-        backend.terminate()
-        try:
-            backend.wait(10)
-        except subprocess.TimeoutExpired:
-            backend.kill()
+        stop_backend(backend)
         shutil.rmtree(work, ignore_errors=True)
     return result
 
@@ -274,6 +307,9 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=5)
     parser.add_argument("--max-viewers", type=int, default=40)
     parser.add_argument("--per-process", type=int, default=5)
+    parser.add_argument(
+        "--server-offer", action="store_true", help="viewers: the /watch flow (Janus offers)"
+    )
     args = parser.parse_args()
     if args.role == "publisher":
         asyncio.run(publisher_role(args))

@@ -1,5 +1,9 @@
 """`WhepPlayer`: watch a stream over WHEP with aiortc (tests, benches, headless checks).
 
+With `server_offer=True` it speaks the backend's other viewer flow instead (a media server such
+as Janus that makes the offer itself): `POST url` (/watch/{stream}) returns the server's offer,
+the player answers with `PUT` on the session it names.
+
 With `decode=True` the player decodes like a browser and hands `av.VideoFrame`/`av.AudioFrame`
 objects to `on_frame(kind, frame)`. With `decode=False` it taps the encoded frames instead
 (`on_encoded(kind, codec_name, data, timestamp)`): no codec work at all, which is what lets
@@ -20,7 +24,7 @@ from aiortc.mediastreams import MediaStreamError
 from media.encoded_tap import tap_encoded_frames
 from media.ice import enlarge_socket_buffers, peer_connection
 from media.whip_errors import WhipUnreachable
-from media.whip_signaling import delete_session, post_offer, where
+from media.whip_signaling import delete_session, post_offer, put_answer, where
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +53,10 @@ class WhepPlayer:
         on_frame: FrameListener | None = None,
         on_encoded: EncodedListener | None = None,
         connect_timeout_s: float = 15.0,
+        server_offer: bool = False,
     ) -> None:
         self.url = url
+        self._server_offer = server_offer
         self._token = token
         self._ice_servers = list(ice_servers)
         self._kinds = tuple(kinds)
@@ -71,7 +77,8 @@ class WhepPlayer:
 
     async def start(self) -> None:
         pc = self._pc
-        for kind in self._kinds:
+        # WHEP: the player offers what it receives. Server offer: the server's offer says.
+        for kind in () if self._server_offer else self._kinds:
             transceiver = pc.addTransceiver(kind, direction="recvonly")
             if kind == "video" and self._video_codecs:
                 wanted = {c.lower() for c in self._video_codecs} | {"rtx"}
@@ -95,11 +102,19 @@ class WhepPlayer:
 
                 tap_encoded_frames(receiver, kind, sink)
 
-        await pc.setLocalDescription(await pc.createOffer())
-        enlarge_socket_buffers(pc)
-        answer = await post_offer(self._http, self.url, pc.localDescription.sdp, self._token)
-        self._location = answer.location
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
+        if self._server_offer:
+            offer = await post_offer(self._http, self.url, "", self._token)
+            self._location = offer.location
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+            enlarge_socket_buffers(pc)
+            await put_answer(self._http, offer.location, pc.localDescription.sdp, self._token)
+        else:
+            await pc.setLocalDescription(await pc.createOffer())
+            enlarge_socket_buffers(pc)
+            answer = await post_offer(self._http, self.url, pc.localDescription.sdp, self._token)
+            self._location = answer.location
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
         deadline = time.monotonic() + self._connect_timeout
         while pc.connectionState != "connected":
             if pc.connectionState in ("failed", "closed") or time.monotonic() > deadline:

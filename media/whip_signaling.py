@@ -93,6 +93,18 @@ def check_token_transport(url: str, token: str | None) -> None:
         )
 
 
+async def _send(
+    client: httpx.AsyncClient, method: str, url: str, sdp: str, headers: dict[str, str], who: str
+) -> httpx.Response:
+    try:
+        return await client.request(method, url, content=sdp.encode(), headers=headers)
+    except httpx.TimeoutException:
+        raise WhipUnreachable(f"The {who} at {where(url)} did not answer in time.") from None
+    except httpx.TransportError as exc:
+        reason = type(exc).__name__
+        raise WhipUnreachable(f"The {who} at {where(url)} cannot be reached ({reason}).") from None
+
+
 async def post_offer(
     client: httpx.AsyncClient, url: str, offer_sdp: str, token: str | None = None
 ) -> SignalingAnswer:
@@ -100,13 +112,7 @@ async def post_offer(
     headers = {"Content-Type": SDP, "Accept": SDP}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    try:
-        response = await client.post(url, content=offer_sdp.encode(), headers=headers)
-    except httpx.TimeoutException:
-        raise WhipUnreachable(f"The ingest at {where(url)} did not answer in time.") from None
-    except httpx.TransportError as exc:
-        reason = type(exc).__name__
-        raise WhipUnreachable(f"The ingest at {where(url)} cannot be reached ({reason}).") from None
+    response = await _send(client, "POST", url, offer_sdp, headers, "ingest")
     if response.status_code != 201:
         raise _refusal(response, url)
     location = response.headers.get("location")
@@ -120,6 +126,18 @@ async def post_offer(
         location=urljoin(str(response.url), location),
         ice_servers=parse_ice_server_links(response.headers.get_list("link")),
     )
+
+
+async def put_answer(
+    client: httpx.AsyncClient, location: str, answer_sdp: str, token: str | None = None
+) -> None:
+    """Hand a viewer's answer to the server that offered (the /watch flow)."""
+    headers = {"Content-Type": SDP}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    response = await _send(client, "PUT", location, answer_sdp, headers, "server")
+    if response.status_code >= 300:
+        raise _refusal(response, location)
 
 
 async def delete_session(

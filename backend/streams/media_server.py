@@ -1,10 +1,12 @@
-"""The media server behind WHIP ingest and WHEP playback.
+"""The media server behind WHIP ingest and viewer playback.
 
 `BuiltinRelay` (aiortc, in-process) is the default. A deployment that outgrows one process puts a
-real SFU behind the same interface; the HTTP endpoints, tokens and fan page do not change.
+real SFU behind the same interface (`JanusMediaServer`); the WHIP endpoint, tokens and fan page
+do not change. Viewers either offer (WHEP, `viewer_flow == "whep"`) or are offered to by the
+server (`viewer_flow == "server-offer"`: `watch` returns the server's offer, `answer` completes).
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,6 +38,25 @@ class RelayFull(StreamError):
     status = 503
 
 
+class MediaServerUnavailable(StreamError):
+    """The media server behind the backend does not answer (down, restarting): try again."""
+
+    status = 503
+
+
+class MediaServerRefused(StreamError):
+    """The media server behind the backend refused a request for a reason of its own."""
+
+    status = 502
+
+
+class WrongViewerFlow(StreamError):
+    """A viewer spoke the other playback flow (a WHEP offer to a server that offers itself):
+    the stream is there, in a state (flow) that conflicts with the request."""
+
+    status = 409
+
+
 class TooManySessions(StreamError):
     """One client (an address, or an account) already holds its share of viewer sessions."""
 
@@ -49,6 +70,12 @@ class SessionAnswer:
 
 
 @dataclass(frozen=True)
+class ViewerOffer:
+    resource_id: str  # names the viewer's session in /watch/{stream}/{resource}
+    sdp: str  # the server's offer, for the viewer to answer
+
+
+@dataclass(frozen=True)
 class RelayedStream:
     name: str
     viewers: int
@@ -57,7 +84,25 @@ class RelayedStream:
     video_codec: str | None
 
 
+def check_client_share(held: Iterable[Sequence[str]], clients: Sequence[str], cap: int) -> None:
+    """Refuse one more session to a client of `clients` that already holds `cap` of the
+    sessions whose holders are `held` (0: no cap)."""
+    if not cap:
+        return
+    sessions = list(held)
+    for client in clients:
+        count = sum(1 for holders in sessions if client in holders)
+        if count >= cap:
+            who = "this account" if client.startswith("account:") else "this address"
+            raise TooManySessions(
+                f"{who.capitalize()} is already watching in {count} players at once (the "
+                f"most allowed is {cap}); close one and try again."
+            )
+
+
 class MediaServer(Protocol):
+    viewer_flow: str  # "whep" (viewers offer) or "server-offer" (watch, then answer)
+
     async def publish(self, stream: str, offer_sdp: str) -> SessionAnswer:
         """Accept an artist's WHIP offer for `stream`; replaces an earlier ingest of it."""
         ...
@@ -70,6 +115,14 @@ class MediaServer(Protocol):
         ...
 
     async def stop_playing(self, stream: str, resource_id: str) -> None: ...
+
+    async def watch(self, stream: str, clients: Sequence[str] = ()) -> ViewerOffer:
+        """Server-offer flow: a new viewer session of a live `stream`, with the server's offer."""
+        ...
+
+    async def answer(self, stream: str, resource_id: str, answer_sdp: str) -> None:
+        """Server-offer flow: the viewer's answer to the offer `watch` returned."""
+        ...
 
     def live_streams(self) -> list[RelayedStream]: ...
 

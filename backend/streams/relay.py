@@ -33,7 +33,9 @@ from backend.streams.media_server import (
     ResourceNotFound,
     SessionAnswer,
     StreamNotLive,
-    TooManySessions,
+    ViewerOffer,
+    WrongViewerFlow,
+    check_client_share,
 )
 from media.encoded_tap import tap_encoded_frames
 from media.ice import enlarge_socket_buffers, peer_connection
@@ -63,7 +65,7 @@ class _Viewer:
     clients: tuple[str, ...] = ()  # who holds the session: "ip:...", "account:..."
 
 
-def _parse_offer(offer_sdp: str, sending: bool) -> SessionDescription:
+def parse_offer(offer_sdp: str, sending: bool) -> SessionDescription:
     """Parse an offer and check it carries media the right way round."""
     try:
         description = SessionDescription.parse(offer_sdp)
@@ -135,6 +137,8 @@ def _capabilities_for(kind: str, codec: RTCRtpCodecParameters) -> list[RTCRtpCod
 class BuiltinRelay:
     """In-process `MediaServer`: one aiortc connection per artist and per viewer."""
 
+    viewer_flow = "whep"
+
     def __init__(
         self,
         max_viewers: int = 500,
@@ -161,7 +165,7 @@ class BuiltinRelay:
     # -- ingest (WHIP) -------------------------------------------------------------------
 
     async def publish(self, stream: str, offer_sdp: str) -> SessionAnswer:
-        offered = _parse_offer(offer_sdp, sending=True)
+        offered = parse_offer(offer_sdp, sending=True)
         broadcast = self._broadcasts.get(stream) or Broadcast(stream)
         ingest = _Ingest(stream=stream, resource_id=secrets.token_urlsafe(16), pc=peer_connection())
         pc = ingest.pc
@@ -268,7 +272,7 @@ class BuiltinRelay:
     # -- playback (WHEP) -----------------------------------------------------------------
 
     async def play(self, stream: str, offer_sdp: str, clients: Sequence[str] = ()) -> SessionAnswer:
-        _parse_offer(offer_sdp, sending=False)
+        parse_offer(offer_sdp, sending=False)
         broadcast = self._broadcasts.get(stream)
         if broadcast is None or stream not in self._ingests:
             raise StreamNotLive(f"Stream {stream} is not live.")
@@ -333,17 +337,14 @@ class BuiltinRelay:
             self._broadcasts.pop(viewer.stream, None)
 
     def _check_client_share(self, clients: Sequence[str]) -> None:
-        cap = self.max_viewers_per_client
-        if not cap:
-            return
-        for client in clients:
-            held = sum(1 for v in self._viewers.values() if client in v.clients)
-            if held >= cap:
-                who = "this account" if client.startswith("account:") else "this address"
-                raise TooManySessions(
-                    f"{who.capitalize()} is already watching in {held} players at once (the "
-                    f"most allowed is {cap}); close one and try again."
-                )
+        held = (v.clients for v in self._viewers.values())
+        check_client_share(held, clients, self.max_viewers_per_client)
+
+    async def watch(self, stream: str, clients: Sequence[str] = ()) -> ViewerOffer:
+        raise WrongViewerFlow("This relay takes viewers' offers: watch over WHEP (/whep/...).")
+
+    async def answer(self, stream: str, resource_id: str, answer_sdp: str) -> None:
+        raise WrongViewerFlow("This relay takes viewers' offers: watch over WHEP (/whep/...).")
 
     # -- state ---------------------------------------------------------------------------
 

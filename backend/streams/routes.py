@@ -4,7 +4,12 @@
     DELETE /whip/{stream}/{resource}  artist stops (same Bearer token)
     POST   /whep/{stream}             viewer's SDP offer -> 201, SDP answer, Location
     DELETE /whep/{stream}/{resource}  viewer leaves
+    POST   /watch/{stream}            (server-offer flow, Janus) -> 201, the server's SDP
+                                      offer, Location
+    PUT    /watch/{stream}/{resource} the viewer's SDP answer -> 204
+    DELETE /watch/{stream}/{resource} viewer leaves
     GET    /relay/live                streams on this relay now, with viewer counts
+    GET    /relay/config              which media server, and which viewer flow fans use
     POST   /relay/keys/{stream}       issue a stream key (Bearer: the ingest token)
 
 (Not under /streams/: backend.streams.announcements owns /streams/{stream_id}.)
@@ -16,7 +21,7 @@ Trickle ICE / ICE restarts (PATCH) are not supported: both sides gather before a
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -25,7 +30,13 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from backend.streams import announced
 from backend.streams.keys import StreamKeys
-from backend.streams.media_server import MediaServer, StreamError, TooManySessions
+from backend.streams.media_server import (
+    MediaServer,
+    SessionAnswer,
+    StreamError,
+    TooManySessions,
+    ViewerOffer,
+)
 from backend.streams.relay import BuiltinRelay
 
 log = logging.getLogger(__name__)
@@ -44,19 +55,25 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def _read_offer(request: Request, stream: str) -> str | PlainTextResponse:
-    if not STREAM_NAME.match(stream):
-        return _problem(400, "Stream names are 1-64 letters, digits, '.', '_' or '-'.")
+def _bad_name(stream: str) -> PlainTextResponse | None:
+    if STREAM_NAME.match(stream):
+        return None
+    return _problem(400, "Stream names are 1-64 letters, digits, '.', '_' or '-'.")
+
+
+async def _read_sdp(request: Request, stream: str, what: str = "offer") -> str | PlainTextResponse:
+    if bad := _bad_name(stream):
+        return bad
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != SDP:
-        return _problem(415, f"The offer must be sent as {SDP}.")
+        return _problem(415, f"The {what} must be sent as {SDP}.")
     body = await request.body()
     if len(body) > MAX_SDP_BYTES:
-        return _problem(413, "The SDP offer is too large.")
+        return _problem(413, f"The SDP {what} is too large.")
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
-        return _problem(400, "The SDP offer is not UTF-8 text.")
+        return _problem(400, f"The SDP {what} is not UTF-8 text.")
 
 
 def _viewer_clients(request: Request) -> list[str]:
@@ -91,7 +108,7 @@ def streams_router(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         keys()  # the ingest token exists as soon as the backend runs: the studio reads it
-        if isinstance(server, BuiltinRelay):
+        if hasattr(server, "on_viewers"):
 
             async def on_viewers(stream: str, count: int) -> None:
                 await announced.report_viewers(app, stream, count)
@@ -127,7 +144,7 @@ def streams_router(
         token = _bearer(request)
         if token is None:
             return unauthorized("Publishing needs a Bearer token (the stream key).")
-        offer = await _read_offer(request, stream)
+        offer = await _read_sdp(request, stream)
         if isinstance(offer, Response):
             return offer
         allowed = keys().may_publish(stream, token) or await announced.artist_may_publish(
@@ -162,22 +179,30 @@ def streams_router(
             return _problem(exc.status, str(exc))
         return Response(status_code=200)
 
-    @router.post("/whep/{stream}", summary="WHEP playback: watch a live stream")
-    async def whep_play(stream: str, request: Request) -> Response:
-        offer = await _read_offer(request, stream)
-        if isinstance(offer, Response):
-            return offer
+    async def viewer_session(
+        base: str, session: Awaitable[SessionAnswer | ViewerOffer]
+    ) -> Response:
+        """201 with the session's SDP (an answer, or the server's offer) and its Location."""
         try:
-            answer = await server.play(stream, offer, _viewer_clients(request))
+            created = await session
         except TooManySessions as exc:
             return _problem(exc.status, str(exc), **{"Retry-After": str(retry_after_s)})
         except StreamError as exc:
             return _problem(exc.status, str(exc))
         return Response(
-            answer.sdp,
+            created.sdp,
             status_code=201,
             media_type=SDP,
-            headers={"Location": f"/whep/{stream}/{answer.resource_id}"},
+            headers={"Location": f"{base}/{created.resource_id}"},
+        )
+
+    @router.post("/whep/{stream}", summary="WHEP playback: watch a live stream")
+    async def whep_play(stream: str, request: Request) -> Response:
+        offer = await _read_sdp(request, stream)
+        if isinstance(offer, Response):
+            return offer
+        return await viewer_session(
+            f"/whep/{stream}", server.play(stream, offer, _viewer_clients(request))
         )
 
     @router.delete("/whep/{stream}/{resource}", summary="WHEP: stop watching")
@@ -194,6 +219,34 @@ def streams_router(
         async def no_trickle() -> Response:
             return _problem(405, "Trickle ICE and ICE restarts are not supported.", Allow="DELETE")
 
+    @router.post("/watch/{stream}", summary="Watch through a server that offers (Janus)")
+    async def watch(stream: str, request: Request) -> Response:
+        if bad := _bad_name(stream):
+            return bad
+        return await viewer_session(
+            f"/watch/{stream}", server.watch(stream, _viewer_clients(request))
+        )
+
+    @router.put("/watch/{stream}/{resource}", summary="The viewer's answer to the offer")
+    async def watch_answer(stream: str, resource: str, request: Request) -> Response:
+        answer = await _read_sdp(request, stream, what="answer")
+        if isinstance(answer, Response):
+            return answer
+        try:
+            await server.answer(stream, resource, answer)
+        except StreamError as exc:
+            return _problem(exc.status, str(exc))
+        return Response(status_code=204)
+
+    @router.delete("/watch/{stream}/{resource}", summary="Stop watching")
+    async def watch_stop(stream: str, resource: str) -> Response:
+        return await whep_stop(stream, resource)
+
+    def viewer_link(name: str) -> dict[str, str]:
+        if server.viewer_flow == "whep":
+            return {"viewer_flow": "whep", "whep": f"/whep/{name}"}
+        return {"viewer_flow": server.viewer_flow, "watch": f"/watch/{name}"}
+
     @router.get("/relay/live", summary="Streams on the relay now, with their viewer counts")
     async def live() -> JSONResponse:
         return JSONResponse(
@@ -204,10 +257,16 @@ def streams_router(
                     "started_at": s.started_at,
                     "audio_codec": s.audio_codec,
                     "video_codec": s.video_codec,
-                    "whep": f"/whep/{s.name}",
+                    **viewer_link(s.name),
                 }
                 for s in server.live_streams()
             ]
+        )
+
+    @router.get("/relay/config", summary="The media server and how fans' players reach it")
+    async def relay_config() -> JSONResponse:
+        return JSONResponse(
+            {"media_server": type(server).__name__, "viewer_flow": server.viewer_flow}
         )
 
     @router.post("/relay/keys/{stream}", summary="Issue a stream key (shown once)")
@@ -215,8 +274,8 @@ def streams_router(
         token = _bearer(request)
         if token is None or not keys().is_ingest_token(token):
             return unauthorized("Issuing a stream key needs the backend's ingest token.")
-        if not STREAM_NAME.match(stream):
-            return _problem(400, "Stream names are 1-64 letters, digits, '.', '_' or '-'.")
+        if bad := _bad_name(stream):
+            return bad
         return JSONResponse({"stream": stream, "key": keys().issue(stream)}, status_code=201)
 
     return router

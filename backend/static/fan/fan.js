@@ -131,8 +131,6 @@ async function watch(stream, { retry = false } = {}) {
   renderStreams();
   const pc = new RTCPeerConnection({ iceServers: [] });
   state.pc = pc;
-  pc.addTransceiver("video", { direction: "recvonly" });
-  pc.addTransceiver("audio", { direction: "recvonly" });
   const media = new MediaStream();
   const video = $("player");
   video.srcObject = media;
@@ -161,19 +159,25 @@ async function watch(stream, { retry = false } = {}) {
     }
   });
   try {
-    await pc.setLocalDescription(await pc.createOffer());
-    await gatheringComplete(pc);
-    const response = await fetch(`/whep/${encodeURIComponent(stream)}`, {
-      method: "POST",
-      headers: { "Content-Type": "application/sdp" },
-      body: pc.localDescription.sdp,
-    });
-    if (response.status !== 201) {
-      const text = (await response.text()).trim();
-      throw new Error(text || `the server answered ${response.status}`);
+    if ((await harmonieViewerFlow.flowOf(stream)) === "server-offer") { // Janus: janus_view.js
+      state.location = await harmonieViewerFlow.answerServerOffer(pc, stream, gatheringComplete);
+    } else {
+      pc.addTransceiver("video", { direction: "recvonly" });
+      pc.addTransceiver("audio", { direction: "recvonly" });
+      await pc.setLocalDescription(await pc.createOffer());
+      await gatheringComplete(pc);
+      const response = await fetch(`/whep/${encodeURIComponent(stream)}`, {
+        method: "POST",
+        headers: { "Content-Type": "application/sdp" },
+        body: pc.localDescription.sdp,
+      });
+      if (response.status !== 201) {
+        const text = (await response.text()).trim();
+        throw new Error(text || `the server answered ${response.status}`);
+      }
+      state.location = new URL(response.headers.get("Location"), location.href).href;
+      await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
     }
-    state.location = new URL(response.headers.get("Location"), location.href).href;
-    await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
   } catch (err) {
     pc.close();
     state.pc = null;
