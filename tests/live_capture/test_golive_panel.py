@@ -254,6 +254,10 @@ def test_stats_dock_shows_dropped_frames_and_warns_when_the_picture_cannot_keep_
         assert int(dock.values["dropped"].text().rstrip("/s")) > 5
         assert "frames dropped" in dock.totals.text()
         assert dock.graphs["dropped"].values
+        for label in dock.values.values():  # every figure fits its fixed width, none cut
+            label.setText("12345 kbit/s")
+            assert label.sizeHint().width() <= label.width(), label.objectName()
+        dock.render()
         dock.grab().save(str(artifacts_dir / "stats-dock-starved.png"))
         await session.stop()
 

@@ -89,7 +89,7 @@ class StatsDock(QWidget):
         digits = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         grid = QGridLayout()
         grid.setColumnStretch(2, 1)
-        widest = max(format_figure(f, 88888.8) for f in FIGURES)
+        widest = max((format_figure(f, 88888.8) for f in FIGURES), key=len)
         for row, figure in enumerate(FIGURES):
             name = QLabel(figure.label)
             value = QLabel("–")
