@@ -11,16 +11,10 @@ import pytest
 
 from media.pipeline import Meters
 from studio.live.health import ShowHealth
-from studio.live.session import LiveOptions, LiveSession
+from studio.live.session import LiveSession
 
 from .conftest import decode_video
-
-
-def small(**changes: object) -> LiveOptions:
-    options = LiveOptions(width=320, height=240, fps=30, video_bitrate=500_000)
-    for key, value in changes.items():
-        setattr(options, key, value)
-    return options
+from .test_live_session import small
 
 
 async def test_preview_shows_picture_and_levels_without_encoding_then_the_show_takes_over(

@@ -7,7 +7,6 @@ and a QR code of an EIP-681 payment request. Screenshots go to test-artifacts/."
 
 import asyncio
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,20 +18,12 @@ from studio.local_backend import free_port
 from tests.live_relay.artist import announce_stream
 from tests.live_relay.e2e_scenario import TestProgram as ShowProgram
 from tests.live_relay.e2e_scenario import start_backend
+from tests.tips.conftest import browser_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("fan_page_layout.mjs")
-CHROMIUM = "/usr/bin/chromium"
 
 pytestmark = pytest.mark.slow
-
-
-def browser_missing() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} is not installed (Debian package chromium)"
-    if shutil.which("node") is None or not (ROOT / "node_modules" / "playwright-core").exists():
-        return "node and node_modules/playwright-core are needed (make node)"
-    return None
 
 
 async def fan_sees(url: str, out: Path, stream: str | None = None) -> dict:  # type: ignore[type-arg]
