@@ -45,12 +45,13 @@ class ShowHealth:
     def __init__(self, history_s: int = HISTORY_S) -> None:
         self.samples: deque[dict[str, float | None]] = deque(maxlen=history_s)
         self.dropped_total = 0
+        self.repeated_total = 0  # a short stall filled with the picture again (not lost)
         self.late_total = 0
         self._counters: dict[str, float] | None = None  # the previous sample's counters
 
     def clear(self) -> None:
         self.samples.clear()
-        self.dropped_total = self.late_total = 0
+        self.dropped_total = self.repeated_total = self.late_total = 0
         self._counters = None
 
     def add(self, stats: dict[str, Any]) -> dict[str, float | None]:
@@ -65,6 +66,7 @@ class ShowHealth:
         self._counters = counters
         self.dropped_total = int(counters["frames_skipped"])
         self.late_total = int(counters["frames_late"])
+        self.repeated_total = int(_number(stats.get("frames_repeated")) or 0)
         publishing = stats.get("publish_state") == "live"
         bitrate = _number(stats.get("bitrate_kbps")) if publishing else None
         if bitrate is None:

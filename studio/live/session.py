@@ -280,9 +280,13 @@ class LiveSession:
                 pipeline = await loop.run_in_executor(
                     None, lambda: self._open_pipeline(small, encode=False)
                 )
-                await loop.run_in_executor(None, pipeline.start)
             except MediaError as exc:
                 raise LiveError(str(exc)) from exc
+            try:
+                await loop.run_in_executor(None, pipeline.start)
+            except BaseException:
+                await loop.run_in_executor(None, pipeline.stop)  # its devices are open
+                raise
             self.preview_pipeline = pipeline
             if not self._preview_wanted:  # stopped while it was opening
                 await self._drop_preview()
