@@ -84,6 +84,7 @@ async def test_a_starved_video_clock_counts_dropped_and_late_frames_and_warns(
     assert last["frames_skipped"] > 20 and last["frames_late"] > 5, last
     health = session.health
     assert health.dropped_total == int(last["frames_skipped"])
+    assert health.repeated_total == int(last["frames_repeated"])
     assert any(d and d > 5 for d in health.series("dropped"))
     warning = " ".join(health.warnings())
     assert "cannot keep up" in warning and "frames dropped" in warning

@@ -137,7 +137,8 @@ class StatsDock(QWidget):
         if live:
             self.status.setText(f"Output: {self.session.publish_state}")
             self.totals.setText(
-                f"Since the start: {health.dropped_total} frames dropped, {health.late_total} late"
+                f"Since the start: {health.dropped_total} frames dropped, "
+                f"{health.repeated_total} repeated, {health.late_total} late"
             )
         else:
             self.status.setText(IDLE_TEXT)
