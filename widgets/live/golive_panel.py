@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QFontDatabase, QHideEvent, QImage, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -365,6 +365,13 @@ class GoLivePanel(QWidget):
         super().hideEvent(event)
         self._preview_timer.stop()
         self._submit(self.session.stop_preview())
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        # back to the window (the first-run guide's check may have borrowed the devices)
+        activated = event.type() == QEvent.Type.ActivationChange and self.isActiveWindow()
+        if activated and not self.session.previewing:
+            self._preview_timer.start()
 
     def _sources_changed(self) -> None:
         self._render_state()
