@@ -359,7 +359,7 @@ class GoLivePanel(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self._preview_timer.start(0)
+        self._preview_timer.start()  # (a burst of show events: one start)
 
     def hideEvent(self, event: QHideEvent) -> None:
         super().hideEvent(event)
