@@ -172,7 +172,8 @@ def test_the_page_previews_before_going_live_and_clears_after_end(
 
 
 def test_the_controls_do_not_move_as_the_figures_change(qtbot) -> None:  # type: ignore[no-untyped-def]
-    panel = GoLivePanel(LiveSession())
+    # no media here: the preview the shown page asks for is not run
+    panel = GoLivePanel(LiveSession(), runner=lambda coroutine: coroutine.close())
     qtbot.addWidget(panel)
     panel.resize(1100, 620)
     panel.show()
