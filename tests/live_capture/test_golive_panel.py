@@ -73,6 +73,8 @@ def test_go_live_shows_preview_meters_timer_and_ends(qtbot, qasync_loop, tmp_pat
             await asyncio.sleep(0.05)
             if session.state == "ended":
                 break
+        panel.hide()  # the page's preview (back after End) stops with the loop still running
+        await session.stop_preview()
 
     qasync_loop.run_until_complete(scenario())
     assert session.state == "ended"
