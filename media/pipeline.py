@@ -1,5 +1,8 @@
 """The live program: feeds -> mixer/compositor -> meters -> encoders, on one output clock.
 
+With `encode=False` the same program runs without encoders (a preview before the show):
+sources, compositor, picture filters, mixer and meters, and nothing is encoded or sent.
+
 Two threads keep time from a shared start instant, so audio and video timestamps line up:
 the video thread composes and encodes a picture every 1/fps (a short stall is filled by
 repeating the picture, a longer one or one stall after another skips to now, never piling
@@ -88,13 +91,15 @@ class LivePipeline:
         on_error: Callable[[str, str], None] | None = None,
         on_meters: Callable[[Meters], None] | None = None,
         picture_filters: Sequence[Callable[[av.VideoFrame], av.VideoFrame]] = (),
+        encode: bool = True,
     ) -> None:
         self._on_error = on_error
         # Drawn over the composed picture before encoding (e.g. on-stream tip alerts).
         self.picture_filters = list(picture_filters)
         self.on_meters = on_meters
-        self.video_encoder = VideoEncoder(video) if video is not None else None
-        self.audio_encoder = AudioEncoder(audio) if audio is not None else None
+        self.video_settings = video
+        self.video_encoder = VideoEncoder(video) if video is not None and encode else None
+        self.audio_encoder = AudioEncoder(audio) if audio is not None and encode else None
         self.main = VideoFeed(main, self._source_failed) if main is not None else None
         self.overlay = VideoFeed(overlay, self._source_failed) if overlay is not None else None
         self.compositor = (
@@ -109,9 +114,10 @@ class LivePipeline:
         self._threads: list[threading.Thread] = []
         self._preview: np.ndarray | None = None
         self._fps = _Rate()
-        self.frames_encoded = 0
-        self.frames_skipped = 0
-        self.frames_repeated = 0
+        self.frames_encoded = 0  # composed (and encoded, unless a preview)
+        self.frames_skipped = 0  # dropped: ticks never composed because the clock fell behind
+        self.frames_repeated = 0  # ticks of a short stall filled with the picture again
+        self.frames_late = 0  # composed, but finished after the next tick was due
         self.audio_blocks = 0
         self.started_at: float | None = None
         self._cpu_mark = (time.monotonic(), time.process_time())
@@ -135,14 +141,12 @@ class LivePipeline:
         AUDIO_START_WAIT_S: call it off the event loop)."""
         for feed in self.feeds:
             feed.start()
-        if self.audio_encoder is not None:
-            self._wait_for_sound(
-                self.audio_encoder.frame_size, time.monotonic() + AUDIO_START_WAIT_S
-            )
+        if self.mixer is not None:
+            self._wait_for_sound(AudioEncoder.frame_size, time.monotonic() + AUDIO_START_WAIT_S)
         self.started_at = time.monotonic()
-        if self.video_encoder is not None:
+        if self.compositor is not None:
             self._threads.append(threading.Thread(target=self._video_loop, name="video-clock"))
-        if self.audio_encoder is not None:
+        if self.mixer is not None:
             self._threads.append(threading.Thread(target=self._audio_loop, name="audio-clock"))
         for thread in self._threads:
             thread.daemon = True
@@ -161,9 +165,11 @@ class LivePipeline:
     # --- clocks ------------------------------------------------------------------------
 
     def _video_loop(self) -> None:
-        assert self.video_encoder is not None and self.compositor is not None
+        assert self.video_settings is not None and self.compositor is not None
         assert self.started_at is not None
-        fps = self.video_encoder.settings.fps
+        fps = self.video_settings.fps
+        # a preview costs no encode: refresh it at every tick rather than every third
+        preview_every = 3 if self.video_encoder is not None else 1
         index = 0
         budget, refilled = REPEAT_UP_TO_S * fps, time.monotonic()  # repeats we may still make
         while not self._stop.is_set():
@@ -192,7 +198,8 @@ class LivePipeline:
                 for picture_filter in self.picture_filters:
                     frame = picture_filter(frame)
                 for tick in range(first, index + 1):
-                    self.video_encoder.encode(frame, tick)
+                    if self.video_encoder is not None:
+                        self.video_encoder.encode(frame, tick)
                     self.frames_encoded += 1
                     self._fps.tick()
             except Exception as exc:  # a bad frame must not end the show
@@ -200,15 +207,16 @@ class LivePipeline:
                 self._source_failed("video", f"A picture could not be encoded: {exc}")
                 index += 1
                 continue
-            if index % 3 == 0:
+            if time.monotonic() > self.started_at + (index + 1) / fps:
+                self.frames_late += 1
+            if index % preview_every == 0:
                 w, h = PREVIEW_SIZE
                 self._preview = frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
             index += 1
 
     def _audio_loop(self) -> None:
-        assert self.audio_encoder is not None and self.mixer is not None
-        assert self.started_at is not None
-        size = self.audio_encoder.frame_size
+        assert self.mixer is not None and self.started_at is not None
+        size = AudioEncoder.frame_size
         block = 0
         while not self._stop.is_set():
             # Block k covers [k, k+1) * 20 ms: mix it once its last sample is due.
@@ -218,7 +226,8 @@ class LivePipeline:
                 break
             self._wait_for_sound(size, due + AUDIO_PATIENCE_S)
             program = self.mixer.mix(size)
-            self.audio_encoder.encode(program, block * size)
+            if self.audio_encoder is not None:
+                self.audio_encoder.encode(program, block * size)
             self.audio_blocks += 1
             block += 1
             if self.on_meters is not None:
@@ -253,10 +262,12 @@ class LivePipeline:
             "frames_encoded": float(self.frames_encoded),
             "frames_skipped": float(self.frames_skipped),
             "frames_repeated": float(self.frames_repeated),
+            "frames_late": float(self.frames_late),
         }
+        if self.compositor is not None:
+            out["fps"] = self._fps.value
         if self.video_encoder is not None:
             v = self.video_encoder
-            out["fps"] = self._fps.value
             out["video_bitrate"] = v.stats.bitrate
             out["encode_ms"] = v.stats.encode_ms
             out["encoder_load_pct"] = 100.0 * v.stats.encode_ms * v.settings.fps / 1000.0

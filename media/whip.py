@@ -63,6 +63,7 @@ class PublisherStats:
     reconnects: int
     codecs: dict[str, str]  # kind -> codec name, e.g. {"video": "VP8", "audio": "opus"}
     frames_sent: int = 0  # video frames sent on this connection
+    packets_sent: int = 0  # RTP packets sent on this connection (with packets_lost: recent loss)
 
 
 def _codec_preferences(kind: str, names: Sequence[str]) -> list[RTCRtpCodecCapability]:
@@ -350,6 +351,7 @@ class WhipPublisher:
             reconnects=self.reconnects,
             codecs=dict(self.codecs),
             frames_sent=video_frames,
+            packets_sent=sent_packets,
         )
 
     def _connection_tracks(self) -> list:  # type: ignore[type-arg]

@@ -402,6 +402,7 @@ class Studio:
         self._tips_wanted = False  # the wallet locking as it closes must not watch tips again
         if self.live is not None:
             await self.live.stop()  # ends a running show (and its recording) cleanly
+            await self.live.stop_preview()  # and lets go of the preview's devices
         if self.announcer is not None:
             await self.announcer.aclose()  # the backend hears of the end before the client goes
         if self.chat_room is not None:

@@ -240,6 +240,8 @@ class SourceCheck:
         if self.on_air:
             self._set("idle", "You are live: the check waits until the show ends.")
             return False
+        if self.show is not None:  # the Go Live tab's preview lets go of the devices
+            await self.show.stop_preview()
         self._set("starting", "Opening the sources…")
         options = sources.check_options(record)
         try:

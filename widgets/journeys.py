@@ -31,6 +31,7 @@ class Journeys:
         self.studio = studio
         self.wallet_panel: Any = None
         self.golive_panel: Any = None
+        self.stats_dock: Any = None
         self.library_panel: Any = None
         self.chat_dock: Any = None
         self.tips_ui: Any = None
@@ -53,6 +54,12 @@ class Journeys:
             if token:
                 self.golive_panel.stream_key.setText(token)
             window.set_page("golive", "Go Live", self.golive_panel)
+            from widgets.live.stats_dock import StatsDock
+
+            self.stats_dock = StatsDock(studio.live)
+            window.set_dock(
+                "stats", "Stats", self.stats_dock, Qt.DockWidgetArea.RightDockWidgetArea
+            )
         if studio.chat_room is not None:
             from widgets.social.chat_dock import ChatDock
 

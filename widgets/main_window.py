@@ -83,6 +83,14 @@ class MainWindow(QMainWindow):
             placeholder("Tips will appear here once your wallet is set up."),
             Qt.DockWidgetArea.RightDockWidgetArea,
         )
+        self.set_dock(
+            "stats",
+            "Stats",
+            placeholder("The show's figures appear here when you go live."),
+            Qt.DockWidgetArea.RightDockWidgetArea,
+        )
+        self.tabifyDockWidget(self.docks["alerts"], self.docks["stats"])
+        self.docks["alerts"].raise_()
 
         self.status_bar = StudioStatusBar(self)
         self.setStatusBar(self.status_bar)

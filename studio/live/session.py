@@ -1,7 +1,9 @@
 """Go live: sources -> mixer and meters -> one encoder per rendition -> recording and WHIP.
 
-`LiveSession` is what the Go Live panel and `harmonie-studio live` drive. It owns the media
-pipeline (media.pipeline), the local recording (media.recorder) and, when a WHIP URL is
+`LiveSession` is what the Go Live panel and `harmonie-studio live` drive. Before the show it
+can run a preview (`start_preview`: the same sources, compositor, mixer and meters, without
+encoders; nothing is sent or recorded); going live stops it and the show takes over. It owns
+the media pipeline (media.pipeline), the local recording (media.recorder) and, when a WHIP URL is
 given, the publisher (media.whip). The recording is fed by the encoders directly, so it keeps
 going whatever the network or the ingest does; publishing problems become messages. An
 ingest that refuses our video codec gets the other one, once (studio.codec_fallback).
@@ -42,6 +44,7 @@ from studio.live.codec_fallback import (
     switch_video_codec,
 )
 from studio.live.frozen_heap import freeze_for_show, thaw_after_show
+from studio.live.health import ShowHealth
 from studio.live.options import (
     Layout,
     LiveError,
@@ -80,6 +83,8 @@ LOGGED_STATS = (
 )  # fmt: skip
 STATS_INTERVAL_S = 1.0
 PUBLISHER_STOP_S = 10.0
+PREVIEW_WIDTH = 640  # the preview composes smaller than the show: it is only looked at
+PREVIEW_FPS = 15
 
 
 class Publisher(Protocol):
@@ -125,6 +130,11 @@ class LiveSession:
         self.publisher: Publisher | None = None
         self.tracks: list[EncodedTrack] = []
         self.publisher_stats: dict[str, float] = {}
+        self.health = ShowHealth()  # the show's figures over the last minute, and warnings
+        # The picture and the levels before the show (no encoder): see start_preview.
+        self.preview_pipeline: LivePipeline | None = None
+        self._preview_lock = asyncio.Lock()
+        self._preview_wanted = False
         # On-stream alerts (tips): studio.tip_overlay feeds it, the video thread draws it.
         self.alert_overlay = AlertOverlay()
         self.state_changed = Signal()  # emits the session
@@ -217,19 +227,80 @@ class LiveSession:
 
     # --- controls ----------------------------------------------------------------------
 
+    @property
+    def _running(self) -> LivePipeline | None:
+        """The show's pipeline during the show, else the preview's (an ended show's last
+        picture is not shown as if it were live)."""
+        if self.state in ("live", "ending"):
+            return self.pipeline
+        return self.preview_pipeline
+
     def set_gain(self, name: str, gain_db: float) -> None:
-        if self.pipeline is not None and self.pipeline.mixer is not None:
-            self.pipeline.mixer.set_gain(name, gain_db)
+        running = self._running
+        if running is not None and running.mixer is not None:
+            running.mixer.set_gain(name, gain_db)
 
     def set_muted(self, name: str, muted: bool) -> None:
-        if self.pipeline is not None and self.pipeline.mixer is not None:
-            self.pipeline.mixer.set_muted(name, muted)
+        running = self._running
+        if running is not None and running.mixer is not None:
+            running.mixer.set_muted(name, muted)
 
     def audio_inputs(self) -> list[str]:
-        return [c.name for c in self.pipeline.audio_inputs] if self.pipeline else []
+        running = self._running
+        return [c.name for c in running.audio_inputs] if running is not None else []
 
     def preview(self) -> np.ndarray | None:
-        return self.pipeline.preview() if self.pipeline is not None else None
+        running = self._running
+        return running.preview() if running is not None else None
+
+    # --- preview before the show -------------------------------------------------------
+
+    @property
+    def previewing(self) -> bool:
+        return self.preview_pipeline is not None
+
+    async def start_preview(self, options: LiveOptions) -> None:
+        """Run the sources, compositor, mixer and meters without encoders, to see and hear
+        the show before going live. Replaces a running preview; does nothing while live.
+        Raises LiveError when a source cannot be opened."""
+        self._preview_wanted = True
+        async with self._preview_lock:
+            await self._drop_preview()
+            if not self._preview_wanted or self.state in ("starting", "live", "ending"):
+                return
+            self._loop = loop = asyncio.get_running_loop()
+            width = min(options.width, PREVIEW_WIDTH)
+            small = dataclasses.replace(
+                options,
+                width=width,
+                height=max(2, round(options.height * width / options.width / 2) * 2),
+                fps=min(options.fps, PREVIEW_FPS),
+            )
+            try:
+                pipeline = await loop.run_in_executor(
+                    None, lambda: self._open_pipeline(small, encode=False)
+                )
+            except MediaError as exc:
+                raise LiveError(str(exc)) from exc
+            try:
+                await loop.run_in_executor(None, pipeline.start)
+            except BaseException:
+                await loop.run_in_executor(None, pipeline.stop)  # its devices are open
+                raise
+            self.preview_pipeline = pipeline
+            if not self._preview_wanted:  # stopped while it was opening
+                await self._drop_preview()
+
+    async def stop_preview(self) -> None:
+        """Stop the preview and let go of its devices (idempotent)."""
+        self._preview_wanted = False
+        async with self._preview_lock:
+            await self._drop_preview()
+
+    async def _drop_preview(self) -> None:
+        pipeline, self.preview_pipeline = self.preview_pipeline, None
+        if pipeline is not None:
+            await asyncio.get_running_loop().run_in_executor(None, pipeline.stop)
 
     # --- start / stop ------------------------------------------------------------------
 
@@ -242,6 +313,7 @@ class LiveSession:
         if self.state in ("starting", "live", "ending"):
             raise LiveError("Already live: end the current session first.")
         self._loop = asyncio.get_running_loop()
+        await self.stop_preview()  # the show takes the devices over
         self.options = options
         self.messages = []
         self.publish_state = "not publishing"
@@ -249,6 +321,7 @@ class LiveSession:
         self.pipeline = self.recorder = self.publisher = None
         self.viewers = None
         self.publisher_stats = {}
+        self.health.clear()
         self._tried_codecs = []
         self._set_state("starting")
         options = self.options = await self._resolve_options(options)
@@ -295,6 +368,19 @@ class LiveSession:
         )
         if options.record_path is not None:
             check_recording_target(Path(options.record_path), [*codecs, "opus"])
+        self.pipeline = self._open_pipeline(options, encode=True)
+        if options.record_path is not None:
+            try:
+                self.recorder = Recorder(
+                    options.record_path, self.pipeline.video_encoder, self.pipeline.audio_encoder
+                )
+            except Exception:
+                self.pipeline.stop()  # its sources are open: close them
+                self.pipeline = self.recorder = None
+                raise
+
+    def _open_pipeline(self, options: LiveOptions, *, encode: bool) -> LivePipeline:
+        """Open the chosen sources into a pipeline (blocking: run off the event loop)."""
         opened: list[VideoSource | AudioSource] = []
         try:
             main = open_video_source(options.video, options)
@@ -303,11 +389,10 @@ class LiveSession:
             opened += [overlay] if overlay else []
             audio_sources = [s for s in (open_audio_source(a) for a in options.audio) if s]
             opened += audio_sources
-            self._assemble(options, main, overlay, audio_sources)
+            return self._assemble(options, main, overlay, audio_sources, encode)
         except Exception:
             for source in opened:  # a microphone stream is already running: close it
                 source.close()
-            self.pipeline = self.recorder = None
             raise
 
     def _assemble(
@@ -316,7 +401,8 @@ class LiveSession:
         main: VideoSource | None,
         overlay: VideoSource | None,
         audio_sources: list[AudioSource],
-    ) -> None:
+        encode: bool,
+    ) -> LivePipeline:
         has_video = main is not None or overlay is not None
         if not has_video and not audio_sources:
             raise LiveError("Nothing to send: choose a video or an audio source.")
@@ -332,7 +418,7 @@ class LiveSession:
             if has_video
             else None
         )
-        self.pipeline = LivePipeline(
+        return LivePipeline(
             video,
             AudioSettings(channels=2, bitrate=options.audio_bitrate),
             main=main,
@@ -342,11 +428,8 @@ class LiveSession:
             on_error=lambda name, msg: self._from_thread(self.say, msg),
             on_meters=lambda meters: self._from_thread(self.meters_changed.emit, meters),
             picture_filters=[self.alert_overlay.apply],
+            encode=encode,
         )
-        if options.record_path is not None:
-            self.recorder = Recorder(
-                options.record_path, self.pipeline.video_encoder, self.pipeline.audio_encoder
-            )
 
     async def _start_publishing(self, options: LiveOptions) -> None:
         assert self.pipeline is not None
@@ -511,6 +594,7 @@ class LiveSession:
                 reported_recorder_error = True
                 self.say(self.recorder.error)
             figures = self.stats()
+            self.health.add(figures)
             if ticks % STATS_LOG_EVERY == 0:  # the show's health in the log, for after the fact
                 event(log, "live_stats", **{k: v for k, v in figures.items() if k in LOGGED_STATS})
             self.stats_changed.emit(figures)

@@ -77,3 +77,19 @@ async def test_no_check_while_the_show_is_on_air(tmp_path: Path) -> None:
     assert check.state == "idle" and "You are live" in check.message
     assert await check.record(TEST_SOURCES, seconds=0.5) is None
     assert check.session.state == "idle", "no device was opened"
+
+
+async def test_the_check_takes_the_devices_over_from_the_go_live_preview(tmp_path: Path) -> None:
+    from studio.live.session import LiveOptions
+
+    show = LiveSession()
+    await show.start_preview(LiveOptions(width=320, height=240, audio=["tone:440"]))
+    assert show.previewing  # the Go Live tab was open behind the guide
+    check = SourceCheck(tmp_path / "test.mkv", show)
+    try:
+        await check.preview(TEST_SOURCES)
+        assert check.state == "previewing"
+        assert not show.previewing, "one opener per camera: the Go Live preview let go"
+    finally:
+        await check.stop()
+        await show.stop_preview()

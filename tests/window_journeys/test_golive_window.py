@@ -71,14 +71,22 @@ def test_go_live_to_the_local_ingest_shows_live_and_pictures_then_end_saves(
         prepare(desk, recording)
         assert panel.whip_url.text().endswith("/whip/live")
         assert panel.stream_key.text(), "the local ingest's key is filled in"
-        blank = distinct_colours(panel.preview.grab().toImage())
+        # the tab is open: the picture and the levels before going live, nothing sent
+        await wait_until(
+            lambda: distinct_colours(panel.preview.grab().toImage()) > 64, 30, "the preview"
+        )
+        await wait_until(lambda: min(panel.meter.rms_db) > -40, 10, "the meter before the show")
+        live = desk.studio.live
+        assert live.state == "idle" and live.previewing and live.publish_state == "not publishing"
+        desk.window.grab().save(str(artifacts_dir / "window-golive-preview.png"))
         assert panel.go_live.isEnabled() and not panel.end.isEnabled()
         panel.go_live.click()
         await unannounced_if_asked()
         await wait_until(lambda: panel.live_badge.text() == "● LIVE", 90, "the LIVE badge")
         assert panel.end.isEnabled() and not panel.go_live.isEnabled()
+        assert not live.previewing  # the show took the sources over
         await wait_until(
-            lambda: distinct_colours(panel.preview.grab().toImage()) > max(64, 4 * blank),
+            lambda: distinct_colours(panel.preview.grab().toImage()) > 64,
             30,
             "pictures in the preview",
         )
@@ -98,10 +106,18 @@ def test_go_live_to_the_local_ingest_shows_live_and_pictures_then_end_saves(
         await wait_until(lambda: min(panel.meter.rms_db) > -40, 10, "the meter's level")
         meter = panel.meter.grab().toImage()
         assert distinct_colours(meter, step=2) > 2, "the meter draws the level"
+        stats = desk.journeys.stats_dock
+        desk.window.docks["stats"].raise_()
+        await wait_until(lambda: stats.values["fps"].text() != "–", 30, "the Stats dock")
+        await wait_until(lambda: stats.values["rtt_ms"].text() != "–", 30, "the round trip")
+        assert stats.status.text() == "Output: live"
         panel.grab().save(str(artifacts_dir / "window-golive-live.png"))
         desk.window.grab().save(str(artifacts_dir / "window-golive-live-window.png"))
         await end_show(desk)
         assert "Recording saved" in panel.message_label.text()
+        # after End: the show's figures are cleared, not frozen
+        assert panel.stats_label.text() == "" and panel.timer_label.text() == "00:00:00"
+        assert stats.values["fps"].text() == "–" and stats.graphs["fps"].values == []
 
     on_desk(scenario)
     assert recording.stat().st_size > 10_000

@@ -1,5 +1,8 @@
-"""The Go Live page: preview, source pickers, meters, title, Go Live / End, timer, stats,
-and Share (the fan-page link and its QR code) while live.
+"""The Go Live page: preview, source pickers, meters, title, Go Live / End, the LIVE badge
+with the show's duration, stats, and Share (the fan-page link and its QR code) while live.
+
+The preview and the meters run as soon as the page is shown, before going live: the session
+runs a preview pipeline (no encoder) while the page is visible and the show is not on.
 
 The panel drives a `studio.live_session.LiveSession` and renders what it reports; it does no
 media work itself. Starting and stopping are coroutines, run on the qasync loop. What it needs
@@ -14,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QRectF, Qt, QTimer
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtGui import QFontDatabase, QHideEvent, QImage, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -43,12 +47,22 @@ from studio.settings_schema import live_overrides, recording_defaults, valid_val
 from studio.social.stream_announcer import DEFAULT_TITLE
 from widgets.bridge import SignalBridge
 from widgets.dialogs import choose, show
+from widgets.live.level_meter import CLIP_DB, LevelMeter
 from widgets.live.share_dialog import ShareDialog
 
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 
-METER_FLOOR_DB = -60.0
 REFRESH_MS = 33  # 30 Hz: preview, meters and timer
+PREVIEW_RESTART_MS = 250  # after a source change: one restart for a burst of changes
+PREVIEW_IDLE = "The preview starts when a video source is chosen."
+LOUDNESS_IDLE = "M – · S – · I – LUFS"
+# the widest stats lines: the label keeps their size whatever the figures
+STATS_TEMPLATE = (
+    "888 fps · 88888 kbit/s · encoder 888 %",
+    "RTT 8888 ms · loss 88.8 % · reconnecting",
+)
+BADGE_LIVE = "background: #d32f2f; color: #fff; font-weight: 700; border-radius: 4px;"
+BADGE_IDLE = "background: #30363d; color: #c9d1d9; font-weight: 700; border-radius: 4px;"
 NO_SOURCE_WHY = "Choose a video or an audio source first: there is nothing to send."
 LIVE_WHY = "You are live: End the show before going live again."
 NOT_LIVE_WHY = "Nothing to end: you are not live."
@@ -85,41 +99,27 @@ def format_elapsed(seconds: float) -> str:
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def stats_text(stats: dict[str, Any]) -> str:
+    """The show's figures in two lines: the picture and the encode, then the network."""
+    picture, network = [], []
+    if "fps" in stats:
+        picture.append(f"{stats['fps']:.0f} fps")
+    bitrate = stats.get("bitrate_kbps")
+    if bitrate is None:
+        bitrate = (stats.get("video_bitrate", 0) + stats.get("audio_bitrate", 0)) / 1000
+    picture.append(f"{bitrate:.0f} kbit/s")
+    if "encoder_load_pct" in stats:
+        picture.append(f"encoder {stats['encoder_load_pct']:.0f} %")
+    if stats.get("rtt_ms") is not None:
+        network.append(f"RTT {stats['rtt_ms']:.0f} ms")
+    if "loss_pct" in stats:
+        network.append(f"loss {stats['loss_pct']:.1f} %")
+    network.append(stats.get("publish_state", ""))
+    return "\n".join(" · ".join(p for p in line if p) for line in (picture, network))
+
+
 def format_lufs(value: float) -> str:
     return "–" if not math.isfinite(value) else f"{value:.1f}"
-
-
-class LevelMeter(QWidget):
-    """Horizontal bars, one per channel: RMS filled, peak as a tick, -60..0 dBFS."""
-
-    def __init__(self, channels: int = 2, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.peak_db = [METER_FLOOR_DB] * channels
-        self.rms_db = [METER_FLOOR_DB] * channels
-        self.setMinimumHeight(10 * channels + 4)
-        self.setMinimumWidth(160)
-
-    def set_levels(self, peak_db: tuple[float, ...], rms_db: tuple[float, ...]) -> None:
-        self.peak_db, self.rms_db = list(peak_db), list(rms_db)
-        self.update()
-
-    @staticmethod
-    def _fraction(db: float) -> float:
-        return min(1.0, max(0.0, (db - METER_FLOOR_DB) / -METER_FLOOR_DB))
-
-    def paintEvent(self, event: object) -> None:
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("#1b1d22"))
-        n = max(1, len(self.peak_db))
-        bar_h = (self.height() - 2) / n
-        for i, (peak, rms) in enumerate(zip(self.peak_db, self.rms_db, strict=False)):
-            top = 1 + i * bar_h
-            width = self.width() * self._fraction(rms)
-            colour = "#3fb950" if rms < -18 else "#d29922" if rms < -6 else "#f85149"
-            painter.fillRect(QRectF(0, top + 1, width, bar_h - 2), QColor(colour))
-            x = self.width() * self._fraction(peak)
-            painter.fillRect(QRectF(max(0.0, x - 2), top, 2, bar_h), QColor("#e6edf3"))
-        painter.end()
 
 
 class GoLivePanel(QWidget):
@@ -141,7 +141,9 @@ class GoLivePanel(QWidget):
         self._meters: Any = None
         self.share_dialog: ShareDialog | None = None
         self._asking = False  # the locked-wallet question is open: not live yet
-        self._build(default_whip_url)
+        self._picture = False  # the preview shows a picture (not the idle text)
+        self._shown_state = session.state
+        self._setup_ui(default_whip_url)
         self.title.setText(default_title(self.host.artist_name))
         self._bridges = [
             SignalBridge(session.state_changed, self),
@@ -149,7 +151,7 @@ class GoLivePanel(QWidget):
             SignalBridge(session.meters_changed, self),
             SignalBridge(session.stats_changed, self),
         ]
-        self._bridges[0].fired.connect(lambda _s: self._render_state())
+        self._bridges[0].fired.connect(lambda _s: self._state_changed())
         self._bridges[1].fired.connect(self._show_message)
         self._bridges[2].fired.connect(self._store_meters)
         self._bridges[3].fired.connect(self._show_stats)
@@ -157,25 +159,33 @@ class GoLivePanel(QWidget):
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self._tick)
         self._timer.start()
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(PREVIEW_RESTART_MS)
+        self._preview_timer.timeout.connect(self._start_preview)
         self.refresh_sources()
         for picker in (self.video_picker, self.overlay_picker, self.audio_picker):
-            picker.currentIndexChanged.connect(lambda _i: self._render_state())
+            picker.currentIndexChanged.connect(lambda _i: self._sources_changed())
+        self.layout_picker.currentIndexChanged.connect(lambda _i: self._sources_changed())
         self.record.toggled.connect(lambda _on: self._render_state())
         self.title.textChanged.connect(lambda _t: self._render_state())
         self._render_state()
 
     # --- layout ------------------------------------------------------------------------
 
-    def _build(self, default_whip_url: str) -> None:
-        self.preview = QLabel("Preview appears when you go live.")
+    def _setup_ui(self, default_whip_url: str) -> None:
+        self.preview = QLabel(PREVIEW_IDLE)
         self.preview.setObjectName("livePreview")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setMinimumSize(480, 270)
         self.preview.setStyleSheet("background: #000; color: #8b949e;")
 
+        digits = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self.meter = LevelMeter(2)
-        self.loudness = QLabel("M – · S – · I – LUFS")
+        self.loudness = QLabel(LOUDNESS_IDLE)
+        self.loudness.setFont(digits)
         self.limiter_label = QLabel("Limiter: idle")
+        self.limiter_label.setFont(digits)
 
         self.title = QLineEdit()
         self.title.setPlaceholderText("What are you playing tonight?")
@@ -193,7 +203,7 @@ class GoLivePanel(QWidget):
         self.gain.setValue(0)
         self.gain.valueChanged.connect(self._gain_changed)
         self.gain_label = QLabel("0 dB")
-        self.gain_label.setMinimumWidth(48)
+        self.gain_label.setFixedWidth(self.gain_label.fontMetrics().horizontalAdvance("+88 dB") + 6)
         self.mute = QCheckBox("Mute")
         self.mute.toggled.connect(self._mute_changed)
         self.codec_picker = QComboBox()
@@ -226,12 +236,33 @@ class GoLivePanel(QWidget):
         self.share = QPushButton("Share")
         self.share.setObjectName("shareButton")
         self.share.clicked.connect(self.open_share)
+        # The badge: ● LIVE and the show's duration on red while on air; fixed widths, so
+        # nothing beside it moves as the text changes.
+        self.badge = QFrame()
+        self.badge.setObjectName("liveBadgeFrame")
         self.live_badge = QLabel("OFF AIR")
         self.live_badge.setObjectName("liveBadge")
         self.timer_label = QLabel("00:00:00")
         self.timer_label.setObjectName("liveTimer")
+        self.timer_label.setFont(digits)
+        for label, widest in ((self.live_badge, "● RECORDING"), (self.timer_label, "00:00:00")):
+            bold = label.font()
+            bold.setBold(True)
+            label.setFont(bold)
+            label.setFixedWidth(label.fontMetrics().horizontalAdvance(widest) + 8)
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        badge_row = QHBoxLayout(self.badge)
+        badge_row.setContentsMargins(6, 3, 6, 3)
+        badge_row.addWidget(self.live_badge)
+        badge_row.addWidget(self.timer_label)
         self.stats_label = QLabel("")
         self.stats_label.setObjectName("liveStats")
+        self.stats_label.setFont(digits)
+        metrics = self.stats_label.fontMetrics()
+        self.stats_label.setFixedSize(
+            max(metrics.horizontalAdvance(line) for line in STATS_TEMPLATE) + 8,
+            metrics.lineSpacing() * len(STATS_TEMPLATE) + 6,
+        )
         self.viewers_label = QLabel("")
         self.message_label = QLabel("")
         self.message_label.setObjectName("liveMessage")
@@ -260,8 +291,7 @@ class GoLivePanel(QWidget):
         form.addRow(record_row)
 
         buttons = QHBoxLayout()
-        buttons.addWidget(self.live_badge)
-        buttons.addWidget(self.timer_label)
+        buttons.addWidget(self.badge)
         buttons.addStretch(1)
         buttons.addWidget(self.share)
         buttons.addWidget(self.go_live)
@@ -279,9 +309,15 @@ class GoLivePanel(QWidget):
         right.addWidget(self.viewers_label)
         right.addWidget(self.message_label)
         right.addStretch(1)
+        right_box = QWidget()
+        right_box.setLayout(right)
+        # the controls' column keeps its width: the stats line is the widest thing in it
+        right_box.setFixedWidth(
+            max(right_box.sizeHint().width(), self.stats_label.width() + 24, 420)
+        )
         root = QHBoxLayout(self)
-        root.addLayout(left, 3)
-        root.addLayout(right, 2)
+        root.addLayout(left, 1)
+        root.addWidget(right_box)
 
     # --- sources -----------------------------------------------------------------------
 
@@ -319,6 +355,62 @@ class GoLivePanel(QWidget):
             **(live_overrides(self.settings) if self.settings is not None else {}),
         )
 
+    # --- preview before the show -------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._preview_timer.start()  # (a burst of show events: one start)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self._preview_timer.stop()
+        self._submit(self.session.stop_preview())
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        # back to the window (the first-run guide's check may have borrowed the devices)
+        activated = event.type() == QEvent.Type.ActivationChange and self.isActiveWindow()
+        if activated and not self.session.previewing:
+            self._preview_timer.start()
+
+    def _sources_changed(self) -> None:
+        self._render_state()
+        if self.isVisible():
+            self._preview_timer.start()
+
+    def _preview_allowed(self) -> bool:
+        return (
+            self.isVisible()
+            and self.session.state not in ("starting", "live", "ending")
+            and not self._asking
+        )
+
+    def _start_preview(self) -> None:
+        if not self._preview_allowed():
+            return
+        if not self._has_source():
+            self._submit(self.session.stop_preview())
+            return
+        options = self.options()
+
+        async def preview() -> None:
+            try:
+                await self.session.start_preview(options)
+            except LiveError as exc:
+                self._show_message(f"No preview: {exc}")
+                return
+            self._gain_changed(self.gain.value())
+            self._mute_changed(self.mute.isChecked())
+
+        self._submit(preview())
+
+    def _submit(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Run on the event loop; without one (a panel built outside the app) do nothing."""
+        try:
+            self._run(coroutine)
+        except RuntimeError:  # no event loop here: nothing to preview with
+            coroutine.close()
+
     # --- actions -----------------------------------------------------------------------
 
     def _go_live(self) -> None:
@@ -328,6 +420,7 @@ class GoLivePanel(QWidget):
             return
         self.go_live.setEnabled(False)
         self._asking = True
+        self._preview_timer.stop()
 
         async def start() -> None:
             try:
@@ -400,6 +493,28 @@ class GoLivePanel(QWidget):
             for picker in (self.video_picker, self.overlay_picker, self.audio_picker)
         )
 
+    def _state_changed(self) -> None:
+        state = self.session.state
+        if state != self._shown_state:
+            self._shown_state = state
+            if state in ("starting", "ended", "failed"):
+                self._clear_show()  # nothing frozen from the show (or the preview) before
+            if state in ("ended", "failed") and self.isVisible():
+                self._preview_timer.start()  # back to the preview
+        self._render_state()
+
+    def _clear_show(self) -> None:
+        self._meters = None
+        self._picture = False
+        self.preview.clear()
+        self.preview.setText(PREVIEW_IDLE)
+        self.meter.clear()
+        self.loudness.setText(LOUDNESS_IDLE)
+        self.limiter_label.setText("Limiter: idle")
+        self.stats_label.setText("")
+        self.viewers_label.setText("")
+        self.timer_label.setText(format_elapsed(0))
+
     def _render_state(self) -> None:
         """Each button enabled only when it does something; a disabled one says why."""
         state = self.session.state
@@ -430,9 +545,9 @@ class GoLivePanel(QWidget):
         self.record_path.setToolTip(
             self.record_path.text() if self.record.isChecked() else NOT_RECORDING_WHY
         )
-        # On air is red and bold: the one thing an artist must see at a glance.
-        self.live_badge.setStyleSheet(
-            "color: #ff5252; font-weight: 700;" if state == "live" else ""
+        # On air is white on red: the one thing an artist must see at a glance.
+        self.badge.setStyleSheet(
+            f"#liveBadgeFrame {{ {BADGE_LIVE if state == 'live' else BADGE_IDLE} }}"
         )
         if state == "live":
             publish = self.session.publish_state
@@ -457,29 +572,22 @@ class GoLivePanel(QWidget):
         self._meters = meters
 
     def _show_stats(self, stats: dict[str, Any]) -> None:
-        parts = []
-        if "fps" in stats:
-            parts.append(f"{stats['fps']:.0f} fps")
-        bitrate = stats.get("bitrate_kbps")
-        if bitrate is None:
-            bitrate = (stats.get("video_bitrate", 0) + stats.get("audio_bitrate", 0)) / 1000
-        parts.append(f"{bitrate:.0f} kbit/s")
-        if stats.get("rtt_ms") is not None:
-            parts.append(f"RTT {stats['rtt_ms']:.0f} ms")
-        if "loss_pct" in stats:
-            parts.append(f"loss {stats['loss_pct']:.1f} %")
-        if "encoder_load_pct" in stats:
-            parts.append(f"encoder {stats['encoder_load_pct']:.0f} %")
-        parts.append(stats.get("publish_state", ""))
-        self.stats_label.setText(" · ".join(p for p in parts if p))
+        if self.session.state != "live":
+            return  # a last second's figures arriving after End stay unshown
+        self.stats_label.setText(stats_text(stats))
         if "viewers" in stats:
             self.viewers_label.setText(f"{stats['viewers']} watching")
 
     def _tick(self) -> None:
-        self.timer_label.setText(format_elapsed(self.session.elapsed_s))
+        on_air = self.session.state in ("live", "ending")
+        self.timer_label.setText(format_elapsed(self.session.elapsed_s if on_air else 0))
         meters = self._meters
         if meters is not None:
-            self.meter.set_levels(meters.program.peak_db, meters.program.rms_db)
+            clipping = any(
+                max(reading.peak_db, default=-math.inf) >= CLIP_DB
+                for reading in meters.inputs.values()
+            )
+            self.meter.set_levels(meters.program.peak_db, meters.program.rms_db, clipping)
             p = meters.program
             self.loudness.setText(
                 f"M {format_lufs(p.momentary_lufs)} · S {format_lufs(p.short_term_lufs)} · "
@@ -489,21 +597,26 @@ class GoLivePanel(QWidget):
             self.limiter_label.setText(
                 f"Limiter: -{reduction:.1f} dB" if reduction >= 0.05 else "Limiter: idle"
             )
-        if self.session.state == "live":
-            frame = self.session.preview()
-            if frame is not None:
-                h, w, _ = frame.shape
-                image = QImage(frame.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-                self.preview.setPixmap(
-                    QPixmap.fromImage(image).scaled(
-                        self.preview.size(),
-                        Qt.AspectRatioMode.KeepAspectRatio,
-                        Qt.TransformationMode.SmoothTransformation,
-                    )
+        frame = self.session.preview()  # the show's picture, else the preview's
+        if frame is None and self._picture:
+            self._picture = False
+            self.preview.clear()
+            self.preview.setText(PREVIEW_IDLE)
+        elif frame is not None:
+            self._picture = True
+            h, w, _ = frame.shape
+            image = QImage(frame.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+            self.preview.setPixmap(
+                QPixmap.fromImage(image).scaled(
+                    self.preview.size(),
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
                 )
+            )
 
     def closeEvent(self, event: Any) -> None:
         self._timer.stop()
+        self._preview_timer.stop()
         for bridge in self._bridges:
             bridge.close()
         super().closeEvent(event)

@@ -72,7 +72,12 @@ function renderStreams() {
   if (!state.streams.length) {
     const li = document.createElement("li");
     li.className = "empty";
-    li.textContent = "Nobody is live right now.";
+    const first = document.createElement("strong");
+    first.textContent = "Nobody is live right now.";
+    const next = document.createElement("span");
+    next.textContent = " Keep this page open: a show appears here by itself the moment an "
+      + "artist goes live. Artists go live from HarmonieCORE Studio.";
+    li.append(first, next);
     list.append(li);
     return;
   }
@@ -185,7 +190,7 @@ async function watch(stream, { retry = false } = {}) {
     else setStatus(`Cannot play ${stream}: ${err.message}`);
     return;
   }
-  video.play().catch(() => setStatus("Press play to start (the browser blocked autoplay)."));
+  startPlayback(video);
   if (!state.chat) joinChat(stream);
   refreshStreams();
 }
@@ -202,11 +207,40 @@ async function leave({ keepChat = false } = {}) {
   if (keepChat) return; // reconnecting to the same show: the fan stays in its chat
   if (state.chat) { state.chat.onclose = null; state.chat.close(); state.chat = null; }
   state.current = null;
+  showUnmute(false);
   $("stage").hidden = true;
   $("chat-log").replaceChildren();
 }
 
 function setStatus(text) { $("status").textContent = text; }
+
+// With sound if the browser lets the page start it; otherwise muted (browsers let a muted
+// show start by itself) with a banner the fan taps to hear it.
+async function startPlayback(video) {
+  video.muted = false;
+  try {
+    await video.play();
+    showUnmute(false);
+    return;
+  } catch (err) { /* sound needs a tap first */ }
+  video.muted = true;
+  try {
+    await video.play();
+    showUnmute(true);
+  } catch (err) {
+    setStatus("Press play to start (the browser blocked autoplay).");
+  }
+}
+
+function showUnmute(on) { $("unmute").hidden = !on; }
+
+$("unmute").addEventListener("click", () => {
+  const video = $("player");
+  video.muted = false;
+  video.play().catch(() => {});
+  showUnmute(false);
+});
+$("player").addEventListener("volumechange", () => { if (!$("player").muted) showUnmute(false); });
 
 // ---- chat (tolerant: the page works without it) ---------------------------------------
 
@@ -293,7 +327,11 @@ $("chat-form").addEventListener("submit", (event) => {
 
 async function signIn() {
   const provider = window.ethereum;
-  if (!provider) { chatStatus("No browser wallet found (install one to chat)."); return; }
+  if (!provider) {
+    chatStatus("Anyone can read the chat. To write, sign in with a wallet: open this page in "
+      + "your wallet app's browser, or add a wallet extension to this browser.");
+    return;
+  }
   try {
     const [account] = await provider.request({ method: "eth_requestAccounts" });
     const address = toChecksumAddress(account);

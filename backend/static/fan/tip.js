@@ -7,7 +7,11 @@
 // (elements added later too). The Tipping contract and chain come from
 //   <meta name="harmonie:tipping" content="0x...">  <meta name="harmonie:chain-id" content="1116">
 // or, on a local backend, from GET /chain. On the fan page, while a stream is watched, the
-// stage gets the stream's artist (from GET /live) without any change to fan.js.
+// stage (its #tip-slot) gets the stream's artist (from GET /live).
+//
+// Without a browser wallet (most phones) the panel shows the artist's address and a QR code
+// of an EIP-681 payment request (ethereum:<address>@<chainId>?value=<wei>) for a wallet app
+// to scan; the QR code comes from the vendored qrcode-generator (vendor/, MIT).
 //
 // Everything shown is set with textContent: nothing a stranger typed is parsed as markup.
 "use strict";
@@ -45,6 +49,46 @@
   }
 
   function word(hex) { return hex.padStart(64, "0"); }
+
+  // EIP-681: a plain transfer of `wei` to `address` on `chainId`, for a wallet app.
+  function paymentUri(address, chainId, wei) {
+    if (!/^0x[0-9a-fA-F]{40}$/.test(address)) throw new Error("The artist address is not valid");
+    return `ethereum:${address}@${Number(chainId)}?value=${BigInt(wei).toString()}`;
+  }
+
+  function symbolOf(chainId) {
+    const known = KNOWN_CHAINS[Number(chainId)];
+    return known ? known.symbol : "DEV";
+  }
+
+  // The QR code as SVG built node by node (nothing parsed as markup).
+  function qrSvg(text) {
+    const qr = window.qrcode(0, "M");
+    qr.addData(text);
+    qr.make();
+    const n = qr.getModuleCount();
+    const margin = 4;
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", `0 0 ${n + 2 * margin} ${n + 2 * margin}`);
+    svg.setAttribute("shape-rendering", "crispEdges");
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", "QR code of the payment request");
+    const back = document.createElementNS(ns, "rect");
+    back.setAttribute("width", "100%");
+    back.setAttribute("height", "100%");
+    back.setAttribute("fill", "#fff");
+    let d = "";
+    for (let r = 0; r < n; r++) {
+      for (let c = 0; c < n; c++) if (qr.isDark(r, c)) d += `M${c + margin} ${r + margin}h1v1h-1z`;
+    }
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", d);
+    path.setAttribute("fill", "#000");
+    svg.append(back, path);
+    svg.dataset.modules = String(n);
+    return svg;
+  }
 
   function encodeTip(artist, message) {
     if (!/^0x[0-9a-fA-F]{40}$/.test(artist)) throw new Error("The artist address is not valid");
@@ -143,18 +187,68 @@
     return node;
   }
 
+  function artistLabel(host) {
+    const artist = host.dataset.tipArtist || "";
+    return host.dataset.tipName || `${artist.slice(0, 6)}…${artist.slice(-4)}`;
+  }
+
   function attach(host) {
     if (host.querySelector(":scope > .harmonie-tip")) return;
     const amount = el("input", { className: "tip-amount", inputMode: "decimal", placeholder: "Amount",
                                  value: "0.01", "aria-label": "Tip amount" });
+    const unit = el("span", { className: "tip-unit", text: "" });
+    const title = el("p", { className: "tip-title" });
     const message = el("input", { className: "tip-message", maxLength: 280, placeholder: "Message (optional)",
                                   "aria-label": "Tip message", autocomplete: "off" });
     const send = el("button", { type: "submit", className: "tip-send", text: "Send tip" });
+    // without a browser wallet: the address and a QR code for a wallet app
+    const hint = el("p", { className: "tip-hint", text: "No wallet in this browser: scan the code "
+      + "with your phone's wallet app, or send the amount to this address." });
+    const qrBox = el("div", { className: "tip-qr" });
+    const address = el("code", { className: "tip-address" });
+    const uriLink = el("a", { className: "tip-uri", text: "Open in a wallet app" });
+    const noWallet = el("div", { className: "tip-nowallet", hidden: true },
+                        [hint, qrBox, address, uriLink]);
     const status = el("p", { className: "tip-status", role: "status" });
-    const form = el("form", { className: "tip-form", hidden: true }, [amount, message, send]);
+    const form = el("form", { className: "tip-form", hidden: true },
+                    [title, el("label", { className: "tip-amount-row" }, [amount, unit]), message, send, noWallet]);
     const open = el("button", { type: "button", className: "tip-open", text: "Tip" });
     const box = el("div", { className: "harmonie-tip" }, [open, form, status]);
-    open.addEventListener("click", () => { form.hidden = !form.hidden; if (!form.hidden) amount.focus(); });
+
+    async function showPaymentRequest() {
+      const artist = host.dataset.tipArtist;
+      address.textContent = artist;
+      qrBox.replaceChildren();
+      uriLink.removeAttribute("href");
+      box.dataset.paymentUri = "";
+      let wei;
+      try { wei = parseAmount(amount.value); } catch (err) { status.textContent = err.message; return; }
+      status.textContent = "";
+      try {
+        const cfg = await config();
+        const uri = paymentUri(artist, cfg.chainId, wei);
+        qrBox.append(qrSvg(uri));
+        uriLink.href = uri;
+        box.dataset.paymentUri = uri;
+      } catch (err) {
+        status.textContent = walletError(err);
+      }
+    }
+
+    async function showForm() {
+      const wallet = Boolean(window.ethereum);
+      title.textContent = `Tip ${artistLabel(host)}`;
+      message.hidden = send.hidden = !wallet;
+      noWallet.hidden = wallet;
+      try { unit.textContent = symbolOf((await config()).chainId); } catch (err) { unit.textContent = ""; }
+      if (!wallet) await showPaymentRequest();
+    }
+
+    amount.addEventListener("input", () => { if (!noWallet.hidden) showPaymentRequest(); });
+    open.addEventListener("click", () => {
+      form.hidden = !form.hidden;
+      if (!form.hidden) { showForm(); amount.focus(); }
+    });
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const artist = host.dataset.tipArtist;
@@ -187,8 +281,14 @@
     const stage = document.getElementById("stage");
     const state = window.harmonie;
     if (!stage || !state) return;
-    if (!state.current) { delete stage.dataset.tipArtist; return; }
-    if (stage.dataset.tipStream === state.current) return;
+    const slot = document.getElementById("tip-slot") || stage;
+    if (stage.dataset.tipStream === (state.current || undefined)) return;
+    // another show (or none): the previous artist's tip panel goes
+    delete stage.dataset.tipStream;
+    delete slot.dataset.tipArtist;
+    const old = slot.querySelector(":scope > .harmonie-tip");
+    if (old) old.remove();
+    if (!state.current) return;
     try {
       // fan.js already joined the relay's streams with /live (same id): use that if present
       const known = (state.streams || []).find((s) => s.stream === state.current);
@@ -201,8 +301,9 @@
       }
       if (live && /^0x[0-9a-fA-F]{40}$/.test(live.artist_address)) {
         stage.dataset.tipStream = state.current;
-        stage.dataset.tipArtist = live.artist_address;
-        attach(stage);
+        slot.dataset.tipName = live.artist_name || "";
+        slot.dataset.tipArtist = live.artist_address;
+        attach(slot);
       }
     } catch (err) { /* offline: try again on the next tick */ }
   }
@@ -219,7 +320,7 @@
     setInterval(followFanPage, 2000);
   }
 
-  window.HarmonieTip = { parseAmount, formatAmount, encodeTip, sendTip, attach };
+  window.HarmonieTip = { parseAmount, formatAmount, encodeTip, sendTip, attach, paymentUri, symbolOf };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();
