@@ -94,6 +94,12 @@ class LivePipeline:
         self.picture_filters = list(picture_filters)
         self.on_meters = on_meters
         self.video_encoder = VideoEncoder(video) if video is not None else None
+        # More encoders fed the same pictures, after the main one (the restream's H.264 when
+        # the show is VP8): one composition, one extra encode whatever the number of outputs.
+        self.side_video_encoders: list[VideoEncoder] = []
+        # Called with each mixed program block and its first sample, on the audio clock
+        # (the restream's AAC): must return at once (queue the block and go).
+        self.program_taps: list[Callable[[np.ndarray, int], None]] = []
         self.audio_encoder = AudioEncoder(audio) if audio is not None else None
         self.main = VideoFeed(main, self._source_failed) if main is not None else None
         self.overlay = VideoFeed(overlay, self._source_failed) if overlay is not None else None
@@ -152,7 +158,7 @@ class LivePipeline:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)
-        for encoder in (self.video_encoder, self.audio_encoder):
+        for encoder in (self.video_encoder, *self.side_video_encoders, self.audio_encoder):
             if encoder is not None:
                 encoder.flush()
         for feed in self.feeds:
@@ -193,6 +199,8 @@ class LivePipeline:
                     frame = picture_filter(frame)
                 for tick in range(first, index + 1):
                     self.video_encoder.encode(frame, tick)
+                    for side in self.side_video_encoders:
+                        side.encode(frame, tick)
                     self.frames_encoded += 1
                     self._fps.tick()
             except Exception as exc:  # a bad frame must not end the show
@@ -219,6 +227,11 @@ class LivePipeline:
             self._wait_for_sound(size, due + AUDIO_PATIENCE_S)
             program = self.mixer.mix(size)
             self.audio_encoder.encode(program, block * size)
+            for tap in self.program_taps:
+                try:
+                    tap(program, block * size)
+                except Exception:  # a listener's fault must not put a hole in the sound
+                    log.exception("program tap %r failed", tap)
             self.audio_blocks += 1
             block += 1
             if self.on_meters is not None:
