@@ -19,7 +19,7 @@ from harness.nginx_rtmp import NginxRtmp, have_nginx_rtmp
 @pytest.fixture
 def nginx_rtmp(tmp_path: Path) -> Iterator[NginxRtmp]:
     if not have_nginx_rtmp():
-        pytest.fail("nginx with libnginx-mod-rtmp is not installed (packaging/debian-test-deps.txt)")
+        pytest.fail("nginx-rtmp is not installed: see packaging/debian-test-deps.txt")
     server = NginxRtmp(tmp_path / "nginx")
     server.start()
     try:
