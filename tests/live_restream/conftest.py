@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 from harness.nginx_rtmp import NginxRtmp, have_nginx_rtmp
+from studio.live.restream import StreamKeyVault
+from tests.support.secret_service import SecretServiceSession
 
 
 @pytest.fixture
@@ -83,3 +85,19 @@ class Player:
         self._thread.join(timeout)
         assert self.result is not None, "the player never finished"
         return self.result
+
+
+@pytest.fixture
+def stream_keys(
+    secret_service: SecretServiceSession,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> StreamKeyVault:
+    """Stream keys on the real Secret Service (gnome-keyring on a private bus), under a
+    service name of this test's own; the bus address is set for this test only."""
+    from keyring.backends import SecretService
+
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", secret_service.address)
+    return StreamKeyVault(
+        backend=SecretService.Keyring(), service=f"harmonie-test-{request.node.name}"
+    )
