@@ -20,25 +20,14 @@ from media.encoder import AudioSettings, VideoEncoder
 from media.pipeline import LivePipeline
 from media.rtmp_output import RtmpDestination, RtmpOutput, StateCallback, check_rtmp_url
 from studio.settings import Settings
+from studio.settings_schema import RESTREAM_SERVICES, RestreamService, valid_value
 
 log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "HarmonieCORE Studio restream keys"
 
 
-@dataclass(frozen=True)
-class RestreamService:
-    id: str  # settings key segment and keyring entry
-    label: str  # what the artist reads; the destination's name
-    default_url: str  # "" for a custom server
-
-
-SERVICES = (
-    RestreamService("youtube", "YouTube", "rtmp://a.rtmp.youtube.com/live2"),
-    RestreamService("twitch", "Twitch", "rtmp://live.twitch.tv/app"),
-    RestreamService("custom", "Custom", ""),
-)
-BY_LABEL = {s.label: s for s in SERVICES}
+BY_LABEL = {s.label: s for s in RESTREAM_SERVICES}
 
 
 @dataclass(frozen=True)
@@ -51,10 +40,9 @@ class RestreamChoice:
 
 
 def restream_choices(settings: Settings | None) -> list[RestreamChoice]:
-    from studio.settings_schema import valid_value
-
+    """The destinations to offer, with the URLs and default switches from the settings."""
     choices = []
-    for service in SERVICES:
+    for service in RESTREAM_SERVICES:
         url = valid_value(settings, f"restream.{service.id}.url") if settings else None
         on = valid_value(settings, f"restream.{service.id}.enabled") if settings else None
         choices.append(RestreamChoice(service, url or service.default_url, bool(on)))

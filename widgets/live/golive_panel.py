@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.live.restream import restream_choices
 from studio.live.session import (
     Layout,
     LiveError,
@@ -43,6 +44,7 @@ from studio.settings_schema import live_overrides, recording_defaults, valid_val
 from studio.social.stream_announcer import DEFAULT_TITLE
 from widgets.bridge import SignalBridge
 from widgets.dialogs import choose, show
+from widgets.live.restream_section import RestreamSection
 from widgets.live.share_dialog import ShareDialog
 
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
@@ -214,6 +216,7 @@ class GoLivePanel(QWidget):
         )
         self.record.setChecked(recording)
         self.record_path = QLineEdit(str(record_file))
+        self.restream = RestreamSection(restream_choices(self.settings))
         # a long path shows only its end in the field: the whole path is in the tooltip
         self.record_path.textChanged.connect(lambda _t: self._render_state())
 
@@ -258,6 +261,7 @@ class GoLivePanel(QWidget):
         record_row.addWidget(self.record)
         record_row.addWidget(self.record_path, 1)
         form.addRow(record_row)
+        form.addRow("Restream", self.restream)
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.live_badge)
@@ -316,6 +320,7 @@ class GoLivePanel(QWidget):
             whip_url=self.whip_url.text().strip() or None,
             whip_token=self.stream_key.text() or None,
             title=self.title.text().strip(),
+            restream=self.restream.destinations(),
             **(live_overrides(self.settings) if self.settings is not None else {}),
         )
 
@@ -434,6 +439,7 @@ class GoLivePanel(QWidget):
         self.live_badge.setStyleSheet(
             "color: #ff5252; font-weight: 700;" if state == "live" else ""
         )
+        self.restream.show_states(self.session.restream_states)
         if state == "live":
             publish = self.session.publish_state
             self.live_badge.setText("● LIVE" if publish == "live" else "● RECORDING")
@@ -446,7 +452,7 @@ class GoLivePanel(QWidget):
         return [
             self.video_picker, self.overlay_picker, self.audio_picker, self.codec_picker,
             self.layout_picker, self.whip_url, self.stream_key, self.record, self.record_path,
-            self.refresh_button,
+            self.refresh_button, self.restream,
         ]  # fmt: skip
 
     def _show_message(self, text: str) -> None:

@@ -1,0 +1,82 @@
+"""The Go Live panel's restream rows offscreen (pytest-qt), on a real LiveSession, a real
+keyring and a real nginx-rtmp: switched on from Settings, key typed once, state shown."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+qasync = pytest.importorskip("qasync")
+
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from harness.nginx_rtmp import NginxRtmp  # noqa: E402
+from studio.live.restream import StreamKeyVault  # noqa: E402
+from studio.live.session import LiveSession  # noqa: E402
+from studio.settings import Settings  # noqa: E402
+from widgets.live.golive_panel import GoLivePanel  # noqa: E402
+
+from .conftest import read_back  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def qasync_loop(qapp: QApplication):  # type: ignore[no-untyped-def]
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+def test_panel_restreams_and_shows_each_state(  # type: ignore[no-untyped-def]
+    qtbot, qasync_loop, tmp_path: Path, nginx_rtmp: NginxRtmp, stream_keys: StreamKeyVault
+) -> None:
+    settings = Settings.open(tmp_path / "settings.toml")
+    settings.set_path("restream.twitch.enabled", True)
+    settings.set_path("restream.twitch.url", nginx_rtmp.server_url)
+    settings.set_path("restream.custom.enabled", True)
+    settings.set_path("restream.custom.url", "rtmp://127.0.0.1:1/live")  # nobody listens
+    settings.set_path("video.width", 320)
+    settings.set_path("video.height", 180)
+    settings.save()
+    session = LiveSession(stream_keys=stream_keys)
+    panel = GoLivePanel(session, runner=qasync_loop.create_task, settings=settings)
+    qtbot.addWidget(panel)
+    panel.resize(1000, 700)
+    panel.show()
+    rows = {row.choice.service.id: row for row in panel.restream.rows}
+    assert [r.enabled.isChecked() for r in rows.values()] == [False, True, True]
+    rows["twitch"].key.setText("twitch-key-typed")
+    rows["custom"].key.setText("custom-key")
+    panel.record.setChecked(False)
+    panel.title.setText("Restream night")
+
+    async def scenario() -> None:
+        panel.go_live.click()
+        for _ in range(400):
+            await asyncio.sleep(0.05)
+            if session.restream_states.get("Twitch") == "live":
+                break
+        assert rows["twitch"].state.text() == "● live"
+        assert not rows["twitch"].key.isEnabled()  # settings are locked while live
+        got = await asyncio.get_running_loop().run_in_executor(
+            None, read_back, nginx_rtmp.url("twitch-key-typed"), 30
+        )
+        assert got.error is None and got.frames == 30
+        for _ in range(200):  # the dead custom server: refused, retried with backoff
+            await asyncio.sleep(0.05)
+            if session.restream_states.get("Custom") == "reconnecting":
+                break
+        assert rows["custom"].state.text() == "reconnecting…"
+        assert rows["twitch"].state.text() == "● live"  # unaffected
+        assert rows["youtube"].state.text() == ""  # off for this show
+        panel.end.click()
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if session.state == "ended":
+                break
+
+    qasync_loop.run_until_complete(scenario())
+    assert session.state == "ended"
+    assert stream_keys.key("twitch") == "twitch-key-typed"
+    assert "twitch-key-typed" not in panel.message_label.text()
