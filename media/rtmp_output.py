@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 
 BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 15.0)  # then every 15 s
 MAX_ATTEMPTS = 12  # failed connections in a row before a destination gives up (~2 min)
-IO_TIMEOUT_S = 10.0  # a server that takes no data for this long counts as gone
 MAX_QUEUED = 300  # packets (~4 s of 30 fps video and AAC) before a slow server loses some
 FLV_TIME_BASE = Fraction(1, 1000)
 
@@ -157,12 +156,10 @@ class _Destination:
         first = self._first_packet()
         if first is None:
             return
-        container = av.open(
-            self.destination.target,
-            "w",
-            format="flv",
-            options={"rw_timeout": str(int(IO_TIMEOUT_S * 1_000_000))},
-        )
+        # No I/O timeout: PyAV opens an output's connection without options, and its
+        # `timeout` would cut a long show. A stalled server blocks only this thread; the
+        # queue bound keeps it from holding memory or anything else up.
+        container = av.open(self.destination.target, "w", format="flv")
         try:
             streams = self._add_streams(container, first)
             offset_s = first[1].pts * first[1].time_base
