@@ -29,7 +29,12 @@ def qasync_loop(qapp: QApplication):  # type: ignore[no-untyped-def]
 
 
 def test_panel_restreams_and_shows_each_state(  # type: ignore[no-untyped-def]
-    qtbot, qasync_loop, tmp_path: Path, nginx_rtmp: NginxRtmp, stream_keys: StreamKeyVault
+    qtbot,
+    qasync_loop,
+    tmp_path: Path,
+    nginx_rtmp: NginxRtmp,
+    stream_keys: StreamKeyVault,
+    artifacts_dir: Path,
 ) -> None:
     settings = Settings.open(tmp_path / "settings.toml")
     settings.set_path("restream.twitch.enabled", True)
@@ -58,6 +63,7 @@ def test_panel_restreams_and_shows_each_state(  # type: ignore[no-untyped-def]
             if session.restream_states.get("Twitch") == "live":
                 break
         assert rows["twitch"].state.text() == "● live"
+        assert panel.live_badge.text() == "● LIVE"  # on air through the restream alone
         assert not rows["twitch"].key.isEnabled()  # settings are locked while live
         got = await asyncio.get_running_loop().run_in_executor(
             None, read_back, nginx_rtmp.url("twitch-key-typed"), 30
@@ -70,6 +76,7 @@ def test_panel_restreams_and_shows_each_state(  # type: ignore[no-untyped-def]
         assert rows["custom"].state.text() == "reconnecting…"
         assert rows["twitch"].state.text() == "● live"  # unaffected
         assert rows["youtube"].state.text() == ""  # off for this show
+        panel.grab().save(str(artifacts_dir / "golive_restream.png"))
         panel.end.click()
         for _ in range(200):
             await asyncio.sleep(0.05)

@@ -441,8 +441,10 @@ class GoLivePanel(QWidget):
         )
         self.restream.show_states(self.session.restream_states)
         if state == "live":
-            publish = self.session.publish_state
-            self.live_badge.setText("● LIVE" if publish == "live" else "● RECORDING")
+            on_air = self.session.publish_state == "live" or (
+                "live" in self.session.restream_states.values()
+            )
+            self.live_badge.setText("● LIVE" if on_air else "● RECORDING")
         else:
             self.live_badge.setText(
                 {"starting": "STARTING…", "ending": "ENDING…"}.get(state, "OFF AIR")
