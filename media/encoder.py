@@ -214,22 +214,26 @@ class AudioEncoder(_PacketEncoder):
     mime_type = MIME_TYPES["opus"]
     sample_rate = AUDIO_RATE
     frame_size = OPUS_FRAME
+    label = "Opus"
+    _encoder = "libopus"
+    _format = "flt"  # the sample format the encoder takes
+    _options: tuple[tuple[str, str], ...] = (("application", "lowdelay"), ("frame_duration", "20"))
 
     def __init__(self, settings: AudioSettings | None = None) -> None:
         self.settings = settings or AudioSettings()
         if self.settings.channels not in (1, 2):
-            raise UnsupportedError("Opus here takes mono or stereo.")
+            raise UnsupportedError(f"{self.label} here takes mono or stereo.")
         self.layout = "mono" if self.settings.channels == 1 else "stereo"
         self.time_base = Fraction(1, AUDIO_RATE)
-        self.packets = PacketFanout("audio/opus")
+        self.packets = PacketFanout(f"audio/{self.codec_name}")
         self.stats = EncoderStats()
-        ctx = av.CodecContext.create("libopus", "w")
+        ctx = av.CodecContext.create(self._encoder, "w")
         ctx.sample_rate = AUDIO_RATE
         ctx.layout = self.layout
-        ctx.format = "flt"
+        ctx.format = self._format
         ctx.time_base = self.time_base
         ctx.bit_rate = self.settings.bitrate
-        ctx.options = {"application": "lowdelay", "frame_duration": "20"}
+        ctx.options = dict(self._options)
         ctx.open()
         self._context = ctx
 
@@ -243,7 +247,7 @@ class AudioEncoder(_PacketEncoder):
         return self._encode_and_publish(frame)
 
 
-class AacEncoder(_PacketEncoder):
+class AacEncoder(AudioEncoder):
     """AAC-LC at 48 kHz for RTMP, fed the same program blocks as the Opus encoder.
 
     The program comes in 20 ms blocks (960 samples) and AAC takes 1024 a frame: an
@@ -252,26 +256,15 @@ class AacEncoder(_PacketEncoder):
 
     codec_name = "aac"
     mime_type = "audio/aac"
-    sample_rate = AUDIO_RATE
     frame_size = AAC_FRAME
+    label = "AAC"
+    _encoder = "aac"
+    _format = "fltp"
+    _options = ()
 
     def __init__(self, settings: AudioSettings | None = None) -> None:
-        self.settings = settings or AudioSettings()
-        if self.settings.channels not in (1, 2):
-            raise UnsupportedError("AAC here takes mono or stereo.")
-        self.layout = "mono" if self.settings.channels == 1 else "stereo"
-        self.time_base = Fraction(1, AUDIO_RATE)
-        self.packets = PacketFanout("audio/aac")
-        self.stats = EncoderStats()
+        super().__init__(settings)
         self._fifo = av.AudioFifo()
-        ctx = av.CodecContext.create("aac", "w")
-        ctx.sample_rate = AUDIO_RATE
-        ctx.layout = self.layout
-        ctx.format = "fltp"
-        ctx.time_base = self.time_base
-        ctx.bit_rate = self.settings.bitrate
-        ctx.open()
-        self._context = ctx
 
     def encode(self, block: np.ndarray, first_sample: int) -> list[av.Packet]:
         """Queue `block` (samples x channels float32, first sample `first_sample`); encode

@@ -8,24 +8,14 @@ import pytest
 
 qasync = pytest.importorskip("qasync")
 
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
 from harness.nginx_rtmp import NginxRtmp  # noqa: E402
 from studio.live.restream import StreamKeyVault  # noqa: E402
 from studio.live.session import LiveSession  # noqa: E402
 from studio.settings import Settings  # noqa: E402
+from tests.support.waiting import wait_until  # noqa: E402
 from widgets.live.golive_panel import GoLivePanel  # noqa: E402
 
 from .conftest import read_back  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def qasync_loop(qapp: QApplication):  # type: ignore[no-untyped-def]
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    yield loop
-    asyncio.set_event_loop(None)
-    loop.close()
 
 
 def test_panel_restreams_and_shows_each_state(  # type: ignore[no-untyped-def]
@@ -58,10 +48,7 @@ def test_panel_restreams_and_shows_each_state(  # type: ignore[no-untyped-def]
 
     async def scenario() -> None:
         panel.go_live.click()
-        for _ in range(400):
-            await asyncio.sleep(0.05)
-            if session.restream_states.get("Twitch") == "live":
-                break
+        await wait_until(lambda: session.restream_states.get("Twitch") == "live", 30, "Twitch")
         assert rows["twitch"].state.text() == "● live"
         assert panel.live_badge.text() == "● LIVE"  # on air through the restream alone
         assert not rows["twitch"].key.isEnabled()  # settings are locked while live
@@ -69,19 +56,14 @@ def test_panel_restreams_and_shows_each_state(  # type: ignore[no-untyped-def]
             None, read_back, nginx_rtmp.url("twitch-key-typed"), 30
         )
         assert got.error is None and got.frames == 30
-        for _ in range(200):  # the dead custom server: refused, retried with backoff
-            await asyncio.sleep(0.05)
-            if session.restream_states.get("Custom") == "reconnecting":
-                break
+        # the dead custom server: refused, retried with backoff
+        await wait_until(lambda: session.restream_states.get("Custom") == "reconnecting", 15)
         assert rows["custom"].state.text() == "reconnecting…"
         assert rows["twitch"].state.text() == "● live"  # unaffected
         assert rows["youtube"].state.text() == ""  # off for this show
         panel.grab().save(str(artifacts_dir / "golive_restream.png"))
         panel.end.click()
-        for _ in range(200):
-            await asyncio.sleep(0.05)
-            if session.state == "ended":
-                break
+        await wait_until(lambda: session.state == "ended", 20, "the show to end")
 
     qasync_loop.run_until_complete(scenario())
     assert session.state == "ended"
