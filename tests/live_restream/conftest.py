@@ -15,6 +15,7 @@ import pytest
 
 from harness.nginx_rtmp import NginxRtmp, have_nginx_rtmp
 from studio.live.restream import StreamKeyVault
+from tests.live_capture.test_codec_fallback import ingest  # noqa: F401 (a codec-picky WHIP)
 from tests.live_capture.test_golive_panel import qasync_loop  # noqa: F401 (the panel's loop)
 from tests.support.secret_service import SecretServiceSession
 
