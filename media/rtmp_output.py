@@ -95,7 +95,7 @@ class _Destination:
         self._queue: queue.Queue[tuple[str, av.Packet] | None] = queue.Queue()
         self._lock = threading.Lock()
         self._dropping = False
-        self._unsubscribe = []
+        self._unsubscribe: list[Callable[[], None]] = []
         if output.video is not None:
             self._unsubscribe.append(output.video.packets.subscribe(self._video))
         self._unsubscribe.append(output.audio.packets.subscribe(self._audio))
@@ -145,6 +145,8 @@ class _Destination:
                 if failures >= self.output.max_attempts:
                     self._set_state("failed", message)
                     log.warning("rtmp %s gave up: %s", self.destination.name, message)
+                    self._stop_listening()  # no more copies of every packet for nobody
+                    self._drain()
                     return
                 self._set_state("reconnecting", message)
                 log.info("rtmp %s: %s; retrying", self.destination.name, message)
@@ -176,12 +178,8 @@ class _Destination:
     def _first_packet(self) -> tuple[str, av.Packet] | None:
         """The packet a connection starts with: a fresh keyframe (any packet when the show
         has no video). None when the show ends first."""
-        while True:  # what queued up while we were away is stale: start from now
-            try:
-                if self._queue.get_nowait() is None:
-                    return None
-            except queue.Empty:
-                break
+        if self._drain():  # what queued up while we were away is stale: start from now
+            return None
         self.output.request_keyframe()
         while (item := self._queue.get()) is not None:
             kind, packet = item
@@ -237,10 +235,23 @@ class _Destination:
             except Exception:
                 log.exception("rtmp state callback failed")
 
-    def stop(self) -> None:
-        for unsubscribe in self._unsubscribe:
+    def _stop_listening(self) -> None:
+        with self._lock:
+            unsubscribes, self._unsubscribe = self._unsubscribe, []
+        for unsubscribe in unsubscribes:
             unsubscribe()
-        self._unsubscribe = []
+
+    def _drain(self) -> bool:
+        """Throw away what is queued; True when the show's end was in it."""
+        ended = False
+        while True:
+            try:
+                ended = self._queue.get_nowait() is None or ended
+            except queue.Empty:
+                return ended
+
+    def stop(self) -> None:
+        self._stop_listening()
         self._queue.put(None)
 
 

@@ -1,7 +1,9 @@
 """The RTMP restream against a real nginx-rtmp: pictures and the tone arrive, a server restart
 mid-show is survived, a dead destination does not stop another."""
 
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -152,4 +154,37 @@ def test_dead_destination_does_not_stop_another(
     errors = [e for n, _, e in s.states.seen if n == "Dead" and e]
     assert errors and all("dead-secret-key" not in e for e in errors), errors
     assert "refused" in errors[-1].lower()
+    # a destination that gave up takes no more copies of the show's packets
+    assert s.output.video is not None and s.output.video.packets.subscriber_count == 1
+    assert s.output.audio.packets.subscriber_count == 1
     assert s.pipeline.frames_encoded > 0  # the show's clocks went on
+
+
+def test_a_server_that_never_answers_holds_nothing_up(
+    nginx_rtmp: NginxRtmp, show: Callable[..., Show]
+) -> None:
+    """A server that takes the connection and then says nothing (a hung ingest): its
+    destination queues up to its bound and then drops, the other one and the show go on."""
+    hung = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: accepted.append(hung.accept()[0]), daemon=True).start()
+    port = hung.getsockname()[1]
+    s = show(
+        [
+            RtmpDestination("Hung", f"rtmp://127.0.0.1:{port}/live", "h"),
+            RtmpDestination("Good", nginx_rtmp.server_url, "good"),
+        ]
+    )
+    stuck = s.output.destinations[0]
+    deadline = time.monotonic() + 60  # only ends a test that would hang: not a measurement
+    while stuck.dropped == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    try:
+        assert stuck.dropped > 0 and stuck.state == "connecting"
+        got = read_back(nginx_rtmp.url("good"), frames=60)
+        assert got.error is None and got.frames == 60
+        assert s.output.states()["Good"] == "live"
+    finally:
+        for connection in accepted:
+            connection.close()
+        hung.close()
