@@ -20,6 +20,7 @@ import io
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -136,20 +137,22 @@ class _Destination:
             try:
                 self._stream()
                 return  # the show ended
-            except (av.FFmpegError, OSError) as exc:
+            except Exception as exc:  # whatever it is, it stays this destination's problem
                 if stop.is_set():
                     return
+                name, message = self.destination.name, self.destination.scrub(str(exc))
+                if not isinstance(exc, av.FFmpegError | OSError):  # not the network: our bug
+                    log.error("rtmp %s: %s: %s", name, type(exc).__name__, message)
                 # A connection that was live starts a new series of attempts.
                 failures = 1 if self.state == "live" else failures + 1
-                message = self.destination.scrub(str(exc))
                 if failures >= self.output.max_attempts:
                     self._set_state("failed", message)
-                    log.warning("rtmp %s gave up: %s", self.destination.name, message)
+                    log.warning("rtmp %s gave up: %s", name, message)
                     self._stop_listening()  # no more copies of every packet for nobody
                     self._drain()
                     return
                 self._set_state("reconnecting", message)
-                log.info("rtmp %s: %s; retrying", self.destination.name, message)
+                log.info("rtmp %s: %s; retrying", name, message)
                 backoff = self.output.backoff
                 stop.wait(backoff[min(failures, len(backoff)) - 1])
 
@@ -302,7 +305,7 @@ class RtmpOutput:
         while (item := self._blocks.get()) is not None:
             try:
                 self.audio.encode(*item)
-            except (av.FFmpegError, ValueError):
+            except Exception:  # one bad block must not end the restream's sound
                 log.exception("AAC encoding failed for a block")
 
     def request_keyframe(self) -> None:
@@ -326,13 +329,17 @@ class RtmpOutput:
         }
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop every destination (what is queued is written first, as far as it goes)."""
+        """Stop every destination (what is queued is written first, as far as it goes).
+
+        Waits at most `timeout` in all: a destination whose server hangs is left to end on
+        its own (its thread is a daemon)."""
+        deadline = time.monotonic() + timeout
         self._blocks.put(None)
         self._aac_thread.join(timeout)
         self.stopping.set()
         for destination in self.destinations:
             destination.stop()
         for destination in self.destinations:
-            destination._thread.join(timeout)
+            destination._thread.join(max(0.0, deadline - time.monotonic()))
             if destination.state != "failed":
                 destination._set_state("stopped")
