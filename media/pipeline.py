@@ -271,8 +271,10 @@ class LivePipeline:
             v = self.video_encoder
             out["fps"] = self._fps.value
             out["video_bitrate"] = v.stats.bitrate
-            out["encode_ms"] = v.stats.encode_ms
-            out["encoder_load_pct"] = 100.0 * v.stats.encode_ms * v.settings.fps / 1000.0
+            # A picture costs every encoder it goes through (the restream's H.264 too).
+            encode_ms = v.stats.encode_ms + sum(e.stats.encode_ms for e in self.side_video_encoders)
+            out["encode_ms"] = encode_ms
+            out["encoder_load_pct"] = 100.0 * encode_ms * v.settings.fps / 1000.0
         if self.audio_encoder is not None:
             out["audio_bitrate"] = self.audio_encoder.stats.bitrate
         return out
