@@ -72,6 +72,8 @@ class RtmpDestination:
 def check_rtmp_url(url: str) -> str:
     """`url` if FFmpeg can publish to it (rtmp:// or rtmps:// with a host); ValueError with the
     reason otherwise."""
+    if not url.strip():
+        raise ValueError("no server URL: give its rtmp://host/app address")
     try:
         parts = urlsplit(url.strip())
         parts.port  # noqa: B018 - raises on a port that is not a number

@@ -13,6 +13,7 @@ def test_typed_keys_are_kept_and_missing_ones_read_back(stream_keys: StreamKeyVa
             RtmpDestination("YouTube", "rtmp://a.rtmp.youtube.com/live2", "typed"),
             RtmpDestination("Twitch", "rtmp://live.twitch.tv/app"),
             RtmpDestination("Custom", "https://example.org/live"),
+            RtmpDestination("Mine", ""),
         ],
         stream_keys,
     )
@@ -22,6 +23,7 @@ def test_typed_keys_are_kept_and_missing_ones_read_back(stream_keys: StreamKeyVa
         "Not restreaming to Twitch: no stream key: paste it in Go Live (it is kept safe)",
         "Not restreaming to Custom: 'https://example.org/live' is not an RTMP server URL: "
         "use rtmp://host/app or rtmps://…",
+        "Not restreaming to Mine: no server URL: give its rtmp://host/app address",
     ]
     ready, problems = with_stream_keys(
         [
