@@ -19,6 +19,8 @@ import contextlib
 import io
 import logging
 import queue
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +39,7 @@ BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 15.0)  # then every 15 s
 MAX_ATTEMPTS = 12  # failed connections in a row before a destination gives up (~2 min)
 MAX_QUEUED = 300  # packets (~4 s of 30 fps video and AAC) before a slow server loses some
 FLV_TIME_BASE = Fraction(1, 1000)
+HANDSHAKE_TIMEOUT_S = 5.0
 
 StateCallback = Callable[[str, str, str | None], None]  # (destination name, state, error)
 
@@ -64,7 +67,7 @@ class RtmpDestination:
     def scrub(self, text: str) -> str:
         """`text` with the key (and the URL holding it) taken out."""
         text = text.replace(self.target, self.where)
-        if self.key:
+        if len(self.key) >= 4:  # a shorter one is no secret, and would garble the text
             text = text.replace(self.key, "•••")
         return text
 
@@ -82,6 +85,36 @@ def check_rtmp_url(url: str) -> str:
     if parts.scheme not in ("rtmp", "rtmps") or not parts.hostname:
         raise ValueError(f"'{url}' is not an RTMP server URL: use rtmp://host/app or rtmps://…")
     return url.strip()
+
+
+def probe_rtmp(url: str, timeout: float = HANDSHAKE_TIMEOUT_S) -> None:
+    """Raise ConnectionError (an OSError) unless the server at `url` answers the start of an
+    RTMP handshake (C0+C1 -> S0+S1) within `timeout`.
+
+    PyAV opens an output's connection holding Python's GIL (avio_open, the header write), with
+    no timeout: a server that takes the connection and never answers would freeze every thread
+    of the studio. So we knock first, on a socket of our own with a timeout.
+    """
+    parts = urlsplit(url)
+    tls = parts.scheme == "rtmps"
+    port = parts.port or (443 if tls else 1935)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout) as raw:
+            sock = (
+                ssl.create_default_context().wrap_socket(raw, server_hostname=parts.hostname)
+                if tls
+                else raw
+            )
+            sock.settimeout(timeout)
+            sock.sendall(b"\x03" + bytes(1536))  # C0 (version 3) + C1
+            got = 0
+            while got < 1537:  # S0 + S1
+                chunk = sock.recv(1537 - got)
+                if not chunk:
+                    raise ConnectionError("the server closed the connection at the handshake")
+                got += len(chunk)
+    except TimeoutError:
+        raise ConnectionError(f"the server did not answer within {timeout:g} s") from None
 
 
 class _Destination:
@@ -163,9 +196,10 @@ class _Destination:
         first = self._first_packet()
         if first is None:
             return
-        # No I/O timeout: PyAV opens an output's connection without options, and its
-        # `timeout` would cut a long show. A stalled server blocks only this thread; the
-        # queue bound keeps it from holding memory or anything else up.
+        probe_rtmp(self.destination.target, self.output.handshake_timeout)
+        # PyAV takes no I/O timeout for an output. Once connected, a stalled server blocks
+        # only this thread (PyAV writes without the GIL) and the queue bound keeps it from
+        # holding memory or anything else up.
         container = av.open(self.destination.target, "w", format="flv")
         try:
             streams = self._add_streams(container, first)
@@ -280,6 +314,7 @@ class RtmpOutput:
         on_state: StateCallback | None = None,
         backoff: Sequence[float] = BACKOFF_S,
         max_attempts: int = MAX_ATTEMPTS,
+        handshake_timeout: float = HANDSHAKE_TIMEOUT_S,
     ) -> None:
         if video is not None and video.codec_name != "h264":
             raise ValueError("RTMP carries H.264 video: give the H.264 encoder.")
@@ -291,6 +326,7 @@ class RtmpOutput:
         self.on_state = on_state
         self.backoff = tuple(backoff)
         self.max_attempts = max_attempts
+        self.handshake_timeout = handshake_timeout
         self.stopping = threading.Event()
         self._blocks: queue.Queue[tuple[np.ndarray, int] | None] = queue.Queue()
         self._aac_thread = threading.Thread(target=self._encode_audio, name="rtmp-aac", daemon=True)
