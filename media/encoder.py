@@ -1,4 +1,5 @@
-"""Encode once per rendition: Opus 48 kHz for sound, VP8 or H.264 for pictures (PyAV).
+"""Encode once per rendition: Opus 48 kHz for sound, VP8 or H.264 for pictures (PyAV), and
+AAC for the RTMP restream (RTMP carries no Opus).
 
 Each encoder publishes its `av.Packet`s through a `PacketFanout`; the recorder and the
 WebRTC sender each get their own copy of every packet, so nothing is encoded twice and no
@@ -23,6 +24,7 @@ from media.sources import AUDIO_RATE
 VIDEO_ENCODERS = {"vp8": "libvpx", "h264": "libx264"}
 MIME_TYPES = {"vp8": "video/VP8", "h264": "video/H264", "opus": "audio/opus"}
 OPUS_FRAME = 960  # 20 ms at 48 kHz: the packet size WebRTC expects
+AAC_FRAME = 1024  # FFmpeg's AAC encoder takes exactly 1024 samples a frame
 
 
 def available_video_codecs() -> list[str]:
@@ -212,22 +214,26 @@ class AudioEncoder(_PacketEncoder):
     mime_type = MIME_TYPES["opus"]
     sample_rate = AUDIO_RATE
     frame_size = OPUS_FRAME
+    label = "Opus"
+    _encoder = "libopus"
+    _format = "flt"  # the sample format the encoder takes
+    _options: tuple[tuple[str, str], ...] = (("application", "lowdelay"), ("frame_duration", "20"))
 
     def __init__(self, settings: AudioSettings | None = None) -> None:
         self.settings = settings or AudioSettings()
         if self.settings.channels not in (1, 2):
-            raise UnsupportedError("Opus here takes mono or stereo.")
+            raise UnsupportedError(f"{self.label} here takes mono or stereo.")
         self.layout = "mono" if self.settings.channels == 1 else "stereo"
         self.time_base = Fraction(1, AUDIO_RATE)
-        self.packets = PacketFanout("audio/opus")
+        self.packets = PacketFanout(f"audio/{self.codec_name}")
         self.stats = EncoderStats()
-        ctx = av.CodecContext.create("libopus", "w")
+        ctx = av.CodecContext.create(self._encoder, "w")
         ctx.sample_rate = AUDIO_RATE
         ctx.layout = self.layout
-        ctx.format = "flt"
+        ctx.format = self._format
         ctx.time_base = self.time_base
         ctx.bit_rate = self.settings.bitrate
-        ctx.options = {"application": "lowdelay", "frame_duration": "20"}
+        ctx.options = dict(self._options)
         ctx.open()
         self._context = ctx
 
@@ -239,3 +245,37 @@ class AudioEncoder(_PacketEncoder):
         frame.pts = first_sample
         frame.time_base = self.time_base
         return self._encode_and_publish(frame)
+
+
+class AacEncoder(AudioEncoder):
+    """AAC-LC at 48 kHz for RTMP, fed the same program blocks as the Opus encoder.
+
+    The program comes in 20 ms blocks (960 samples) and AAC takes 1024 a frame: an
+    `av.AudioFifo` regroups them, keeping the sample clock (pts in samples) of the blocks.
+    """
+
+    codec_name = "aac"
+    mime_type = "audio/aac"
+    frame_size = AAC_FRAME
+    label = "AAC"
+    _encoder = "aac"
+    _format = "fltp"
+    _options = ()
+
+    def __init__(self, settings: AudioSettings | None = None) -> None:
+        super().__init__(settings)
+        self._fifo = av.AudioFifo()
+
+    def encode(self, block: np.ndarray, first_sample: int) -> list[av.Packet]:
+        """Queue `block` (samples x channels float32, first sample `first_sample`); encode
+        and publish every whole AAC frame now available."""
+        planar = np.ascontiguousarray(np.asarray(block, dtype=np.float32).T)
+        frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=self.layout)
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = first_sample
+        frame.time_base = self.time_base
+        self._fifo.write(frame)
+        out: list[av.Packet] = []
+        while (whole := self._fifo.read(AAC_FRAME)) is not None:
+            out += self._encode_and_publish(whole)
+        return out

@@ -99,6 +99,12 @@ class LivePipeline:
         self.on_meters = on_meters
         self.video_settings = video
         self.video_encoder = VideoEncoder(video) if video is not None and encode else None
+        # More encoders fed the same pictures, after the main one (the restream's H.264 when
+        # the show is VP8): one composition, one extra encode whatever the number of outputs.
+        self.side_video_encoders: list[VideoEncoder] = []
+        # Called with each mixed program block and its first sample, on the audio clock
+        # (the restream's AAC): must return at once (queue the block and go).
+        self.program_taps: list[Callable[[np.ndarray, int], None]] = []
         self.audio_encoder = AudioEncoder(audio) if audio is not None and encode else None
         self.main = VideoFeed(main, self._source_failed) if main is not None else None
         self.overlay = VideoFeed(overlay, self._source_failed) if overlay is not None else None
@@ -156,7 +162,7 @@ class LivePipeline:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)
-        for encoder in (self.video_encoder, self.audio_encoder):
+        for encoder in (self.video_encoder, *self.side_video_encoders, self.audio_encoder):
             if encoder is not None:
                 encoder.flush()
         for feed in self.feeds:
@@ -200,6 +206,8 @@ class LivePipeline:
                 for tick in range(first, index + 1):
                     if self.video_encoder is not None:
                         self.video_encoder.encode(frame, tick)
+                    for side in self.side_video_encoders:
+                        side.encode(frame, tick)
                     self.frames_encoded += 1
                     self._fps.tick()
             except Exception as exc:  # a bad frame must not end the show
@@ -228,6 +236,11 @@ class LivePipeline:
             program = self.mixer.mix(size)
             if self.audio_encoder is not None:
                 self.audio_encoder.encode(program, block * size)
+            for tap in self.program_taps:
+                try:
+                    tap(program, block * size)
+                except Exception:  # a listener's fault must not put a hole in the sound
+                    log.exception("program tap %r failed", tap)
             self.audio_blocks += 1
             block += 1
             if self.on_meters is not None:
@@ -269,8 +282,10 @@ class LivePipeline:
         if self.video_encoder is not None:
             v = self.video_encoder
             out["video_bitrate"] = v.stats.bitrate
-            out["encode_ms"] = v.stats.encode_ms
-            out["encoder_load_pct"] = 100.0 * v.stats.encode_ms * v.settings.fps / 1000.0
+            # A picture costs every encoder it goes through (the restream's H.264 too).
+            encode_ms = v.stats.encode_ms + sum(e.stats.encode_ms for e in self.side_video_encoders)
+            out["encode_ms"] = encode_ms
+            out["encoder_load_pct"] = 100.0 * encode_ms * v.settings.fps / 1000.0
         if self.audio_encoder is not None:
             out["audio_bitrate"] = self.audio_encoder.stats.bitrate
         return out

@@ -21,7 +21,10 @@ from urllib.parse import urlsplit
 from studio.profiles import BUILTIN_PROFILES, EMBEDDED
 from studio.settings import Settings
 
-GROUPS = ("Profile and servers", "Video", "Audio", "Recording", "Wallet", "Alerts", "Advanced")
+GROUPS = (
+    "Profile and servers", "Video", "Audio", "Recording", "Wallet", "Alerts", "Advanced",
+    "Restream",
+)  # fmt: skip
 RESTART_NOTE = "restart needed"
 NEXT_SHOW_NOTE = "applies at the next Go Live"
 
@@ -255,6 +258,42 @@ def _currency(value: str) -> str | None:
     return None if re.fullmatch(r"[A-Za-z]{3,8}", value) else "A currency code such as EUR."
 
 
+def _rtmp_host(value: str) -> str | None:
+    return None if urlsplit(value).hostname else f"'{value}' has no host name."
+
+
+@dataclass(frozen=True)
+class RestreamService:
+    id: str  # settings key segment and keyring entry
+    label: str  # what the artist reads; the destination's name
+    default_url: str  # "" for a custom server
+
+
+RESTREAM_SERVICES = (
+    RestreamService("youtube", "YouTube", "rtmp://a.rtmp.youtube.com/live2"),
+    RestreamService("twitch", "Twitch", "rtmp://live.twitch.tv/app"),
+    RestreamService("custom", "Custom", ""),
+)
+
+
+def _restream_fields() -> tuple[Field, ...]:
+    """Per destination: on by default at Go Live, and its server URL. The stream keys are
+    not settings: they go to the system keyring from the Go Live panel."""
+    fields: list[Field] = []
+    for service in RESTREAM_SERVICES:
+        base = f"restream.{service.id}"
+        fields.append(Field(
+            f"{base}.enabled", f"Restream to {service.label}", GROUPS[7], "bool", False,
+            example="false", help="Ticked in Go Live at each show (you can untick it there).",
+            **_LIVE))  # fmt: skip
+        fields.append(Field(
+            f"{base}.url", f"{service.label} server", GROUPS[7], "url",
+            service.default_url or None, schemes=("rtmp", "rtmps"), check=_rtmp_host,
+            example=service.default_url or "rtmp://live.example.org/app",
+            help="The RTMP(S) URL without the stream key.", **_LIVE))  # fmt: skip
+    return tuple(fields)
+
+
 # ---- the settings --------------------------------------------------------------------------
 
 _LIVE = {"restart": False, "applies": NEXT_SHOW_NOTE}
@@ -318,6 +357,8 @@ GLOBAL_FIELDS: tuple[Field, ...] = (
           example="https://public@sentry.example.org/1",
           help="Off when empty. Reports leave without keys, passwords, tokens, recovery "
                "phrases or addresses."),
+    # Restream
+    *_restream_fields(),
 )  # fmt: skip
 
 

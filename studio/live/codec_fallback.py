@@ -10,7 +10,9 @@ would mean a second file and a cut. So the session switches like this:
   encode once).
 
 `switch_video_codec` installs either on a running `LivePipeline`: its video thread reads
-`pipeline.video_encoder` at every tick, so the swap takes effect at the next picture.
+`pipeline.video_encoder` at every tick, so the swap takes effect at the next picture. When
+the pipeline already encodes the other codec for another output (the RTMP restream's H.264
+beside a VP8 show), the publisher shares that encoder instead of adding one.
 """
 
 from dataclasses import replace
@@ -62,6 +64,13 @@ def switch_video_codec(pipeline: LivePipeline, codec: str, keep_current: bool) -
 
     keep_current: the current encoder goes on too (the recorder is subscribed to it).
     """
+    spare = next((e for e in pipeline.side_video_encoders if e.codec_name == codec), None)
+    if spare is not None:  # already encoded for another output (the restream's H.264): share it
+        if not keep_current:
+            # Off the side list first: a picture is never encoded twice by one encoder.
+            pipeline.side_video_encoders.remove(spare)
+            pipeline.video_encoder = spare
+        return spare
     current = pipeline.video_encoder
     assert current is not None
     if isinstance(current, TeeVideoEncoder):

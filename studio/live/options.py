@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from media.mixer import Layout
+from media.rtmp_output import RtmpDestination
 from media.sources import (
     AudioSource,
     CameraSource,
@@ -58,6 +59,9 @@ class LiveOptions:
     # backend's short-lived access token). Never logged.
     whip_token: "str | Callable[[], Awaitable[str | None]] | None" = field(default=None, repr=False)
     title: str = ""
+    # RTMP(S) restream destinations switched on for this show (an empty key: the one saved
+    # in the keyring; studio.live.restream).
+    restream: list[RtmpDestination] = field(default_factory=list)
 
 
 def open_video_source(spec: str, opts: LiveOptions) -> VideoSource | None:

@@ -33,6 +33,7 @@ from media.encoder import AudioSettings, VideoSettings
 from media.errors import MediaError
 from media.pipeline import LivePipeline
 from media.recorder import Recorder, check_recording_target
+from media.rtmp_output import RtmpOutput
 from media.sources import (
     AudioSource,
     VideoSource,
@@ -55,6 +56,7 @@ from studio.live.options import (
     open_video_source,
     whip_token_from_env,
 )
+from studio.live.restream import StreamKeyVault, attach_restream, with_stream_keys
 from studio.live.viewers import fetch_viewer_count, relay_live_url
 from studio.logs import event
 from studio.signals import Signal
@@ -118,7 +120,11 @@ def default_publisher_factory() -> PublisherFactory | None:
 
 
 class LiveSession:
-    def __init__(self, publisher_factory: PublisherFactory | None = None) -> None:
+    def __init__(
+        self,
+        publisher_factory: PublisherFactory | None = None,
+        stream_keys: StreamKeyVault | None = None,
+    ) -> None:
         self.state = "idle"  # idle | starting | live | ending | ended | failed
         self.publish_state = "not publishing"
         self.publish_error: str | None = None  # why publishing failed (state "failed")
@@ -135,6 +141,9 @@ class LiveSession:
         self.preview_pipeline: LivePipeline | None = None
         self._preview_lock = asyncio.Lock()
         self._preview_wanted = False
+        self.restream: RtmpOutput | None = None
+        self.restream_states: dict[str, str] = {}  # destination name -> state
+        self._stream_keys = stream_keys or StreamKeyVault()
         # On-stream alerts (tips): studio.tip_overlay feeds it, the video thread draws it.
         self.alert_overlay = AlertOverlay()
         self.state_changed = Signal()  # emits the session
@@ -318,13 +327,21 @@ class LiveSession:
         self.messages = []
         self.publish_state = "not publishing"
         self.publish_error = None
-        self.pipeline = self.recorder = self.publisher = None
+        self.pipeline = self.recorder = self.publisher = self.restream = None
+        self.restream_states = {}
         self.viewers = None
         self.publisher_stats = {}
         self.health.clear()
         self._tried_codecs = []
         self._set_state("starting")
         options = self.options = await self._resolve_options(options)
+        if options.restream:  # the keyring is D-Bus: off the loop
+            ready, problems = await self._loop.run_in_executor(
+                None, with_stream_keys, options.restream, self._stream_keys
+            )
+            options = self.options = dataclasses.replace(options, restream=ready)
+            for problem in problems:
+                self.say(problem)
         try:
             await self._loop.run_in_executor(None, self._build, options)
         except (MediaError, LiveError) as exc:
@@ -369,15 +386,25 @@ class LiveSession:
         if options.record_path is not None:
             check_recording_target(Path(options.record_path), [*codecs, "opus"])
         self.pipeline = self._open_pipeline(options, encode=True)
-        if options.record_path is not None:
-            try:
+        try:
+            if options.record_path is not None:
                 self.recorder = Recorder(
                     options.record_path, self.pipeline.video_encoder, self.pipeline.audio_encoder
                 )
-            except Exception:
-                self.pipeline.stop()  # its sources are open: close them
-                self.pipeline = self.recorder = None
-                raise
+            if options.restream:
+                self.restream_states = {d.name: "connecting" for d in options.restream}
+                self.restream = attach_restream(
+                    self.pipeline,
+                    AudioSettings(channels=2, bitrate=options.audio_bitrate),
+                    options.restream,
+                    on_state=lambda *change: self._from_thread(self._restream_changed, *change),
+                )
+        except Exception:
+            if self.restream is not None:
+                self.restream.close()
+            self.pipeline.stop()  # its sources are open: close them
+            self.pipeline = self.recorder = self.restream = None
+            raise
 
     def _open_pipeline(self, options: LiveOptions, *, encode: bool) -> LivePipeline:
         """Open the chosen sources into a pipeline (blocking: run off the event loop)."""
@@ -430,6 +457,17 @@ class LiveSession:
             picture_filters=[self.alert_overlay.apply],
             encode=encode,
         )
+
+    def _restream_changed(self, name: str, state: str, error: str | None) -> None:
+        """A restream destination's new state (on the loop; `error` holds no key)."""
+        self.restream_states[name] = state
+        if state == "live":
+            self.say(f"Restreaming to {name}.")
+        elif state == "reconnecting":
+            self.say(f"{name}: {error or 'connection lost'}; reconnecting…")
+        elif state == "failed":
+            self.say(f"Restreaming to {name} stopped: {error}. The show goes on.")
+        self.state_changed.emit(self)
 
     async def _start_publishing(self, options: LiveOptions) -> None:
         assert self.pipeline is not None
@@ -490,7 +528,11 @@ class LiveSession:
         assert other is not None
         await self._drop_publisher()
         recording = self.recorder is not None
-        publish_encoder = switch_video_codec(self.pipeline, other, keep_current=recording)
+        # The restream keeps the H.264 encoder it is subscribed to, as the recording does.
+        restreaming = self.restream is not None and self.restream.video is self._publish_encoder
+        publish_encoder = switch_video_codec(
+            self.pipeline, other, keep_current=recording or restreaming
+        )
         self._tried_codecs.append(other)
         kept = f" The recording stays {CODEC_LABELS[first]}, uninterrupted." if recording else ""
         event(log, "publish_codec_switch", refused=first, now=other)
@@ -539,6 +581,8 @@ class LiveSession:
         loop = asyncio.get_running_loop()
         if self.pipeline is not None:
             await loop.run_in_executor(None, self.pipeline.stop)
+        if self.restream is not None:
+            await loop.run_in_executor(None, self.restream.close)
         if self.recorder is not None:
             await loop.run_in_executor(None, self.recorder.close)
             if self.recorder.error:
@@ -560,6 +604,8 @@ class LiveSession:
         out["publish_state"] = self.publish_state  # ...this one is current
         if self.viewers is not None:
             out["viewers"] = self.viewers
+        if self.restream is not None:
+            out["restream"] = dict(self.restream_states)
         if self.recorder is not None:
             out["recording"] = str(self.recorder.path)
             out["recorded_packets"] = self.recorder.packets_written

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.live.restream import restream_choices
 from studio.live.session import (
     Layout,
     LiveError,
@@ -48,6 +49,7 @@ from studio.social.stream_announcer import DEFAULT_TITLE
 from widgets.bridge import SignalBridge
 from widgets.dialogs import choose, show
 from widgets.live.level_meter import CLIP_DB, LevelMeter
+from widgets.live.restream_section import RestreamSection
 from widgets.live.share_dialog import ShareDialog
 
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
@@ -224,6 +226,7 @@ class GoLivePanel(QWidget):
         )
         self.record.setChecked(recording)
         self.record_path = QLineEdit(str(record_file))
+        self.restream = RestreamSection(restream_choices(self.settings))
         # a long path shows only its end in the field: the whole path is in the tooltip
         self.record_path.textChanged.connect(lambda _t: self._render_state())
 
@@ -289,6 +292,7 @@ class GoLivePanel(QWidget):
         record_row.addWidget(self.record)
         record_row.addWidget(self.record_path, 1)
         form.addRow(record_row)
+        form.addRow("Restream", self.restream)
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.badge)
@@ -352,6 +356,7 @@ class GoLivePanel(QWidget):
             whip_url=self.whip_url.text().strip() or None,
             whip_token=self.stream_key.text() or None,
             title=self.title.text().strip(),
+            restream=self.restream.destinations(),
             **(live_overrides(self.settings) if self.settings is not None else {}),
         )
 
@@ -549,9 +554,12 @@ class GoLivePanel(QWidget):
         self.badge.setStyleSheet(
             f"#liveBadgeFrame {{ {BADGE_LIVE if state == 'live' else BADGE_IDLE} }}"
         )
+        self.restream.show_states(self.session.restream_states)
         if state == "live":
-            publish = self.session.publish_state
-            self.live_badge.setText("● LIVE" if publish == "live" else "● RECORDING")
+            on_air = self.session.publish_state == "live" or (
+                "live" in self.session.restream_states.values()
+            )
+            self.live_badge.setText("● LIVE" if on_air else "● RECORDING")
         else:
             self.live_badge.setText(
                 {"starting": "STARTING…", "ending": "ENDING…"}.get(state, "OFF AIR")
@@ -561,7 +569,7 @@ class GoLivePanel(QWidget):
         return [
             self.video_picker, self.overlay_picker, self.audio_picker, self.codec_picker,
             self.layout_picker, self.whip_url, self.stream_key, self.record, self.record_path,
-            self.refresh_button,
+            self.refresh_button, self.restream,
         ]  # fmt: skip
 
     def _show_message(self, text: str) -> None:

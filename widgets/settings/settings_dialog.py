@@ -38,6 +38,8 @@ INTROS = {
     "Wallet": "Your wallet and how coin amounts are shown.",
     "Alerts": "What happens when a fan tips you.",
     "Advanced": "The chain and network details of this profile. Change only if you know why.",
+    "Restream": "Where Go Live can restream the show over RTMP beside your own stream. "
+    "Stream keys are typed in Go Live and kept in the system keyring, never here.",
 }
 
 
