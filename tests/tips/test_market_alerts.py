@@ -70,8 +70,9 @@ async def test_sales_subscriptions_and_renewals_are_alerted_once_and_counted(
         await asyncio.sleep(0.5)  # a repeat would show up here
         service.schedule_refresh()
         await wait_until(
-            lambda: service.revenue.sales_summary is not None
-            and service.revenue.summary.count == 4,
+            lambda: (
+                service.revenue.sales_summary is not None and service.revenue.summary.count == 4
+            ),
             30,
             "the revenue and sales figures",
         )
