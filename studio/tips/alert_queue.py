@@ -262,7 +262,10 @@ class AlertQueue:
             key=key,
             text=clean_text(text, keep_newlines=False),
             message=shown_message,
-            speech=speech_for(shown_message, rules, record.amount_wei, blocked),
+            # only a fan's own words are spoken (a sale's "message" is the studio's)
+            speech=speech_for(shown_message, rules, record.amount_wei, blocked)
+            if kind == TIP
+            else None,
             tier=tier,
             look=look,
             amount_wei=record.amount_wei,

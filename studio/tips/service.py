@@ -1,5 +1,7 @@
 """Everything about tips for one artist on one network, assembled: the tip store, the chain
-watcher, the alerts (chain + backend, de-duplicated) and the revenue figures.
+watcher, the alerts (chain + backend, de-duplicated) and the revenue figures. The artist's
+sales and subscriptions (when the network has a marketplace and a subscriptions contract)
+come through a second watcher on the same store, into the same alerts, queue and revenue.
 
     tips = TipService(network, artist, studio.data_dir)      # network: chain.networks.Network
     widgets.tips.tip_notifier.attach(tray, window, tips.alerts, queue=tips.queue)
@@ -120,7 +122,8 @@ class TipService:
             self._w3 = AsyncWeb3(AsyncHTTPProvider(self.network.rpc_url))
         self.revenue.chain = ChainRevenue(self._w3, self._contract)
         if self.market_watcher is not None:
-            self.revenue.sales = ChainSales(self._w3, self.network)
+            if self.network.contracts.get(contracts.TRACK_NFT):
+                self.revenue.sales = ChainSales(self._w3, self.network)
             self.market_watcher.start()
         self.watcher.start()
         self.queue.start()

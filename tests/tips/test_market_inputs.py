@@ -88,3 +88,39 @@ def test_approving_the_marketplace_is_said_in_words() -> None:
     assert described.summary == "Let the marketplace hand your editions to the fans who buy them"
     data = token.encode_abi("setApprovalForAll", [checksum("0x" + "33" * 20), True])
     assert "check you trust it" in describe_call(network, nft, data, 0).summary
+
+
+def test_a_tip_store_from_before_sales_keeps_its_tips_and_takes_sales(tmp_path: Path) -> None:
+    """A tips file written when only tips were followed (no `kind` columns) opens: its tips
+    are tips, and a sale is stored and shown as a sale."""
+    import sqlite3
+
+    from studio.tips.store import _SCHEMA, SALE, TIP, AlertRecord, Tip, TipStore
+
+    old_schema = _SCHEMA.replace("    kind TEXT NOT NULL DEFAULT 'tip',\n", "")
+    assert "kind" not in old_schema
+    path = tmp_path / "tips.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(old_schema)
+        db.execute(
+            "INSERT INTO tips VALUES ('s', '0x' || ?, 0, 7, '0xb', 1, '0xA', '0xF', '5', 'hi', "
+            "'confirmed')",
+            ("aa" * 32,),
+        )
+    db.close()
+    store = TipStore(path)
+    try:
+        (old,) = store.tips("s")
+        assert (old.kind, old.amount_wei, old.message) == (TIP, 5, "hi")
+        sale = Tip("0x" + "bb" * 32, 1, 8, "0xc", 2, "0xA", "0xF", 10**17, "NFT #1", kind=SALE)
+        store.put_tip("s", sale)
+        assert [t.kind for t in store.tips("s")] == [TIP, SALE]
+        record = AlertRecord(sale.tx_hash, 1, "chain", 1.0, "0xF", None, 10**17, "", "pending", 8)
+        assert store.mark_alerted(record) is True
+        assert store.alert(record.key).kind == TIP, "the default when not said"
+        tx = "0x" + "cc" * 32
+        shown = AlertRecord(tx, 0, "chain", 2.0, "0xF", None, 1, "", "pending", 9, SALE)
+        store.mark_alerted(shown)
+        assert store.alert(shown.key).kind == SALE
+    finally:
+        store.close()

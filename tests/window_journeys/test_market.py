@@ -94,7 +94,8 @@ def test_mint_list_sell_and_subscribe_from_the_window(  # type: ignore[no-untype
         nonce = w3.eth.get_transaction_count(artist)
 
         # Mint as NFT: nothing selected, nothing to mint
-        assert not panel.mint_button.isEnabled()
+        panel.library_view.setCurrentItem(None)
+        assert not panel.mint_button.isEnabled() and "Select" in panel.mint_button.toolTip()
         panel.library_view.setCurrentItem(panel.library_view.topLevelItem(0))
         assert panel.mint_button.isEnabled(), panel.mint_button.toolTip()
 
