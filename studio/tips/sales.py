@@ -34,6 +34,9 @@ class SalesSummary:
     sold_wei: int = 0  # the artist's part of the editions they sold
     royalty_count: int = 0
     royalties_wei: int = 0  # royalties from fans reselling the artist's editions
+    # what the artist can withdraw, per contract (marketplace: sales and royalties;
+    # subscriptions): both pay out by pull payments, like tips
+    withdrawable: dict[str, int] = field(default_factory=dict)
 
 
 class ChainSales:
@@ -44,6 +47,10 @@ class ChainSales:
         nft = network.contract_address(contracts.TRACK_NFT)
         self.market = w3.eth.contract(address=market, abi=contracts.abi(contracts.MARKETPLACE))
         self.nft = w3.eth.contract(address=nft, abi=contracts.abi(contracts.TRACK_NFT))
+        subscriptions = network.contract_address(contracts.SUBSCRIPTIONS)
+        self.subscriptions = w3.eth.contract(
+            address=subscriptions, abi=contracts.abi(contracts.SUBSCRIPTIONS)
+        )
 
     async def summary(self, artist: str, from_block: int = 0) -> SalesSummary:
         me = to_checksum_address(artist)
@@ -71,6 +78,12 @@ class ChainSales:
             ),
             royalty_count=len(resold),
             royalties_wei=sum(s.royalty_wei for s in resold),
+            withdrawable={
+                contracts.MARKETPLACE: int(await self.market.functions.balances(me).call()),
+                contracts.SUBSCRIPTIONS: int(
+                    await self.subscriptions.functions.balances(me).call()
+                ),
+            },
         )
 
     async def _logs(self, topics: list[str | None], from_block: int = 0) -> list[Any]:

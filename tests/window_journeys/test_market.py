@@ -191,6 +191,25 @@ def test_mint_list_sell_and_subscribe_from_the_window(  # type: ignore[no-untype
         await asyncio.sleep(0.2)
         desk.window.grab().save(str(artifacts_dir / "market-revenue-sales.png"))
 
+        # the sale's coin waits in the marketplace (pull payments): withdraw it from the tab
+        sales = tips_ui.sales
+        assert sales.balances == {
+            contracts.MARKETPLACE: PRICE,  # no split set: the royalty is the artist's too
+            contracts.SUBSCRIPTIONS: TIER_PRICE,
+        }
+        button = sales.withdraw_buttons[contracts.MARKETPLACE]
+        await wait_until(button.isEnabled, 30, f"Withdraw sales ({button.toolTip()})")
+        before = w3.eth.get_balance(artist)
+        button.click()
+        assert await answer(desk, True) == "Withdraw your marketplace balance to this wallet"
+        await wait_until(
+            lambda: sales.balances.get(contracts.MARKETPLACE) == 0, 60, "the sales withdrawn"
+        )
+        assert market.functions.balances(artist).call() == 0
+        assert w3.eth.get_balance(artist) > before, "the price, less the network fee"
+        assert sales.balances[contracts.SUBSCRIPTIONS] == TIER_PRICE, "the other stays"
+        assert not button.isEnabled() and "No sales money" in button.toolTip()
+
     on_desk(scenario)
 
     kinds = [e["kind"] for e in events(caplog, "alert_played")]

@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QSystemTrayIcon, QWidget
 
+from chain import contracts
 from studio.tips.service import TipService
 from studio.wallet.session import WalletSession
 from widgets.market.sales_view import SalesView
@@ -64,8 +65,16 @@ def attach_tips(
     tips.revenue.changed.connect(bridge.fired.emit)
     sales = None
     if tips.market_watcher is not None:
-        sales = SalesView(tips.network.symbol, title_of or (lambda _cid: None))
+        flows: dict[str, WithdrawFlow] = {}
+        if session is not None:
+            flows = {
+                contract: WithdrawFlow(window, session, tips.revenue, contract=contract)
+                for contract in (contracts.MARKETPLACE, contracts.SUBSCRIPTIONS)
+            }
+        sales = SalesView(tips.network.symbol, title_of or (lambda _cid: None), flows)
         dashboard.tables.addTab(sales, "Sales")
+        if session is not None:
+            bridge.wallet_changed.connect(sales.update_actions)
         bridge.sales.connect(sales.show_sales)
         tips.revenue.sales_changed.connect(bridge.sales.emit)
         if tips.revenue.sales_summary is not None:
