@@ -96,6 +96,10 @@ async def test_sales_subscriptions_and_renewals_are_alerted_once_and_counted(
     ]
     assert (sales.sold_count, sales.sold_wei) == (1, PRICE)
     assert (sales.royalty_count, sales.royalties_wei) == (1, royalty)
+    assert sales.withdrawable == {
+        contracts.MARKETPLACE: PRICE + royalty,  # no split set: every royalty is the artist's
+        contracts.SUBSCRIPTIONS: 3 * TIER_PRICE,
+    }
 
     exported = tmp_path / "revenue.csv"
     again = TipService(network, artist.address, tmp_path, poll_interval_s=0.05)
