@@ -98,10 +98,11 @@ def test_a_tip_store_from_before_sales_keeps_its_tips_and_takes_sales(tmp_path: 
     from studio.tips.store import _SCHEMA, SALE, TIP, AlertRecord, Tip, TipStore
 
     old_schema = _SCHEMA.replace("    kind TEXT NOT NULL DEFAULT 'tip',\n", "")
-    assert "kind" not in old_schema
     path = tmp_path / "tips.sqlite3"
     with sqlite3.connect(path) as db:
         db.executescript(old_schema)
+        for table in ("tips", "alerted"):
+            assert "kind" not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
         db.execute(
             "INSERT INTO tips VALUES ('s', '0x' || ?, 0, 7, '0xb', 1, '0xA', '0xF', '5', 'hi', "
             "'confirmed')",
