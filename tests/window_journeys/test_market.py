@@ -52,6 +52,7 @@ async def answer(desk: Desk, accept: bool, shot: Path | None = None) -> str:
     return headline
 
 
+@pytest.mark.timeout(600)  # a publication and eight transactions, each confirmed by hand
 def test_mint_list_sell_and_subscribe_from_the_window(  # type: ignore[no-untyped-def]
     on_desk, tmp_path: Path, artifacts_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
