@@ -44,6 +44,16 @@ TIP_DB = "tips.sqlite3"
 REFRESH_DEBOUNCE_S = 0.5
 
 
+def watch_target(network: Network, contract: str, artist: str) -> WatchTarget:
+    return WatchTarget(
+        rpc_url=network.rpc_url,
+        contract=contract,
+        artist=artist,
+        confirmations=network.confirmations,
+        chain_id=network.chain_id,
+    )
+
+
 def market_watcher(
     network: Network, artist: str, store: TipStore, poll_interval_s: float
 ) -> TipWatcher | None:
@@ -53,13 +63,7 @@ def market_watcher(
     subscriptions = network.contracts.get(contracts.SUBSCRIPTIONS)
     if not market or not subscriptions:
         return None
-    target = WatchTarget(
-        rpc_url=network.rpc_url,
-        contract=market,
-        artist=artist,
-        confirmations=network.confirmations,
-        chain_id=network.chain_id,
-    )
+    target = watch_target(network, market, artist)
     followed = market_followed(market, subscriptions, artist)
     return TipWatcher(target, store, poll_interval_s=poll_interval_s, followed=followed)
 
@@ -77,13 +81,7 @@ class TipService:
         self.network = network
         contract = network.contract_address(contracts.TIPPING)
         self.store = TipStore(data_dir / TIP_DB)
-        target = WatchTarget(
-            rpc_url=network.rpc_url,
-            contract=contract,
-            artist=artist,
-            confirmations=network.confirmations,
-            chain_id=network.chain_id,
-        )
+        target = watch_target(network, contract, artist)
         if poll_interval_s is None:
             poll_interval_s = 0.25 if network.key == "local" else 0.5
         self.watcher = TipWatcher(target, self.store, poll_interval_s=poll_interval_s)
