@@ -116,6 +116,16 @@ def describe_call(network: Network, to: str, data: str | bytes, value: int) -> C
         unknown = "Call an unknown function (the data does not match the contract)"
         return CallDescription(CONTRACT_LABELS.get(name, name), "0x" + raw[:4].hex(), unknown)
     fn_name = fn.fn_name
+    if name == contracts.TRACK_NFT and fn_name == "setApprovalForAll":
+        operator = to_checksum_address(args["operator"])
+        if known.get(operator) == contracts.MARKETPLACE:
+            allowed = "Let the marketplace hand your editions to the fans who buy them"
+            refused = "Stop the marketplace from handing over your editions"
+        else:
+            allowed = f"Let {short_address(operator)} move all your editions (check you trust it)"
+            refused = f"Stop {short_address(operator)} from moving your editions"
+        summary = allowed if args["approved"] else refused
+        return CallDescription(CONTRACT_LABELS[name], fn_name, summary, dict(args))
     return CallDescription(
         CONTRACT_LABELS.get(name, name),
         fn_name,

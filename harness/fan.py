@@ -28,3 +28,25 @@ def send_tip(
     if receipt.status != 1:
         raise TipReverted(f"the tip {text!r} reverted")
     return "0x" + bytes(tx_hash).hex().removeprefix("0x")
+
+
+def buy_edition(w3: Web3, market: Any, fan: LocalAccount, token_id: int) -> str:
+    """Buy a listed edition at its listed price, as a fan's wallet would; the mined hash."""
+    from harness.market import send
+
+    _seller, price = market.functions.listings(token_id).call()
+    receipt = send(w3, fan, market.functions.buy(token_id), value=int(price))
+    return "0x" + bytes(receipt["transactionHash"]).hex().removeprefix("0x")
+
+
+def subscribe(
+    w3: Web3, subscriptions: Any, fan: LocalAccount, artist: str, tier: int, periods: int = 1
+) -> str:
+    """Subscribe to (or renew) `artist`'s tier for `periods` of 30 days; the mined hash."""
+    from harness.market import send
+
+    tiers = subscriptions.functions.tiers_of(artist).call()
+    price = int(tiers[tier][1]) * periods
+    call = subscriptions.functions.subscribe(artist, tier, periods)
+    receipt = send(w3, fan, call, value=price)
+    return "0x" + bytes(receipt["transactionHash"]).hex().removeprefix("0x")

@@ -22,8 +22,8 @@ from studio.profiles import BUILTIN_PROFILES, EMBEDDED
 from studio.settings import Settings
 
 GROUPS = (
-    "Profile and servers", "Video", "Audio", "Recording", "Wallet", "Alerts", "Advanced",
-    "Restream",
+    "Profile and servers", "Video", "Audio", "Recording", "Wallet", "Alerts",
+    "Sales and subscriptions", "Restream", "Advanced",
 )  # fmt: skip
 RESTART_NOTE = "restart needed"
 NEXT_SHOW_NOTE = "applies at the next Go Live"
@@ -344,16 +344,18 @@ GLOBAL_FIELDS: tuple[Field, ...] = (
           example="0.85", help="Your own rate, to show tips and fees in money too. Empty: none."),
     Field("tips.fiat_currency", "Currency", GROUPS[4], "text", "USD", check=_currency,
           example="EUR"),
-    Field("mint_nft", "Mint an NFT edition per track", GROUPS[4], "bool", False,
+    # Sales and subscriptions (the supporter tiers live on chain: their editor is on this page)
+    Field("mint_nft", "Mint an NFT edition per track", GROUPS[6], "bool", False,
           example="false"),
-    Field("nft_royalty_bps", "NFT royalty (basis points)", GROUPS[4], "int", 1000, minimum=0,
-          maximum=10_000, example="1000", help="1000 = 10 % of each resale."),
+    Field("nft_royalty_bps", "NFT royalty (basis points)", GROUPS[6], "int", 1000, minimum=0,
+          maximum=5_000, example="1000",
+          help="1000 = 10 % of each resale; also Mint as NFT's starting royalty (at most 50 %)."),
     # Alerts
     Field("tip_sound", "Play a sound for each tip", GROUPS[5], "bool", True, example="true"),
     Field("tip_overlay", "Show tips in the live picture", GROUPS[5], "bool", True,
           example="true"),
     # Advanced
-    Field("error_reports_dsn", "Send error reports to (Sentry DSN)", GROUPS[6], "url",
+    Field("error_reports_dsn", "Send error reports to (Sentry DSN)", GROUPS[-1], "url",
           example="https://public@sentry.example.org/1",
           help="Off when empty. Reports leave without keys, passwords, tokens, recovery "
                "phrases or addresses."),
@@ -371,20 +373,20 @@ def profile_fields(profile: str) -> tuple[Field, ...]:
               help="The hosted backend; 'embedded': the studio starts its own."),
         Field(f"{base}.ipfs_api_url", "IPFS API (this profile)", GROUPS[0], "url",
               allow_embedded=True, example="http://127.0.0.1:5001"),
-        Field(f"{base}.ice_servers", "ICE servers", GROUPS[6], "list",
+        Field(f"{base}.ice_servers", "ICE servers", GROUPS[-1], "list",
               schemes=("stun", "turn", "turns"), example="stun:stun.example.org:3478",
               help="STUN/TURN servers for the live stream, separated by commas."),
-        Field(f"{base}.chain.name", "Chain name", GROUPS[6], "text", maximum=64,
+        Field(f"{base}.chain.name", "Chain name", GROUPS[-1], "text", maximum=64,
               example="Core Testnet2"),
-        Field(f"{base}.chain.rpc_url", "Chain RPC URL", GROUPS[6], "url", allow_embedded=True,
+        Field(f"{base}.chain.rpc_url", "Chain RPC URL", GROUPS[-1], "url", allow_embedded=True,
               example="https://rpc.test2.btcs.network"),
-        Field(f"{base}.chain.chain_id", "Chain id", GROUPS[6], "int", minimum=1,
+        Field(f"{base}.chain.chain_id", "Chain id", GROUPS[-1], "int", minimum=1,
               maximum=2**53, example="1114"),
-        Field(f"{base}.chain.explorer_url", "Explorer URL", GROUPS[6], "url",
+        Field(f"{base}.chain.explorer_url", "Explorer URL", GROUPS[-1], "url",
               example="https://scan.test2.btcs.network"),
-        Field(f"{base}.chain.confirmations", "Confirmations to wait", GROUPS[6], "int",
+        Field(f"{base}.chain.confirmations", "Confirmations to wait", GROUPS[-1], "int",
               minimum=0, maximum=100, example="3"),
-        Field(f"{base}.chain.contracts", "Contract addresses", GROUPS[6], "mapping",
+        Field(f"{base}.chain.contracts", "Contract addresses", GROUPS[-1], "mapping",
               example="registry=0x0000000000000000000000000000000000000002",
               help="name=address pairs, separated by commas."),
     )  # fmt: skip

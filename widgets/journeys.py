@@ -88,6 +88,7 @@ class Journeys:
             studio.confirm_transaction = self.confirm_transaction
             if self.library_panel is not None:  # tracks waiting for the wallet ask for it
                 self.library_panel.set_unlock_action(self.wallet_panel.open_unlock)
+            self._install_market()
         else:
             window.set_dock(
                 "wallet",
@@ -96,6 +97,37 @@ class Journeys:
                 Qt.DockWidgetArea.RightDockWidgetArea,
             )
         self._attach_tips(studio.tips)
+
+    def _install_market(self) -> None:
+        """Mint as NFT in the Library; the supporter tiers in Settings."""
+        from widgets.market.mint_action import MintAction
+
+        if self.library_panel is not None:
+            say = self.library_panel.show_market_status
+            self.library_panel.set_mint_action(MintAction(self.window, self.studio, say))
+        extras: Any = getattr(self.window, "settings_extras", None)
+        if isinstance(extras, dict):
+            extras["Sales and subscriptions"] = [self._tiers_editor]
+
+    def _tiers_editor(self) -> Any:
+        from studio.market.tiers import read_tiers
+        from studio.market.wiring import blocked_reason, save_tiers
+        from widgets.market.tiers_editor import TiersEditor
+
+        studio, wallet = self.studio, self.studio.wallet
+        return TiersEditor(
+            wallet.network.symbol,
+            lambda: read_tiers(wallet),
+            lambda tiers: save_tiers(studio, tiers),
+            lambda: blocked_reason(studio),
+        )
+
+    def _title_of(self, cid: str) -> str | None:
+        """A published track's title (the Sales tab names editions by it)."""
+        publish = self.studio.publish
+        if publish is None:
+            return None
+        return next((t.title for t in publish.published() if t.cid == cid), None)
 
     def _show_host(self) -> Any:
         """What Go Live needs beyond the session: the artist's name (the default title),
@@ -162,6 +194,7 @@ class Journeys:
             self.studio.wallet,
             sound=sound,
             chat_room=self.studio.chat_room,
+            title_of=self._title_of,
         )
         extras: Any = getattr(self.window, "settings_extras", None)
         if isinstance(extras, dict):

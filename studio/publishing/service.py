@@ -16,6 +16,8 @@ from studio.publishing.upload_queue import QueuedTrack, Refused, State, UploadQu
 from studio.publishing.wiring import (
     QUEUE_FILE,
     PublishingHost,
+    gateway_url,
+    ipfs_api_url,
     publisher_for,
     rendition_for,
 )
@@ -129,16 +131,13 @@ def publish_service_for(studio: PublishingHost) -> PublishService:
     The IPFS endpoint, registrar and lister are looked up each time the worker starts a pass,
     so a backend that came up, or a wallet unlocked since, is used without a restart.
     """
-    from studio.profiles import EMBEDDED
     from studio.publishing.ipfs_client import KuboClient
 
     queue = UploadQueue(studio.data_dir / QUEUE_FILE)
     clients: dict[str, KuboClient] = {}
 
     def make_publisher() -> Publisher:
-        api_url = studio.settings.get("ipfs_api_url") or studio.profile.ipfs_api_url
-        if api_url == EMBEDDED:
-            api_url = studio.backend_url or ""
+        api_url = ipfs_api_url(studio)
         ipfs = None
         if api_url:
             ipfs = clients.setdefault(api_url, KuboClient(api_url))
@@ -154,10 +153,6 @@ def publish_service_for(studio: PublishingHost) -> PublishService:
     if wallet is not None and hasattr(wallet, "changed"):
         wallet.changed.connect(wake)
 
-    def gateway() -> str | None:
-        embedded = studio.profile.ipfs_api_url == EMBEDDED
-        return studio.settings.get("ipfs_gateway_url") or (studio.backend_url if embedded else None)
-
-    service = PublishService(queue, make_publisher, gateway_url=gateway)
+    service = PublishService(queue, make_publisher, gateway_url=lambda: gateway_url(studio))
     service_ref.append(service)
     return service

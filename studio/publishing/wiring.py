@@ -79,6 +79,25 @@ def studio_lister(studio: PublishingHost) -> Lister | None:
     return BackendClientLister(client)
 
 
+def ipfs_api_url(studio: PublishingHost) -> str | None:
+    """The Kubo RPC API the studio adds to: Settings', else the profile's (the embedded one
+    is served by the local backend); None when there is none (yet)."""
+    from studio.profiles import EMBEDDED
+
+    api_url = studio.settings.get("ipfs_api_url") or studio.profile.ipfs_api_url
+    if api_url == EMBEDDED:
+        api_url = studio.backend_url or ""
+    return api_url or None
+
+
+def gateway_url(studio: PublishingHost) -> str | None:
+    """Where fans fetch the studio's content: Settings', else the local backend's gateway."""
+    from studio.profiles import EMBEDDED
+
+    embedded = studio.profile.ipfs_api_url == EMBEDDED
+    return studio.settings.get("ipfs_gateway_url") or (studio.backend_url if embedded else None)
+
+
 def rendition_for(studio: PublishingHost, asked: str | None = None) -> str | None:
     """The streaming rendition to make: `asked`, else the settings' (default opus); "none": none."""
     rendition = asked or studio.settings.get("rendition_format", "opus")

@@ -28,14 +28,12 @@ from studio.signals import Signal
 from studio.tips.alert_rules import AlertLook, AlertRules, mask_blocked
 from studio.tips.alerts import TipAlert
 from studio.tips.format import clean_text, truncate
-from studio.tips.store import AlertRecord
+from studio.tips.store import TIP, AlertRecord
 
 log = logging.getLogger(__name__)
 
 QUEUE_DB = "alert_queue.sqlite3"
-TIP = "tip"
 FOLLOWER = "follower"
-SUBSCRIPTION = "subscription"
 
 WAITING = "waiting"
 PLAYING = "playing"
@@ -230,11 +228,12 @@ class AlertQueue:
         message, blocked = mask_blocked(message, rules.blocked_words)
         shown_message = "" if record.amount_wei < rules.message_min_wei else message
         shown_message = truncate(shown_message, MESSAGE_CHARS)
-        key = f"{TIP}:{record.tx_hash}:{record.log_index}"
+        kind = record.kind  # a sale or a subscription plays like a tip, in its own words
+        key = f"{kind}:{record.tx_hash}:{record.log_index}"
         tip = {**asdict(record), "symbol": alert.symbol, "fiat": alert.fiat}
         if record.amount_wei < rules.min_wei:
             quiet = QueuedAlert(
-                kind=TIP,
+                kind=kind,
                 key=key,
                 text=alert.feed_text,
                 message=shown_message,
@@ -257,12 +256,16 @@ class AlertQueue:
             "fiat": alert.fiat or "",
             "message": shown_message,
         }
+        text = look.render(values) if kind == TIP else alert.headline
         queued = QueuedAlert(
-            kind=TIP,
+            kind=kind,
             key=key,
-            text=clean_text(look.render(values), keep_newlines=False),
+            text=clean_text(text, keep_newlines=False),
             message=shown_message,
-            speech=speech_for(shown_message, rules, record.amount_wei, blocked),
+            # only a fan's own words are spoken (a sale's "message" is the studio's)
+            speech=speech_for(shown_message, rules, record.amount_wei, blocked)
+            if kind == TIP
+            else None,
             tier=tier,
             look=look,
             amount_wei=record.amount_wei,

@@ -32,7 +32,18 @@ from studio.tips.format import (
     tray_text,
     truncate,
 )
-from studio.tips.store import DROPPED, PENDING, STATUSES, AlertRecord, Tip, TipStore
+from studio.tips.store import (
+    DROPPED,
+    PENDING,
+    RENEWAL,
+    ROYALTY,
+    SALE,
+    STATUSES,
+    SUBSCRIPTION,
+    AlertRecord,
+    Tip,
+    TipStore,
+)
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +122,23 @@ class TipAlert:
         return clean_text(self.record.message)
 
     @property
+    def headline(self) -> str:
+        """Who did what, for how much: a tip, a sale, a royalty, a subscription."""
+        who, amount, kind = self.fan_label, self.amount_text, self.record.kind
+        if kind == SALE:
+            return f"{who} bought {self.message or 'an edition'} for {amount}"
+        if kind == ROYALTY:
+            return f"Royalty of {amount}: {who} bought {self.message or 'an edition'}"
+        if kind == SUBSCRIPTION:
+            return f"{who} subscribed for {amount}"
+        if kind == RENEWAL:
+            return f"{who} renewed their subscription for {amount}"
+        return f"{who} tipped {amount}"
+
+    @property
     def tray_title(self) -> str:
+        if self.record.kind in (SALE, ROYALTY, SUBSCRIPTION, RENEWAL):
+            return tray_text(self.headline, 120)
         return tray_text(f"Tip from {self.fan_label}: {self.amount_text}", 120)
 
     @property
@@ -124,9 +151,11 @@ class TipAlert:
     @property
     def feed_text(self) -> str:
         """Plain text for the feed: who, how much, status, then the message (capped)."""
-        amount = self.amount_text + (f" ({self.fiat})" if self.fiat else "")
         status = "" if self.record.status == "confirmed" else f" [{self.record.status}]"
-        head = f"{self.fan_label} tipped {amount}{status}"
+        fiat = f" ({self.fiat})" if self.fiat else ""
+        if self.record.kind in (SALE, ROYALTY):  # the message names the edition: in the head
+            return f"{self.headline}{fiat}{status}"
+        head = f"{self.headline}{fiat}{status}"
         message = truncate(self.message, FEED_MESSAGE_CHARS)
         return f"{head}\n{message}" if message else head
 
@@ -233,6 +262,7 @@ class TipAlerts:
             message=tip.message,
             status=tip.status,
             block_number=tip.block_number,
+            kind=tip.kind,
         )
         self._offer(record)
 

@@ -1,5 +1,7 @@
 """Where the artist's money came from: totals over time, top supporters, per stream and per
-track, split payouts, what can be withdrawn, and a CSV of every tip.
+track, split payouts, what can be withdrawn, and a CSV of every tip. Sales and subscriptions
+(the tip store's other kinds) count in the totals, the chart and the CSV like tips; the Sales
+view's figures (listed, sold, royalties) are read from the chain (studio.tips.sales).
 
 Totals are computed from the tips the watcher stored (confirmed ones count; pending ones
 are shown apart; dropped ones never count). What the contract holds for the artist (the
@@ -41,6 +43,7 @@ CSV_COLUMNS = (
     "symbol",
     "status",
     "message",
+    "kind",
 )
 
 
@@ -323,6 +326,7 @@ def write_csv(tips: Iterable[Tip], out: TextIO, symbol: str) -> int:
                 symbol,
                 tip.status,
                 _cell(tip.message),
+                tip.kind,
             ]
         )
         rows += 1
@@ -337,6 +341,21 @@ def export_csv(tips: Iterable[Tip], path: Path, symbol: str) -> int:
 
 
 # -- the contract's side ------------------------------------------------------------------------
+
+
+async def chunked_logs(
+    w3: AsyncWeb3, where: dict[str, Any], from_block: int = 0, chunk: int = 5_000
+) -> list[Any]:
+    """eth_getLogs for `where` (address, topics) from `from_block` to the head, `chunk`
+    blocks at a time (nodes cap a query's range)."""
+    head = int(await w3.eth.block_number)
+    found: list[Any] = []
+    start = from_block
+    while start <= head:
+        end = min(start + chunk - 1, head)
+        found += await w3.eth.get_logs({**where, "fromBlock": start, "toBlock": end})
+        start = end + 1
+    return found
 
 
 class ChainRevenue:
@@ -360,24 +379,12 @@ class ChainRevenue:
 
     async def credited(self, artist: str, from_block: int = 0) -> dict[str, int]:
         """Everything credited to each payee from `artist`'s tips (Credited events)."""
-        head = int(await self.w3.eth.block_number)
         artist_topic = "0x" + "00" * 12 + to_checksum_address(artist)[2:].lower()
         totals: dict[str, int] = defaultdict(int)
-        start = from_block
-        while start <= head:
-            end = min(start + self.log_chunk - 1, head)
-            logs = await self.w3.eth.get_logs(
-                {
-                    "fromBlock": start,
-                    "toBlock": end,
-                    "address": self.address,
-                    "topics": [CREDITED_TOPIC, None, artist_topic],
-                }
-            )
-            for entry in logs:
-                payee = to_checksum_address("0x" + bytes(entry["topics"][1])[-20:].hex())
-                totals[payee] += int.from_bytes(bytes(entry["data"])[:32], "big")
-            start = end + 1
+        where = {"address": self.address, "topics": [CREDITED_TOPIC, None, artist_topic]}
+        for entry in await chunked_logs(self.w3, where, from_block, self.log_chunk):
+            payee = to_checksum_address("0x" + bytes(entry["topics"][1])[-20:].hex())
+            totals[payee] += int.from_bytes(bytes(entry["data"])[:32], "big")
         return dict(totals)
 
     async def state(self, artist: str, from_block: int = 0) -> ChainState:
@@ -402,7 +409,8 @@ class ChainRevenue:
 
 
 class RevenueService:
-    """What the dashboard shows, refreshed on demand; `changed(summary, chain_state)`."""
+    """What the dashboard shows, refreshed on demand; `changed(summary, chain_state)`, and
+    `sales_changed(SalesSummary)` when a marketplace is followed (`sales` set)."""
 
     def __init__(
         self,
@@ -420,6 +428,10 @@ class RevenueService:
         self.chain = chain
         self.bucket_s = bucket_s
         self.scope: str | None = None
+        self.market_scope: str | None = None  # the sales and subscriptions followed
+        self.sales: Any = None  # studio.tips.sales.ChainSales
+        self.sales_changed = Signal()
+        self.sales_summary: Any = None
         self.streams: list[Interval] = []
         self.tracks: list[Interval] = []
         self.changed = Signal()
@@ -427,7 +439,10 @@ class RevenueService:
         self.chain_state: ChainState | None = None
 
     def tips(self) -> list[Tip]:
-        return self.store.tips(self.scope) if self.scope else []
+        """Tips, sales and subscriptions, in chain order."""
+        scopes = [scope for scope in (self.scope, self.market_scope) if scope]
+        found = [tip for scope in scopes for tip in self.store.tips(scope)]
+        return sorted(found, key=lambda tip: (tip.block_number, tip.log_index))
 
     # -- what was on air, for per-stream and per-track totals ---------------------------------
 
@@ -457,6 +472,9 @@ class RevenueService:
         if self.chain is not None:
             self.chain_state = await self.chain.state(self.artist)
         self.changed.emit(self.summary, self.chain_state)
+        if self.sales is not None:
+            self.sales_summary = await self.sales.summary(self.artist)
+            self.sales_changed.emit(self.sales_summary)
         return self.summary, self.chain_state
 
     def export_csv(self, path: Path) -> int:

@@ -1,5 +1,7 @@
 """Everything about tips for one artist on one network, assembled: the tip store, the chain
-watcher, the alerts (chain + backend, de-duplicated) and the revenue figures.
+watcher, the alerts (chain + backend, de-duplicated) and the revenue figures. The artist's
+sales and subscriptions (when the network has a marketplace and a subscriptions contract)
+come through a second watcher on the same store, into the same alerts, queue and revenue.
 
     tips = TipService(network, artist, studio.data_dir)      # network: chain.networks.Network
     widgets.tips.tip_notifier.attach(tray, window, tips.alerts, queue=tips.queue)
@@ -29,7 +31,9 @@ from studio.logs import event
 from studio.tips.alert_queue import QUEUE_DB, SKIPPED, AlertQueue, QueuedAlert
 from studio.tips.alert_rules import AlertRules
 from studio.tips.alerts import PriceSource, TipAlerts
+from studio.tips.market_events import market_followed
 from studio.tips.revenue import ChainRevenue, RevenueService
+from studio.tips.sales import ChainSales
 from studio.tips.speech import Speaker
 from studio.tips.store import TipStore
 from studio.tips.watcher import TipWatcher, WatchTarget
@@ -38,6 +42,30 @@ log = logging.getLogger(__name__)
 
 TIP_DB = "tips.sqlite3"
 REFRESH_DEBOUNCE_S = 0.5
+
+
+def watch_target(network: Network, contract: str, artist: str) -> WatchTarget:
+    return WatchTarget(
+        rpc_url=network.rpc_url,
+        contract=contract,
+        artist=artist,
+        confirmations=network.confirmations,
+        chain_id=network.chain_id,
+    )
+
+
+def market_watcher(
+    network: Network, artist: str, store: TipStore, poll_interval_s: float
+) -> TipWatcher | None:
+    """The watcher of the artist's sales and subscriptions (None: the network has no
+    marketplace or no subscriptions contract)."""
+    market = network.contracts.get(contracts.MARKETPLACE)
+    subscriptions = network.contracts.get(contracts.SUBSCRIPTIONS)
+    if not market or not subscriptions:
+        return None
+    target = watch_target(network, market, artist)
+    followed = market_followed(market, subscriptions, artist)
+    return TipWatcher(target, store, poll_interval_s=poll_interval_s, followed=followed)
 
 
 class TipService:
@@ -53,13 +81,7 @@ class TipService:
         self.network = network
         contract = network.contract_address(contracts.TIPPING)
         self.store = TipStore(data_dir / TIP_DB)
-        target = WatchTarget(
-            rpc_url=network.rpc_url,
-            contract=contract,
-            artist=artist,
-            confirmations=network.confirmations,
-            chain_id=network.chain_id,
-        )
+        target = watch_target(network, contract, artist)
         if poll_interval_s is None:
             poll_interval_s = 0.25 if network.key == "local" else 0.5
         self.watcher = TipWatcher(target, self.store, poll_interval_s=poll_interval_s)
@@ -67,6 +89,10 @@ class TipService:
             self.store, artist, network.symbol, price, chain_id=network.chain_id
         )
         self.alerts.follow(self.watcher)
+        # sales and subscriptions: the same watcher and alerts, another decoder
+        self.market_watcher = market_watcher(network, artist, self.store, poll_interval_s)
+        if self.market_watcher is not None:
+            self.alerts.follow(self.market_watcher)
         self.queue = AlertQueue(data_dir / QUEUE_DB, rules)
         self.alerts.alerted.connect(self.queue.offer_tip)
         self.speaker = Speaker(self.queue.rules.tts.voice)
@@ -80,6 +106,8 @@ class TipService:
         self._tasks: list[asyncio.Task[Any]] = []
         self._refresh_due: asyncio.TimerHandle | None = None
         self.watcher.synced.connect(self._on_synced)
+        if self.market_watcher is not None:
+            self.market_watcher.synced.connect(self._on_synced)
         self.alerts.alerted.connect(lambda _alert: self.schedule_refresh())
         self.alerts.updated.connect(lambda _alert: self.schedule_refresh())
 
@@ -91,6 +119,10 @@ class TipService:
         else:
             self._w3 = AsyncWeb3(AsyncHTTPProvider(self.network.rpc_url))
         self.revenue.chain = ChainRevenue(self._w3, self._contract)
+        if self.market_watcher is not None:
+            if self.network.contracts.get(contracts.TRACK_NFT):
+                self.revenue.sales = ChainSales(self._w3, self.network)
+            self.market_watcher.start()
         self.watcher.start()
         self.queue.start()
         if backend_client is not None:
@@ -111,6 +143,8 @@ class TipService:
         await self.speaker.stop()
         self.queue.close()
         await self.watcher.stop()
+        if self.market_watcher is not None:
+            await self.market_watcher.stop()
         if self._w3 is not None:
             with contextlib.suppress(Exception):
                 await self._w3.provider.disconnect()
@@ -140,8 +174,10 @@ class TipService:
         task.add_done_callback(lambda t: t in self._tasks and self._tasks.remove(t))  # type: ignore[arg-type]
 
     def _on_synced(self, _head: int) -> None:
-        if self.revenue.scope != self.watcher.scope:
+        market_scope = self.market_watcher.scope if self.market_watcher is not None else None
+        if (self.revenue.scope, self.revenue.market_scope) != (self.watcher.scope, market_scope):
             self.revenue.scope = self.watcher.scope
+            self.revenue.market_scope = market_scope
             self.schedule_refresh()
 
     def schedule_refresh(self) -> None:

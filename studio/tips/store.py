@@ -21,6 +21,14 @@ CONFIRMED = "confirmed"
 DROPPED = "dropped"  # its block left the chain (reorg); it may come back
 STATUSES = (PENDING, CONFIRMED, DROPPED)
 
+# What brought the money in: each goes through the same alerts, revenue and CSV as a tip.
+TIP = "tip"
+SALE = "sale"  # a fan bought one of the artist's editions from the artist
+ROYALTY = "royalty"  # a fan bought an edition from another fan: the artist's royalty
+SUBSCRIPTION = "subscription"
+RENEWAL = "renewal"
+KINDS = (TIP, SALE, ROYALTY, SUBSCRIPTION, RENEWAL)
+
 TipKey = tuple[str, int]  # (transaction hash, lowercase 0x-hex; log index)
 
 _SCHEMA = """
@@ -51,6 +59,7 @@ CREATE TABLE IF NOT EXISTS tips (
     amount_wei TEXT NOT NULL,
     message TEXT NOT NULL,
     status TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'tip',
     PRIMARY KEY (scope, tx_hash, log_index)
 );
 CREATE INDEX IF NOT EXISTS ix_tips_block ON tips (scope, block_number);
@@ -65,6 +74,7 @@ CREATE TABLE IF NOT EXISTS alerted (
     message TEXT NOT NULL,
     status TEXT NOT NULL,
     block_number INTEGER,
+    kind TEXT NOT NULL DEFAULT 'tip',
     PRIMARY KEY (tx_hash, log_index)
 );
 CREATE INDEX IF NOT EXISTS ix_alerted_time ON alerted (alerted_at);
@@ -95,6 +105,7 @@ class Tip:
     amount_wei: int
     message: str
     status: str = PENDING
+    kind: str = TIP
 
     @property
     def key(self) -> TipKey:
@@ -125,6 +136,10 @@ class TipStore:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(scope_chain)")}
         if "instance" not in columns:  # a file written before devnet instance ids were kept
             self._db.execute("ALTER TABLE scope_chain ADD COLUMN instance TEXT")
+        for table in ("tips", "alerted"):  # a file written when only tips were followed
+            columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if "kind" not in columns:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN kind TEXT NOT NULL DEFAULT 'tip'")
 
     def close(self) -> None:
         self._db.close()
@@ -252,7 +267,7 @@ class TipStore:
     def put_tip(self, scope: str, tip: Tip, db: sqlite3.Connection | None = None) -> None:
         (db or self._db).execute(
             f"INSERT OR REPLACE INTO tips (scope, {_TIP_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 scope,
                 *tip.key,
@@ -264,6 +279,7 @@ class TipStore:
                 str(tip.amount_wei),
                 tip.message,
                 tip.status,
+                tip.kind,
             ),
         )
 
@@ -312,7 +328,7 @@ class TipStore:
         """Record that a tip was shown; False if it already had been (by any source)."""
         cursor = self._db.execute(
             f"INSERT OR IGNORE INTO alerted ({_ALERT_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             _alert_row(record),
         )
         return cursor.rowcount == 1
@@ -380,6 +396,7 @@ _TIP_FIELDS = (
     "amount_wei",
     "message",
     "status",
+    "kind",
 )
 _TIP_COLUMNS = ", ".join(_TIP_FIELDS)
 
@@ -390,7 +407,8 @@ def _prefixed(prefix: str) -> str:
 
 @dataclass(frozen=True)
 class AlertRecord:
-    """A tip as it was shown: from the chain watcher or from the backend's notification."""
+    """A tip (or a sale, a subscription: `kind`) as it was shown: from the chain watcher or
+    from the backend's notification."""
 
     tx_hash: str
     log_index: int
@@ -402,6 +420,7 @@ class AlertRecord:
     message: str
     status: str
     block_number: int | None
+    kind: str = TIP
 
     @property
     def key(self) -> TipKey:
@@ -419,6 +438,7 @@ _ALERT_FIELDS = (
     "message",
     "status",
     "block_number",
+    "kind",
 )
 _ALERT_COLUMNS = ", ".join(_ALERT_FIELDS)
 

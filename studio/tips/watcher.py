@@ -1,4 +1,6 @@
 """The tipping contract's `Tipped` events for one artist -> the tip store and the alerts.
+Sales and subscriptions come the same way: a `Followed` (contracts, topics, decoder) makes
+the same watcher follow them into the same store (studio.tips.market_events).
 
 chain.event_follower reads the chain (subscription or polling, reorgs, ranges, the cursor in
 the tip store); this module keeps each tip's status: "pending" until `confirmations` blocks
@@ -7,6 +9,7 @@ the tip store); this module keeps each tip's status: "pending" until `confirmati
 """
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +18,7 @@ from eth_utils import to_checksum_address
 from chain.contracts.tipping import TIPPED_TOPIC, address_topic, decode_tipped
 from chain.event_follower import EventFollower
 from chain.follower_events import (
+    Addresses,
     FollowerConsumer,
     FollowerEvent,
     LogBatch,
@@ -36,6 +40,31 @@ class WatchTarget:
     artist: str
     confirmations: int = 1
     chain_id: int | None = None  # checked against the node when set
+
+
+# (log, its block's unix time, status) -> the Tip it brings the artist; None: not theirs.
+# Raises ValueError when the log is malformed.
+Decode = Callable[[Any, int, str], Tip | None]
+
+
+@dataclass(frozen=True)
+class Followed:
+    """What a watcher follows: the contracts, the eth_getLogs topic filter, the decoder, and
+    a key that keeps its cursor apart from other watchers on the same store."""
+
+    address: Addresses
+    topics: Sequence[Any]
+    decode: Decode
+    scope_key: str
+    what: str = "Tipped"  # for the log line of a malformed event
+
+
+def tips_followed(target: "WatchTarget") -> Followed:
+    """The tipping contract's `Tipped` events to `target.artist`."""
+    artist = to_checksum_address(target.artist)
+    return Followed(
+        target.contract, [TIPPED_TOPIC, address_topic(artist)], tip_from_log, artist.lower()
+    )
 
 
 def tip_from_log(log_entry: Any, timestamp: int, status: str = PENDING) -> Tip:
@@ -75,8 +104,11 @@ class TipWatcher(FollowerConsumer):
         start_block: int | None = None,
         log_chunk: int = 2_000,
         reorg_window: int | None = None,
+        followed: Followed | None = None,
     ) -> None:
+        """`followed`: what to follow (default: the tips to `target.artist`)."""
         self.target = target
+        self.followed = followed or tips_followed(target)
         self.store = store
         self.artist = to_checksum_address(target.artist)
         self.tip_seen = Signal()
@@ -87,9 +119,9 @@ class TipWatcher(FollowerConsumer):
             target.rpc_url,
             store,
             self._handle,
-            address=target.contract,
-            topics=[TIPPED_TOPIC, address_topic(self.artist)],
-            scope_key=self.artist.lower(),  # one cursor per (chain, contract, artist)
+            address=self.followed.address,
+            topics=self.followed.topics,
+            scope_key=self.followed.scope_key,  # one cursor per (chain, contracts, key)
             chain_id=target.chain_id,
             confirmations=target.confirmations,
             timestamps=True,
@@ -130,9 +162,12 @@ class TipWatcher(FollowerConsumer):
         for entry in batch.logs:
             try:
                 timestamp = batch.timestamps[int(entry["blockNumber"])]
-                tips.append(tip_from_log(entry, timestamp, status))
+                tip = self.followed.decode(entry, timestamp, status)
             except Exception as exc:  # a malformed log must not stop the others
-                log.warning("skipped a malformed Tipped log: %s", exc)
+                log.warning("skipped a malformed %s log: %s", self.followed.what, exc)
+                continue
+            if tip is not None:
+                tips.append(tip)
         return tips
 
     def _store_and_announce(self, tips: list[Tip]) -> None:

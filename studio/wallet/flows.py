@@ -39,17 +39,27 @@ class WithdrawOutcome:
 
 
 class Withdrawal:
-    """prepare `withdraw()` -> check the fee can be paid -> consent -> send -> wait -> refresh."""
+    """prepare `withdraw()` -> check the fee can be paid -> consent -> send -> wait -> refresh.
 
-    def __init__(self, session: WalletSession, revenue: RevenueService, consent: Consent) -> None:
+    `contract`: where the balance is: the tipping contract (tips), the marketplace (sales and
+    royalties) or the subscriptions contract; all pay out with the same `withdraw()`."""
+
+    def __init__(
+        self,
+        session: WalletSession,
+        revenue: RevenueService,
+        consent: Consent,
+        contract: str = contracts.TIPPING,
+    ) -> None:
         self.session = session
         self.revenue = revenue
         self.consent = consent
+        self.contract = contract
 
     async def run(self) -> WithdrawOutcome:
         session = self.session
         try:
-            prepared = await session.prepare_call(contracts.TIPPING, "withdraw")
+            prepared = await session.prepare_call(self.contract, "withdraw")
             balance = await session.balance()
             if balance < prepared.max_total_wei:
                 return self._failed(
@@ -67,7 +77,7 @@ class Withdrawal:
             return self._failed(
                 f"The withdrawal did not go through: {outcome.error or outcome.status}."
             )
-        event(log, "tips_withdrawn", tx_hash=outcome.hash)
+        event(log, "tips_withdrawn", tx_hash=outcome.hash, contract=self.contract)
         try:
             await self.revenue.refresh()
         except Exception:  # the coin is withdrawn; the figures catch up at the next refresh

@@ -63,7 +63,7 @@ def test_every_key_the_studio_reads_is_described() -> None:
         ("tips.fiat_per_coin", "cheap", "not a number"),
         ("tips.fiat_per_coin", "-1", "more than 0"),
         ("tips.fiat_currency", "€uro!", "currency code"),
-        ("nft_royalty_bps", "20000", "between 0 and 10000"),
+        ("nft_royalty_bps", "6000", "between 0 and 5000"),  # the NFT contract caps it at 50 %
         ("mint_nft", "maybe", "yes or no"),
         ("rendition_format", "flac", "Choose one of opus, mp3, none"),
         ("recording.folder", "videos", "full path"),

@@ -6,6 +6,7 @@ queue's signals (bridged onto the GUI thread). No I/O happens here.
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import (
@@ -196,6 +197,15 @@ class LibraryPanel(QWidget):
         self.copy_button.clicked.connect(self._copy_cid)
         self.open_button.clicked.connect(self._open_gateway)
         self.player_status = QLabel()
+        # Mint as NFT: the window sets the action (widgets.market.mint_action.MintAction)
+        self.mint_action: Any = None
+        self.mint_button = QPushButton("Mint as NFT…")
+        self.mint_button.setObjectName("mint_nft")
+        self.mint_button.clicked.connect(self._mint_selected)
+        self.mint_button.hide()
+        self.market_status = QLabel()
+        self.market_status.setObjectName("market_status")
+        self.market_status.setWordWrap(True)
 
         queue_buttons = QHBoxLayout()
         queue_buttons.addWidget(self.retry_button)
@@ -213,11 +223,13 @@ class LibraryPanel(QWidget):
         for button in (self.play_button, self.copy_button, self.open_button):
             library_buttons.addWidget(button)
         library_buttons.addStretch()
+        library_buttons.addWidget(self.mint_button)
         library_box = QGroupBox("Your published tracks")
         library_layout = QVBoxLayout(library_box)
         library_layout.addWidget(self.library_view)
         library_layout.addLayout(library_buttons)
         library_layout.addWidget(self.player_status)
+        library_layout.addWidget(self.market_status)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(queue_box)
@@ -362,8 +374,33 @@ class LibraryPanel(QWidget):
             else NO_TRACK_SELECTED if track is None else REMOVE_WHY
         )  # fmt: skip
 
+    def set_mint_action(self, action: Any) -> None:
+        """Mint as NFT (a MintAction: callable with the track, `blocked_reason()`,
+        `state_changed`); None hides the button (no chain in this profile)."""
+        self.mint_action = action
+        if action is not None:
+            action.state_changed = self._render_library_buttons
+        self.mint_button.setVisible(action is not None)
+        self._render_library_buttons()
+
+    def show_market_status(self, text: str) -> None:
+        self.market_status.setText(text)
+
+    def _mint_selected(self) -> None:
+        cid = self._selected_library_cid()
+        track = next((t for t in self.service.published() if t.cid == cid), None)
+        if track is not None and self.mint_action is not None:
+            self.mint_action(track)
+
     def _render_library_buttons(self) -> None:
         selected = self._selected_library_cid() is not None
+        if self.mint_action is not None:
+            blocked = self.mint_action.blocked_reason()
+            self.mint_button.setEnabled(selected and blocked is None)
+            self.mint_button.setToolTip(
+                NO_PUBLISHED_SELECTED if not selected else blocked
+                or "Mint editions of this track as NFTs and put them on sale."
+            )  # fmt: skip
         for button, does in (
             (self.copy_button, "Copy the track's CID to the clipboard."),
             (self.open_button, "Open the track in the IPFS gateway."),

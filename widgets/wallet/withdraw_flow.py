@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QWidget
 
+from chain import contracts
 from studio.tips.revenue import RevenueService
 from studio.wallet.flows import FAILED, Consent, Withdrawal
 from studio.wallet.session import PreparedTx, WalletSession
@@ -30,8 +31,10 @@ class WithdrawFlow:
         session: WalletSession,
         revenue: RevenueService,
         confirm: Consent | None = None,
+        contract: str = contracts.TIPPING,  # where the balance is (studio.wallet.flows)
     ) -> None:
         self.parent = parent
+        self.contract = contract
         self.session = session
         self.revenue = revenue
         self.confirm = confirm or self._confirm_in_dialog
@@ -62,7 +65,7 @@ class WithdrawFlow:
     async def run(self) -> str | None:
         """The mined transaction's hash, or None when declined or failed (the person is told,
         once, in a message that does not wait)."""
-        outcome = await Withdrawal(self.session, self.revenue, self.confirm).run()
+        outcome = await Withdrawal(self.session, self.revenue, self.confirm, self.contract).run()
         if outcome.status == FAILED:
             log.warning("withdrawal failed: %s", outcome.error)
             message(self.parent, "Withdrawal failed", outcome.error)
