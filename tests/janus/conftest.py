@@ -2,8 +2,8 @@
 tmp, and the backend's stream routes on `JanusMediaServer` served by uvicorn in the test's loop.
 
 Janus 1.1.2 (libnice) never gathers a loopback candidate, whatever `ice_enforce_list` says, so
-here our aiortc peers gather as they do by default, on this machine's own addresses, and so does
-Janus: every packet still stays on this host.
+this area runs in a network namespace of its own (tests/support/in_netns.sh, from tests/run.sh)
+whose veth pair gives Janus and our aiortc peers two test addresses: every packet stays there.
 """
 
 import asyncio
@@ -37,21 +37,22 @@ def host_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(LOOPBACK_ENV, raising=False)
 
 
-def _other_ipv4() -> bool:
-    return any(
-        isinstance(ip.ip, str) and not ip.ip.startswith("127.")
-        for adapter in ifaddr.get_adapters()
-        for ip in adapter.ips
-    )
+def _in_test_namespace() -> bool:
+    """Run by tests/support/in_netns.sh: the namespace's veth pair is here."""
+    return any(adapter.name == "hv0" for adapter in ifaddr.get_adapters())
 
 
 @pytest.fixture
 def janus_runs() -> None:
-    """Janus can run here: installed, and an interface to gather ICE candidates on."""
+    """Janus can run here: installed, and in the suite's own network namespace (Janus gathers
+    no loopback candidates; its media must stay between the namespace's test addresses)."""
     if shutil.which("janus") is None:
         pytest.skip("janus is not installed (Debian package janus, packaging/debian-test-deps.txt)")
-    if not _other_ipv4():
-        pytest.skip("Janus gathers no loopback ICE candidates and this machine has no other IPv4")
+    if not _in_test_namespace():
+        pytest.skip(
+            "run through tests/support/in_netns.sh (make test does): Janus needs a "
+            "non-loopback address, and the suite's are the namespace's veth pair"
+        )
 
 
 @pytest.fixture

@@ -39,7 +39,8 @@ INTROS = {
     "Alerts": "What happens when a fan tips you.",
     "Sales and subscriptions": "Your track editions for sale, and the supporter tiers fans "
     "subscribe to (up to 5, each a price per 30 days).",
-    "Advanced": "The chain and network details of this profile. Change only if you know why.",
+    "Advanced": "Error reports, and the chain and network details of this profile (change "
+    "these only if you know why).",
     "Restream": "Where Go Live can restream the show over RTMP beside your own stream. "
     "Stream keys are typed in Go Live and kept in the system keyring, never here.",
 }
