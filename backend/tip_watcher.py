@@ -95,6 +95,15 @@ def cursor_store(path: Path) -> FileCursorStore:
     return store
 
 
+async def display_names(services: Services, addresses: set[str]) -> dict[str, str]:
+    """address -> display name, for those of `addresses` that have a profile."""
+    async with services.sessions() as session:
+        rows = await session.execute(
+            select(Account.address, Account.display_name).where(Account.address.in_(addresses))
+        )
+        return {address: name for address, name in rows.all()}
+
+
 class DevnetProvider(AsyncBaseProvider):
     """web3 over the embedded devnet without a socket: JSON-RPC objects in, objects out."""
 
@@ -198,11 +207,7 @@ class BackendTipWatcher(FollowerConsumer):
                     )
 
     async def _display_names(self, addresses: set[str]) -> dict[str, str]:
-        async with self.services.sessions() as session:
-            rows = await session.execute(
-                select(Account.address, Account.display_name).where(Account.address.in_(addresses))
-            )
-            return {address: name for address, name in rows.all()}
+        return await display_names(self.services, addresses)
 
     async def _followers(self, artist: str, exclude: set[str]) -> list[str]:
         async with self.services.sessions() as session:
