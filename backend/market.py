@@ -24,9 +24,10 @@ uploads one, it is stored encrypted; its key goes only to a signed-in fan whose
 
 import asyncio
 import base64
+import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -415,9 +416,23 @@ class Market:
     watcher: MarketWatcher | None = None
 
     def require_chain(self) -> MarketChain:
-        if self.chain is None:
-            raise HTTPException(503, "no chain is configured: supporter status cannot be checked")
+        if self.chain is None:  # a deployment without a chain: these routes have nothing here
+            raise HTTPException(
+                404, "this backend follows no chain: no tiers or supporter status here"
+            )
         return self.chain
+
+
+@contextlib.contextmanager
+def chain_read() -> Iterator[None]:
+    """A node that cannot be reached (or answers nonsense) is a 503, never a 500."""
+    try:
+        yield
+    except HTTPException:
+        raise
+    except Exception as exc:
+        log.warning("market: a chain read failed: %s", type(exc).__name__)
+        raise HTTPException(503, "the chain node cannot be reached; try again") from None
 
 
 def market_of(request: Request) -> Market:
@@ -578,22 +593,24 @@ async def holdings(address: AddressPath, services: ServicesDep) -> HoldingsOut:
 @router.get(
     "/tiers/{address}",
     summary="An artist's subscription tiers (on chain)",
-    responses=error_responses(503),
+    responses=error_responses(404, 503),
 )
 async def tiers(address: AddressPath, market: MarketDep) -> list[TierOut]:
-    found = await market.require_chain().tiers(address)
+    with chain_read():
+        found = await market.require_chain().tiers(address)
     return [TierOut(index=i, name=n, price_wei=str(p)) for i, (n, p) in enumerate(found)]
 
 
 @router.get(
     "/supporters/{address}",
     summary="Addresses whose subscription to an artist is active (for chat badges)",
-    responses=error_responses(503),
+    responses=error_responses(404, 503),
 )
 async def supporters(
     address: AddressPath, services: ServicesDep, market: MarketDep
 ) -> SupportersOut:
-    now = await market.require_chain().chain_time()
+    with chain_read():
+        now = await market.require_chain().chain_time()
     async with services.sessions() as session:
         newest = (
             select(func.max(MarketSupport.id).label("id"))
@@ -706,9 +723,10 @@ async def gated_key(
     until: int | None = None
     if caller != row.artist:
         chain = market.require_chain()
-        until, now = await asyncio.gather(
-            chain.active_until(caller, row.artist), chain.chain_time()
-        )
+        with chain_read():
+            until, now = await asyncio.gather(
+                chain.active_until(caller, row.artist), chain.chain_time()
+            )
         if until == 0:
             raise HTTPException(
                 403, f"Supporters only: subscribe to {row.artist} to unlock this track."
