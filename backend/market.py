@@ -12,6 +12,13 @@ nobody twice. Each sale notifies the track's artist ("track_sold") and each subs
 renewal the artist subscribed to ("supporter_subscribed"), over the notifications path tips
 take. The cursor is kept in <data dir>/market_watcher.json.
 
+Notification data (wei and token ids as decimal strings; JSON numbers lose precision past 2^53):
+  track_sold            {tx_hash, log_index, block_number, chain_id, artist, artist_name,
+                         seller, buyer, buyer_name, token_id, cid, edition, price_wei,
+                         royalty_wei, resale (the seller is not the artist)}
+  supporter_subscribed  {tx_hash, log_index, block_number, chain_id, artist, artist_name, fan,
+                         fan_name, tier, periods, amount_wei, active_until (unix s), renewal}
+
 Contract addresses: HARMONIE_TRACK_NFT_ADDRESS, HARMONIE_MARKETPLACE_ADDRESS,
 HARMONIE_SUBSCRIPTIONS_ADDRESS (default with the devnet: the devnet's). A new index reads
 from HARMONIE_MARKET_START_BLOCK (default: the chain's last 200 000 blocks).
@@ -40,6 +47,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3.exceptions import ContractLogicError
 
 from backend.auth import CurrentAddress, ServicesDep
 from backend.errors import error_responses
@@ -57,7 +65,7 @@ from backend.params import AddressPath, Limit, reject_unknown_query
 from backend.services import Services, services_of
 from backend.tip_watcher import DevnetProvider, TipWatchConfig, display_names
 from chain import contracts
-from chain.contracts.market import ChainEvent, decode_event
+from chain.contracts.market import ChainEvent, decode_event, event_topic
 from chain.contracts.tipping import hex_text
 from chain.cursor_store import FileCursorStore
 from chain.event_follower import EventFollower
@@ -86,8 +94,6 @@ Publish = Callable[..., Awaitable[Any]]
 
 
 def _topics() -> list[list[str]]:
-    from chain.contracts.market import event_topic
-
     return [sorted({event_topic(c, n) for c, names in FOLLOWED_EVENTS.items() for n in names})]
 
 
@@ -154,7 +160,10 @@ class MarketChain:
         nft = await self.contract(contracts.TRACK_NFT)
         cid = await nft.functions.track_of(token_id).call()
         edition = await nft.functions.edition_of(token_id).call()
-        owner = await nft.functions.ownerOf(token_id).call()
+        try:
+            owner = await nft.functions.ownerOf(token_id).call()
+        except ContractLogicError:  # burnt since: it stays out of every holding
+            owner = ZERO
         registry = self.w3.eth.contract(
             await nft.functions.registry().call(), abi=contracts.abi(contracts.CONTENT_REGISTRY)
         )

@@ -19,6 +19,7 @@ from web3 import Web3
 
 from backend.config import BackendConfig
 from backend.gated import MASTER_KEY_FILE
+from backend.market import ADDRESS_ENV
 from chain import contracts
 from chain.devnet import dev_accounts
 from harness.anvil import wait_for_rpc
@@ -40,6 +41,7 @@ def devnet_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def config(tmp_path: Path) -> BackendConfig:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     return BackendConfig(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'backend.db'}",
         data_dir=tmp_path,
@@ -275,3 +277,36 @@ async def test_supporters_only_track_key_goes_to_an_active_supporter_only(
         if path.is_file() and path != tmp_path / MASTER_KEY_FILE:
             content = path.read_bytes()
             assert key not in content and master not in content, path
+
+
+async def test_without_a_chain_or_with_its_node_down_the_market_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("HARMONIE_DEVNET", raising=False)
+    monkeypatch.delenv("HARMONIE_TIP_RPC_URL", raising=False)
+    artist = dev_accounts(2)[1]
+    async with httpx.AsyncClient(timeout=30) as client:
+        async with serve(config(tmp_path / "nochain")) as backend:
+            assert backend.app.state.market.watcher is None
+            tiers = await client.get(f"{backend.url}/market/tiers/{artist.address}")
+            assert tiers.status_code == 404 and "follows no chain" in tiers.json()["detail"]
+            assert (await client.get(f"{backend.url}/market/listings")).json() == []
+            auth = {"Authorization": f"Bearer {await sign_in(client, backend, artist)}"}
+            empty = await client.post(
+                f"{backend.url}/market/gated", params={"title": "x"}, content=b"", headers=auth
+            )
+            assert empty.status_code == 400 and "empty" in empty.json()["detail"]
+            bad = await client.post(f"{backend.url}/market/gated/not-a-cid/key", headers=auth)
+            assert bad.status_code == 404 and "not a CID" in bad.json()["detail"]
+
+        # a node that cannot be reached: a 503 saying so, and /health shows the index degraded
+        monkeypatch.setenv("HARMONIE_TIP_RPC_URL", "http://127.0.0.1:9")
+        for name in ADDRESS_ENV.values():
+            monkeypatch.setenv(name, "0x" + "11" * 20)
+        async with serve(config(tmp_path / "down")) as backend:
+            tiers = await client.get(f"{backend.url}/market/tiers/{artist.address}")
+            assert tiers.status_code == 503 and "cannot be reached" in tiers.json()["detail"]
+            watcher = backend.app.state.market.watcher
+            await wait_until(lambda: watcher.state == "reconnecting", what="the watcher to fail")
+            health = (await client.get(f"{backend.url}/health")).json()
+            assert health["components"]["market"]["status"] == "degraded"

@@ -219,7 +219,7 @@
     setInterval(followFanPage, 2000);
   }
 
-  window.HarmonieTip = { parseAmount, formatAmount, encodeTip, sendTip, attach };
+  window.HarmonieTip = { parseAmount, formatAmount, encodeTip, sendTip, attach, config, ensureChain, walletError };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();
