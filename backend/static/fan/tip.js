@@ -219,7 +219,7 @@
     setInterval(followFanPage, 2000);
   }
 
-  window.HarmonieTip = { parseAmount, formatAmount, encodeTip, sendTip, attach, config, ensureChain, walletError };
+  window.HarmonieTip = { parseAmount, formatAmount, encodeTip, sendTip, attach, config, ensureChain, walletError, el };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();

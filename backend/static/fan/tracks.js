@@ -48,16 +48,7 @@
   function money(wei) { return `${window.HarmonieTip.formatAmount(BigInt(wei))}`; }
   function day(unix) { return new Date(unix * 1000).toISOString().slice(0, 10); }
 
-  function el(tag, props = {}, children = []) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props)) {
-      if (key === "text") node.textContent = value;
-      else if (key in node) node[key] = value;
-      else node.setAttribute(key, value);
-    }
-    node.append(...children);
-    return node;
-  }
+  function el(tag, props = {}, children = []) { return window.HarmonieTip.el(tag, props, children); }
 
   // ---- the backend and the chain -----------------------------------------------------
 
