@@ -123,8 +123,8 @@ async def product_path(alerts: int, keys: int) -> dict[str, float | int]:
     os.environ["HARMONIE_DEVNET"] = "1"
     for name in ("HARMONIE_TIP_RPC_URL", "HARMONIE_TIPPING_ADDRESS", "HARMONIE_GATED_MASTER_KEY"):
         os.environ.pop(name, None)
-    accounts = dev_accounts(12)
-    artist, fans = accounts[1], accounts[2:12]
+    accounts = dev_accounts(6)  # funded on the devnet
+    artist, fans = accounts[1], accounts[2:6]
     with tempfile.TemporaryDirectory(prefix="harmonie-market-bench-") as tmp:
         config = BackendConfig(
             database_url=f"sqlite+aiosqlite:///{tmp}/backend.db",
