@@ -20,6 +20,8 @@ from backend.errors import COMMON_RESPONSES, install_error_handlers
 from backend.hub import Hub
 from backend.instance_bus import make_bus
 from backend.limits import BodyLimits, TrustedProxyHeaders
+from backend.market import GATED_MAX_BYTES, GATED_PATH, start_market
+from backend.market import router as market_router
 from backend.metrics import Metrics, RequestCounter
 from backend.ratelimit import make_rate_limiter
 from backend.services import Services
@@ -60,9 +62,12 @@ def create_app(config: BackendConfig) -> FastAPI:
         await services.bus.start(services.hub.dispatch)
         tips = start_tip_watcher(_app)  # Tipped events -> tip_received notifications
         mailer = mail.start_mailer(services)  # the email outbox, when SMTP is configured
+        market = start_market(_app)  # sales and subscriptions: index, notifications, keys
         try:
             yield
         finally:
+            if market.watcher is not None:
+                await market.watcher.stop()
             if mailer is not None:
                 await mailer.stop()
             if tips is not None:
@@ -90,7 +95,11 @@ def create_app(config: BackendConfig) -> FastAPI:
         body_timeout_s=config.body_timeout_s,
         # The content store's add answers its own limit, in Kubo's error shape; the devnet's
         # JSON-RPC carries contract bytecode.
-        per_route={"/api/v0/add": None, RPC_PATH: 4 * MIB},
+        per_route={
+            "/api/v0/add": None,
+            RPC_PATH: 4 * MIB,
+            GATED_PATH: min(GATED_MAX_BYTES, config.max_upload_bytes),
+        },
     )
     app.add_middleware(TrustedProxyHeaders, trusted_hosts=list(config.trusted_proxies))
 
@@ -102,6 +111,7 @@ def create_app(config: BackendConfig) -> FastAPI:
     app.include_router(chat.router)
     app.include_router(notifications.router)
     app.include_router(mail.router)
+    app.include_router(market_router)
     store = content_store_router(
         config.data_dir,
         require_sign_in=not config.local,

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -253,3 +254,106 @@ class MailOutboxRow(Base):
         Index("ix_mail_outbox_due", "status", "not_before"),
         Index("ix_mail_outbox_recipient_sent", "recipient", "sent_at"),
     )
+
+
+# ---- the marketplace and supporter subscriptions (backend.market) ----------------------------
+# uint256 values (token ids, wei) are decimal strings: no SQL integer holds 2^256.
+
+
+class MarketEventSeen(Base):
+    """Every chain log the market indexer applied, so a batch delivered again changes nothing
+    and notifies nobody twice."""
+
+    __tablename__ = "market_events_seen"
+
+    tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32))
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+
+class MarketToken(Base):
+    __tablename__ = "market_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(78), primary_key=True)
+    cid: Mapped[str] = mapped_column(String(128))
+    artist: Mapped[str] = mapped_column(String(42))
+    edition: Mapped[int] = mapped_column(BigInteger)
+    owner: Mapped[str] = mapped_column(String(42))
+
+    __table_args__ = (Index("ix_market_tokens_owner", "owner"),)
+
+
+class MarketListing(Base):
+    __tablename__ = "market_listings"
+
+    token_id: Mapped[str] = mapped_column(String(78), primary_key=True)
+    seller: Mapped[str] = mapped_column(String(42))
+    artist: Mapped[str] = mapped_column(String(42))
+    cid: Mapped[str] = mapped_column(String(128))
+    price_wei: Mapped[str] = mapped_column(String(78))
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_market_listings_artist", "artist", "block_number"),)
+
+
+class MarketSale(Base):
+    __tablename__ = "market_sales"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    log_index: Mapped[int] = mapped_column(Integer)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    token_id: Mapped[str] = mapped_column(String(78))
+    seller: Mapped[str] = mapped_column(String(42))
+    buyer: Mapped[str] = mapped_column(String(42))
+    artist: Mapped[str] = mapped_column(String(42))
+    price_wei: Mapped[str] = mapped_column(String(78))
+    royalty_wei: Mapped[str] = mapped_column(String(78))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("tx_hash", "log_index", name="uq_market_sales_log"),
+        Index("ix_market_sales_artist", "artist", "id"),
+    )
+
+
+class MarketSupport(Base):
+    """A subscription or renewal paid to an artist."""
+
+    __tablename__ = "market_supports"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    log_index: Mapped[int] = mapped_column(Integer)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    fan: Mapped[str] = mapped_column(String(42))
+    artist: Mapped[str] = mapped_column(String(42))
+    tier: Mapped[int] = mapped_column(Integer)
+    periods: Mapped[int] = mapped_column(Integer)
+    amount_wei: Mapped[str] = mapped_column(String(78))
+    active_until: Mapped[int] = mapped_column(BigInteger)  # unix s, the chain's clock
+    renewal: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("tx_hash", "log_index", name="uq_market_supports_log"),
+        Index("ix_market_supports_artist_fan", "artist", "fan"),
+        Index("ix_market_supports_fan", "fan"),
+    )
+
+
+class GatedTrack(Base):
+    """A supporters-only track: its ciphertext is in the content store under `cid`; its key is
+    kept here wrapped by the backend's master key (backend.gated), never in plaintext."""
+
+    __tablename__ = "gated_tracks"
+
+    cid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    artist: Mapped[str] = mapped_column(String(42))
+    title: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(BigInteger)  # plaintext bytes
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_gated_tracks_artist", "artist", "created_at"),)

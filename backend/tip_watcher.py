@@ -8,7 +8,7 @@ chain too and merges both sources by (tx_hash, log_index).
 
 Configuration (environment):
   HARMONIE_TIP_RPC_URL        node URL, http(s):// (polled) or ws(s):// (newHeads). Unset
-                              while the embedded devnet runs: the devnet, in-process.
+                              while the embedded devnet runs: the devnet, over its pipe.
   HARMONIE_TIPPING_ADDRESS    the contract (default with the devnet: the devnet's).
   HARMONIE_TIP_CONFIRMATIONS  blocks, the tip's own included (default 1).
   HARMONIE_TIP_POLL_S         polling interval over HTTP or the devnet (default 0.2).
@@ -57,7 +57,7 @@ Publish = Callable[..., Awaitable[Any]]
 
 @dataclass(frozen=True)
 class TipWatchConfig:
-    rpc_url: str | None  # None: the embedded devnet, in-process
+    rpc_url: str | None  # None: the embedded devnet (its process, over a pipe)
     contract: str | None  # None: the embedded devnet's
     confirmations: int = 1
     poll_s: float = 0.2
@@ -93,6 +93,15 @@ def cursor_store(path: Path) -> FileCursorStore:
         store.adopt_chain(scope, genesis)
         store.advance(scope, old["last_block"])
     return store
+
+
+async def display_names(services: Services, addresses: set[str]) -> dict[str, str]:
+    """address -> display name, for those of `addresses` that have a profile."""
+    async with services.sessions() as session:
+        rows = await session.execute(
+            select(Account.address, Account.display_name).where(Account.address.in_(addresses))
+        )
+        return {address: name for address, name in rows.all()}
 
 
 class DevnetProvider(AsyncBaseProvider):
@@ -198,11 +207,7 @@ class BackendTipWatcher(FollowerConsumer):
                     )
 
     async def _display_names(self, addresses: set[str]) -> dict[str, str]:
-        async with self.services.sessions() as session:
-            rows = await session.execute(
-                select(Account.address, Account.display_name).where(Account.address.in_(addresses))
-            )
-            return {address: name for address, name in rows.all()}
+        return await display_names(self.services, addresses)
 
     async def _followers(self, artist: str, exclude: set[str]) -> list[str]:
         async with self.services.sessions() as session:

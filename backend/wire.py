@@ -83,7 +83,13 @@ StreamId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 Role = Literal["artist", "fan"]
 NotificationKind = Literal[
-    "tip_received", "new_follower", "chat_mention", "stream_started", "chat_report"
+    "tip_received",
+    "new_follower",
+    "chat_mention",
+    "stream_started",
+    "chat_report",
+    "track_sold",  # backend.market: a sale of one of the artist's track editions
+    "supporter_subscribed",  # backend.market: a subscription or renewal ("renewal": true)
 ]
 NOTIFICATION_KINDS: tuple[str, ...] = NotificationKind.__args__  # type: ignore[attr-defined]
 

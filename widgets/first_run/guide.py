@@ -39,7 +39,7 @@ from studio.wallet.session import ChainError
 from widgets.bridge import SignalBridge
 from widgets.buttons import enable
 from widgets.dialogs import show
-from widgets.live.golive_panel import METER_FLOOR_DB, LevelMeter
+from widgets.live.level_meter import METER_FLOOR_DB, LevelMeter
 from widgets.wallet.wallet_dialogs import CreateWalletDialog, ImportWalletDialog
 from widgets.wallet.wallet_panel import qr_pixmap
 
@@ -82,7 +82,7 @@ def _screen(text: str) -> QLabel:
 
 def _meter() -> LevelMeter:
     meter = LevelMeter(2)
-    meter.setFixedSize(PREVIEW_W, 24)
+    meter.setFixedWidth(PREVIEW_W)
     meter.setToolTip("Sound level: green is good, yellow is loud, red is too loud.")
     return meter
 

@@ -283,6 +283,7 @@ function joinChat(stream) {
 function addChatLine(message) {
   const li = document.createElement("li");
   li.dataset.id = String(message.id);
+  li.dataset.sender = message.sender || ""; // tracks.js badges supporters
   const from = document.createElement("span");
   from.className = "from";
   const sender = message.sender_name || message.sender || "?";

@@ -320,7 +320,7 @@
     setInterval(followFanPage, 2000);
   }
 
-  window.HarmonieTip = { parseAmount, formatAmount, encodeTip, sendTip, attach, paymentUri, symbolOf };
+  window.HarmonieTip = { parseAmount, formatAmount, encodeTip, sendTip, attach, paymentUri, symbolOf, config, ensureChain, walletError, el };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();
