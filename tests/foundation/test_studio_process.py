@@ -2,12 +2,11 @@
 
 import os
 import signal
-import subprocess
-import sys
 
 import httpx
 import pytest
 
+from tests.support.screenshot import save_screen
 from tests.support.studio_process import log_path, pid_alive, start_studio, wait_for_event
 from tests.support.xserver import xvfb_with_tray
 
@@ -38,12 +37,7 @@ def test_studio_opens_with_tray_and_backend_then_quits_cleanly(xserver, artifact
         assert health["components"]["database"]["status"] == "ok"
 
         shot = artifacts_dir / "studio-window.png"
-        subprocess.run(
-            [sys.executable, "-m", "tests.support.screenshot", str(shot)],
-            env=xserver.env,
-            check=True,
-            timeout=30,
-        )
+        save_screen(shot, xserver.env)
         assert shot.stat().st_size > 10_000, "a real window draws more than a blank screen"
 
         studio.send_signal(signal.SIGTERM)

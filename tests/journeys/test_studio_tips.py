@@ -18,6 +18,7 @@ from web3 import Web3
 from chain import contracts
 from harness.desktop import returning_artist
 from harness.fan import send_tip
+from tests.support.screenshot import save_screen
 from tests.support.secret_service import SecretServiceSession, have_gnome_keyring
 from tests.support.studio_process import log_path, read_events, start_studio, wait_for_event
 from tests.support.xserver import xvfb_with_tray
@@ -101,10 +102,7 @@ def test_three_tips_raise_three_tray_messages_in_order(desktop, artifacts_dir):
         assert "not bold" in bodies[1] and "<b>" not in bodies[1]
 
         shot = artifacts_dir / "studio-tips.png"
-        subprocess.run(
-            [sys.executable, "-m", "tests.support.screenshot", str(shot)],
-            env=desktop, check=True, timeout=30,
-        )  # fmt: skip
+        save_screen(shot, desktop)
         studio.send_signal(signal.SIGTERM)
         assert studio.wait(timeout=30) == 0
     finally:

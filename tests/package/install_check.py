@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 
 from media.cid import file_cid
 from tests.conftest import ROOT
+from tests.support.screenshot import save_screen
 from tests.support.studio_process import log_path, pid_alive, wait_for_event
 from tests.support.xserver import xvfb_with_tray
 
@@ -127,12 +127,7 @@ def test_the_installed_studio_opens_its_window_with_its_local_backend(installed,
         health = httpx.get(f"{started['url']}/health", timeout=5).json()
         assert health["status"] == "ok", health
         shot = artifacts_dir / "installed-studio-window.png"
-        subprocess.run(
-            [sys.executable, "-m", "tests.support.screenshot", str(shot)],
-            env=server.env,
-            check=True,
-            timeout=30,
-        )
+        save_screen(shot, server.env)
         assert shot.stat().st_size > 10_000, "a real window draws more than a blank screen"
         studio.send_signal(signal.SIGTERM)
         assert studio.wait(timeout=30) == 0

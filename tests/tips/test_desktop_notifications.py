@@ -5,8 +5,6 @@ actions are pressed through dunst's own context menu, as a person would."""
 import asyncio
 import json
 import logging
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from studio.tips.desktop_notifications import OPEN, THANK, notification_server_o
 from studio.tips.sound import TipSound
 from studio.tips.store import CONFIRMED, AlertRecord, TipStore
 from tests.studio_chat.conftest import CHAIN_ID, key_signer, serve_backend
+from tests.support.screenshot import save_screen
 from tests.support.waiting import wait_until
 from tests.support.xserver import xvfb_with_tray
 from widgets.tips.alerts_feed import AlertsFeed
@@ -116,11 +115,7 @@ async def test_a_tip_is_a_notify_call_on_the_bus_and_open_raises_the_window(
     alerts.on_backend_notification(backend_tip(1, "Ann <b>Fan</b>", "great set & thanks"))
 
     call = (await desktop.notify_calls(1))[0]
-    await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "tests.support.screenshot", str(artifacts_dir / "tip_dunst.png")],
-        env=display, check=True, timeout=30,
-    )  # fmt: skip
+    await asyncio.to_thread(save_screen, artifacts_dir / "tip_dunst.png", display)
     assert call.app_name == "HarmonieCORE Studio"
     assert call.summary == "Tip from Ann ‹b›Fan‹/b›: 0.25 tCORE2"
     assert call.body == "great set & thanks"
@@ -243,11 +238,7 @@ async def test_no_server_on_the_bus_shows_a_readable_tray_balloon(
             sent = wait_events(log, "desktop_notification", 1, app)[0]
             balloon = wait_events(log, "balloon", 1, app)[0]
             shot = artifacts_dir / "tip_balloon_fallback.png"
-            await asyncio.to_thread(
-                subprocess.run,
-                [sys.executable, "-m", "tests.support.screenshot", str(shot)],
-                env=env, check=True, timeout=30,
-            )  # fmt: skip
+            await asyncio.to_thread(save_screen, shot, env)
         finally:
             stop_app(app)
     assert sent["backend"] == "fallback" and sent["body"] == "loved the set"

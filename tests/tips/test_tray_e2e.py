@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.notification_server import private_bus
+from tests.support.screenshot import save_screen
 from tests.support.studio_process import log_path, read_events
 from tests.support.xserver import xvfb_with_tray
 from tests.tips.conftest import ROOT, TipChain
@@ -139,10 +140,7 @@ async def test_three_tips_three_tray_messages_across_a_restart(
             app,
         )
         shot = artifacts_dir / "tips-tray.png"
-        subprocess.run(
-            [sys.executable, "-m", "tests.support.screenshot", str(shot)],
-            env=xserver.env, check=True, timeout=30,
-        )  # fmt: skip
+        save_screen(shot, xserver.env)
         assert balloon_pixels(shot) > 2_000, "Qt's tray balloon is drawn next to the tray"
     finally:
         stop_app(app)
