@@ -1,6 +1,6 @@
 """Janus beside the built-in relay, in one run: viewers held, server CPU per viewer, latency.
 
-    .venv/bin/python bench/janus.py [--seconds 8] [--step 10] [--max-viewers 40]
+    tests/support/in_netns.sh .venv/bin/python bench/janus.py [--seconds 8] [--step 10]
 
 For each media server in turn: the real backend (`python -m backend`, configured by
 `HARMONIE_MEDIA_SERVER` = relay, or janus with an origin and two edges: Debian's janus, three
@@ -15,8 +15,9 @@ wall clock stamped into its pixels, a tone, WhipPublisher), then
   `server_cpu_pct_per_viewer`: that CPU (% of one core) over the viewers of the largest step
   held (of the first step when none held).
 
-Runs on this machine's own addresses, not in a loopback-only namespace as bench/live.py does:
-Janus 1.1.2 (libnice) never gathers a loopback candidate. Prints one JSON object as its last line.
+Janus 1.1.2 (libnice) never gathers a loopback candidate, so this runs in the suite's own
+network namespace (tests/support/in_netns.sh: a veth pair of test addresses), never on this
+machine's own interface. Prints one JSON object as its last line.
 """
 
 import argparse
@@ -27,6 +28,8 @@ import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
+
+import ifaddr
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -123,6 +126,11 @@ def main() -> None:
     parser.add_argument("--max-viewers", type=int, default=40)
     parser.add_argument("--per-process", type=int, default=5)
     args = parser.parse_args()
+    if not any(adapter.name == "hv0" for adapter in ifaddr.get_adapters()):
+        parser.error(
+            "run it in the test namespace: tests/support/in_netns.sh .venv/bin/python "
+            "bench/janus.py (Janus needs a non-loopback address of our own)"
+        )
     report(asyncio.run(orchestrate(args)))
 
 
