@@ -6,52 +6,17 @@
 //   node fan_tracks_check.mjs --page URL --rpc URL --fan 0x... --token JWT --shot PATH
 //
 // Prints `RESULT {json}` as its last line.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createRequire } from "node:module";
+import { launchChromium } from "../live_relay/chromium.mjs";
+import { installDevWallet } from "../support/dev_wallet.mjs";
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(process.env.PLAYWRIGHT_CORE || "playwright-core");
 const args = {};
 for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].slice(2)] = process.argv[i + 1];
 
-const profile = mkdtempSync(join(tmpdir(), "harmonie-tracks-chromium-"));
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  viewport: { width: 1100, height: 1300 },
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-});
+const { browser, close } = await launchChromium([], { viewport: { width: 1100, height: 1300 } });
 const result = { errors: [] };
 const text = (page, selector) => page.textContent(selector).then((t) => (t || "").trim());
 try {
-  await browser.addInitScript(({ rpc, fan }) => {
-    window.walletCalls = [];
-    let id = 0;
-    window.ethereum = {
-      async request({ method, params }) {
-        window.walletCalls.push(method);
-        if (method === "eth_requestAccounts") return [fan];
-        const call = async (m, p) => {
-          const response = await fetch(rpc, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method: m, params: p || [] }),
-          });
-          const body = await response.json();
-          if (body.error) throw Object.assign(new Error(body.error.message), { code: body.error.code });
-          return body.result;
-        };
-        if (method === "eth_sendTransaction" && !params[0].gas) {
-          // as a wallet does: estimate the gas of what the page asks for
-          const gas = await call("eth_estimateGas", [params[0]]);
-          params = [{ ...params[0], gas: "0x" + Math.ceil(Number(gas) * 1.2).toString(16) }];
-        }
-        return call(method, params);
-      },
-    };
-  }, { rpc: args.rpc, fan: args.fan });
+  await installDevWallet(browser, { rpc: args.rpc, fan: args.fan });
   const page = await browser.newPage();
   page.on("pageerror", (err) => result.errors.push(String(err)));
   await page.goto(args.page);
@@ -120,7 +85,6 @@ try {
 } catch (err) {
   result.failure = String(err && err.stack || err);
 } finally {
-  await browser.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 console.log("RESULT " + JSON.stringify(result));

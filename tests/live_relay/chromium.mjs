@@ -9,11 +9,12 @@ import { join } from "node:path";
 const require = createRequire(import.meta.url);
 const { chromium } = require(process.env.PLAYWRIGHT_CORE || "playwright-core");
 
-export async function launchChromium(extraArgs = []) {
+export async function launchChromium(extraArgs = [], options = {}) {
   const profile = mkdtempSync(join(tmpdir(), "harmonie-chromium-"));
   const browser = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
+    ...options,
     args: [
       "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -3,42 +3,16 @@
 //   node fan_tip_check.mjs --page http://127.0.0.1:PORT/ --rpc http://127.0.0.1:ANVIL --fan 0x...
 //
 // Prints `RESULT {json}` as its last line.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createRequire } from "node:module";
+import { launchChromium } from "../live_relay/chromium.mjs";
+import { installDevWallet } from "../support/dev_wallet.mjs";
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(process.env.PLAYWRIGHT_CORE || "playwright-core");
 const args = {};
 for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].slice(2)] = process.argv[i + 1];
 
-const profile = mkdtempSync(join(tmpdir(), "harmonie-tip-chromium-"));
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-});
+const { browser, close } = await launchChromium([]);
 const result = {};
 try {
-  await browser.addInitScript(({ rpc, fan }) => {
-    window.walletCalls = [];
-    let id = 0;
-    window.ethereum = {
-      async request({ method, params }) {
-        window.walletCalls.push(method);
-        if (method === "eth_requestAccounts") return [fan];
-        const response = await fetch(rpc, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params: params || [] }),
-        });
-        const body = await response.json();
-        if (body.error) throw Object.assign(new Error(body.error.message), { code: body.error.code });
-        return body.result;
-      },
-    };
-  }, { rpc: args.rpc, fan: args.fan });
+  await installDevWallet(browser, { rpc: args.rpc, fan: args.fan });
   const page = await browser.newPage();
   const alerts = [];
   page.on("dialog", async (d) => { alerts.push(d.message()); await d.dismiss(); });
@@ -76,7 +50,6 @@ try {
   await page.waitForSelector("#stage > .harmonie-tip .tip-open", { timeout: 10000 });
   result.followedArtist = await page.getAttribute("#stage", "data-tip-artist");
 } finally {
-  await browser.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 console.log("RESULT " + JSON.stringify(result));
