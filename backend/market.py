@@ -46,7 +46,7 @@ from pydantic import BaseModel
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3 import AsyncWeb3
 from web3.exceptions import ContractLogicError
 
 from backend.auth import CurrentAddress, ServicesDep
@@ -70,6 +70,7 @@ from chain.contracts.tipping import hex_text
 from chain.cursor_store import FileCursorStore
 from chain.event_follower import EventFollower
 from chain.follower_events import FollowerConsumer, FollowerEvent, LogBatch, Rewound
+from chain.rpc_provider import AsyncRpcProvider
 from media.cid import CHUNK_SIZE, is_cid, normalise_cid
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ class MarketChain:
             raise ValueError("no chain to read: neither an RPC URL nor the embedded devnet")
         self.devnet = devnet
         provider = (
-            DevnetProvider(devnet) if rpc_url is None else AsyncHTTPProvider(_http_url(rpc_url))
+            DevnetProvider(devnet) if rpc_url is None else AsyncRpcProvider(_http_url(rpc_url))
         )
         self.w3 = AsyncWeb3(provider)
         self.rpc_url = rpc_url

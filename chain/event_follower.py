@@ -46,7 +46,7 @@ from typing import Any
 
 from aiohttp import ClientResponseError
 from eth_utils import to_checksum_address
-from web3 import AsyncHTTPProvider, AsyncWeb3, WebSocketProvider
+from web3 import AsyncWeb3, WebSocketProvider
 from web3.exceptions import BlockNotFound, Web3Exception
 from web3.providers.async_base import AsyncBaseProvider
 
@@ -62,6 +62,7 @@ from chain.follower_events import (
     Synced,
 )
 from chain.node_identity import instance_id, metadata_method, safe_url
+from chain.rpc_provider import AsyncRpcProvider
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ class EventFollower:
     async def _run_polling(self) -> None:
         if isinstance(self.node, str):
             timeout = {"timeout": RPC_TIMEOUT_S}
-            provider: AsyncBaseProvider = AsyncHTTPProvider(self.node, request_kwargs=timeout)
+            provider: AsyncBaseProvider = AsyncRpcProvider(self.node, request_kwargs=timeout)
         else:
             provider = self.node()
         w3 = AsyncWeb3(provider)

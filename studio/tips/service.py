@@ -23,10 +23,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from web3 import AsyncHTTPProvider, AsyncWeb3, WebSocketProvider
+from web3 import AsyncWeb3, WebSocketProvider
 
 from chain import contracts
 from chain.networks import Network
+from chain.rpc_provider import AsyncRpcProvider
 from studio.logs import event
 from studio.tips.alert_queue import QUEUE_DB, SKIPPED, AlertQueue, QueuedAlert
 from studio.tips.alert_rules import AlertRules
@@ -117,7 +118,7 @@ class TipService:
         if self.network.rpc_url.startswith(("ws://", "wss://")):
             self._w3 = await AsyncWeb3(WebSocketProvider(self.network.rpc_url))
         else:
-            self._w3 = AsyncWeb3(AsyncHTTPProvider(self.network.rpc_url))
+            self._w3 = AsyncWeb3(AsyncRpcProvider(self.network.rpc_url))
         self.revenue.chain = ChainRevenue(self._w3, self._contract)
         if self.market_watcher is not None:
             if self.network.contracts.get(contracts.TRACK_NFT):

@@ -5,8 +5,9 @@ import csv
 import io
 from pathlib import Path
 
-from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3 import AsyncWeb3
 
+from chain.rpc_provider import AsyncRpcProvider
 from studio.tips.revenue import (
     ChainRevenue,
     Interval,
@@ -116,7 +117,7 @@ async def test_dashboard_totals_match_the_chain_with_a_split_and_a_withdrawal(
     seen: list[Tip] = []
     watcher.tip_seen.connect(seen.append)
     watcher.start()
-    w3 = AsyncWeb3(AsyncHTTPProvider(tip_chain.node.http_url))
+    w3 = AsyncWeb3(AsyncRpcProvider(tip_chain.node.http_url))
     try:
         await wait_until(lambda: len(seen) == len(amounts))
         service = RevenueService(

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import keyring.backend
 import pytest
-from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3 import AsyncWeb3
 
 from chain.networks import custom_network
+from chain.rpc_provider import AsyncRpcProvider
 from chain.wallet import KeyringVault, Wallet
 from studio.tips.revenue import ChainRevenue, RevenueService
 from studio.tips.store import TipStore
@@ -49,7 +50,7 @@ async def setup(tip_chain: TipChain, tmp_path: Path, qtbot):  # type: ignore[no-
     await session.unlock(PASSWORD)
     await session.connect()
     await asyncio.to_thread(tip_chain.tip, tip_chain.fans[0], 10**18 + 1, "for the withdrawal")
-    w3 = AsyncWeb3(AsyncHTTPProvider(tip_chain.node.http_url))
+    w3 = AsyncWeb3(AsyncRpcProvider(tip_chain.node.http_url))
     store = TipStore(tmp_path / "tips.sqlite3")
     revenue = RevenueService(
         store, tip_chain.artist.address, "tCORE2", ChainRevenue(w3, tip_chain.address)
