@@ -143,10 +143,13 @@ class ChatRoom:
     async def _follow(self, subscription: ChatSubscription) -> None:
         watch = asyncio.ensure_future(self._watch_connection(subscription))
         try:
-            async for event in subscription:
-                self._apply(event)
-                if event.kind == "stream_ended":
-                    break
+            # closed here, on this loop: left to the GC, its socket's close would run in a
+            # finalizer that cannot await ("async generator ignored GeneratorExit")
+            async with contextlib.aclosing(aiter(subscription)) as events:
+                async for event in events:
+                    self._apply(event)
+                    if event.kind == "stream_ended":
+                        break
         except BackendClientError as exc:
             self._set_state("unavailable", str(exc))
         finally:

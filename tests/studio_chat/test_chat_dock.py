@@ -2,6 +2,9 @@
 the artist deletes, times out and bans from the context menu and sets slow mode, the state
 text says when there is no chat."""
 
+import gc
+import sys
+
 import pytest
 from PySide6.QtWidgets import QLabel, QListWidgetItem
 
@@ -111,3 +114,23 @@ async def test_dock_of_a_show_without_sign_in_says_why(qtbot, backend: Backend, 
     dock.send()
     await wait_until(lambda: dock.notice_label.text() != "", what="the refusal")
     assert "opens when you go live" in dock.notice_label.text()
+
+
+async def test_the_room_closes_its_socket_reader_when_the_show_ends(
+    backend: Backend, clients, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:  # type: ignore[no-untyped-def]
+    unraisable: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: unraisable.append(repr(u.exc_value)))
+    hooks = sys.get_asyncgen_hooks()
+    sys.set_asyncgen_hooks(firstiter=None, finalizer=None)  # as under qasync, the studio's loop
+    request.addfinalizer(lambda: sys.set_asyncgen_hooks(*hooks))
+    artist = await clients("artist", "Ada")
+    room = ChatRoom(artist)
+    stream = await artist.go_live("Reader test")
+    room.open(stream)
+    await wait_until(lambda: room.state == "open", what="the chat to open")
+    await artist.end_stream(stream.id)
+    await wait_until(lambda: room.state == "ended", what="the stream_ended frame")
+    await room.close()
+    gc.collect()
+    assert unraisable == [], unraisable
