@@ -63,6 +63,10 @@ class RelayedTrack(MediaStreamTrack):
             return
         if self._waiting_for_keyframe:
             if not frame.keyframe:
+                # asked again until one comes (spaced by the broadcast): the request made at
+                # subscribe may find no sender known yet, or be lost, and a browser publisher
+                # sends keyframes only when asked
+                self._broadcast.request_keyframe()
                 return
             self._waiting_for_keyframe = False
         if len(self._queue) >= MAX_QUEUED[self.kind]:

@@ -1,7 +1,11 @@
-"""Small pieces: Link header ICE servers, frame assembly from RTP, keyframe detection."""
+"""Small pieces: Link header ICE servers, frame assembly from RTP, keyframe detection and
+requests."""
 
+import pytest
 from aiortc.rtp import RtpPacket
 
+from backend.streams import broadcast as broadcast_module
+from backend.streams.broadcast import Broadcast, RelayFrame
 from media.encoded_tap import FrameAssembler, is_keyframe
 from media.whip_signaling import parse_ice_server_links
 
@@ -108,3 +112,32 @@ async def test_a_token_provider_is_never_given_a_clear_text_url_off_this_machine
     assert await publisher._current_token() == "fresh-token" and asked == ["asked"]
     assert "fresh-token" not in repr(publisher)
     await publisher.stop()
+
+
+def test_a_viewer_waiting_for_a_keyframe_asks_again_until_one_comes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A browser publisher sends keyframes only when asked: a viewer whose first request found
+    no sender yet (or was lost) must not wait forever."""
+    now = [100.0]
+    monkeypatch.setattr(broadcast_module.time, "monotonic", lambda: now[0])
+    requests: list[float] = []
+    show = Broadcast("show")
+    show.new_ingest({}, lambda: requests.append(now[0]))
+    track = show.subscribe("video")
+    assert requests == [100.0]
+
+    def offer(keyframe: bool) -> None:
+        track.offer(RelayFrame(data=b"x", timestamp=0, keyframe=keyframe, generation=1))
+
+    for _ in range(40):  # 2 s of delta frames at 20 fps
+        now[0] += 0.05
+        offer(keyframe=False)
+    assert len(requests) == 4, requests  # one each 0.5 s or so, not one a frame
+    offer(keyframe=True)
+    asked = len(requests)
+    for _ in range(30):
+        now[0] += 0.05
+        offer(keyframe=False)
+    assert len(requests) == asked, "once a keyframe came, delta frames ask for nothing"
+    track.stop()
