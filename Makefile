@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_DEPS := $(shell grep -v '^\#' packaging/debian-test-deps.txt)
 
-.PHONY: run test lint format system-deps venv node clean bench package test-package test-whip-chromium
+.PHONY: run test lint format system-deps venv node clean bench package test-package
 
 run: $(STAMP)
 	$(BIN)/harmonie-studio --profile local
@@ -36,10 +36,6 @@ test-package: system-deps $(STAMP)
 	ls dist/*.deb >/dev/null 2>&1 || $(MAKE) package
 	$(BIN)/python -m pytest -p no:cacheprovider -rs tests/package/install_check.py
 
-# Chromium as a WHIP publisher (tests/live_relay/chromium_whip_check.py): apart from `make test`
-# while it fails intermittently (see that file).
-test-whip-chromium: system-deps $(STAMP) node
-	$(BIN)/python -m pytest -p no:cacheprovider -rs tests/live_relay/chromium_whip_check.py
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
