@@ -89,6 +89,9 @@ class SoakResult:
     min_fps_sent: float | None = None
     whip_reconnects: int = 0  # times the studio lost its ingest and connected again
     max_gc_pause_ms: float = 0.0
+    # the GUI thread runs the loop that sends the show: its longest late turn (stacks of any
+    # stall of 3 s or more are in the studio's crash.log)
+    max_main_thread_stall_ms: float = 0.0
     qt_thread_violations: int = 0
     audio_gaps: int | None = None
     max_audio_gap_ms: float | None = None
@@ -378,6 +381,8 @@ def _studio_health(env: dict[str, str], result: SoakResult) -> None:
             result.whip_reconnects = max(result.whip_reconnects, int(e.get("reconnects", 0)))
         elif name == "gc_pause":
             result.max_gc_pause_ms = max(result.max_gc_pause_ms, float(e["ms"]))
+        elif name == "main_thread_stall":
+            result.max_main_thread_stall_ms = max(result.max_main_thread_stall_ms, float(e["ms"]))
         elif name == "qt_thread_violation":
             result.qt_thread_violations += 1
     if len(sent) >= 2:

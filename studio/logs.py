@@ -80,6 +80,21 @@ def enable_crash_dumps(log_dir: Path) -> Path:
     return path
 
 
+def arm_hang_dump(seconds: float) -> bool:
+    """Unless re-armed (or disarmed) within `seconds`, every thread's stack goes to crash.log.
+
+    faulthandler's own thread writes it, so the dump comes even while a stalled thread holds
+    the GIL. False when crash dumps are not enabled in this process."""
+    if _crash_file is None or _crash_file.closed:
+        return False
+    faulthandler.dump_traceback_later(seconds, repeat=False, file=_crash_file)
+    return True
+
+
+def disarm_hang_dump() -> None:
+    faulthandler.cancel_dump_traceback_later()
+
+
 def event(logger: logging.Logger, name: str, **fields: object) -> None:
     """Log a named event that tools and tests can find: {"event": name, ...fields}."""
     logger.info(name, extra={"event": name, **fields})

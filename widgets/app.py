@@ -34,6 +34,7 @@ from widgets.dialogs import close_all, message
 from widgets.first_run import open_first_run, restore_sources
 from widgets.journeys import Journeys
 from widgets.main_thread_gc import MainThreadCollector
+from widgets.main_thread_watchdog import MainThreadWatchdog
 from widgets.main_window import MainWindow
 from widgets.qt_binding import broken_binding_message
 from widgets.theme import apply_dark_theme
@@ -196,12 +197,14 @@ def run_gui(args: argparse.Namespace) -> int:
         message(gui.window, "Settings not loaded", str(settings.load_error))
     watchdog = QuitWatchdog(gui)
     _quit_on_signals(loop, gui)
+    stalls = MainThreadWatchdog(app)  # from here on the thread only runs the loop
 
     with loop:
         started = time.monotonic()
         code = loop.run_until_complete(gui.lifetime())
         watchdog.exit_code = code
         log.info("ran for %.1f s", time.monotonic() - started)
+    stalls.stop()
     # Everything is saved and stopped. The interpreter's own teardown of Qt and the C
     # extensions took 2-3 s more (measured under Xvfb on 2 cores), past the quit deadline,
     # with nothing left to do: end here.
