@@ -9,12 +9,15 @@ codec preferences accordingly.
 
 A video track starts at a keyframe (it asks the encoder for one) and, if the network falls
 so far behind that its queue overflows, drops what is queued and waits for the next
-keyframe rather than sending a picture the viewer cannot decode.
+keyframe rather than sending a picture the viewer cannot decode. A packet the sender takes
+more than LATE_AFTER_S after the encoder made it counts as late (`late`): the connection
+cannot keep up with the bitrate.
 """
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 
 import av
@@ -24,6 +27,8 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from media.packet_fanout import PacketFanout
 
 log = logging.getLogger(__name__)
+
+LATE_AFTER_S = 0.5
 
 
 class EncodedTrack(MediaStreamTrack):
@@ -40,10 +45,11 @@ class EncodedTrack(MediaStreamTrack):
             raise ValueError(f"kind must be 'audio' or 'video', not {kind!r}")
         self.kind = kind
         self.mime_type = mime_type
-        self.dropped = 0
+        self.dropped = 0  # packets (a video track's are pictures) never sent
+        self.late = 0  # packets sent more than LATE_AFTER_S after they were encoded
         self._request_keyframe = request_keyframe
         self._loop = asyncio.get_running_loop()
-        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[float, av.Packet] | None] = asyncio.Queue()
         self._max_queue = max_queue
         self._waiting_for_keyframe = kind == "video"
         self._fanout = packets
@@ -69,9 +75,9 @@ class EncodedTrack(MediaStreamTrack):
         # Called on the encoder's thread with a packet of our own: from here on only the
         # event loop touches it.
         with contextlib.suppress(RuntimeError):  # loop already closed: the track is over
-            self._loop.call_soon_threadsafe(self._enqueue, packet)
+            self._loop.call_soon_threadsafe(self._enqueue, packet, time.monotonic())
 
-    def _enqueue(self, packet: av.Packet) -> None:
+    def _enqueue(self, packet: av.Packet, encoded_at: float) -> None:
         if self.readyState != "live":
             return
         if self._waiting_for_keyframe:
@@ -90,14 +96,17 @@ class EncodedTrack(MediaStreamTrack):
                     self._request_keyframe()
                 if self._waiting_for_keyframe:
                     return
-        self._queue.put_nowait(packet)
+        self._queue.put_nowait((encoded_at, packet))
 
     async def recv(self) -> av.Packet:  # type: ignore[override]
         if self.readyState != "live":
             raise MediaStreamError
-        packet = await self._queue.get()
-        if packet is None:
+        item = await self._queue.get()
+        if item is None:
             raise MediaStreamError
+        encoded_at, packet = item
+        if time.monotonic() - encoded_at > LATE_AFTER_S:
+            self.late += 1
         return packet
 
     def stop(self) -> None:

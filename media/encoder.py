@@ -200,9 +200,15 @@ class VideoEncoder(_PacketEncoder):
             raise UnsupportedError("A running encoder changes size and bitrate only.")
         if settings.width % 2 or settings.height % 2:
             raise UnsupportedError("Video width and height must be even numbers.")
-        held = self.flush()
+        current = self.settings
         self.settings = settings
-        self._context = self._open()
+        try:
+            context = self._open()
+        except av.FFmpegError:
+            self.settings = current  # the current context goes on
+            raise
+        held = self.flush()
+        self._context = context
         self._keyframe_requested = True
         return held
 
