@@ -156,7 +156,7 @@ class StatsDock(QWidget):
         self.totals = QLabel("")
         self.totals.setObjectName("statsTotals")
         self.totals.setWordWrap(True)
-        body = QWidget()
+        self.body = body = QWidget()  # everything, scrolled when the dock is short
         self._rows = QVBoxLayout(body)
         for widget in (self.status, self.step_down, self.warnings, self.encoder):
             self._rows.addWidget(widget)
