@@ -45,13 +45,16 @@ class EncodedTrack(MediaStreamTrack):
             raise ValueError(f"kind must be 'audio' or 'video', not {kind!r}")
         self.kind = kind
         self.mime_type = mime_type
-        self.dropped = 0  # packets (a video track's are pictures) never sent
+        # packets (a video track's are pictures) lost because the connection fell behind;
+        # those before a video track's first keyframe were never the viewer's to lose
+        self.dropped = 0
         self.late = 0  # packets sent more than LATE_AFTER_S after they were encoded
         self._request_keyframe = request_keyframe
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[tuple[float, av.Packet] | None] = asyncio.Queue()
         self._max_queue = max_queue
         self._waiting_for_keyframe = kind == "video"
+        self._started = False  # a packet was queued: the connection has begun
         self._fanout = packets
         self._unsubscribe = packets.subscribe(self._from_encoder)
 
@@ -82,9 +85,10 @@ class EncodedTrack(MediaStreamTrack):
             return
         if self._waiting_for_keyframe:
             if not packet.is_keyframe:
-                self.dropped += 1
+                self.dropped += self._started
                 return
             self._waiting_for_keyframe = False
+        self._started = True
         if self._queue.qsize() >= self._max_queue:
             self.dropped += self._queue.qsize()
             while not self._queue.empty():
@@ -95,6 +99,7 @@ class EncodedTrack(MediaStreamTrack):
                 if self._request_keyframe is not None:
                     self._request_keyframe()
                 if self._waiting_for_keyframe:
+                    self.dropped += 1
                     return
         self._queue.put_nowait((encoded_at, packet))
 

@@ -81,7 +81,8 @@ async def test_with_consent_a_starved_show_steps_down_and_every_output_goes_on(
         assert session.pipeline is not None and session.pipeline.video_encoder is not None
         assert session.pipeline.side_video_encoders == []  # still one encode
         assert session.health.outputs["WHIP"].latest("fps") > 0
-        assert session.health.outputs["Custom"].latest("fps") > 0
+        custom = session.health.outputs["Custom"]
+        assert custom.latest("fps") > 0 and custom.latest("bitrate_kbps") > 100
     finally:
         await viewer.stop()
         await session.stop()
