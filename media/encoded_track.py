@@ -9,15 +9,12 @@ codec preferences accordingly.
 
 A video track starts at a keyframe (it asks the encoder for one) and, if the network falls
 so far behind that its queue overflows, drops what is queued and waits for the next
-keyframe rather than sending a picture the viewer cannot decode. A packet the sender takes
-more than LATE_AFTER_S after the encoder made it counts as late (`late`): the connection
-cannot keep up with the bitrate.
+keyframe rather than sending a picture the viewer cannot decode.
 """
 
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 
 import av
@@ -27,8 +24,6 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from media.packet_fanout import PacketFanout
 
 log = logging.getLogger(__name__)
-
-LATE_AFTER_S = 0.5
 
 
 class EncodedTrack(MediaStreamTrack):
@@ -45,16 +40,12 @@ class EncodedTrack(MediaStreamTrack):
             raise ValueError(f"kind must be 'audio' or 'video', not {kind!r}")
         self.kind = kind
         self.mime_type = mime_type
-        # packets (a video track's are pictures) lost because the connection fell behind;
-        # those before a video track's first keyframe were never the viewer's to lose
         self.dropped = 0
-        self.late = 0  # packets sent more than LATE_AFTER_S after they were encoded
         self._request_keyframe = request_keyframe
         self._loop = asyncio.get_running_loop()
-        self._queue: asyncio.Queue[tuple[float, av.Packet] | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue()
         self._max_queue = max_queue
         self._waiting_for_keyframe = kind == "video"
-        self._started = False  # a packet was queued: the connection has begun
         self._fanout = packets
         self._unsubscribe = packets.subscribe(self._from_encoder)
 
@@ -78,17 +69,16 @@ class EncodedTrack(MediaStreamTrack):
         # Called on the encoder's thread with a packet of our own: from here on only the
         # event loop touches it.
         with contextlib.suppress(RuntimeError):  # loop already closed: the track is over
-            self._loop.call_soon_threadsafe(self._enqueue, packet, time.monotonic())
+            self._loop.call_soon_threadsafe(self._enqueue, packet)
 
-    def _enqueue(self, packet: av.Packet, encoded_at: float) -> None:
+    def _enqueue(self, packet: av.Packet) -> None:
         if self.readyState != "live":
             return
         if self._waiting_for_keyframe:
             if not packet.is_keyframe:
-                self.dropped += self._started
+                self.dropped += 1
                 return
             self._waiting_for_keyframe = False
-        self._started = True
         if self._queue.qsize() >= self._max_queue:
             self.dropped += self._queue.qsize()
             while not self._queue.empty():
@@ -99,19 +89,15 @@ class EncodedTrack(MediaStreamTrack):
                 if self._request_keyframe is not None:
                     self._request_keyframe()
                 if self._waiting_for_keyframe:
-                    self.dropped += 1
                     return
-        self._queue.put_nowait((encoded_at, packet))
+        self._queue.put_nowait(packet)
 
     async def recv(self) -> av.Packet:  # type: ignore[override]
         if self.readyState != "live":
             raise MediaStreamError
-        item = await self._queue.get()
-        if item is None:
+        packet = await self._queue.get()
+        if packet is None:
             raise MediaStreamError
-        encoded_at, packet = item
-        if time.monotonic() - encoded_at > LATE_AFTER_S:
-            self.late += 1
         return packet
 
     def stop(self) -> None:

@@ -629,7 +629,6 @@ class LiveSession:
         """Each output's state and figures (studio.live.health.OutputHealth.add reads them)."""
         outputs: dict[str, dict[str, Any]] = {}
         if self.options is not None and self.options.whip_url:
-            track = next((t for t in self.tracks if t.kind == "video"), None)
             published = self.publisher_stats
             outputs[WHIP] = {
                 "kind": "whip",
@@ -640,8 +639,8 @@ class LiveSession:
                 "rtt_ms": published.get("rtt_ms"),
                 "packets_sent": published.get("packets_sent"),
                 "packets_lost": published.get("packets_lost"),
-                "frames_dropped": track.dropped if track is not None else 0,
-                "frames_late": track.late if track is not None else 0,
+                "frames_dropped": published.get("frames_lost"),
+                "frames_late": published.get("frames_sent_late"),
             }
         if self.restream is not None:
             for name, figures in self.restream.stats().items():

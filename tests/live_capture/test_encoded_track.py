@@ -1,10 +1,8 @@
 """The encoder's own packets go over WebRTC (aiortc) unchanged and decode at the far end."""
 
 import asyncio
-from fractions import Fraction
 from itertools import islice
 
-import av
 import numpy as np
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
@@ -12,7 +10,6 @@ from aiortc.mediastreams import MediaStreamError
 
 from media.encoded_track import EncodedTrack, prefer_codec
 from media.encoder import AudioEncoder, VideoEncoder, VideoSettings
-from media.packet_fanout import PacketFanout
 from media.sources import pattern_source, tone_source
 
 from .conftest import dominant_frequency
@@ -80,29 +77,3 @@ async def test_packets_reach_a_peer_and_decode(codec: str, loopback_ice: None) -
     pcm = np.concatenate([f.to_ndarray().reshape(-1, 2) for f in sounds]).astype(np.float32)
     assert dominant_frequency(pcm[len(pcm) // 4 :], 48_000) == pytest.approx(660.0, abs=3.0)
     assert video.packets.subscriber_count == 0  # stopping the track unsubscribed it
-
-
-def handmade(pts: int, key: bool) -> av.Packet:
-    packet = av.Packet(bytes(10))
-    packet.pts, packet.time_base, packet.is_keyframe = pts, Fraction(1, 30), key
-    return packet
-
-
-async def test_a_video_track_counts_the_pictures_its_connection_lost_or_sent_late() -> None:
-    """The Stats dock's WHIP figures: pictures dropped because the connection fell behind
-    (not those from before its first keyframe), and pictures sent late."""
-    fanout = PacketFanout("video/test")
-    track = EncodedTrack("video", fanout, "video/VP8", max_queue=5)
-    for pts in range(3):  # encoded before the connection's first keyframe: nobody's loss
-        fanout.publish(handmade(pts, key=False))
-    await asyncio.sleep(0.05)
-    assert track.dropped == 0
-    for pts in range(3, 9):  # a keyframe, then more than the queue holds: all five go
-        fanout.publish(handmade(pts, key=pts == 3))
-    await asyncio.sleep(0.05)
-    assert track.dropped == 6  # the five queued and the picture that found the queue full
-    fanout.publish(handmade(9, key=True))  # the connection starts again at a keyframe
-    await asyncio.sleep(0.6)  # ...but the sender takes it only now
-    assert (await track.recv()).pts == 9
-    assert track.late == 1 and track.dropped == 6
-    track.stop()
