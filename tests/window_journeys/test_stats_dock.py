@@ -1,8 +1,11 @@
 """The Stats dock in the real window while the encoder cannot keep up: dropped frames and a
-warning in plain words, then (the artist consented in Settings) the step-down, said in the
-dock and the status bar, and the show going on at the smaller picture."""
+warning in plain words, then (the artist consented in Settings > Video) the step-down, said in
+the dock and the status bar, and the show going on at the smaller picture."""
 
+import tomllib
 from pathlib import Path
+
+from PySide6.QtWidgets import QCheckBox
 
 import pytest
 
@@ -23,6 +26,19 @@ def test_a_starved_encoder_shows_in_the_dock_and_the_show_steps_down(
     async def scenario(desk: Desk) -> None:
         panel, live = desk.golive, desk.studio.live
         stats = desk.journeys.stats_dock
+        # the artist's consent: Settings > Video > Step down automatically (off by default)
+        desk.window.settings_action.trigger()
+        dialog = desk.window.settings_dialog
+        assert dialog is not None
+        dialog.show_page("Video")
+        consent = dialog.rows["video.auto_step_down"]
+        assert consent.parent() is dialog.pages["Video"]
+        assert isinstance(consent.editor, QCheckBox) and not consent.editor.isChecked()
+        consent.editor.setChecked(True)
+        dialog.save()
+        dialog.grab().save(str(artifacts_dir / "settings-video-step-down.png"))
+        assert tomllib.loads((desk.home / "settings.toml").read_text())["video"]["auto_step_down"]
+        dialog.close()
         prepare(desk, recording)
         desk.window.docks["stats"].raise_()
         panel.go_live.click()
@@ -64,7 +80,6 @@ def test_a_starved_encoder_shows_in_the_dock_and_the_show_steps_down(
 
     on_desk(
         scenario,
-        {"video": {"width": 960, "height": 540, "fps": 15, "bitrate_kbps": 800,
-                   "auto_step_down": True}},
+        {"video": {"width": 960, "height": 540, "fps": 15, "bitrate_kbps": 800}},
     )  # fmt: skip
     assert recording.stat().st_size > 10_000
