@@ -5,9 +5,8 @@ the dock and the status bar, and the show going on at the smaller picture."""
 import tomllib
 from pathlib import Path
 
-from PySide6.QtWidgets import QCheckBox
-
 import pytest
+from PySide6.QtWidgets import QCheckBox
 
 from tests.support.slow_encoder import starve_video_encoders
 from tests.window_journeys.conftest import Desk, wait_until
