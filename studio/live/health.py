@@ -192,18 +192,22 @@ class ShowHealth:
                 f"picture. {advice}"
             )
         for output in self.outputs.values():
-            out += self._output_warnings(output)
+            out += self._output_warnings(output, steps_down)
         return out
 
-    def _output_warnings(self, output: OutputHealth) -> list[str]:
+    def _output_warnings(self, output: OutputHealth, steps_down: bool) -> list[str]:
         out: list[str] = []
         if output.kind == "whip":
             lost, sent = sum(output.recent("lost")), sum(output.recent("sent"))
             if lost and 100 * lost / (lost + sent) >= LOSS_LIMIT_PCT:
+                advice = (
+                    "The studio lowers the bitrate if this goes on."
+                    if steps_down
+                    else "A wired connection or a lower bitrate in Settings › Video helps."
+                )
                 out.append(
                     f"The network is dropping packets: {100 * lost / (lost + sent):.1f} % lost "
-                    f"in the last {RECENT_S} s. Fans may see the picture break up. A wired "
-                    "connection or a lower bitrate in Settings helps."
+                    f"in the last {RECENT_S} s. Fans may see the picture break up. {advice}"
                 )
             rtt = output.latest("rtt_ms")
             if rtt is not None and rtt > RTT_LIMIT_MS:

@@ -110,6 +110,10 @@ def test_health_turns_counters_into_per_second_figures_and_network_warnings() ->
     assert health.latest("dropped") == 0
     [warning] = health.warnings()
     assert warning.startswith("The network is dropping packets: 10.0 % lost")
+    assert warning.endswith("A wired connection or a lower bitrate in Settings › Video helps.")
+    assert health.warnings(steps_down=True)[0].endswith(
+        "The studio lowers the bitrate if this goes on."
+    )
     for n in range(6):  # no more loss for a while: the warning goes
         health.add(second(2000 + 900 * (n + 1), 100))
     assert health.warnings() == []
