@@ -3,7 +3,6 @@ so; with the artist's consent the show steps down to a smaller picture and goes 
 encode, to the recording, the WHIP viewer and the RTMP server alike; without it, it only warns.
 """
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -39,7 +38,7 @@ async def test_with_consent_a_starved_show_steps_down_and_every_output_goes_on(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # 80 ms a 960x540 picture (120 % of a 15 fps budget), 36 ms at 640x360 (53 %)
+    # 80 ms more a 960x540 picture (120 % of a 15 fps budget), nothing more at 640x360
     starve_video_encoders(monkeypatch, 0.08, BIG)
     session = LiveSession(stream_keys=stream_keys)
     options = starved_show(
@@ -75,14 +74,20 @@ async def test_with_consent_a_starved_show_steps_down_and_every_output_goes_on(
             30,
             "more RTMP frames",
         )
-        await asyncio.sleep(2.5)  # the figures of the smaller picture
+        await wait_until(
+            lambda: (session.health.latest("encoder_load_pct") or 100.0) < 90,
+            30,
+            "the encoder relieved",
+        )
+        whip, custom = session.health.outputs["WHIP"], session.health.outputs["Custom"]
+        await wait_until(
+            lambda: all((o.latest("fps") or 0) > 0 for o in (whip, custom)), 30, "output figures"
+        )
+        assert (custom.latest("bitrate_kbps") or 0) > 100
         assert session.publish_state == "live" and session.restream_states["Custom"] == "live"
-        assert session.health.latest("encoder_load_pct") < 90  # relieved
         assert session.pipeline is not None and session.pipeline.video_encoder is not None
         assert session.pipeline.side_video_encoders == []  # still one encode
-        assert session.health.outputs["WHIP"].latest("fps") > 0
-        custom = session.health.outputs["Custom"]
-        assert custom.latest("fps") > 0 and custom.latest("bitrate_kbps") > 100
+        assert len(session.step_downs) == 1
     finally:
         await viewer.stop()
         await session.stop()
@@ -93,7 +98,8 @@ async def test_with_consent_a_starved_show_steps_down_and_every_output_goes_on(
     sizes = [(f.width, f.height) for f in pictures]
     first_small = sizes.index(SMALL)
     assert set(sizes[:first_small]) == {BIG} and set(sizes[first_small:]) == {SMALL}
-    assert len(sizes) - first_small > 60  # the recording went on after the change
+    assert len(sizes) - first_small >= 30  # the recording went on after the change...
+    assert float(pictures[-1].time) == pytest.approx(session.elapsed_s, abs=1.0)  # ...to the end
 
 
 async def test_without_consent_a_starved_show_only_warns(

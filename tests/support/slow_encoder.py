@@ -1,6 +1,7 @@
-"""A video encoder too slow for the machine, on purpose: each picture costs time in proportion
-to its pixels, as a real encoder's does, so a smaller picture relieves it. Tests use it to
-starve the show's encode and watch the dropped frames, the warnings and the step-down."""
+"""A video encoder too slow for the machine, on purpose: each picture of a given size or
+larger costs extra time, smaller ones nothing more (a machine that manages 360p but not 540p).
+Tests use it to starve the show's encode and watch the dropped frames, the warnings and the
+step-down relieve it."""
 
 import time
 from typing import Any
@@ -12,15 +13,16 @@ from media.encoder import VideoEncoder
 
 
 class SlowContext:
-    """An opened codec context whose `encode` first sleeps for the picture's pixels."""
+    """An opened codec context whose `encode` first sleeps on pictures of `pixels` or more."""
 
-    def __init__(self, context: av.VideoCodecContext, seconds_per_pixel: float) -> None:
+    def __init__(self, context: av.VideoCodecContext, seconds: float, pixels: int) -> None:
         self.context = context
-        self.seconds_per_pixel = seconds_per_pixel
+        self.seconds = seconds
+        self.pixels = pixels
 
     def encode(self, frame: av.VideoFrame | None = None) -> list[av.Packet]:
-        if frame is not None:
-            time.sleep(self.seconds_per_pixel * frame.width * frame.height)
+        if frame is not None and frame.width * frame.height >= self.pixels:
+            time.sleep(self.seconds)
         return self.context.encode(frame)
 
     def __getattr__(self, name: str) -> Any:
@@ -30,12 +32,11 @@ class SlowContext:
 def starve_video_encoders(
     monkeypatch: pytest.MonkeyPatch, seconds: float, size: tuple[int, int]
 ) -> None:
-    """From now on every video encoder opened (a reconfigured one too) spends `seconds` on a
-    picture of `size`, and proportionally on one of another size."""
-    per_pixel = seconds / (size[0] * size[1])
+    """From now on every video encoder opened (a reconfigured one too) spends `seconds` more
+    on each picture of `size` or larger."""
     open_context = VideoEncoder._open
 
     def slow_open(encoder: VideoEncoder) -> Any:
-        return SlowContext(open_context(encoder), per_pixel)
+        return SlowContext(open_context(encoder), seconds, size[0] * size[1])
 
     monkeypatch.setattr(VideoEncoder, "_open", slow_open)

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 def test_a_starved_encoder_shows_in_the_dock_and_the_show_steps_down(
     on_desk, tmp_path: Path, artifacts_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    # 80 ms a 960x540 picture: 120 % of a 15 fps budget; 36 ms at 640x360
+    # 80 ms more a 960x540 picture: 120 % of a 15 fps budget; nothing more at 640x360
     starve_video_encoders(monkeypatch, 0.08, (960, 540))
     recording = tmp_path / "starved.mkv"
 
