@@ -14,6 +14,13 @@ from media.sources import pattern_source, tone_source
 from .conftest import decode_audio, decode_video, dominant_frequency
 
 
+# each container with each codec it holds
+EVERY_CONTAINER = pytest.mark.parametrize(
+    ("name", "codec"),
+    [("out.mkv", "vp8"), ("out.webm", "vp8"), ("out.mp4", "h264"), ("h.mkv", "h264")],
+)
+
+
 def record(path: Path, codec: str, seconds: int = 2, fps: int = 30) -> None:
     video = VideoEncoder(
         VideoSettings(codec=codec, width=320, height=240, fps=fps, keyframe_interval_s=1.0)
@@ -35,10 +42,7 @@ def record(path: Path, codec: str, seconds: int = 2, fps: int = 30) -> None:
     assert recorder.error is None
 
 
-@pytest.mark.parametrize(
-    ("name", "codec"),
-    [("out.mkv", "vp8"), ("out.webm", "vp8"), ("out.mp4", "h264"), ("h.mkv", "h264")],
-)
+@EVERY_CONTAINER
 def test_recording_plays_with_the_expected_duration_and_no_gap(
     tmp_path: Path, name: str, codec: str
 ) -> None:
@@ -94,10 +98,7 @@ def test_sound_encoded_before_the_first_picture_starts_with_it(tmp_path: Path) -
     assert len(decode_audio(path)) / 48_000 >= 0.99
 
 
-@pytest.mark.parametrize(
-    ("name", "codec"),
-    [("out.mkv", "vp8"), ("out.webm", "vp8"), ("out.mp4", "h264"), ("h.mkv", "h264")],
-)
+@EVERY_CONTAINER
 def test_a_step_down_mid_recording_keeps_one_file_playing_through(
     tmp_path: Path, name: str, codec: str
 ) -> None:
