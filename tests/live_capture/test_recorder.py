@@ -13,7 +13,6 @@ from media.sources import pattern_source, tone_source
 
 from .conftest import decode_audio, decode_video, dominant_frequency
 
-
 # each container with each codec it holds
 EVERY_CONTAINER = pytest.mark.parametrize(
     ("name", "codec"),
