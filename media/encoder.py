@@ -190,6 +190,28 @@ class VideoEncoder(_PacketEncoder):
     def request_keyframe(self) -> None:
         self._keyframe_requested = True
 
+    def reconfigure(self, settings: VideoSettings) -> list[av.Packet]:
+        """Encode the next pictures at `settings`' size and bitrate (same codec and frame
+        rate): what the current codec context still holds is published, then a new one
+        opens, whose first picture is a keyframe carrying the new parameters. The packets
+        keep going to the same fan-out, so every subscriber (recording, WHIP, RTMP) goes on
+        without a gap. Call it between two pictures, on the thread that encodes."""
+        if (settings.codec, settings.fps) != (self.settings.codec, self.settings.fps):
+            raise UnsupportedError("A running encoder changes size and bitrate only.")
+        if settings.width % 2 or settings.height % 2:
+            raise UnsupportedError("Video width and height must be even numbers.")
+        current = self.settings
+        self.settings = settings
+        try:
+            context = self._open()
+        except av.FFmpegError:
+            self.settings = current  # the current context goes on
+            raise
+        held = self.flush()
+        self._context = context
+        self._keyframe_requested = True
+        return held
+
     def encode(self, frame: av.VideoFrame, index: int) -> list[av.Packet]:
         """Encode picture number `index` (pts in 1/fps) and publish its packets."""
         s = self.settings

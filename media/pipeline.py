@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import av
 import numpy as np
@@ -126,6 +126,9 @@ class LivePipeline:
         self.frames_late = 0  # composed, but finished after the next tick was due
         self.audio_blocks = 0
         self.started_at: float | None = None
+        # A size and bitrate every encoder takes at the next picture (see change_video).
+        self._video_change: tuple[int, int, int] | None = None
+        self._video_change_lock = threading.Lock()
         self._cpu_mark = (time.monotonic(), time.process_time())
         self.cpu_percent = 0.0
 
@@ -168,6 +171,27 @@ class LivePipeline:
         for feed in self.feeds:
             feed.stop()
 
+    def change_video(self, width: int, height: int, bitrate: int) -> None:
+        """From the next picture on, encode at `width` x `height` and `bitrate` (a step-down).
+
+        Every video encoder (the restream's too) reconfigures itself between two pictures on
+        the video thread, starting again at a keyframe: no second encode, and the recording
+        and the outputs keep their subscriptions. The composition keeps its own size; each
+        encoder scales the composed picture. Safe from any thread."""
+        with self._video_change_lock:
+            self._video_change = (width, height, bitrate)
+
+    def _apply_video_change(self) -> None:
+        with self._video_change_lock:
+            change, self._video_change = self._video_change, None
+        if change is None:
+            return
+        width, height, bitrate = change
+        for encoder in (self.video_encoder, *self.side_video_encoders):
+            if encoder is not None:
+                new = replace(encoder.settings, width=width, height=height, bitrate=bitrate)
+                encoder.reconfigure(new)
+
     # --- clocks ------------------------------------------------------------------------
 
     def _video_loop(self) -> None:
@@ -197,6 +221,7 @@ class LivePipeline:
                     first = due
                 index = due
             try:
+                self._apply_video_change()
                 frame = self.compositor.compose(
                     self.main.latest() if self.main else None,
                     self.overlay.latest() if self.overlay else None,

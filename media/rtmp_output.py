@@ -9,7 +9,9 @@ the recording.
 
 A destination is connecting, live, reconnecting (after a drop or a failed attempt, with
 backoff) or failed (it gave up: `max_attempts` failed connections in a row). Each
-(re)connection starts at a keyframe, with timestamps from zero.
+(re)connection starts at a keyframe, with timestamps from zero. Its figures (`stats`): bytes
+and pictures written, pictures dropped because the server could not keep up, and pictures
+written more than LATE_AFTER_S after they were encoded (late).
 
 Stream keys are secrets: they are in the URL FFmpeg opens, so every error message is scrubbed
 of them before it is logged or shown.
@@ -40,6 +42,7 @@ MAX_ATTEMPTS = 12  # failed connections in a row before a destination gives up (
 MAX_QUEUED = 300  # packets (~4 s of 30 fps video and AAC) before a slow server loses some
 FLV_TIME_BASE = Fraction(1, 1000)
 HANDSHAKE_TIMEOUT_S = 5.0
+LATE_AFTER_S = 0.5
 
 StateCallback = Callable[[str, str, str | None], None]  # (destination name, state, error)
 
@@ -127,8 +130,11 @@ class _Destination:
         self.error: str | None = None
         self.connections = 0
         self.video_frames = 0  # written to this destination, over every connection
-        self.dropped = 0
-        self._queue: queue.Queue[tuple[str, av.Packet] | None] = queue.Queue()
+        self.bytes_sent = 0  # audio and video, over every connection
+        self.dropped = 0  # packets (audio and video) the queue had no room for
+        self.video_dropped = 0  # of which pictures
+        self.late = 0  # pictures written more than LATE_AFTER_S after they were encoded
+        self._queue: queue.Queue[tuple[str, av.Packet, float] | None] = queue.Queue()
         self._lock = threading.Lock()
         self._dropping = False
         self._unsubscribe: list[Callable[[], None]] = []
@@ -153,15 +159,19 @@ class _Destination:
                 # Resume once the server has caught up, at a picture it can decode.
                 caught_up = self._queue.qsize() < MAX_QUEUED // 2
                 if not caught_up or (self.output.video is not None and not _is_key(kind, packet)):
-                    self.dropped += 1
+                    self._count_dropped(kind)
                     return
                 self._dropping = False
             elif self._queue.qsize() >= MAX_QUEUED:
                 self._dropping = True
-                self.dropped += 1
+                self._count_dropped(kind)
                 self.output.request_keyframe()
                 return
-            self._queue.put((kind, packet))
+            self._queue.put((kind, packet, time.monotonic()))
+
+    def _count_dropped(self, kind: str) -> None:
+        self.dropped += 1
+        self.video_dropped += kind == "video"
 
     # --- the destination's thread ------------------------------------------------------
 
@@ -214,14 +224,14 @@ class _Destination:
             with contextlib.suppress(av.FFmpegError, OSError):
                 container.close()
 
-    def _first_packet(self) -> tuple[str, av.Packet] | None:
+    def _first_packet(self) -> tuple[str, av.Packet, float] | None:
         """The packet a connection starts with: a fresh keyframe (any packet when the show
         has no video). None when the show ends first."""
         if self._drain():  # what queued up while we were away is stale: start from now
             return None
         self.output.request_keyframe()
         while (item := self._queue.get()) is not None:
-            kind, packet = item
+            kind, packet, _ = item
             if packet.pts is None or packet.time_base is None:
                 continue
             if self.output.video is None or _is_key(kind, packet):
@@ -229,7 +239,7 @@ class _Destination:
         return None
 
     def _add_streams(
-        self, container: av.container.OutputContainer, first: tuple[str, av.Packet]
+        self, container: av.container.OutputContainer, first: tuple[str, av.Packet, float]
     ) -> dict[str, av.stream.Stream]:
         streams: dict[str, av.stream.Stream] = {}
         if first[0] == "video":
@@ -250,6 +260,7 @@ class _Destination:
         offset_s: Fraction,
         kind: str,
         packet: av.Packet,
+        encoded_at: float,
     ) -> None:
         if packet.pts is None or packet.time_base is None:
             return
@@ -260,9 +271,12 @@ class _Destination:
         if packet.dts is not None:
             packet.dts -= shift
         packet.stream = streams[kind]
+        size = packet.size
         container.mux(packet)
+        self.bytes_sent += size
         if kind == "video":
             self.video_frames += 1
+            self.late += time.monotonic() - encoded_at > LATE_AFTER_S
 
     def _set_state(self, state: str | None, error: str | None = None) -> None:
         if state is None or (state == self.state and error == self.error):
@@ -361,7 +375,10 @@ class RtmpOutput:
                 "where": d.destination.where,
                 "connections": d.connections,
                 "video_frames": d.video_frames,
+                "bytes_sent": d.bytes_sent,
                 "dropped": d.dropped,
+                "video_dropped": d.video_dropped,
+                "late": d.late,
             }
             for d in self.destinations
         }

@@ -64,6 +64,10 @@ class PublisherStats:
     codecs: dict[str, str]  # kind -> codec name, e.g. {"video": "VP8", "audio": "opus"}
     frames_sent: int = 0  # video frames sent on this connection
     packets_sent: int = 0  # RTP packets sent on this connection (with packets_lost: recent loss)
+    # Video frames lost because a connection fell behind, and sent more than
+    # media.whip_feed.LATE_AFTER_S late, over every connection.
+    frames_lost: int = 0
+    frames_sent_late: int = 0
 
 
 def _codec_preferences(kind: str, names: Sequence[str]) -> list[RTCRtpCodecCapability]:
@@ -352,6 +356,8 @@ class WhipPublisher:
             codecs=dict(self.codecs),
             frames_sent=video_frames,
             packets_sent=sent_packets,
+            frames_lost=sum(f.dropped for f in self._feeds if f.kind == "video"),
+            frames_sent_late=sum(f.late for f in self._feeds if f.kind == "video"),
         )
 
     def _connection_tracks(self) -> list:  # type: ignore[type-arg]

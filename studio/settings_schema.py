@@ -325,6 +325,11 @@ GLOBAL_FIELDS: tuple[Field, ...] = (
           minimum=0.5, maximum=10, example="2", **_LIVE),
     Field("video.codec", "Codec", GROUPS[1], "choice", "vp8", choices=("vp8", "h264"),
           example="vp8", help="The codec Go Live starts with (its Codec list can change it)."),
+    Field("video.auto_step_down", "Step down automatically", GROUPS[1], "bool", False,
+          example="false",
+          help="When your computer or network cannot keep up during a show, lower the "
+               "resolution (1080p, 720p, 540p, 360p) or the bitrate, and say so. Off: the "
+               "Stats dock only warns.", **_LIVE),
     # Audio
     Field("audio.bitrate_kbps", "Audio bitrate (kbit/s)", GROUPS[2], "int", 128, minimum=16,
           maximum=510, example="128", **_LIVE),
@@ -419,6 +424,7 @@ def live_overrides(settings: Settings) -> dict[str, Any]:
         ("video.width", "width", 1), ("video.height", "height", 1), ("video.fps", "fps", 1),
         ("video.bitrate_kbps", "video_bitrate", 1000),
         ("video.keyframe_interval_s", "keyframe_interval_s", 1),
+        ("video.auto_step_down", "auto_step_down", 1),
         ("audio.bitrate_kbps", "audio_bitrate", 1000),
     ):  # fmt: skip
         value = valid_value(settings, key)

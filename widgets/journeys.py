@@ -57,6 +57,7 @@ class Journeys:
             from widgets.live.stats_dock import StatsDock
 
             self.stats_dock = StatsDock(studio.live)
+            self.stats_dock.notice.connect(window.status_bar.showMessage)  # a step-down
             window.set_dock(
                 "stats", "Stats", self.stats_dock, Qt.DockWidgetArea.RightDockWidgetArea
             )

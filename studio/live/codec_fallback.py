@@ -19,7 +19,7 @@ from dataclasses import replace
 
 import av
 
-from media.encoder import VideoEncoder, available_video_codecs
+from media.encoder import VideoEncoder, VideoSettings, available_video_codecs
 from media.pipeline import LivePipeline
 
 CODEC_LABELS = {"vp8": "VP8", "h264": "H.264"}
@@ -54,6 +54,11 @@ class TeeVideoEncoder:
     def flush(self) -> list[av.Packet]:
         self.publish.flush()
         return self.record.flush()
+
+    def reconfigure(self, settings: VideoSettings) -> list[av.Packet]:
+        """A step-down reaches both encodes (each in its own codec)."""
+        self.publish.reconfigure(replace(settings, codec=self.publish.codec_name))
+        return self.record.reconfigure(settings)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.record, name)

@@ -62,6 +62,9 @@ class LiveOptions:
     # RTMP(S) restream destinations switched on for this show (an empty key: the one saved
     # in the keyring; studio.live.restream).
     restream: list[RtmpDestination] = field(default_factory=list)
+    # The artist lets the studio lower the resolution or bitrate when the computer or the
+    # network cannot keep up (studio.live.stepdown); off: the Stats dock only warns.
+    auto_step_down: bool = False
 
 
 def open_video_source(spec: str, opts: LiveOptions) -> VideoSource | None:

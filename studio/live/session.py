@@ -45,7 +45,7 @@ from studio.live.codec_fallback import (
     switch_video_codec,
 )
 from studio.live.frozen_heap import freeze_for_show, thaw_after_show
-from studio.live.health import ShowHealth
+from studio.live.health import WHIP, ShowHealth
 from studio.live.options import (
     Layout,
     LiveError,
@@ -57,6 +57,7 @@ from studio.live.options import (
     whip_token_from_env,
 )
 from studio.live.restream import StreamKeyVault, attach_restream, with_stream_keys
+from studio.live.stepdown import Quality, StepDown, StepDownPolicy
 from studio.live.viewers import fetch_viewer_count, relay_live_url
 from studio.logs import event
 from studio.signals import Signal
@@ -137,6 +138,9 @@ class LiveSession:
         self.tracks: list[EncodedTrack] = []
         self.publisher_stats: dict[str, float] = {}
         self.health = ShowHealth()  # the show's figures over the last minute, and warnings
+        self.quality: Quality | None = None  # the picture as encoded now
+        self.step_downs: list[StepDown] = []  # taken automatically during this show
+        self._step_down: StepDownPolicy | None = None  # with the artist's consent only
         # The picture and the levels before the show (no encoder): see start_preview.
         self.preview_pipeline: LivePipeline | None = None
         self._preview_lock = asyncio.Lock()
@@ -332,6 +336,7 @@ class LiveSession:
         self.viewers = None
         self.publisher_stats = {}
         self.health.clear()
+        self.quality, self.step_downs, self._step_down = None, [], None
         self._tried_codecs = []
         self._set_state("starting")
         options = self.options = await self._resolve_options(options)
@@ -357,6 +362,12 @@ class LiveSession:
             thaw_after_show()
             raise
         self._started_wall = time.monotonic()
+        video = self.pipeline.video_encoder
+        if video is not None:
+            s = video.settings
+            self.quality = Quality(s.width, s.height, s.bitrate)
+            if options.auto_step_down:
+                self._step_down = StepDownPolicy(self.quality)
         self._set_state("live")
         event(log, "live_started", video=options.video, audio=",".join(options.audio))
         if options.record_path is not None:
@@ -599,6 +610,7 @@ class LiveSession:
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.pipeline.stats()) if self.pipeline else {}
+        out["outputs"] = self._output_stats()
         out["elapsed_s"] = self.elapsed_s
         out.update(self.publisher_stats)  # a snapshot up to a second old...
         out["publish_state"] = self.publish_state  # ...this one is current
@@ -612,6 +624,57 @@ class LiveSession:
             if self.recorder.error:
                 out["recording_error"] = self.recorder.error
         return out
+
+    def _output_stats(self) -> dict[str, dict[str, Any]]:
+        """Each output's state and figures (studio.live.health.OutputHealth.add reads them)."""
+        outputs: dict[str, dict[str, Any]] = {}
+        if self.options is not None and self.options.whip_url:
+            published = self.publisher_stats
+            outputs[WHIP] = {
+                "kind": "whip",
+                "state": self.publish_state,
+                "error": self.publish_error,
+                "bitrate_kbps": published.get("bitrate_kbps"),
+                "fps": published.get("publish_fps"),
+                "rtt_ms": published.get("rtt_ms"),
+                "packets_sent": published.get("packets_sent"),
+                "packets_lost": published.get("packets_lost"),
+                "frames_dropped": published.get("frames_lost"),
+                "frames_late": published.get("frames_sent_late"),
+            }
+        if self.restream is not None:
+            for name, figures in self.restream.stats().items():
+                outputs[name] = {
+                    "kind": "rtmp",
+                    "state": self.restream_states.get(name, figures["state"]),
+                    "error": figures["error"],
+                    "bytes_sent": figures["bytes_sent"],
+                    "frames_sent": figures["video_frames"],
+                    "frames_dropped": figures["video_dropped"],
+                    "frames_late": figures["late"],
+                }
+        return outputs
+
+    def _consider_step_down(self) -> None:
+        """Step the picture down when the policy says so (only with the artist's consent:
+        without it there is no policy, and the Stats dock only warns)."""
+        policy = self._step_down
+        if policy is None or self.pipeline is None or self.state != "live":
+            return
+        whip = self.health.outputs.get(WHIP)
+        step = policy.observe(
+            self.health.latest("encoder_load_pct"),
+            lost=(whip.latest("lost") or 0.0) if whip else 0.0,
+            sent=(whip.latest("sent") or 0.0) if whip else 0.0,
+        )
+        if step is None:
+            return
+        after = step.after
+        self.pipeline.change_video(after.width, after.height, after.bitrate)
+        self.quality = after
+        self.step_downs.append(step)
+        event(log, "live_step_down", reason=step.reason, size=after.size, bitrate=after.bitrate)
+        self.say(step.message)
 
     async def _report_stats(self) -> None:
         reported_recorder_error = False
@@ -641,6 +704,7 @@ class LiveSession:
                 self.say(self.recorder.error)
             figures = self.stats()
             self.health.add(figures)
+            self._consider_step_down()
             if ticks % STATS_LOG_EVERY == 0:  # the show's health in the log, for after the fact
                 event(log, "live_stats", **{k: v for k, v in figures.items() if k in LOGGED_STATS})
             self.stats_changed.emit(figures)

@@ -137,13 +137,13 @@ def test_go_live_takes_the_video_audio_and_recording_settings(tmp_path) -> None:
     path = tmp_path / "settings.toml"
     path.write_text(
         "[video]\nwidth = 640\nheight = 360\nfps = 24\nbitrate_kbps = 900\n"
-        "keyframe_interval_s = 1.5\n[audio]\nbitrate_kbps = 96\n"
+        "keyframe_interval_s = 1.5\nauto_step_down = true\n[audio]\nbitrate_kbps = 96\n"
         f'[recording]\nenabled = false\nfolder = "{tmp_path}"\n'
     )
     settings = Settings.open(path)
     assert live_overrides(settings) == {
         "width": 640, "height": 360, "fps": 24, "video_bitrate": 900_000,
-        "keyframe_interval_s": 1.5, "audio_bitrate": 96_000,
+        "keyframe_interval_s": 1.5, "auto_step_down": True, "audio_bitrate": 96_000,
     }  # fmt: skip
     assert recording_defaults(settings) == (False, tmp_path / "harmonie-live.mkv")
 

@@ -6,7 +6,7 @@ as such ingests do) and hands them to the backend's relay, which viewers watch o
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import av
@@ -16,6 +16,8 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 
 import backend.streams as streams
+from media.encoder import VideoEncoder, VideoSettings
+from studio.live.codec_fallback import TeeVideoEncoder
 from studio.live.session import LiveOptions, LiveSession
 from studio.local_backend import free_port
 
@@ -216,3 +218,14 @@ async def test_an_ingest_refusing_vp8_on_reconnection_gets_h264(
     times = np.array([float(f.time) for f in decode_video(path)])
     assert times[-1] - times[0] == pytest.approx(session.elapsed_s, abs=0.5)
     assert np.diff(times).max() < 0.25
+
+
+def test_a_step_down_reaches_both_encodes_of_a_codec_switch() -> None:
+    """After a codec switch while recording (VP8 recorded, H.264 published), a step-down
+    changes the size of both, each keeping its codec."""
+    settings = VideoSettings(codec="vp8", width=320, height=240)
+    tee = TeeVideoEncoder(VideoEncoder(settings), VideoEncoder(replace(settings, codec="h264")))
+    tee.reconfigure(replace(settings, width=160, height=120, bitrate=500_000))
+    assert tee.record.settings == replace(settings, width=160, height=120, bitrate=500_000)
+    assert tee.publish.settings == replace(tee.record.settings, codec="h264")
+    assert tee.settings.width == 160  # what the pipeline reads

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from itertools import islice
 
 import av
@@ -76,3 +77,28 @@ def test_codec_choice_follows_what_the_ingest_accepts() -> None:
 def test_odd_sizes_are_refused_clearly() -> None:
     with pytest.raises(UnsupportedError, match="even"):
         VideoEncoder(VideoSettings(width=321, height=240))
+
+
+@pytest.mark.parametrize("codec", ["vp8", "h264"])
+def test_a_running_encoder_steps_down_at_a_keyframe_and_one_decoder_follows(codec: str) -> None:
+    """Step-down: the same encoder (the same subscribers) goes on at a smaller size and a
+    lower bitrate from a keyframe, and one decoder reads across the change."""
+    settings = VideoSettings(codec=codec, width=640, height=360, fps=30, keyframe_interval_s=10)
+    encoder = VideoEncoder(settings)
+    seen: list[av.Packet] = []
+    encoder.packets.subscribe(seen.append)
+    source = pattern_source(640, 360, 30, realtime=False)
+    for index, frame in enumerate(islice(source.frames(), 40)):
+        if index == 20:
+            encoder.reconfigure(replace(settings, width=480, height=270, bitrate=1_000_000))
+        encoder.encode(frame, index)
+    encoder.flush()
+    source.close()
+
+    assert [p.pts for p in seen] == list(range(40))  # no picture lost, no gap
+    assert [p.pts for p in seen if p.is_keyframe] == [0, 20]
+    decoder = av.CodecContext.create(codec, "r")
+    pictures = [f for p in seen for f in decoder.decode(p)]
+    assert [(f.width, f.height) for f in pictures] == [(640, 360)] * 20 + [(480, 270)] * 20
+    with pytest.raises(UnsupportedError, match="size and bitrate only"):
+        encoder.reconfigure(VideoSettings(codec=codec, width=480, height=270, fps=25))

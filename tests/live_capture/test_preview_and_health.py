@@ -90,35 +90,72 @@ async def test_a_starved_video_clock_counts_dropped_and_late_frames_and_warns(
     assert "cannot keep up" in warning and "frames dropped" in warning
 
 
+def second(sent: int, lost: int, rtt: float = 20.0, **outputs: dict) -> dict:
+    """One second of `LiveSession.stats()` with the WHIP output live."""
+    whip = {"kind": "whip", "state": "live", "bitrate_kbps": 2480.0, "fps": 30.0,
+            "rtt_ms": rtt, "packets_sent": sent, "packets_lost": lost}  # fmt: skip
+    return {"video_bitrate": 2_372_000.0, "audio_bitrate": 128_000.0, "fps": 30.0,
+            "frames_skipped": 0, "outputs": {"WHIP": whip, **outputs}}  # fmt: skip
+
+
 def test_health_turns_counters_into_per_second_figures_and_network_warnings() -> None:
     health = ShowHealth()
     assert health.warnings() == []
-    base = {"publish_state": "live", "bitrate_kbps": 2500.0, "fps": 30.0, "rtt_ms": 20.0}
-    health.add({**base, "packets_sent": 1000, "packets_lost": 0, "frames_skipped": 0})
-    health.add({**base, "packets_sent": 1900, "packets_lost": 100, "frames_skipped": 0})
-    assert health.latest("loss_pct") == pytest.approx(10.0)
-    assert health.latest("bitrate_kbps") == 2500.0 and health.latest("dropped") == 0
+    health.add(second(1000, 0))
+    health.add(second(1900, 100))
+    whip = health.outputs["WHIP"]
+    assert whip.latest("loss_pct") == pytest.approx(10.0)
+    assert whip.latest("bitrate_kbps") == 2480.0 and whip.latest("rtt_ms") == 20.0
+    assert health.latest("bitrate_kbps") == pytest.approx(2500.0)  # what the encoders make
+    assert health.latest("dropped") == 0
     [warning] = health.warnings()
     assert warning.startswith("The network is dropping packets: 10.0 % lost")
+    assert warning.endswith("A wired connection or a lower bitrate in Settings › Video helps.")
+    assert health.warnings(steps_down=True)[0].endswith(
+        "The studio lowers the bitrate if this goes on."
+    )
     for n in range(6):  # no more loss for a while: the warning goes
-        health.add({**base, "packets_sent": 2000 + 900 * (n + 1), "packets_lost": 100})
+        health.add(second(2000 + 900 * (n + 1), 100))
     assert health.warnings() == []
-    health.add({**base, "rtt_ms": 900.0, "packets_sent": 9000, "packets_lost": 100})
+    health.add(second(9000, 100, rtt=900.0))
     assert "900 ms round trip" in health.warnings()[0]
     # a new connection restarts the counters: no negative loss
-    health.add({**base, "packets_sent": 50, "packets_lost": 0})
-    assert health.latest("loss_pct") == 0.0
+    health.add(second(50, 0))
+    assert whip.latest("loss_pct") == 0.0
     health.clear()
-    assert health.series("fps") == [] and health.dropped_total == 0
+    assert health.series("fps") == [] and health.dropped_total == 0 and health.outputs == {}
+
+
+def test_health_follows_each_rtmp_destination_and_names_the_one_that_drops_frames() -> None:
+    health = ShowHealth()
+    for n in range(4):
+        youtube = {"kind": "rtmp", "state": "live", "bytes_sent": 250_000 * n,
+                   "frames_sent": 30 * n, "frames_dropped": 0, "frames_late": 0}  # fmt: skip
+        twitch = {**youtube, "frames_dropped": 12 * n, "frames_late": 3 * n}
+        health.add(second(1000 * n, 0, YouTube=youtube, Twitch=twitch))
+    assert list(health.outputs) == ["WHIP", "YouTube", "Twitch"]
+    youtube_row = health.outputs["YouTube"]
+    assert youtube_row.latest("bitrate_kbps") == pytest.approx(2000.0)  # 250 kB in a second
+    assert youtube_row.latest("fps") == 30.0 and youtube_row.latest("dropped") == 0
+    assert health.outputs["Twitch"].series("dropped") == [0.0, 12.0, 12.0, 12.0]
+    assert health.outputs["Twitch"].latest("late") == 3.0
+    [warning] = health.warnings()
+    assert warning.startswith("Twitch: 36 frames dropped in the last 5 s")
+    # a destination reconnecting shows no bitrate or frame rate, not the last known ones
+    health.add(second(5000, 0, YouTube={**youtube, "state": "reconnecting"}))
+    assert youtube_row.state == "reconnecting" and youtube_row.latest("bitrate_kbps") is None
 
 
 def test_health_warns_of_an_encoder_that_stays_over_the_limit() -> None:
     health = ShowHealth()
-    for _ in range(4):
-        health.add({"encoder_load_pct": 111.0, "publish_state": "not publishing"})
-    assert health.warnings() == []  # not yet five seconds
-    health.add({"encoder_load_pct": 111.0, "publish_state": "not publishing"})
-    assert "the encoder is over 90 % busy" in health.warnings()[0]
+    for _ in range(9):
+        health.add({"encoder_load_pct": 111.0})
+    assert health.warnings() == []  # not yet ten seconds
+    health.add({"encoder_load_pct": 111.0})
+    [warning] = health.warnings()
+    assert "the encoder has been over 90 % busy for 10 s" in warning
+    assert "turn on 'Step down automatically'" in warning
+    assert "The studio lowers the resolution" in health.warnings(steps_down=True)[0]
     # not publishing: the bitrate is the encoders' own
     health.add({"video_bitrate": 2_000_000.0, "audio_bitrate": 128_000.0})
     assert health.latest("bitrate_kbps") == pytest.approx(2128.0)

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 
@@ -11,6 +12,12 @@ from media.recorder import Recorder
 from media.sources import pattern_source, tone_source
 
 from .conftest import decode_audio, decode_video, dominant_frequency
+
+# each container with each codec it holds
+EVERY_CONTAINER = pytest.mark.parametrize(
+    ("name", "codec"),
+    [("out.mkv", "vp8"), ("out.webm", "vp8"), ("out.mp4", "h264"), ("h.mkv", "h264")],
+)
 
 
 def record(path: Path, codec: str, seconds: int = 2, fps: int = 30) -> None:
@@ -34,10 +41,7 @@ def record(path: Path, codec: str, seconds: int = 2, fps: int = 30) -> None:
     assert recorder.error is None
 
 
-@pytest.mark.parametrize(
-    ("name", "codec"),
-    [("out.mkv", "vp8"), ("out.webm", "vp8"), ("out.mp4", "h264"), ("h.mkv", "h264")],
-)
+@EVERY_CONTAINER
 def test_recording_plays_with_the_expected_duration_and_no_gap(
     tmp_path: Path, name: str, codec: str
 ) -> None:
@@ -91,3 +95,27 @@ def test_sound_encoded_before_the_first_picture_starts_with_it(tmp_path: Path) -
         first = next(p for p in container.demux(stream) if p.pts is not None)
         assert float(first.pts * stream.time_base) <= 0.0  # with the picture at 0, not later
     assert len(decode_audio(path)) / 48_000 >= 0.99
+
+
+@EVERY_CONTAINER
+def test_a_step_down_mid_recording_keeps_one_file_playing_through(
+    tmp_path: Path, name: str, codec: str
+) -> None:
+    """An automatic step-down reconfigures the encoder the recorder listens to: the one file
+    goes on at the smaller size from a keyframe, with no gap in its timeline."""
+    settings = VideoSettings(codec=codec, width=640, height=360, fps=30, keyframe_interval_s=2)
+    video = VideoEncoder(settings)
+    path = tmp_path / name
+    recorder = Recorder(path, video)
+    frames = pattern_source(640, 360, 30, realtime=False).frames()
+    for index, frame in enumerate(islice(frames, 60)):
+        if index == 25:  # between two keyframes
+            video.reconfigure(replace(settings, width=480, height=270, bitrate=800_000))
+        video.encode(frame, index)
+    recorder.close()
+    assert recorder.error is None
+
+    pictures = decode_video(path)
+    assert [(f.width, f.height) for f in pictures] == [(640, 360)] * 25 + [(480, 270)] * 35
+    times = np.array([float(f.time) for f in pictures])
+    assert np.diff(times).max() == pytest.approx(1 / 30, abs=0.002)

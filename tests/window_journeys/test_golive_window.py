@@ -109,8 +109,11 @@ def test_go_live_to_the_local_ingest_shows_live_and_pictures_then_end_saves(
         stats = desk.journeys.stats_dock
         desk.window.docks["stats"].raise_()
         await wait_until(lambda: stats.values["fps"].text() != "–", 30, "the Stats dock")
-        await wait_until(lambda: stats.values["rtt_ms"].text() != "–", 30, "the round trip")
-        assert stats.status.text() == "Output: live"
+        await wait_until(lambda: "WHIP" in stats.outputs, 30, "the WHIP output's figures")
+        whip = stats.outputs["WHIP"]
+        await wait_until(lambda: whip.values["rtt_ms"].text() != "–", 30, "the round trip")
+        assert whip.title() == "WHIP · live" and whip.values["fps"].text() != "–"
+        assert stats.status.text().startswith("Live · video 1280×720 at 2,500 kbit/s")
         panel.grab().save(str(artifacts_dir / "window-golive-live.png"))
         desk.window.grab().save(str(artifacts_dir / "window-golive-live-window.png"))
         await end_show(desk)
@@ -118,6 +121,7 @@ def test_go_live_to_the_local_ingest_shows_live_and_pictures_then_end_saves(
         # after End: the show's figures are cleared, not frozen
         assert panel.stats_label.text() == "" and panel.timer_label.text() == "00:00:00"
         assert stats.values["fps"].text() == "–" and stats.graphs["fps"].values == []
+        assert stats.outputs == {}
 
     on_desk(scenario)
     assert recording.stat().st_size > 10_000
