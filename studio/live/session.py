@@ -34,6 +34,7 @@ from media.errors import MediaError
 from media.pipeline import LivePipeline
 from media.recorder import Recorder, check_recording_target
 from media.rtmp_output import RtmpOutput
+from media.scenes import SceneSet
 from media.sources import (
     AudioSource,
     VideoSource,
@@ -57,6 +58,7 @@ from studio.live.options import (
     whip_token_from_env,
 )
 from studio.live.restream import StreamKeyVault, attach_restream, with_stream_keys
+from studio.live.scenes import draws_something, open_scene_sources
 from studio.live.viewers import fetch_viewer_count, relay_live_url
 from studio.logs import event
 from studio.signals import Signal
@@ -144,8 +146,11 @@ class LiveSession:
         self.restream: RtmpOutput | None = None
         self.restream_states: dict[str, str] = {}  # destination name -> state
         self._stream_keys = stream_keys or StreamKeyVault()
-        # On-stream alerts (tips): studio.tip_overlay feeds it, the video thread draws it.
+        # On-stream alerts (tips): studio.tip_overlay feeds it, the video thread draws it
+        # where the scene places its alerts.
         self.alert_overlay = AlertOverlay()
+        self.scenes: SceneSet | None = None  # the show's (or the preview's) scenes
+        self._preview_options: LiveOptions | None = None
         self.state_changed = Signal()  # emits the session
         self.message = Signal()  # emits a human sentence
         self.meters_changed = Signal()  # emits media.pipeline.Meters (50 per second)
@@ -285,6 +290,7 @@ class LiveSession:
                 height=max(2, round(options.height * width / options.width / 2) * 2),
                 fps=min(options.fps, PREVIEW_FPS),
             )
+            self.scenes, self._preview_options = options.scenes, small
             try:
                 pipeline = await loop.run_in_executor(
                     None, lambda: self._open_pipeline(small, encode=False)
@@ -335,6 +341,7 @@ class LiveSession:
         self._tried_codecs = []
         self._set_state("starting")
         options = self.options = await self._resolve_options(options)
+        self.scenes = options.scenes
         if options.restream:  # the keyring is D-Bus: off the loop
             ready, problems = await self._loop.run_in_executor(
                 None, with_stream_keys, options.restream, self._stream_keys
@@ -380,9 +387,7 @@ class LiveSession:
 
     def _build(self, options: LiveOptions) -> None:
         """Open devices and encoders (blocking: run off the event loop)."""
-        codecs = (
-            [options.video_codec] if options.video != "none" or options.overlay != "none" else []
-        )
+        codecs = [options.video_codec] if draws_something(options.scenes, options) else []
         if options.record_path is not None:
             check_recording_target(Path(options.record_path), [*codecs, "opus"])
         self.pipeline = self._open_pipeline(options, encode=True)
@@ -414,9 +419,15 @@ class LiveSession:
             opened += [main] if main else []
             overlay = open_video_source(options.overlay, options)
             opened += [overlay] if overlay else []
+            pairs = ((options.video, main), (options.overlay, overlay))
+            shared = {spec: source for spec, source in pairs if source}
+            scene_sources, problems = open_scene_sources(options.scenes, options, shared)
+            opened += [s for s in set(scene_sources.values()) if s not in (main, overlay)]
+            for problem in problems:
+                self._from_thread(self.say, problem)
             audio_sources = [s for s in (open_audio_source(a) for a in options.audio) if s]
             opened += audio_sources
-            return self._assemble(options, main, overlay, audio_sources, encode)
+            return self._assemble(options, main, overlay, audio_sources, encode, scene_sources)
         except Exception:
             for source in opened:  # a microphone stream is already running: close it
                 source.close()
@@ -429,8 +440,11 @@ class LiveSession:
         overlay: VideoSource | None,
         audio_sources: list[AudioSource],
         encode: bool,
+        scene_sources: dict[str, VideoSource],
     ) -> LivePipeline:
-        has_video = main is not None or overlay is not None
+        has_video = bool(main or overlay or scene_sources) or draws_something(
+            options.scenes, options
+        )
         if not has_video and not audio_sources:
             raise LiveError("Nothing to send: choose a video or an audio source.")
         video = (
@@ -454,9 +468,48 @@ class LiveSession:
             layout=options.layout,
             on_error=lambda name, msg: self._from_thread(self.say, msg),
             on_meters=lambda meters: self._from_thread(self.meters_changed.emit, meters),
-            picture_filters=[self.alert_overlay.apply],
             encode=encode,
+            scenes=options.scenes,
+            video_sources=scene_sources,
+            alerts=self.alert_overlay,
         )
+
+    # --- scenes --------------------------------------------------------------------------
+
+    def _scene_pipelines(self) -> list[tuple[LivePipeline, LiveOptions | None]]:
+        show = self.pipeline if self.state in ("live", "ending") else None
+        pairs = [(show, self.options), (self.preview_pipeline, self._preview_options)]
+        return [(p, o) for p, o in pairs if p is not None]
+
+    def switch_scene(self, name: str, transition: str | None = None) -> None:
+        """Put the scene `name` on the air from the next frame: the same encode goes on
+        (SceneError: no such scene)."""
+        if self.scenes is None:
+            return
+        self.scenes = self.scenes.activating(name)
+        for pipeline, _options in self._scene_pipelines():
+            pipeline.switch_scene(name, transition)
+
+    async def set_scenes(self, scenes: SceneSet) -> None:
+        """Edited scenes, taken up from the next frame; a camera, screen or file they add
+        opens first (off the loop), and one that cannot open is said, not fatal."""
+        self.scenes = scenes
+        loop = asyncio.get_running_loop()
+        for pipeline, options in self._scene_pipelines():
+            if options is None:
+                continue
+            have = dict(pipeline.video_feeds)
+            sources, problems = await loop.run_in_executor(
+                None,
+                lambda o=options, h=have: open_scene_sources(
+                    scenes, dataclasses.replace(o, scenes=scenes), {}, skip=h.__contains__
+                ),
+            )
+            for feed in pipeline.add_video_sources(sources):
+                feed.start()
+            pipeline.set_scenes(scenes)
+            for problem in problems:
+                self.say(problem)
 
     def _restream_changed(self, name: str, state: str, error: str | None) -> None:
         """A restream destination's new state (on the loop; `error` holds no key)."""
