@@ -12,12 +12,28 @@ import logging
 from collections.abc import Callable
 
 from media.errors import MediaError
-from media.scenes import SceneError, SceneSet, SceneSource, default_scenes
+from media.scenes import (  # the model, for the panel (widgets reach media through studio)
+    FULL,
+    SOURCE_KINDS,
+    Crop,
+    Rect,
+    Scene,
+    SceneError,
+    SceneSet,
+    SceneSource,
+    default_scenes,
+)
 from media.sources import CameraSource, MediaFileSource, ScreenSource, VideoSource
 from studio.live.options import LiveOptions
 from studio.settings import Settings
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "FULL", "SOURCE_KINDS", "Crop", "Rect", "Scene", "SceneError", "SceneSet", "SceneSource",
+    "default_scenes", "draws_something", "load_scenes", "open_scene_sources", "save_scenes",
+    "scene_summary",
+]  # fmt: skip
 
 SECTION = "scenes"
 UNREADABLE = "scenes_unreadable"
