@@ -218,6 +218,15 @@ def static_patch(source: SceneSource, width: int, height: int) -> Patch:
     return _rgba_patch(source, np.asarray(resized, dtype=np.uint8), x, y)
 
 
+def _covers(patch: Patch, width: int, height: int) -> bool:
+    """Whether an opaque patch hides the whole frame."""
+    h, w = patch.luma.shape
+    opaque = patch.alpha is None and patch.opacity >= 256
+    return (
+        opaque and patch.x <= 0 and patch.y <= 0 and patch.x + w >= width and patch.y + h >= height
+    )
+
+
 @dataclass
 class _Prepared:
     """A scene ready to draw: its bottom run of static sources composed, then the rest."""
@@ -329,6 +338,8 @@ class SceneCompositor:
                 except ValueError as exc:
                     self._report(source, str(exc))
                     continue
+                if _covers(patch, self.width, self.height):  # hides all below it
+                    base, layers = Canvas(self.width, self.height), []
                 if not layers:  # still in the bottom run: into the base once and for all
                     base.draw(patch)
                     continue
