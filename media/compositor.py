@@ -256,8 +256,10 @@ class SceneCompositor:
         self._previous: str | None = None  # fading out of it
         self._fade_started = 0.0
         self._fade_s = 0.0
-        self._prepared: dict[str, _Prepared] = {}
-        self._prepared_for: SceneSet | None = None
+        # Scenes ready to draw, by value: a switch or an edit of one scene renders nothing again
+        self._cache: dict[Scene, _Prepared] = {}
+        self._prepared: dict[str, _Prepared] = {}  # the current scenes', by name
+        self._prepared_for: tuple[Scene, ...] | None = None
         self._reported: set[str] = set()
         self.switches = 0
 
@@ -311,7 +313,7 @@ class SceneCompositor:
                 mix = (self._clock() - self._fade_started) / self._fade_s
                 if mix >= 1.0:
                     self._previous = previous = None
-        if self._prepared_for is not scenes:
+        if self._prepared_for is not scenes.scenes:
             self._prepare(scenes)
         out = self._draw(self._prepared[active], frames)
         if previous is not None and previous in self._prepared:
@@ -322,8 +324,11 @@ class SceneCompositor:
         return out
 
     def _prepare(self, scenes: SceneSet) -> None:
-        self._prepared = {s.name: self._prepare_scene(s) for s in scenes.scenes}
-        self._prepared_for = scenes
+        """Every scene ready (a switch then renders nothing): the unchanged ones from before."""
+        cache = {s: self._cache.get(s) or self._prepare_scene(s) for s in scenes.scenes}
+        self._cache = cache
+        self._prepared = {s.name: cache[s] for s in scenes.scenes}
+        self._prepared_for = scenes.scenes
 
     def _prepare_scene(self, scene: Scene) -> _Prepared:
         base = Canvas(self.width, self.height)

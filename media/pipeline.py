@@ -157,16 +157,18 @@ class LivePipeline:
     def add_video_sources(self, sources: Mapping[str, VideoSource | None]) -> list[VideoFeed]:
         """Feeds for these sources by key (one feed per source object); the new feeds, which
         the caller starts when the pipeline already runs."""
-        by_source = {id(f.source): f for f in self.video_feeds.values()}
+        feeds = dict(self.video_feeds)  # a new dict: the video clock may be reading the old
+        by_source = {id(f.source): f for f in feeds.values()}
         new = []
         for key, source in sources.items():
-            if source is None or key in self.video_feeds:
+            if source is None or key in feeds:
                 continue
             feed = by_source.get(id(source))
             if feed is None:
                 feed = by_source[id(source)] = VideoFeed(source, self._source_failed)
                 new.append(feed)
-            self.video_feeds[key] = feed
+            feeds[key] = feed
+        self.video_feeds = feeds
         return new
 
     def switch_scene(self, name: str, transition: str | None = None) -> None:

@@ -18,7 +18,7 @@ settings TOML) back, refusing a damaged table as a whole rather than guessing.
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
@@ -35,6 +35,7 @@ SOURCE_KINDS: dict[str, str] = {
 }
 # Kinds whose pictures come from a running device or file (a feed), not drawn once.
 FEED_KINDS = frozenset({"video", "overlay", "camera", "screen", "media"})
+DEFAULT_CAMERA = "/dev/video0"
 # Kinds whose target is required (a path, a text).
 TARGET_REQUIRED = frozenset({"image", "text", "media"})
 MAX_SCENES = 30
@@ -163,6 +164,8 @@ class SceneSource:
         """Which running feed this source shows: the same device or file is opened once."""
         if self.kind in ("video", "overlay"):
             return self.kind
+        if self.kind == "camera":
+            return f"camera:{self.target.strip() or DEFAULT_CAMERA}"
         return f"{self.kind}:{self.target.strip()}"
 
     def to_data(self) -> dict[str, Any]:
@@ -258,7 +261,6 @@ class SceneSet:
     active: str = ""
     transition: str = "fade"
     fade_ms: int = 300
-    meta: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scenes", tuple(self.scenes))

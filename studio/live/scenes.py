@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from media.errors import MediaError
 from media.scenes import (  # the model, for the panel (widgets reach media through studio)
+    DEFAULT_CAMERA,
     FULL,
     SOURCE_KINDS,
     Crop,
@@ -78,17 +79,22 @@ def spec_of(source: SceneSource, options: LiveOptions) -> str:
         return options.video
     if source.kind == "overlay":
         return options.overlay
-    if source.kind == "camera":
-        return f"camera:{source.target.strip() or '/dev/video0'}"
     if source.kind == "screen":
-        return f"screen:{source.target.strip()}"
+        target = source.target.strip()
+        return f"screen:{target}" if target else "screen"
     return source.feed_key()
+
+
+def running_specs(feeds: dict[str, VideoSource], options: LiveOptions) -> dict[str, VideoSource]:
+    """A running pipeline's sources by spec (its feeds are keyed by feed key)."""
+    named = {"video": options.video, "overlay": options.overlay}
+    return {named.get(key, key): source for key, source in feeds.items()}
 
 
 def open_scene_source(source: SceneSource, options: LiveOptions) -> VideoSource:
     """Open a camera, screen or media file of a scene (blocking). MediaError: cannot."""
     if source.kind == "camera":
-        target = source.target.strip() or "/dev/video0"
+        target = source.target.strip() or DEFAULT_CAMERA
         return CameraSource(target, options.width, options.height, options.fps)
     if source.kind == "screen":
         return ScreenSource(source.target.strip() or None, fps=options.fps)

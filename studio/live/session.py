@@ -58,7 +58,7 @@ from studio.live.options import (
     whip_token_from_env,
 )
 from studio.live.restream import StreamKeyVault, attach_restream, with_stream_keys
-from studio.live.scenes import draws_something, open_scene_sources
+from studio.live.scenes import draws_something, open_scene_sources, running_specs
 from studio.live.viewers import fetch_viewer_count, relay_live_url
 from studio.logs import event
 from studio.signals import Signal
@@ -490,24 +490,36 @@ class LiveSession:
         for pipeline, _options in self._scene_pipelines():
             pipeline.switch_scene(name, transition)
 
-    async def set_scenes(self, scenes: SceneSet) -> None:
-        """Edited scenes, taken up from the next frame; a camera, screen or file they add
-        opens first (off the loop), and one that cannot open is said, not fatal."""
+    def set_scenes(self, scenes: SceneSet) -> None:
+        """Edited scenes, drawn from the next frame. A camera, screen or file they add opens in
+        the background (it shows once open); one that cannot open is said, not fatal."""
         self.scenes = scenes
-        loop = asyncio.get_running_loop()
+        pending = []
         for pipeline, options in self._scene_pipelines():
-            if options is None:
-                continue
-            have = dict(pipeline.video_feeds)
+            pipeline.set_scenes(scenes)
+            if options is not None and set(scenes.feed_keys()) - set(pipeline.video_feeds):
+                pending.append((pipeline, dataclasses.replace(options, scenes=scenes)))
+        if pending and self._loop is not None and self._loop.is_running():
+            self._loop.create_task(self._open_scene_feeds(scenes, pending))
+
+    async def _open_scene_feeds(
+        self, scenes: SceneSet, pending: list[tuple[LivePipeline, LiveOptions]]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        for pipeline, options in pending:
+            running = {key: feed.source for key, feed in pipeline.video_feeds.items()}
             sources, problems = await loop.run_in_executor(
                 None,
-                lambda o=options, h=have: open_scene_sources(
-                    scenes, dataclasses.replace(o, scenes=scenes), {}, skip=h.__contains__
+                lambda o=options, r=running: open_scene_sources(
+                    scenes, o, running_specs(r, o), skip=r.__contains__
                 ),
             )
+            if pipeline not in (self.pipeline, self.preview_pipeline):  # ended meanwhile
+                for source in set(sources.values()) - set(running.values()):
+                    source.close()
+                continue
             for feed in pipeline.add_video_sources(sources):
                 feed.start()
-            pipeline.set_scenes(scenes)
             for problem in problems:
                 self.say(problem)
 

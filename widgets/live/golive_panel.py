@@ -405,8 +405,7 @@ class GoLivePanel(QWidget):
 
     def _scenes_edited(self, scenes: SceneSet) -> None:
         self._save_scenes(scenes)
-        if self.session.scenes is not None:
-            self._submit(self.session.set_scenes(scenes))
+        self.session.set_scenes(scenes)
         if self.session.previewing:
             self._render_state()
         else:
