@@ -9,8 +9,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent, QPixmap
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from media.scenes import Scene, SceneSet, SceneSource, default_scenes
 from studio.live.options import LiveOptions
@@ -106,6 +108,51 @@ def test_the_panel_switches_saves_and_restores_scenes(qtbot, qasync_loop, tmp_pa
     again = GoLivePanel(LiveSession(), settings=Settings.open(path))
     qtbot.addWidget(again)
     assert again.active_scene() == "Overlay only" and again.scene_names() == saved.names
+
+
+def mouse(widget, kind: QEvent.Type, x: float, y: float) -> None:  # type: ignore[no-untyped-def]
+    """A left-button press, a move with it held, or its release, at (x, y) on the widget."""
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    button = none if kind == QEvent.Type.MouseMove else left
+    held = none if kind == QEvent.Type.MouseButtonRelease else left
+    point = QPointF(x, y)
+    event = QMouseEvent(
+        kind, point, widget.mapToGlobal(point), button, held, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def test_a_source_dragged_on_the_preview_moves_and_is_saved_when_dropped(
+    qtbot, qasync_loop, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "settings.toml"
+    panel = GoLivePanel(LiveSession(), settings=Settings.open(path), runner=qasync_loop.create_task)
+    qtbot.addWidget(panel)
+    section = panel.scenes_section
+    panel.preview.resize(480, 270)
+    panel.preview.setPixmap(QPixmap(480, 270))  # as the composed picture fills it
+    section.source_list.setCurrentRow(1)  # the camera in the corner (the list: top first)
+    camera = section.selected_source()
+    assert camera is not None and camera.kind == "overlay"
+    start = camera.rect
+    grab_x, grab_y = (start.x + start.w / 2) * 480, (start.y + start.h / 2) * 270
+    mouse(panel.preview, QEvent.Type.MouseButtonPress, grab_x, grab_y)
+    mouse(panel.preview, QEvent.Type.MouseMove, grab_x - 100, grab_y - 50)
+    moving = section.selected_source().rect  # type: ignore[union-attr]
+    assert moving.x == pytest.approx(start.x - 100 / 480, abs=0.01)
+    assert load_scenes(Settings.open(path))[0].current.sources[1].rect == start  # not yet
+    mouse(panel.preview, QEvent.Type.MouseMove, grab_x - 240, grab_y - 135)
+    mouse(panel.preview, QEvent.Type.MouseButtonRelease, grab_x - 240, grab_y - 135)
+    dropped = load_scenes(Settings.open(path))[0].current.sources[1].rect
+    assert dropped.x == pytest.approx(start.x - 0.5, abs=0.01)
+    assert dropped.y == pytest.approx(start.y - 0.5, abs=0.01)
+    assert (dropped.w, dropped.h) == (start.w, start.h)
+    assert section.box[0].value() == round(dropped.x * 100)  # the editor shows it
+    # a press outside the selected source's box drags nothing
+    mouse(panel.preview, QEvent.Type.MouseButtonPress, 470, 265)
+    mouse(panel.preview, QEvent.Type.MouseMove, 10, 10)
+    mouse(panel.preview, QEvent.Type.MouseButtonRelease, 10, 10)
+    assert section.selected_source().rect == dropped  # type: ignore[union-attr]
 
 
 def solid_clip(path: Path, colour: tuple[int, int, int], frames: int = 10) -> Path:

@@ -58,7 +58,7 @@ from widgets.bridge import SignalBridge
 from widgets.dialogs import choose, show
 from widgets.live.level_meter import CLIP_DB, LevelMeter
 from widgets.live.restream_section import RestreamSection
-from widgets.live.scene_editor import ScenesSection
+from widgets.live.scene_editor import PreviewDragger, ScenesSection
 from widgets.live.share_dialog import ShareDialog
 
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
@@ -181,6 +181,8 @@ class GoLivePanel(QWidget):
             picker.currentIndexChanged.connect(lambda _i: self._sources_changed())
         self.scenes_section.edited.connect(self._scenes_edited)
         self.scenes_section.chosen.connect(self.activate_scene)
+        self.scenes_section.moving.connect(self.session.set_scenes)  # shown, saved on drop
+        self.dragger = PreviewDragger(self.preview, self.scenes_section)
         self.record.toggled.connect(lambda _on: self._render_state())
         self.title.textChanged.connect(lambda _t: self._render_state())
         self._render_state()

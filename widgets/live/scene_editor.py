@@ -3,15 +3,16 @@ rename in place, remove), the chosen scene's sources (top of the list: top of th
 add, remove, move up and down) and the selected source's place, size, crop and opacity.
 
 It edits a `media.scenes.SceneSet` and says so: `edited(SceneSet)` after each change,
-`chosen(str)` when a scene is picked. A value the model refuses is said in words under the
-editor and changes nothing. The panel saves and applies; this widget does no I/O.
+`chosen(str)` when a scene is picked, `moving(SceneSet)` while a source is dragged on the
+preview (`PreviewDragger`; `edited` when it is dropped). A value the model refuses is said
+in words under the editor and changes nothing. The panel saves and applies; this widget does no I/O.
 """
 
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
+from PySide6.QtGui import QAction, QMouseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -71,6 +72,7 @@ def _percent(low: int, high: int) -> QSpinBox:
 class ScenesSection(QWidget):
     edited = Signal(object)  # SceneSet
     chosen = Signal(str)  # a scene's name
+    moving = Signal(object)  # SceneSet, while a source is dragged (not saved yet)
 
     def __init__(self, scenes: SceneSet, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -343,6 +345,30 @@ class ScenesSection(QWidget):
         to = min(max(index + step, 0), count - 1)
         self._edit_scene(moved, source_row=count - 1 - to)
 
+    def selected_source(self) -> SceneSource | None:
+        index = self._selected_index()
+        return None if index is None else self.shown_scene.sources[index]
+
+    def place_selected(self, x: float, y: float, final: bool) -> None:
+        """Move the selected source's box to (x, y) (fractions of the frame); `final`: dropped
+        there (saved), else still moving (shown, not saved)."""
+        index = self._selected_index()
+        if index is None:
+            return
+        old = self.shown_scene.sources[index]
+        rect = old.rect
+        x = min(max(x, -rect.w + 0.01, -1.0), 1.0)  # some of it stays on the frame
+        y = min(max(y, -rect.h + 0.01, -1.0), 1.0)
+        moved = replace(old, rect=Rect(round(x, 3), round(y, 3), rect.w, rect.h))
+        scene = self.shown_scene
+        scenes = self.scenes.updating(scene.name, scene.replacing(index, moved))
+        if final:
+            self._commit(scenes)
+        else:
+            self.scenes = scenes
+            self._show_source()
+            self.moving.emit(scenes)
+
     def _apply_source(self) -> None:
         if self._rendering:
             return
@@ -365,3 +391,45 @@ class ScenesSection(QWidget):
             return
         if source != old:
             self._edit_scene(self.shown_scene.replacing(index, source))
+
+
+class PreviewDragger(QObject):
+    """Drag the selected source on the preview: press inside its box, move, release."""
+
+    def __init__(self, preview: QLabel, section: ScenesSection) -> None:
+        super().__init__(preview)
+        self.preview, self.section = preview, section
+        self._grab: tuple[float, float] | None = None  # where in the box it was taken
+        preview.installEventFilter(self)
+
+    def _fraction(self, point: QPointF) -> tuple[float, float] | None:
+        """A point on the label as fractions of the picture it shows (scaled, centred)."""
+        pixmap = self.preview.pixmap()
+        if pixmap is None or pixmap.isNull():
+            return None
+        w, h = pixmap.width(), pixmap.height()
+        left, top = (self.preview.width() - w) / 2, (self.preview.height() - h) / 2
+        return (point.x() - left) / w, (point.y() - top) / h
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if watched is not self.preview or not isinstance(event, QMouseEvent):
+            return False
+        where = self._fraction(event.position())
+        source = self.section.selected_source()
+        if where is None or source is None:
+            return False
+        x, y = where
+        if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
+            r = source.rect
+            if r.x <= x <= r.x + r.w and r.y <= y <= r.y + r.h:
+                self._grab = (x - r.x, y - r.y)
+                return True
+        elif kind in (QEvent.Type.MouseMove, QEvent.Type.MouseButtonRelease) and self._grab:
+            dx, dy = self._grab
+            final = kind == QEvent.Type.MouseButtonRelease
+            if final:
+                self._grab = None
+            self.section.place_selected(x - dx, y - dy, final)
+            return True
+        return False
