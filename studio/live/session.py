@@ -151,6 +151,7 @@ class LiveSession:
         self.alert_overlay = AlertOverlay()
         self.scenes: SceneSet | None = None  # the show's (or the preview's) scenes
         self._preview_options: LiveOptions | None = None
+        self._scene_tasks: set[asyncio.Task[None]] = set()
         self.state_changed = Signal()  # emits the session
         self.message = Signal()  # emits a human sentence
         self.meters_changed = Signal()  # emits media.pipeline.Meters (50 per second)
@@ -495,12 +496,15 @@ class LiveSession:
         the background (it shows once open); one that cannot open is said, not fatal."""
         self.scenes = scenes
         pending = []
+        wanted = set(scenes.feed_keys()) - {"video", "overlay"}  # those two open with the show
         for pipeline, options in self._scene_pipelines():
             pipeline.set_scenes(scenes)
-            if options is not None and set(scenes.feed_keys()) - set(pipeline.video_feeds):
+            if options is not None and wanted - set(pipeline.video_feeds):
                 pending.append((pipeline, dataclasses.replace(options, scenes=scenes)))
         if pending and self._loop is not None and self._loop.is_running():
-            self._loop.create_task(self._open_scene_feeds(scenes, pending))
+            task = self._loop.create_task(self._open_scene_feeds(scenes, pending))
+            self._scene_tasks.add(task)  # held until done (the loop keeps weak references)
+            task.add_done_callback(self._scene_tasks.discard)
 
     async def _open_scene_feeds(
         self, scenes: SceneSet, pending: list[tuple[LivePipeline, LiveOptions]]
