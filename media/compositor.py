@@ -376,6 +376,8 @@ class SceneCompositor:
             frame = frames.get(single.feed_key())
             if frame is not None and (frame.width, frame.height) == (self.width, self.height):
                 return frame.reformat(format="yuv420p")  # nothing to compose
+        if not prepared.layers:
+            return prepared.base.frame()  # (the frame is a copy: the base stays as it is)
         canvas = prepared.base.copy()
         for source, patch in prepared.layers:
             if patch is not None:
