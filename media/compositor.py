@@ -83,15 +83,17 @@ class Canvas:
 
     def __init__(self, width: int, height: int, data: np.ndarray | None = None) -> None:
         self.width, self.height = width, height
+        fill = data is None
         if data is None:
             data = np.empty((height * 3 // 2, width), np.uint8)
-            data[:height] = BLACK_YUV[0]
-            data[height : height * 5 // 4] = BLACK_YUV[1]
-            data[height * 5 // 4 :] = BLACK_YUV[2]
         self.data = data
         self.luma = data[:height]
-        self.u = data[height : height * 5 // 4].reshape(height // 2, width // 2)
-        self.v = data[height * 5 // 4 :].reshape(height // 2, width // 2)
+        # the chroma planes as flat runs: with an odd height / 2 they do not start on a row
+        flat, size, quarter = data.reshape(-1), height * width, (height // 2) * (width // 2)
+        self.u = flat[size : size + quarter].reshape(height // 2, width // 2)
+        self.v = flat[size + quarter : size + 2 * quarter].reshape(height // 2, width // 2)
+        if fill:
+            self.luma[...], self.u[...], self.v[...] = BLACK_YUV
 
     def copy(self) -> "Canvas":
         return Canvas(self.width, self.height, self.data.copy())

@@ -279,6 +279,7 @@ class LiveSession:
         the show before going live. Replaces a running preview; does nothing while live.
         Raises LiveError when a source cannot be opened."""
         self._preview_wanted = True
+        self.scenes = options.scenes  # set_scenes / switch_scene while this opens win
         async with self._preview_lock:
             await self._drop_preview()
             if not self._preview_wanted or self.state in ("starting", "live", "ending"):
@@ -290,8 +291,9 @@ class LiveSession:
                 width=width,
                 height=max(2, round(options.height * width / options.width / 2) * 2),
                 fps=min(options.fps, PREVIEW_FPS),
+                scenes=self.scenes,
             )
-            self.scenes, self._preview_options = options.scenes, small
+            self._preview_options = small
             try:
                 pipeline = await loop.run_in_executor(
                     None, lambda: self._open_pipeline(small, encode=False)
@@ -304,6 +306,7 @@ class LiveSession:
                 await loop.run_in_executor(None, pipeline.stop)  # its devices are open
                 raise
             self.preview_pipeline = pipeline
+            self._catch_up_scenes(pipeline)
             if not self._preview_wanted:  # stopped while it was opening
                 await self._drop_preview()
 
@@ -341,8 +344,9 @@ class LiveSession:
         self.health.clear()
         self._tried_codecs = []
         self._set_state("starting")
-        options = self.options = await self._resolve_options(options)
-        self.scenes = options.scenes
+        self.scenes = options.scenes  # set_scenes / switch_scene while this starts win
+        resolved = await self._resolve_options(options)
+        options = self.options = dataclasses.replace(resolved, scenes=self.scenes)
         if options.restream:  # the keyring is D-Bus: off the loop
             ready, problems = await self._loop.run_in_executor(
                 None, with_stream_keys, options.restream, self._stream_keys
@@ -366,6 +370,7 @@ class LiveSession:
             raise
         self._started_wall = time.monotonic()
         self._set_state("live")
+        self._catch_up_scenes(self.pipeline)
         event(log, "live_started", video=options.video, audio=",".join(options.audio))
         if options.record_path is not None:
             self.say(f"Recording to {options.record_path}.")
@@ -481,6 +486,12 @@ class LiveSession:
         show = self.pipeline if self.state in ("live", "ending") else None
         pairs = [(show, self.options), (self.preview_pipeline, self._preview_options)]
         return [(p, o) for p, o in pairs if p is not None]
+
+    def _catch_up_scenes(self, pipeline: LivePipeline) -> None:
+        """Scenes edited or switched while the pipeline was opening: it takes them up now."""
+        compositor = pipeline.compositor
+        if self.scenes is not None and compositor is not None and compositor.scenes != self.scenes:
+            self.set_scenes(self.scenes)
 
     def switch_scene(self, name: str, transition: str | None = None) -> None:
         """Put the scene `name` on the air from the next frame: the same encode goes on

@@ -69,6 +69,7 @@ def test_the_scenes_box_edits_scenes_and_refuses_wrong_values(qtbot) -> None:  #
     item = section.scene_list.item(1)
     item.setText("camera over screen")  # another scene's name, in other capitals
     assert "Two scenes are called" in section.problem.text()
+    qtbot.waitUntil(lambda: section.scene_list.item(1).text() == "Main only")
     assert (
         section.scenes.names[1] == "Main only" and section.scene_list.item(1).text() == "Main only"
     )

@@ -195,8 +195,9 @@ class Clock:
         return self.now
 
 
-def test_a_cut_shows_the_new_scene_at_the_next_frame() -> None:
-    compositor = SceneCompositor(320, 180, two_colours(transition="cut"))
+@pytest.mark.parametrize("size", [(320, 180), (480, 270)])  # 270: odd chroma rows
+def test_a_cut_shows_the_new_scene_at_the_next_frame(size: tuple[int, int]) -> None:
+    compositor = SceneCompositor(*size, two_colours(transition="cut"))
     assert is_colour(mean_rgb(compositor.compose({})), (255, 0, 0))
     compositor.switch("Blue")
     assert compositor.active == "Blue" and compositor.scenes.active == "Blue"

@@ -35,8 +35,9 @@ def type_into(field, text: str) -> None:  # type: ignore[no-untyped-def]
     QTest.keyClick(field, Qt.Key.Key_Return)
 
 
-async def add_colour_scene(section, name: str, colour: str) -> None:  # type: ignore[no-untyped-def]
+async def add_colour_scene(panel, name: str, colour: str) -> None:  # type: ignore[no-untyped-def]
     """Add a scene, rename it in place, put it on, and give it a full-frame colour on top."""
+    section = panel.scenes_section
     before = list(section.scenes.names)
     section.add_scene.click()
     (added,) = [n for n in section.scenes.names if n not in before]
@@ -47,7 +48,7 @@ async def add_colour_scene(section, name: str, colour: str) -> None:  # type: ig
     type_into(editor, name)  # the list takes the name up once the editor has closed
     await wait_until(lambda: name in section.scenes.names, 10, f"the scene renamed {name}")
     click_scene(section, name)
-    assert section.scenes.active == name
+    assert section.scenes.active == name, panel.message_label.text()
     section.kind_actions["colour"].trigger()
     assert section.shown_scene.sources[-1].kind == "colour"
     type_into(section.colour, colour)
@@ -91,8 +92,8 @@ def test_two_scenes_switched_while_live_reach_the_viewer_and_are_kept(
         choose(panel.audio_picker, "tone")
         panel.title.setText("Scenes journey")
         panel.record_path.setText(str(recording))
-        await add_colour_scene(section, "Red", "#ff0000")
-        await add_colour_scene(section, "Blue", "#0000ff")
+        await add_colour_scene(panel, "Red", "#ff0000")
+        await add_colour_scene(panel, "Blue", "#0000ff")
         click_scene(section, "Red")
         assert section.scenes.names[3:] == ["Red", "Blue"]  # Ctrl+4 and Ctrl+5
         panel.go_live.click()
@@ -128,7 +129,8 @@ def test_two_scenes_switched_while_live_reach_the_viewer_and_are_kept(
             await viewer.player.stop()
         await end_show(desk)
 
-    on_desk(scenario)
+    # a light show: the viewer decodes in this process, on a shared machine
+    on_desk(scenario, {"video": {"width": 480, "height": 270, "fps": 15}})
     saved, problem = load_scenes(Settings.open(tmp_path / "desk" / "settings.toml"))
     assert problem is None and saved.names[3:] == ["Red", "Blue"] and saved.active == "Blue"
     assert saved.scene("Red").sources[-1].colour == "#ff0000"

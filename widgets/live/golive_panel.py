@@ -11,6 +11,7 @@ unlocked, the unlock, the fan-page link) comes in a `ShowHost`.
 """
 
 import asyncio
+import dataclasses
 import math
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -413,6 +414,11 @@ class GoLivePanel(QWidget):
         else:
             self._sources_changed()  # a scene may now show something: start the preview
 
+    def _with_current_scenes(self, options: LiveOptions) -> LiveOptions:
+        """The options with the scenes as they are now: an edit or a switch made since the
+        options were read (while a question was open, or a preview waited) is not lost."""
+        return dataclasses.replace(options, scenes=self.scenes_section.scenes)
+
     def _save_scenes(self, scenes: SceneSet) -> None:
         problem = save_scenes(self.settings, scenes)
         if problem:
@@ -458,7 +464,7 @@ class GoLivePanel(QWidget):
 
         async def preview() -> None:
             try:
-                await self.session.start_preview(options)
+                await self.session.start_preview(self._with_current_scenes(options))
             except LiveError as exc:
                 self._show_message(f"No preview: {exc}")
                 return
@@ -490,7 +496,7 @@ class GoLivePanel(QWidget):
                 if not await self._ready_to_announce(options.whip_url):
                     return
                 self._asking = False
-                await self.session.start(options)
+                await self.session.start(self._with_current_scenes(options))
             except LiveError as exc:
                 self._show_message(str(exc))
             finally:

@@ -11,7 +11,7 @@ in words under the editor and changes nothing. The panel saves and applies; this
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QMouseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -279,11 +279,23 @@ class ScenesSection(QWidget):
         old, new = item.data(Qt.ItemDataRole.UserRole), item.text().strip()
         if new == old:
             return
+        # Called from inside the item editor's commit: the list is rebuilt once that is over
+        # (clearing it here would delete the item being committed and leave the view editing).
         try:
-            self._commit(self.scenes.renaming(old, new))
+            scenes = self.scenes.renaming(old, new)
         except SceneError as exc:
             self.problem.setText(str(exc))
-            self._render()
+            QTimer.singleShot(0, self._render)  # the old name back in the list
+            return
+        self.problem.setText("")
+        self.scenes = scenes
+        self._rendering = True
+        try:
+            item.setData(Qt.ItemDataRole.UserRole, scenes.scene(new).name)
+        finally:
+            self._rendering = False
+        QTimer.singleShot(0, self._render)
+        self.edited.emit(scenes)
 
     def _rename_clicked(self) -> None:
         item = self.scene_list.currentItem()
