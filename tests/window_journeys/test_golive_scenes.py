@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QLineEdit
 from studio.live.scenes import load_scenes
 from studio.settings import Settings
 from tests.window_journeys.conftest import Desk, wait_until
-from tests.window_journeys.test_golive_window import choose, end_show, unannounced_if_asked
+from tests.window_journeys.test_golive_window import end_show, prepare, unannounced_if_asked
 
 pytestmark = pytest.mark.slow
 
@@ -85,13 +85,9 @@ def test_two_scenes_switched_while_live_reach_the_viewer_and_are_kept(
 
         panel = desk.golive
         section = panel.scenes_section
-        desk.window.tabs.setCurrentWidget(panel)
+        prepare(desk, recording)  # the test pattern and a tone, to the local ingest
         # before scenes this studio had three layouts: they are its first scenes
         assert section.scenes.names == ["Camera over screen", "Main only", "Overlay only"]
-        choose(panel.video_picker, "testsrc")
-        choose(panel.audio_picker, "tone")
-        panel.title.setText("Scenes journey")
-        panel.record_path.setText(str(recording))
         await add_colour_scene(panel, "Red", "#ff0000")
         await add_colour_scene(panel, "Blue", "#0000ff")
         click_scene(section, "Red")
