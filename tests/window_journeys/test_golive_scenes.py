@@ -74,6 +74,17 @@ class Viewer:
     def sees(self, colour: tuple[int, int, int]) -> bool:
         return self.seen is not None and bool(np.all(np.abs(self.seen - colour) < 40))
 
+    async def until(self, colour: tuple[int, int, int], live, what: str) -> None:  # type: ignore[no-untyped-def]
+        """Until the viewer sees `colour`; failing, say what the show and the viewer had."""
+        try:
+            await wait_until(lambda: self.sees(colour), 30, what)
+        except AssertionError:
+            compositor = live.pipeline.compositor
+            raise AssertionError(
+                f"{what}: the show is on {compositor.active} ({compositor.switches} switches), "
+                f"the viewer saw {self.seen} after {self.frames} frames"
+            ) from None
+
 
 def test_two_scenes_switched_while_live_reach_the_viewer_and_are_kept(
     on_desk, tmp_path: Path, artifacts_dir: Path
@@ -99,14 +110,14 @@ def test_two_scenes_switched_while_live_reach_the_viewer_and_are_kept(
         viewer = Viewer(panel.whip_url.text().replace("/whip/", "/whep/"))
         await viewer.player.start()
         try:
-            await wait_until(lambda: viewer.sees(RED), 30, "red at the viewer")
+            await viewer.until(RED, live, "red at the viewer")
             encoder = live.pipeline.video_encoder
             # the hotkey, in the window
             desk.window.activateWindow()
             await wait_until(lambda: desk.window.isActiveWindow(), 10, "the window active")
             QTest.keyClick(desk.window, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
             assert section.scenes.active == "Blue"
-            await wait_until(lambda: viewer.sees(BLUE), 30, "blue after Ctrl+5")
+            await viewer.until(BLUE, live, "blue after Ctrl+5")
             # the tray's Scenes menu
             tray = StudioTray(desk.window)
             tray.follow_live(panel)
@@ -114,10 +125,10 @@ def test_two_scenes_switched_while_live_reach_the_viewer_and_are_kept(
             actions = {a.text(): a for a in tray.scenes_menu.actions()}
             assert actions["Blue"].isChecked() and not actions["Red"].isChecked()
             actions["Red"].trigger()
-            await wait_until(lambda: viewer.sees(RED), 30, "red after the tray")
+            await viewer.until(RED, live, "red after the tray")
             # the scene list
             click_scene(section, "Blue")
-            await wait_until(lambda: viewer.sees(BLUE), 30, "blue after a click")
+            await viewer.until(BLUE, live, "blue after a click")
             assert live.pipeline.video_encoder is encoder, "one encode all along"
             assert live.pipeline.compositor.switches == 3
             panel.grab().save(str(artifacts_dir / "window-golive-scenes.png"))
