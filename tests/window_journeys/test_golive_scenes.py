@@ -102,8 +102,8 @@ def test_two_scenes_switched_while_live_reach_the_viewer_and_are_kept(
         await add_colour_scene(panel, "Red", "#ff0000")
         await add_colour_scene(panel, "Blue", "#0000ff")
         click_scene(section, "Red")
-        # cuts: after a fade the viewer here sometimes stays on a mid-fade picture (see the
-        # scene switch notes in the report); the fade itself is covered in test_scenes.py
+        # cuts: after a fade this in-process viewer was seen stuck on a mid-fade picture in 2 of
+        # 6 runs on a loaded machine (not diagnosed); fades are covered in test_scenes.py
         section.transition.setCurrentIndex(section.transition.findData("cut"))
         assert section.scenes.transition == "cut"
         assert section.scenes.names[3:] == ["Red", "Blue"]  # Ctrl+4 and Ctrl+5
