@@ -37,7 +37,7 @@ TITLE_COLOUR = (255, 255, 255, 255)
 BODY_COLOUR = (225, 220, 235, 255)
 
 
-def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
     for folder in FONT_DIRS:
         if (folder / name).exists():
@@ -84,8 +84,8 @@ def render_box(title: str, body: str, frame_width: int) -> np.ndarray:
     width = max(160, int(frame_width * 0.42)) // 2 * 2
     scale = max(0.5, frame_width / 1280)
     pad = int(16 * scale)
-    title_font = _font(max(10, int(26 * scale)), bold=True)
-    body_font = _font(max(9, int(20 * scale)))
+    title_font = font(max(10, int(26 * scale)), bold=True)
+    body_font = font(max(9, int(20 * scale)))
     inner = width - 2 * pad - int(6 * scale)
     title_lines = _wrap(title, title_font, inner, 2)
     body_lines = _wrap(body, body_font, inner, MAX_BODY_LINES) if body else []
@@ -196,17 +196,27 @@ class AlertOverlay:
 
     def blend_yuv420p(self, array: np.ndarray, width: int, height: int) -> bool:
         """Blend the current alert into a yuv420p array ((h*3/2, w), uint8) in place."""
+        chroma = array[height:].reshape(2, height // 2, width // 2)
+        return self.blend_planes(array[:height], chroma[0], chroma[1])
+
+    def blend_planes(
+        self, y_plane: np.ndarray, u_plane: np.ndarray, v_plane: np.ndarray, opacity: float = 1.0
+    ) -> bool:
+        """Blend the current alert, centred near the top, into yuv420p planes (views of a
+        frame or of a box in it: a scene places the alerts) in place."""
+        height, width = y_plane.shape
         found = self._box_for(width, self.clock())
         if found is None:
             return False
-        box, opacity = found
+        box, fade = found
+        opacity *= fade
         bh, bw = box.y.shape
         if bw > width or bh > height or opacity <= 0:
             return False
         x = ((width - bw) // 2) // 2 * 2
         top = max(0, int(height * self.margin)) // 2 * 2
-        y_plane = array[:height]
-        chroma = array[height:].reshape(2, height // 2, width // 2)
+        if top + bh > height:
+            top = (height - bh) // 2 * 2
         a = box.alpha * opacity
         region = y_plane[top : top + bh, x : x + bw].astype(np.float32)
         y_plane[top : top + bh, x : x + bw] = (
@@ -214,7 +224,7 @@ class AlertOverlay:
         )
         ah = box.alpha_half * opacity
         cy, cx, ch, cw = top // 2, x // 2, bh // 2, bw // 2
-        for plane, values in ((chroma[0], box.u), (chroma[1], box.v)):
+        for plane, values in ((u_plane, box.u), (v_plane, box.v)):
             region = plane[cy : cy + ch, cx : cx + cw].astype(np.float32)
             plane[cy : cy + ch, cx : cx + cw] = (
                 (region * (1 - ah) + values * ah).round().astype(np.uint8)

@@ -1,19 +1,21 @@
 """The program: audio channels summed with gain/mute through a limiter, and the picture
-composed from a main source with an optional picture-in-picture overlay.
+composed from a main source with an optional picture-in-picture overlay (the layouts of before
+scenes; the pipeline composes scenes with media.compositor).
 
 Both run on the output clock (see media.pipeline); neither waits on a device.
 """
 
 import threading
 from dataclasses import dataclass, field
-from enum import Enum
 
 import av
 import numpy as np
 
+from media.compositor import SceneCompositor
 from media.feeds import AudioFeed
 from media.limiter import Limiter
 from media.meters import MeterReading, ProgramMeter, peak_rms_db
+from media.scenes import Layout, SceneSet, layout_scene
 
 # --- audio ---------------------------------------------------------------------------------
 
@@ -92,96 +94,22 @@ class AudioMixer:
 # --- video ---------------------------------------------------------------------------------
 
 
-class Layout(Enum):
-    MAIN = "main"  # the main source alone (e.g. the screen)
-    OVERLAY = "overlay"  # the overlay source alone, full frame (e.g. the camera)
-    PIP = "pip"  # overlay as a small picture over the main one
-
-
-BLACK_YUV = (16, 128, 128)
-
-
-def _even(value: float) -> int:
-    return max(2, int(value) // 2 * 2)
-
-
-def _even_offset(value: float) -> int:
-    return max(0, int(value) // 2 * 2)
-
-
-def fit(width: int, height: int, box_w: int, box_h: int) -> tuple[int, int]:
-    """The largest even size with width:height's aspect that fits in the box."""
-    scale = min(box_w / width, box_h / height)
-    return min(box_w, _even(width * scale)), min(box_h, _even(height * scale))
-
-
 class VideoCompositor:
-    """Composes yuv420p pictures of a fixed output size with numpy, no RGB round trip."""
+    """The three layouts of before scenes (media.scenes.layout_scene), for callers that
+    compose a main picture and an overlay directly."""
 
-    def __init__(
-        self,
-        width: int,
-        height: int,
-        layout: Layout = Layout.PIP,
-        pip_scale: float = 0.28,
-        pip_margin: float = 0.03,
-    ) -> None:
+    def __init__(self, width: int, height: int, layout: Layout = Layout.PIP) -> None:
         self.width, self.height = width, height
         self.layout = layout
-        self.pip_scale = pip_scale
-        self.pip_margin = pip_margin
-
-    def _canvas(self) -> list[np.ndarray]:
-        y = np.full((self.height, self.width), BLACK_YUV[0], np.uint8)
-        u = np.full((self.height // 2, self.width // 2), BLACK_YUV[1], np.uint8)
-        v = np.full((self.height // 2, self.width // 2), BLACK_YUV[2], np.uint8)
-        return [y, u, v]
-
-    @staticmethod
-    def _paste(planes: list[np.ndarray], frame: av.VideoFrame, x: int, y: int) -> None:
-        """Copy a yuv420p frame's planes into the canvas at even position (x, y)."""
-        array = frame.to_ndarray()  # (h * 3 / 2, w) for yuv420p
-        h, w = frame.height, frame.width
-        planes[0][y : y + h, x : x + w] = array[:h]
-        chroma = array[h:].reshape(2, h // 2, w // 2)
-        planes[1][y // 2 : (y + h) // 2, x // 2 : (x + w) // 2] = chroma[0]
-        planes[2][y // 2 : (y + h) // 2, x // 2 : (x + w) // 2] = chroma[1]
-
-    def _place_fitted(
-        self, planes: list[np.ndarray], frame: av.VideoFrame, box: tuple[int, int, int, int]
-    ) -> None:
-        bx, by, bw, bh = box
-        w, h = fit(frame.width, frame.height, bw, bh)
-        scaled = frame.reformat(width=w, height=h, format="yuv420p")
-        self._paste(
-            planes, scaled, _even_offset(bx + (bw - w) / 2), _even_offset(by + (bh - h) / 2)
-        )
+        aspect = width / height
+        self._compositors = {
+            lay: SceneCompositor(width, height, SceneSet((layout_scene(lay, aspect, False),)))
+            for lay in Layout
+        }
 
     def compose(self, main: av.VideoFrame | None, overlay: av.VideoFrame | None) -> av.VideoFrame:
         """The program picture. A missing source leaves black (or the other source alone)."""
-        full = (0, 0, self.width, self.height)
-        background, small = main, overlay
-        if self.layout is Layout.OVERLAY or (self.layout is Layout.PIP and main is None):
-            background, small = overlay, None
-        elif self.layout is Layout.MAIN:
-            small = None
-        if (
-            background is not None
-            and small is None
-            and (background.width, background.height) == (self.width, self.height)
-        ):
-            return background.reformat(format="yuv420p")  # nothing to compose
-        planes = self._canvas()
-        if background is not None:
-            self._place_fitted(planes, background, full)
-        if small is not None:
-            box_w = _even(self.width * self.pip_scale)
-            box_h = _even(self.height * self.pip_scale)
-            margin = _even(self.width * self.pip_margin)
-            w, h = fit(small.width, small.height, box_w, box_h)
-            self._place_fitted(
-                planes, small, (self.width - w - margin, self.height - h - margin, w, h)
-            )
-        y, u, v = planes
-        stacked = np.concatenate([y, u.reshape(-1, self.width), v.reshape(-1, self.width)])
-        return av.VideoFrame.from_ndarray(stacked, format="yuv420p")
+        layout = self.layout
+        if layout is Layout.PIP and main is None:
+            layout = Layout.OVERLAY
+        return self._compositors[layout].compose({"video": main, "overlay": overlay})

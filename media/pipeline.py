@@ -1,5 +1,10 @@
 """The live program: feeds -> mixer/compositor -> meters -> encoders, on one output clock.
 
+The picture is the active scene (media.scenes) drawn by media.compositor from the latest frame
+of every video feed; `switch_scene` changes it between two frames of the same encode (a cut or
+a fade), so a switch never starts a second encoder. Every feed any scene needs runs from the
+start, so a switch waits on no device.
+
 With `encode=False` the same program runs without encoders (a preview before the show):
 sources, compositor, picture filters, mixer and meters, and nothing is encoded or sent.
 
@@ -19,16 +24,19 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import av
 import numpy as np
 
+from media.alert_overlay import AlertOverlay
+from media.compositor import SceneCompositor
 from media.encoder import AudioEncoder, AudioSettings, VideoEncoder, VideoSettings
 from media.feeds import AudioFeed, VideoFeed
 from media.meters import MeterReading
-from media.mixer import AudioChannel, AudioMixer, Layout, VideoCompositor
+from media.mixer import AudioChannel, AudioMixer
+from media.scenes import Layout, SceneSet, layout_scene
 from media.sources import AUDIO_RATE, AudioSource, VideoSource
 
 log = logging.getLogger(__name__)
@@ -92,7 +100,13 @@ class LivePipeline:
         on_meters: Callable[[Meters], None] | None = None,
         picture_filters: Sequence[Callable[[av.VideoFrame], av.VideoFrame]] = (),
         encode: bool = True,
+        scenes: SceneSet | None = None,
+        video_sources: Mapping[str, VideoSource] | None = None,
+        alerts: AlertOverlay | None = None,
     ) -> None:
+        """`main` and `overlay` are the feeds `video` and `overlay`; `video_sources` more feeds
+        by `SceneSource.feed_key()`. Without `scenes`, `layout` says how main and overlay show
+        (the layouts of before scenes). `alerts` is drawn where a scene places its alerts."""
         self._on_error = on_error
         # Drawn over the composed picture before encoding (e.g. on-stream tip alerts).
         self.picture_filters = list(picture_filters)
@@ -106,10 +120,17 @@ class LivePipeline:
         # (the restream's AAC): must return at once (queue the block and go).
         self.program_taps: list[Callable[[np.ndarray, int], None]] = []
         self.audio_encoder = AudioEncoder(audio) if audio is not None and encode else None
-        self.main = VideoFeed(main, self._source_failed) if main is not None else None
-        self.overlay = VideoFeed(overlay, self._source_failed) if overlay is not None else None
+        self.video_feeds: dict[str, VideoFeed] = {}
+        self.add_video_sources({"video": main, "overlay": overlay, **(video_sources or {})})
+        self.main, self.overlay = self.video_feeds.get("video"), self.video_feeds.get("overlay")
+        if scenes is None:
+            shown = Layout.OVERLAY if layout is Layout.PIP and main is None else layout
+            aspect = video.width / video.height if video is not None else 16 / 9
+            scenes = SceneSet((layout_scene(shown, aspect, alerts=alerts is not None),))
         self.compositor = (
-            VideoCompositor(video.width, video.height, layout) if video is not None else None
+            SceneCompositor(video.width, video.height, scenes, alerts, self._source_failed)
+            if video is not None
+            else None
         )
         self.mixer = AudioMixer(AUDIO_RATE, audio.channels) if audio is not None else None
         self.audio_feeds = [AudioFeed(s, self._source_failed) for s in audio_sources]
@@ -136,9 +157,35 @@ class LivePipeline:
         if self._on_error is not None:
             self._on_error(name, message)
 
+    def add_video_sources(self, sources: Mapping[str, VideoSource | None]) -> list[VideoFeed]:
+        """Feeds for these sources by key (one feed per source object); the new feeds, which
+        the caller starts when the pipeline already runs."""
+        feeds = dict(self.video_feeds)  # a new dict: the video clock may be reading the old
+        by_source = {id(f.source): f for f in feeds.values()}
+        new = []
+        for key, source in sources.items():
+            if source is None or key in feeds:
+                continue
+            feed = by_source.get(id(source))
+            if feed is None:
+                feed = by_source[id(source)] = VideoFeed(source, self._source_failed)
+                new.append(feed)
+            feeds[key] = feed
+        self.video_feeds = feeds
+        return new
+
+    def switch_scene(self, name: str, transition: str | None = None) -> None:
+        """Put another scene on the air from the next frame (SceneError: no such scene)."""
+        if self.compositor is not None:
+            self.compositor.switch(name, transition)
+
+    def set_scenes(self, scenes: SceneSet) -> None:
+        if self.compositor is not None:
+            self.compositor.set_scenes(scenes)
+
     @property
     def feeds(self) -> list[VideoFeed | AudioFeed]:
-        video = [f for f in (self.main, self.overlay) if f is not None]
+        video = list({id(f): f for f in self.video_feeds.values()}.values())
         return [*video, *self.audio_feeds]
 
     @property
@@ -223,8 +270,7 @@ class LivePipeline:
             try:
                 self._apply_video_change()
                 frame = self.compositor.compose(
-                    self.main.latest() if self.main else None,
-                    self.overlay.latest() if self.overlay else None,
+                    {key: feed.latest() for key, feed in self.video_feeds.items()}
                 )
                 for picture_filter in self.picture_filters:
                     frame = picture_filter(frame)

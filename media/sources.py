@@ -116,6 +116,50 @@ class LavfiVideoSource(_Closable):
             self._finish()
 
 
+class MediaFileSource(_Closable):
+    """A video file played in a loop at its own pace (a scene's media source)."""
+
+    def __init__(self, path: str | os.PathLike[str], name: str = "", realtime: bool = True) -> None:
+        super().__init__()
+        self.path = os.fspath(path)
+        self.name = name or os.path.basename(self.path)
+        self.realtime = realtime
+        try:
+            with av.open(self.path) as container:
+                if not container.streams.video:
+                    raise MediaError(f"{self.path} holds no video to show.")
+                stream = container.streams.video[0]
+                self.width = stream.codec_context.width
+                self.height = stream.codec_context.height
+                self.fps = Fraction(stream.average_rate or stream.guessed_rate or 30)
+        except (av.FFmpegError, OSError) as exc:
+            raise MediaError(f"The video file {self.path} cannot be played: {exc}") from exc
+
+    def frames(self) -> Iterator[av.VideoFrame]:
+        pacer = _Pacer(self.realtime)
+        offset = 0.0  # media time at which the current loop started
+        step = 1 / float(self.fps)
+        try:
+            while not self._closed.is_set():
+                self._container = av.open(self.path)
+                played = 0.0
+                for frame in self._container.decode(video=0):
+                    if self._closed.is_set():
+                        return
+                    if frame.pts is not None and frame.time_base is not None:
+                        played = float(frame.pts * frame.time_base)
+                    else:
+                        played += step
+                    pacer.wait(offset + played)
+                    yield frame
+                self._finish()
+                offset += played + step
+        except av.FFmpegError as exc:
+            raise MediaError(f"The video file '{self.name}' failed: {exc}") from exc
+        finally:
+            self._finish()
+
+
 def pattern_source(
     width: int = 1280,
     height: int = 720,

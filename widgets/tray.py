@@ -1,8 +1,9 @@
-"""The system-tray icon: show/hide, go live/stop, quit; keeps the studio alive when hidden."""
+"""The system-tray icon: show/hide, go live/stop, switch scenes, quit; keeps the studio alive
+when hidden."""
 
 from typing import Any
 
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from widgets.main_window import MainWindow
@@ -23,10 +24,14 @@ class StudioTray(QSystemTrayIcon):
         self.live_action.setEnabled(False)  # until the Go Live panel is there
         self.live_action.triggered.connect(self._toggle_live)
         self._golive: Any = None
+        self.scenes_menu = QMenu("Scenes", menu)
+        self.scenes_menu.setEnabled(False)  # until the Go Live panel is there
+        self._scene_actions = QActionGroup(self.scenes_menu)
         quit_action = QAction("Quit", menu)
         quit_action.triggered.connect(window.quit_requested.emit)
         menu.addAction(self.toggle_action)
         menu.addAction(self.live_action)
+        menu.addMenu(self.scenes_menu)
         menu.addSeparator()
         menu.addAction(quit_action)
         self.setContextMenu(menu)
@@ -70,6 +75,21 @@ class StudioTray(QSystemTrayIcon):
         if button.isEnabled():
             button.click()
 
+    def _refresh_scenes(self, panel: Any) -> None:
+        """One checkable entry per scene (the one on the air checked), as the panel has them."""
+        self.scenes_menu.clear()
+        self._scene_actions = QActionGroup(self.scenes_menu)
+        active = panel.active_scene()
+        for index, name in enumerate(panel.scene_names()):
+            action = self.scenes_menu.addAction(name)
+            action.setCheckable(True)
+            action.setChecked(name == active)
+            if index < 9:
+                action.setToolTip(f"Ctrl+{index + 1} in the window")
+            action.triggered.connect(lambda _c=False, n=name: panel.activate_scene(n))
+            self._scene_actions.addAction(action)
+        self.scenes_menu.setEnabled(bool(panel.scene_names()))
+
     def _refresh_labels(self) -> None:
         self.toggle_action.setText("Hide window" if self.window.isVisible() else "Show window")
         panel = self._golive
@@ -78,6 +98,7 @@ class StudioTray(QSystemTrayIcon):
         live = not panel.go_live.isEnabled() and panel.end.isEnabled()
         self.live_action.setText("End the show" if live else "Go Live")
         self.live_action.setEnabled(panel.go_live.isEnabled() or panel.end.isEnabled())
+        self._refresh_scenes(panel)
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason == QSystemTrayIcon.ActivationReason.Trigger:

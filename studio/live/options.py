@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from media.mixer import Layout
 from media.rtmp_output import RtmpDestination
+from media.scenes import Layout, SceneSet
 from media.sources import (
     AudioSource,
     CameraSource,
@@ -45,7 +45,9 @@ class LiveOptions:
     video: str = "testsrc"
     overlay: str = "none"
     audio: list[str] = field(default_factory=lambda: ["tone"])
-    layout: Layout = Layout.PIP
+    layout: Layout = Layout.PIP  # without scenes: how video and overlay show
+    # The scenes the picture is composed of (media.scenes); None: `layout`'s one scene.
+    scenes: SceneSet | None = None
     width: int = 1280
     height: int = 720
     fps: int = 30

@@ -34,6 +34,7 @@ from media.errors import MediaError
 from media.pipeline import LivePipeline
 from media.recorder import Recorder, check_recording_target
 from media.rtmp_output import RtmpOutput
+from media.scenes import SceneSet
 from media.sources import (
     AudioSource,
     VideoSource,
@@ -57,6 +58,7 @@ from studio.live.options import (
     whip_token_from_env,
 )
 from studio.live.restream import StreamKeyVault, attach_restream, with_stream_keys
+from studio.live.scenes import draws_something, open_scene_sources, running_specs
 from studio.live.stepdown import Quality, StepDown, StepDownPolicy
 from studio.live.viewers import fetch_viewer_count, relay_live_url
 from studio.logs import event
@@ -148,8 +150,12 @@ class LiveSession:
         self.restream: RtmpOutput | None = None
         self.restream_states: dict[str, str] = {}  # destination name -> state
         self._stream_keys = stream_keys or StreamKeyVault()
-        # On-stream alerts (tips): studio.tip_overlay feeds it, the video thread draws it.
+        # On-stream alerts (tips): studio.tip_overlay feeds it, the video thread draws it
+        # where the scene places its alerts.
         self.alert_overlay = AlertOverlay()
+        self.scenes: SceneSet | None = None  # the show's (or the preview's) scenes
+        self._preview_options: LiveOptions | None = None
+        self._scene_tasks: set[asyncio.Task[None]] = set()
         self.state_changed = Signal()  # emits the session
         self.message = Signal()  # emits a human sentence
         self.meters_changed = Signal()  # emits media.pipeline.Meters (50 per second)
@@ -277,6 +283,7 @@ class LiveSession:
         the show before going live. Replaces a running preview; does nothing while live.
         Raises LiveError when a source cannot be opened."""
         self._preview_wanted = True
+        self.scenes = options.scenes  # set_scenes / switch_scene while this opens win
         async with self._preview_lock:
             await self._drop_preview()
             if not self._preview_wanted or self.state in ("starting", "live", "ending"):
@@ -288,7 +295,9 @@ class LiveSession:
                 width=width,
                 height=max(2, round(options.height * width / options.width / 2) * 2),
                 fps=min(options.fps, PREVIEW_FPS),
+                scenes=self.scenes,
             )
+            self._preview_options = small
             try:
                 pipeline = await loop.run_in_executor(
                     None, lambda: self._open_pipeline(small, encode=False)
@@ -301,6 +310,7 @@ class LiveSession:
                 await loop.run_in_executor(None, pipeline.stop)  # its devices are open
                 raise
             self.preview_pipeline = pipeline
+            self._catch_up_scenes(pipeline)
             if not self._preview_wanted:  # stopped while it was opening
                 await self._drop_preview()
 
@@ -339,7 +349,9 @@ class LiveSession:
         self.quality, self.step_downs, self._step_down = None, [], None
         self._tried_codecs = []
         self._set_state("starting")
-        options = self.options = await self._resolve_options(options)
+        self.scenes = options.scenes  # set_scenes / switch_scene while this starts win
+        resolved = await self._resolve_options(options)
+        options = self.options = dataclasses.replace(resolved, scenes=self.scenes)
         if options.restream:  # the keyring is D-Bus: off the loop
             ready, problems = await self._loop.run_in_executor(
                 None, with_stream_keys, options.restream, self._stream_keys
@@ -369,6 +381,7 @@ class LiveSession:
             if options.auto_step_down:
                 self._step_down = StepDownPolicy(self.quality)
         self._set_state("live")
+        self._catch_up_scenes(self.pipeline)
         event(log, "live_started", video=options.video, audio=",".join(options.audio))
         if options.record_path is not None:
             self.say(f"Recording to {options.record_path}.")
@@ -391,9 +404,7 @@ class LiveSession:
 
     def _build(self, options: LiveOptions) -> None:
         """Open devices and encoders (blocking: run off the event loop)."""
-        codecs = (
-            [options.video_codec] if options.video != "none" or options.overlay != "none" else []
-        )
+        codecs = [options.video_codec] if draws_something(options.scenes, options) else []
         if options.record_path is not None:
             check_recording_target(Path(options.record_path), [*codecs, "opus"])
         self.pipeline = self._open_pipeline(options, encode=True)
@@ -425,9 +436,15 @@ class LiveSession:
             opened += [main] if main else []
             overlay = open_video_source(options.overlay, options)
             opened += [overlay] if overlay else []
+            pairs = ((options.video, main), (options.overlay, overlay))
+            shared = {spec: source for spec, source in pairs if source}
+            scene_sources, problems = open_scene_sources(options.scenes, options, shared)
+            opened += [s for s in set(scene_sources.values()) if s not in (main, overlay)]
+            for problem in problems:
+                self._from_thread(self.say, problem)
             audio_sources = [s for s in (open_audio_source(a) for a in options.audio) if s]
             opened += audio_sources
-            return self._assemble(options, main, overlay, audio_sources, encode)
+            return self._assemble(options, main, overlay, audio_sources, encode, scene_sources)
         except Exception:
             for source in opened:  # a microphone stream is already running: close it
                 source.close()
@@ -440,8 +457,11 @@ class LiveSession:
         overlay: VideoSource | None,
         audio_sources: list[AudioSource],
         encode: bool,
+        scene_sources: dict[str, VideoSource],
     ) -> LivePipeline:
-        has_video = main is not None or overlay is not None
+        has_video = bool(main or overlay or scene_sources) or draws_something(
+            options.scenes, options
+        )
         if not has_video and not audio_sources:
             raise LiveError("Nothing to send: choose a video or an audio source.")
         video = (
@@ -465,9 +485,69 @@ class LiveSession:
             layout=options.layout,
             on_error=lambda name, msg: self._from_thread(self.say, msg),
             on_meters=lambda meters: self._from_thread(self.meters_changed.emit, meters),
-            picture_filters=[self.alert_overlay.apply],
             encode=encode,
+            scenes=options.scenes,
+            video_sources=scene_sources,
+            alerts=self.alert_overlay,
         )
+
+    # --- scenes --------------------------------------------------------------------------
+
+    def _scene_pipelines(self) -> list[tuple[LivePipeline, LiveOptions | None]]:
+        show = self.pipeline if self.state in ("live", "ending") else None
+        pairs = [(show, self.options), (self.preview_pipeline, self._preview_options)]
+        return [(p, o) for p, o in pairs if p is not None]
+
+    def _catch_up_scenes(self, pipeline: LivePipeline) -> None:
+        """Scenes edited or switched while the pipeline was opening: it takes them up now."""
+        compositor = pipeline.compositor
+        if self.scenes is not None and compositor is not None and compositor.scenes != self.scenes:
+            self.set_scenes(self.scenes)
+
+    def switch_scene(self, name: str, transition: str | None = None) -> None:
+        """Put the scene `name` on the air from the next frame: the same encode goes on
+        (SceneError: no such scene)."""
+        if self.scenes is None:
+            return
+        self.scenes = self.scenes.activating(name)
+        for pipeline, _options in self._scene_pipelines():
+            pipeline.switch_scene(name, transition)
+
+    def set_scenes(self, scenes: SceneSet) -> None:
+        """Edited scenes, drawn from the next frame. A camera, screen or file they add opens in
+        the background (it shows once open); one that cannot open is said, not fatal."""
+        self.scenes = scenes
+        pending = []
+        wanted = set(scenes.feed_keys()) - {"video", "overlay"}  # those two open with the show
+        for pipeline, options in self._scene_pipelines():
+            pipeline.set_scenes(scenes)
+            if options is not None and wanted - set(pipeline.video_feeds):
+                pending.append((pipeline, dataclasses.replace(options, scenes=scenes)))
+        if pending and self._loop is not None and self._loop.is_running():
+            task = self._loop.create_task(self._open_scene_feeds(scenes, pending))
+            self._scene_tasks.add(task)  # held until done (the loop keeps weak references)
+            task.add_done_callback(self._scene_tasks.discard)
+
+    async def _open_scene_feeds(
+        self, scenes: SceneSet, pending: list[tuple[LivePipeline, LiveOptions]]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        for pipeline, options in pending:
+            running = {key: feed.source for key, feed in pipeline.video_feeds.items()}
+            sources, problems = await loop.run_in_executor(
+                None,
+                lambda o=options, r=running: open_scene_sources(
+                    scenes, o, running_specs(r, o), skip=r.__contains__
+                ),
+            )
+            if pipeline not in (self.pipeline, self.preview_pipeline):  # ended meanwhile
+                for source in set(sources.values()) - set(running.values()):
+                    source.close()
+                continue
+            for feed in pipeline.add_video_sources(sources):
+                feed.start()
+            for problem in problems:
+                self.say(problem)
 
     def _restream_changed(self, name: str, state: str, error: str | None) -> None:
         """A restream destination's new state (on the loop; `error` holds no key)."""

@@ -1,4 +1,4 @@
-"""The Go Live page: preview, source pickers, meters, title, Go Live / End, the LIVE badge
+"""The Go Live page: preview, source pickers, scenes, meters, title, Go Live / End, the LIVE badge
 with the show's duration, stats, and Share (the fan-page link and its QR code) while live.
 
 The preview and the meters run as soon as the page is shown, before going live: the session
@@ -11,6 +11,7 @@ unlocked, the unlock, the fan-page link) comes in a `ShowHost`.
 """
 
 import asyncio
+import dataclasses
 import math
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -18,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtGui import QFontDatabase, QHideEvent, QImage, QPixmap, QShowEvent
+from PySide6.QtGui import (
+    QFontDatabase,
+    QHideEvent,
+    QImage,
+    QKeySequence,
+    QPixmap,
+    QShortcut,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -35,8 +44,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.live.restream import restream_choices
+from studio.live.scenes import SceneError, SceneSet, draws_something, load_scenes, save_scenes
 from studio.live.session import (
-    Layout,
     LiveError,
     LiveOptions,
     LiveSession,
@@ -50,6 +59,7 @@ from widgets.bridge import SignalBridge
 from widgets.dialogs import choose, show
 from widgets.live.level_meter import CLIP_DB, LevelMeter
 from widgets.live.restream_section import RestreamSection
+from widgets.live.scene_editor import PreviewDragger, ScenesSection
 from widgets.live.share_dialog import ShareDialog
 
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
@@ -145,7 +155,9 @@ class GoLivePanel(QWidget):
         self._asking = False  # the locked-wallet question is open: not live yet
         self._picture = False  # the preview shows a picture (not the idle text)
         self._shown_state = session.state
-        self._setup_ui(default_whip_url)
+        scenes, scenes_problem = load_scenes(settings)
+        self._setup_ui(default_whip_url, scenes)
+        self.hotkeys: list[QShortcut] = []
         self.title.setText(default_title(self.host.artist_name))
         self._bridges = [
             SignalBridge(session.state_changed, self),
@@ -168,14 +180,19 @@ class GoLivePanel(QWidget):
         self.refresh_sources()
         for picker in (self.video_picker, self.overlay_picker, self.audio_picker):
             picker.currentIndexChanged.connect(lambda _i: self._sources_changed())
-        self.layout_picker.currentIndexChanged.connect(lambda _i: self._sources_changed())
+        self.scenes_section.edited.connect(self._scenes_edited)
+        self.scenes_section.chosen.connect(self.activate_scene)
+        self.scenes_section.moving.connect(self.session.set_scenes)  # shown, saved on drop
+        self.dragger = PreviewDragger(self.preview, self.scenes_section)
         self.record.toggled.connect(lambda _on: self._render_state())
         self.title.textChanged.connect(lambda _t: self._render_state())
         self._render_state()
+        if scenes_problem:
+            self._show_message(scenes_problem)
 
     # --- layout ------------------------------------------------------------------------
 
-    def _setup_ui(self, default_whip_url: str) -> None:
+    def _setup_ui(self, default_whip_url: str, scenes: SceneSet) -> None:
         self.preview = QLabel(PREVIEW_IDLE)
         self.preview.setObjectName("livePreview")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -193,10 +210,7 @@ class GoLivePanel(QWidget):
         self.title.setPlaceholderText("What are you playing tonight?")
         self.video_picker = QComboBox()
         self.overlay_picker = QComboBox()
-        self.layout_picker = QComboBox()
-        for value, label in (("pip", "Camera over screen"), ("main", "Main only"),
-                             ("overlay", "Overlay only")):  # fmt: skip
-            self.layout_picker.addItem(label, value)
+        self.scenes_section = ScenesSection(scenes)
         self.audio_picker = QComboBox()
         self.refresh_button = QPushButton("Refresh devices")
         self.refresh_button.clicked.connect(lambda: self.refresh_sources(rescan=True))
@@ -275,7 +289,6 @@ class GoLivePanel(QWidget):
         form.addRow("Title", self.title)
         form.addRow("Video", self.video_picker)
         form.addRow("Overlay", self.overlay_picker)
-        form.addRow("Layout", self.layout_picker)
         audio_row = QHBoxLayout()
         audio_row.addWidget(self.audio_picker, 1)
         audio_row.addWidget(self.refresh_button)
@@ -306,6 +319,7 @@ class GoLivePanel(QWidget):
         left.addWidget(self.meter)
         left.addWidget(self.loudness)
         left.addWidget(self.limiter_label)
+        left.addWidget(self.scenes_section)
         right = QVBoxLayout()
         right.addLayout(form)
         right.addLayout(buttons)
@@ -350,7 +364,7 @@ class GoLivePanel(QWidget):
             video=self.video_picker.currentData() or "none",
             overlay=self.overlay_picker.currentData() or "none",
             audio=[self.audio_picker.currentData() or "none"],
-            layout=Layout(self.layout_picker.currentData()),
+            scenes=self.scenes_section.scenes,
             video_codec=self.codec_picker.currentData(),
             record_path=record,
             whip_url=self.whip_url.text().strip() or None,
@@ -359,6 +373,56 @@ class GoLivePanel(QWidget):
             restream=self.restream.destinations(),
             **(live_overrides(self.settings) if self.settings is not None else {}),
         )
+
+    # --- scenes --------------------------------------------------------------------------
+
+    def install_hotkeys(self, window: QWidget) -> None:
+        """Ctrl+1…9 put scenes 1…9 on the air while `window` is the active window."""
+        for number in range(1, 10):
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), window)
+            shortcut.activated.connect(lambda n=number: self.activate_scene_at(n - 1))
+            self.hotkeys.append(shortcut)
+
+    def scene_names(self) -> list[str]:
+        return self.scenes_section.scenes.names
+
+    def active_scene(self) -> str:
+        return self.scenes_section.scenes.active
+
+    def activate_scene_at(self, index: int) -> None:
+        names = self.scene_names()
+        if 0 <= index < len(names):
+            self.activate_scene(names[index])
+
+    def activate_scene(self, name: str) -> None:
+        """Put a scene on the air (the show's picture while live, else the preview's) and
+        keep it as the one to start with."""
+        try:
+            scenes = self.scenes_section.scenes.activating(name)
+            self.session.switch_scene(name)
+        except SceneError as exc:
+            self._show_message(str(exc))
+            return
+        self.scenes_section.set_scenes(scenes)
+        self._save_scenes(scenes)
+
+    def _scenes_edited(self, scenes: SceneSet) -> None:
+        self._save_scenes(scenes)
+        self.session.set_scenes(scenes)
+        if self.session.previewing:
+            self._render_state()
+        else:
+            self._sources_changed()  # a scene may now show something: start the preview
+
+    def _with_current_scenes(self, options: LiveOptions) -> LiveOptions:
+        """The options with the scenes as they are now: an edit or a switch made since the
+        options were read (while a question was open, or a preview waited) is not lost."""
+        return dataclasses.replace(options, scenes=self.scenes_section.scenes)
+
+    def _save_scenes(self, scenes: SceneSet) -> None:
+        problem = save_scenes(self.settings, scenes)
+        if problem:
+            self._show_message(problem)
 
     # --- preview before the show -------------------------------------------------------
 
@@ -400,7 +464,7 @@ class GoLivePanel(QWidget):
 
         async def preview() -> None:
             try:
-                await self.session.start_preview(options)
+                await self.session.start_preview(self._with_current_scenes(options))
             except LiveError as exc:
                 self._show_message(f"No preview: {exc}")
                 return
@@ -432,7 +496,7 @@ class GoLivePanel(QWidget):
                 if not await self._ready_to_announce(options.whip_url):
                     return
                 self._asking = False
-                await self.session.start(options)
+                await self.session.start(self._with_current_scenes(options))
             except LiveError as exc:
                 self._show_message(str(exc))
             finally:
@@ -493,9 +557,12 @@ class GoLivePanel(QWidget):
     # --- rendering ---------------------------------------------------------------------
 
     def _has_source(self) -> bool:
-        return any(
-            (picker.currentData() or "none") != "none"
-            for picker in (self.video_picker, self.overlay_picker, self.audio_picker)
+        video = LiveOptions(
+            video=self.video_picker.currentData() or "none",
+            overlay=self.overlay_picker.currentData() or "none",
+        )
+        return (self.audio_picker.currentData() or "none") != "none" or draws_something(
+            self.scenes_section.scenes, video
         )
 
     def _state_changed(self) -> None:
@@ -568,7 +635,7 @@ class GoLivePanel(QWidget):
     def _settings_controls(self) -> list[QWidget]:
         return [
             self.video_picker, self.overlay_picker, self.audio_picker, self.codec_picker,
-            self.layout_picker, self.whip_url, self.stream_key, self.record, self.record_path,
+            self.whip_url, self.stream_key, self.record, self.record_path,
             self.refresh_button, self.restream,
         ]  # fmt: skip
 
