@@ -389,15 +389,12 @@ async def build_report(
     gained, lost = [0] * len(days), [0] * len(days)
     follow_day = _utc_day(FollowEvent.at, dialect)
     changes = await session.execute(
-        select(follow_day, FollowEvent.delta > 0, func.sum(FollowEvent.delta))
+        select(follow_day, FollowEvent.delta, func.count())
         .where(FollowEvent.artist == artist, FollowEvent.at >= since, FollowEvent.at < until)
-        .group_by(follow_day, FollowEvent.delta > 0)
+        .group_by(follow_day, FollowEvent.delta)
     )
-    for day, up, total in changes.all():
-        if up:
-            gained[index[_as_date(day)]] += int(total)
-        else:
-            lost[index[_as_date(day)]] -= int(total)
+    for day, delta, count in changes.all():  # delta is +1 (a follow) or -1 (an unfollow)
+        (gained if delta > 0 else lost)[index[_as_date(day)]] += int(count)
 
     # income per day (wei as Python ints: no SQL integer holds 2^256)
     income: dict[str, list[list[int]]] = {
