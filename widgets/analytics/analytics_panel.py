@@ -60,8 +60,12 @@ class Chart(QWidget):
         self.empty_text = empty
         self.title = QLabel(title)
         self.title.setObjectName("chartTitle")
-        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
+        # UTC on the axis too: the backend's days are UTC days
+        axis = pg.DateAxisItem(orientation="bottom", utcOffset=0)
+        self.plot = pg.PlotWidget(axisItems={"bottom": axis})
         self.plot.setLabel("left", unit)
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        self.plot.setLabel("bottom", "UTC")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
@@ -92,6 +96,8 @@ class Chart(QWidget):
                            symbolBrush=COLOURS[i % len(COLOURS)])  # fmt: skip
         if x_range is not None and shown:
             self.plot.setXRange(*x_range, padding=0.02)
+        elif shown:
+            self.plot.enableAutoRange(axis="x")
         top = max((y for s in shown for _, y in s.points), default=0.0)
         self.plot.setYRange(0, top or 1.0, padding=0.1)
 
@@ -197,15 +203,16 @@ class AnalyticsPanel(QWidget):
             start = datetime.combine(days[0].day, datetime.min.time(), UTC).timestamp()
             span = (start, start + len(days) * 86400.0)
         self.plays.draw(plays_series(report), span)
-        self.viewers.draw(viewers_series(report), span)
+        self.viewers.draw(viewers_series(report), None)  # the shows' own hours
         self.followers.draw(followers_series(report), span)
         self.income.draw(income_series(report), span)
         plays = sum(d.plays for d in days)
         earned = sum(int(d.tips_wei) + int(d.sales_wei) + int(d.subscriptions_wei) for d in days)
         gained = sum(d.followers_gained for d in days) - sum(d.followers_lost for d in days)
         peak = max((s.peak_viewers for s in report.shows), default=0)
+        shows = len(report.shows)
         self.totals.setText(
-            f"{plays} plays · {len(report.shows)} shows (peak {peak} viewers) · "
+            f"{plays} plays · {shows} show{'s' if shows != 1 else ''} (peak {peak} viewers) · "
             f"{days[-1].followers if days else 0} followers ({gained:+d}) · "
             f"{format_coin(earned, self.symbol)} earned"
         )
