@@ -3,7 +3,10 @@ address stored), viewers sampled per show, follower growth, income per day, and
 GET /me/analytics with its range checks; on SQLite and on PostgreSQL."""
 
 import asyncio
+import json
+import re
 import sqlite3
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -15,13 +18,15 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from backend.analytics import MAX_RANGE_DAYS
+from backend.analytics import MAX_RANGE_DAYS, listener_key
 from backend.config import BackendConfig
 from backend.models import MarketSale, MarketSupport, PlayRow, ViewerSample
 from backend.services import services_of
 from backend.streams import announced
 from tests.backend.conftest import create_database
 from tests.backend.support import RunningBackend, bearer, make_profile, serve, sign_in, upload
+from tests.backend.test_fan_tracks import tone_wav
+from tests.tips.conftest import ROOT, browser_missing
 
 ANON = "anon-listener-0123456789"
 OTHER_ANON = "anon-listener-abcdefghij"
@@ -316,3 +321,39 @@ async def test_report_range_is_checked_and_for_artists_only(
     _fan, fan_tokens = await make_profile(client, backend, role="fan", name="Fan")
     fan = await report(client, backend, fan_tokens)
     assert fan.status_code == 403 and "artist" in fan.json()["detail"]
+
+
+async def test_the_fan_page_reports_a_play_after_30_s_once_an_hour(
+    backend: RunningBackend, client: httpx.AsyncClient
+) -> None:
+    if reason := browser_missing():
+        pytest.skip(reason)
+    artist, tokens = await make_profile(client, backend, name="Nova")
+    cid = await upload(client, backend, tokens, tone_wav(40.0))
+    body = {"title": "Long tone", "cid": cid, "duration_s": 40.0}
+    listed = await client.post(f"{backend.url}/tracks", json=body, headers=bearer(tokens))
+    assert listed.status_code == 201, listed.text
+    cmd = [
+        "node", str(Path(__file__).with_name("fan_plays_check.mjs")),
+        "--page", f"{backend.url}/fan/?artist={artist.address}",
+    ]  # fmt: skip
+    done = await asyncio.to_thread(
+        subprocess.run, cmd, cwd=ROOT, capture_output=True, text=True, timeout=180
+    )
+    lines = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
+    assert lines, f"no result: {done.stdout[-2000:]} {done.stderr[-2000:]}"
+    result = json.loads(lines[-1][len("RESULT ") :])
+    assert "failure" not in result, result.get("failure")
+    assert result["errors"] == []
+    reports = result["reports"]
+    assert [r["report"] for r in reports] == ["counted", "not-counted"], reports
+    assert all(r["at"] >= 30 for r in reports), "reported after 30 s of playback, not before"
+    assert result["listener"] == result["listenerAgain"], "the page keeps its listener id"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{16,64}", result["listener"])
+
+    figures = (await report(client, backend, tokens)).json()["tracks"]
+    assert [(t["title"], t["plays"], t["listeners"]) for t in figures] == [("Long tone", 1, 1)]
+    services = services_of(backend.app)  # type: ignore[arg-type]
+    async with services.sessions() as session:
+        stored = list((await session.execute(select(PlayRow.listener))).scalars())
+    assert stored == [listener_key(anonymous=result["listener"])]
