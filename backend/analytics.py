@@ -55,6 +55,7 @@ from backend.models import (
 from backend.params import reject_unknown_query
 from backend.services import Services
 from backend.wire import (
+    ANALYTICS_MAX_DAYS,
     AnalyticsDay,
     AnalyticsReport,
     PlayIn,
@@ -67,7 +68,7 @@ from backend.wire import (
 log = logging.getLogger(__name__)
 
 PLAY_WINDOW = timedelta(hours=1)
-MAX_RANGE_DAYS = 366
+MAX_RANGE_DAYS = ANALYTICS_MAX_DAYS
 DEFAULT_RANGE_DAYS = 30
 EARLIEST_DAY = date(2020, 1, 1)
 LATEST_DAY = date(2100, 12, 31)

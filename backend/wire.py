@@ -315,6 +315,7 @@ class ReadIn(Wire):
 # The fan page's random listener id (kept in its localStorage), for fans not signed in.
 ListenerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
 PLAY_MIN_S = 30.0  # playback before a play counts
+ANALYTICS_MAX_DAYS = 366  # days in one GET /me/analytics
 
 
 class PlayIn(Wire):

@@ -15,14 +15,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import TextIO
 
+from backend.wire import ANALYTICS_MAX_DAYS as MAX_RANGE_DAYS
 from backend.wire import AnalyticsReport
 from chain.errors import ChainError, WalletLockedError
 from studio.errors import StudioError
 from studio.social.backend_client import BackendClient, BackendClientError
 from studio.tips.format import WEI_DECIMALS, format_amount
+from studio.tips.revenue import _cell as csv_cell  # formulas in titles stay text
 
-MAX_RANGE_DAYS = 366  # the backend's limit (backend.analytics), checked here first to say so
 MAX_LINES = 6  # tracks or shows drawn at once: the busiest ones
 
 
@@ -127,16 +129,16 @@ def income_series(report: AnalyticsReport) -> list[Series]:
 CSV_HEADER = ["time", "metric", "subject", "value", "coins"]
 
 
-def write_csv(report: AnalyticsReport, out: io.TextIOBase, symbol: str) -> int:
+def write_csv(report: AnalyticsReport, out: TextIO, symbol: str) -> int:
     """One row per figure (time, metric, subject, value): days, tracks' plays, shows' viewer
     samples. Income rows hold wei in `value` and the amount in `symbol` in `coins`."""
-    writer = csv.writer(out)
+    writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     rows = 0
 
     def row(at: str, metric: str, subject: str, value: int | str, coins: str = "") -> None:
         nonlocal rows
-        writer.writerow([at, metric, subject, value, coins])
+        writer.writerow([at, metric, csv_cell(subject), value, coins])
         rows += 1
 
     for d in report.days:
@@ -151,7 +153,7 @@ def write_csv(report: AnalyticsReport, out: io.TextIOBase, symbol: str) -> int:
             ("subscriptions", d.subscriptions, d.subscriptions_wei),
         ):
             row(day, kind, "", count)
-            row(day, f"{kind}_wei", symbol, wei, format_amount(int(wei)))
+            row(day, f"{kind}_wei", symbol, wei, format_amount(int(wei)).replace(",", ""))
     for t in report.tracks:
         for d, plays in zip(report.days, t.daily_plays, strict=True):
             if plays:
