@@ -285,11 +285,13 @@ async def report_play(
 
 def report_range(start: date | None, end: date | None, today: date) -> tuple[date, date]:
     """The validated (from, to) days; RequestValidationError says what is wrong."""
-    end = end or (today if start is None else min(today, start + timedelta(DEFAULT_RANGE_DAYS - 1)))
-    start = start or end - timedelta(DEFAULT_RANGE_DAYS - 1)
     for name, day in (("from", start), ("to", end)):
-        if not EARLIEST_DAY <= day <= LATEST_DAY:
+        if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
             raise _invalid(name, f"{name} must be between {EARLIEST_DAY} and {LATEST_DAY}")
+    span = timedelta(days=DEFAULT_RANGE_DAYS - 1)
+    if end is None:
+        end = today if start is None else min(today, start + span)
+    start = start or end - span
     if start > end:
         raise _invalid("from", f"from ({start}) is after to ({end})")
     if (end - start).days + 1 > MAX_RANGE_DAYS:

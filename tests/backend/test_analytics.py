@@ -306,6 +306,8 @@ async def test_report_range_is_checked_and_for_artists_only(
     assert "to" in await detail(to="2026-02-30")
     assert "between 2020-01-01 and 2100-12-31" in await detail(**{"from": "1999-12-31"})
     assert "between" in await detail(to="9999-12-31")
+    assert "from must be between" in await detail(**{"from": "9999-12-31"})  # was a 500
+    assert "to must be between" in await detail(to="0001-01-01")
     longest = await report(
         client,
         backend,
