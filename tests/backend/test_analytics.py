@@ -23,9 +23,16 @@ from backend.config import BackendConfig
 from backend.models import MarketSale, MarketSupport, PlayRow, ViewerSample
 from backend.services import services_of
 from backend.streams import announced
+from chain.devnet import dev_accounts
+from harness.backend_session import sign_in as backend_sign_in
+from harness.fan import buy_edition, send_tip, subscribe
+from harness.market import list_for_sale, mint_editions
 from tests.backend.conftest import create_database
 from tests.backend.support import RunningBackend, bearer, make_profile, serve, sign_in, upload
 from tests.backend.test_fan_tracks import tone_wav
+from tests.backend.test_market import CID as MARKET_CID
+from tests.backend.test_market import chain_of, devnet_env  # noqa: F401
+from tests.backend.test_market import config as market_config
 from tests.tips.conftest import ROOT, browser_missing
 
 ANON = "anon-listener-0123456789"
@@ -359,3 +366,51 @@ async def test_the_fan_page_reports_a_play_after_30_s_once_an_hour(
     async with services.sessions() as session:
         stored = list((await session.execute(select(PlayRow.listener))).scalars())
     assert stored == [listener_key(anonymous=result["listener"])]
+
+
+async def test_income_per_day_comes_from_real_tips_sales_and_subscriptions(
+    devnet_env: None,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """On the backend's own devnet: a tip (the tip watcher), an edition sold and a fan's resale
+    (the market index), a subscription; today's income is each, exact to the wei."""
+    _, artist, fan, second_fan = dev_accounts(4)
+    tip_wei, price, resale, tier_price = 10**15 + 1, 10**17 + 3, 2 * 10**17 + 5, 10**16 + 7
+    async with httpx.AsyncClient(timeout=30) as client, serve(market_config(tmp_path)) as backend:
+        chain = await chain_of(client, backend)
+        auth = {"Authorization": f"Bearer {await backend_sign_in(client, backend, artist)}"}
+        profile = {"role": "artist", "display_name": "Nova", "bio": ""}
+        put = await client.put(
+            f"{backend.url}/profiles/{artist.address}", json=profile, headers=auth
+        )
+        assert put.status_code == 200, put.text
+
+        def on_chain() -> None:
+            send_tip(chain.w3, chain.tipping, fan, artist.address, tip_wei, "for the set")
+            (edition,) = mint_editions(
+                chain.w3, chain.registry, chain.nft, artist, MARKET_CID, 1, royalty_bps=1000
+            )
+            list_for_sale(chain.w3, chain.market, chain.nft, artist, [edition], price)
+            buy_edition(chain.w3, chain.market, fan, edition)
+            list_for_sale(chain.w3, chain.market, chain.nft, fan, [edition], resale)
+            buy_edition(chain.w3, chain.market, second_fan, edition)
+            chain.send(artist, chain.subs.functions.set_tiers(["Fan"], [tier_price]))
+            subscribe(chain.w3, chain.subs, fan, artist.address, 0, 2)
+
+        await asyncio.to_thread(on_chain)
+
+        async def today() -> dict[str, Any]:
+            answer = await client.get(f"{backend.url}/me/analytics", headers=auth)
+            assert answer.status_code == 200, answer.text
+            return answer.json()["days"][-1]  # type: ignore[no-any-return]
+
+        for _ in range(600):  # the tip watcher and the market index read confirmed blocks
+            figures = await today()
+            if figures["tips"] and figures["sales"] == 2 and figures["subscriptions"]:
+                break
+            await asyncio.sleep(0.1)
+        assert figures["tips"] == 1 and figures["tips_wei"] == str(tip_wei)
+        # the artist's own edition earns its price; the fan's resale earns the 10 % royalty
+        assert figures["sales"] == 2 and figures["sales_wei"] == str(price + resale // 10)
+        assert figures["subscriptions"] == 1
+        assert figures["subscriptions_wei"] == str(2 * tier_price)
