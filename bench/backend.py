@@ -207,7 +207,12 @@ async def run_plays(url: str, rate: float, tracks: int) -> None:
     answers: dict[str, int] = {}
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    loop.add_reader(sys.stdin.fileno(), stop.set)  # closed (or a line): stop
+
+    def stdin_closed() -> None:  # closed (or a line): stop
+        loop.remove_reader(sys.stdin.fileno())
+        stop.set()
+
+    loop.add_reader(sys.stdin.fileno(), stdin_closed)
 
     async def one(client: httpx.AsyncClient) -> None:
         body = {
