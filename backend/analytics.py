@@ -16,9 +16,10 @@ Recording:
                subscriptions from the market index (market_sales, market_supports).
 
 Reading: GET /me/analytics?from=YYYY-MM-DD&to=YYYY-MM-DD (UTC days, both included; at most
-MAX_RANGE_DAYS) answers one `AnalyticsReport`: a row per day, per-track plays (with a count per
-day) and the shows in the range with their viewers over time (at most MAX_POINTS per show:
-each point is the highest count of its time slice).
+MAX_RANGE_DAYS) answers one `AnalyticsReport`: a row per day, per-track plays with a count per
+day (every track played in the range, and the artist's MAX_TRACKS newest), and the shows in the
+range (the MAX_SHOWS latest) with their viewers over time (at most MAX_POINTS per show: each
+point is the highest count of its time slice).
 """
 
 import asyncio
@@ -358,13 +359,17 @@ async def build_report(
             )
         ).all()
     )
+    recent = (
+        select(TrackRow.id)
+        .where(TrackRow.artist_address == artist)
+        .order_by(TrackRow.created_at.desc())
+        .limit(MAX_TRACKS)
+    )
+    wanted = list(daily_by_track) + list((await session.execute(recent)).scalars())
     titles = dict(
         (
             await session.execute(
-                select(TrackRow.id, TrackRow.title)
-                .where(TrackRow.artist_address == artist)
-                .order_by(TrackRow.created_at.desc())
-                .limit(MAX_TRACKS)
+                select(TrackRow.id, TrackRow.title).where(TrackRow.id.in_(wanted))
             )
         ).all()
     )

@@ -16,11 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
+from alembic import command
 from sqlalchemy import select
 
-from backend.analytics import MAX_RANGE_DAYS, listener_key
+from backend.analytics import MAX_RANGE_DAYS, build_report, listener_key
 from backend.config import BackendConfig
-from backend.models import MarketSale, MarketSupport, PlayRow, ViewerSample
+from backend.database import _alembic_config, make_engine, make_sessions, migrate
+from backend.models import Account, Follow, MarketSale, MarketSupport, PlayRow, ViewerSample
 from backend.services import services_of
 from backend.streams import announced
 from chain.devnet import dev_accounts
@@ -414,3 +416,29 @@ async def test_income_per_day_comes_from_real_tips_sales_and_subscriptions(
         assert figures["sales"] == 2 and figures["sales_wei"] == str(price + resale // 10)
         assert figures["subscriptions"] == 1
         assert figures["subscriptions_wei"] == str(2 * tier_price)
+
+
+async def test_followers_from_before_the_analytics_revision_count_from_their_day(
+    tmp_path: Path,
+) -> None:
+    """Migration 0005 turns the follows already there into follow events of their day."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    artist, fans = "0x" + "A" * 40, ["0x" + c * 40 for c in "123"]
+    followed = datetime(2026, 3, 10, 18, tzinfo=UTC)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), "0004"))
+        async with make_sessions(engine).begin() as session:
+            session.add(Account(address=artist, role="artist", display_name="Nova"))
+            await session.flush()
+            session.add_all(
+                Follow(follower=fan, artist=artist, created_at=followed + timedelta(days=i))
+                for i, fan in enumerate(fans)
+            )
+        await migrate(engine)
+        async with make_sessions(engine)() as session:
+            shown = await build_report(session, artist, date(2026, 3, 9), date(2026, 3, 13), 10)
+    finally:
+        await engine.dispose()
+    assert [d.followers for d in shown.days] == [0, 1, 2, 3, 3]
+    assert [d.followers_gained for d in shown.days] == [0, 1, 1, 1, 0]
