@@ -159,13 +159,15 @@ def test_the_analytics_tab_draws_the_figures_and_exports_them(  # type: ignore[n
         desk.window.grab().save(str(artifacts_dir / "analytics-tab.png"))
 
         # Export CSV: a save dialog that does not block the loop
-        target = tmp_path / "exports" / "analytics.csv"
+        report = panel.report
+        target = tmp_path / "exports" / f"analytics-{report.from_day}-{report.to_day}.csv"
         target.parent.mkdir()
         assert panel.export_button.isEnabled(), panel.export_button.toolTip()
         panel.export_button.click()
         await wait_until(lambda: bool(open_dialogs()), 30, "the save dialog")
         [dialog] = open_dialogs()
-        dialog.selectFile(str(target))
+        assert dialog.windowTitle() == "Export analytics"
+        dialog.selectFile(str(target))  # another folder; the suggested name
         dialog.accept()
         await panel.exporting
         assert "rows exported to" in panel.status.text() and str(target) in panel.status.text()
