@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QDate, Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QShowEvent
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QDateEdit,
     QGridLayout,
@@ -39,7 +39,7 @@ from studio.analytics.service import (
 )
 from studio.tips.format import format_coin
 from widgets.buttons import enable
-from widgets.dialogs import message, save_path
+from widgets.dialogs import link_label, save_path, write_export
 
 COLOURS = ("#e0457b", "#4fa3e0", "#f2b134", "#5cc98a", "#b07cf0", "#e07a45")
 
@@ -123,11 +123,8 @@ class AnalyticsPanel(QWidget):
         self.refresh_button.clicked.connect(self.refresh)
         self.export_button = QPushButton("Export CSV…")
         self.export_button.clicked.connect(self._ask_export)
-        self.status = QLabel("")
-        self.status.setObjectName("analyticsStatus")
-        self.status.setWordWrap(True)
+        self.status = link_label("analyticsStatus")
         self.status.setTextFormat(Qt.TextFormat.RichText)
-        self.status.linkActivated.connect(lambda url: QDesktopServices.openUrl(QUrl(url)))
         self.totals = QLabel("")
         self.totals.setTextFormat(Qt.TextFormat.PlainText)
         self.totals.setWordWrap(True)
@@ -258,16 +255,9 @@ class AnalyticsPanel(QWidget):
             self.export_to(path)
 
     def export_to(self, path: Path) -> int:
-        if self.report is None:
+        report = self.report
+        if report is None:
             return 0
-        try:
-            rows = export_csv(self.report, path, self.symbol)
-        except OSError as exc:
-            message(self, "Export failed", f"Could not write {path}: {exc.strerror or exc}.")
-            return 0
-        folder = QUrl.fromLocalFile(str(path.parent)).toString()
-        self.status.setText(
-            f"{rows} rows exported to {html.escape(str(path))}. "
-            f'<a href="{html.escape(folder)}">Open folder</a>'
+        return write_export(
+            self, self.status, path, lambda to: export_csv(report, to, self.symbol), "row"
         )
-        return rows
