@@ -26,7 +26,6 @@ from backend.models import Account, Follow, MarketSale, MarketSupport, PlayRow, 
 from backend.services import services_of
 from backend.streams import announced
 from chain.devnet import dev_accounts
-from harness.backend_session import sign_in as backend_sign_in
 from harness.fan import buy_edition, send_tip, subscribe
 from harness.market import list_for_sale, mint_editions
 from tests.backend.conftest import create_database
@@ -381,12 +380,7 @@ async def test_income_per_day_comes_from_real_tips_sales_and_subscriptions(
     tip_wei, price, resale, tier_price = 10**15 + 1, 10**17 + 3, 2 * 10**17 + 5, 10**16 + 7
     async with httpx.AsyncClient(timeout=30) as client, serve(market_config(tmp_path)) as backend:
         chain = await chain_of(client, backend)
-        auth = {"Authorization": f"Bearer {await backend_sign_in(client, backend, artist)}"}
-        profile = {"role": "artist", "display_name": "Nova", "bio": ""}
-        put = await client.put(
-            f"{backend.url}/profiles/{artist.address}", json=profile, headers=auth
-        )
-        assert put.status_code == 200, put.text
+        auth = bearer((await make_profile(client, backend, account=artist))[1])
 
         def on_chain() -> None:
             send_tip(chain.w3, chain.tipping, fan, artist.address, tip_wei, "for the set")
