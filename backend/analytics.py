@@ -35,7 +35,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy import Integer, and_, cast, extract, func, or_, select
+from sqlalchemy import Integer, String, and_, cast, extract, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,6 +51,7 @@ from backend.models import (
     StreamRow,
     TipRow,
     TrackRow,
+    UTCDateTime,
     ViewerSample,
 )
 from backend.params import reject_unknown_query
@@ -118,36 +119,31 @@ def _hour_of(at: datetime) -> datetime:
 
 
 async def record_play(services: Services, track_id: int, listener: str, now: datetime) -> PlayOut:
-    """Count a play unless this listener's last play of this track is within the hour."""
+    """Count a play unless this listener's last play of this track is within the hour.
+
+    One statement on the common path (INSERT ... SELECT from the track, where no play of the
+    hour exists): a play report costs one write, whatever else the backend is doing."""
+    recent = select(PlayRow.id).where(
+        PlayRow.track_id == track_id,
+        PlayRow.listener == listener,
+        PlayRow.at > now - PLAY_WINDOW,
+    )
+    source = select(
+        TrackRow.id,
+        TrackRow.artist_address,
+        literal(listener, String()),
+        literal(_hour_of(now), UTCDateTime()),
+        literal(now, UTCDateTime()),
+    ).where(TrackRow.id == track_id, ~recent.exists())
+    columns = ["track_id", "artist", "listener", "hour", "at"]
     async with services.sessions.begin() as session:
-        track = await session.get(TrackRow, track_id)
-        if track is None:
+        statement = _insert(session)(PlayRow).from_select(columns, source)
+        inserted = await session.execute(statement.on_conflict_do_nothing())
+        if inserted.rowcount == 1:  # type: ignore[attr-defined]
+            return PlayOut(counted=True, detail="play counted")
+        if await session.get(TrackRow, track_id) is None:
             raise HTTPException(404, detail="no such track")
-        recent = await session.execute(
-            select(PlayRow.id)
-            .where(
-                PlayRow.track_id == track_id,
-                PlayRow.listener == listener,
-                PlayRow.at > now - PLAY_WINDOW,
-            )
-            .limit(1)
-        )
-        if recent.first() is not None:
-            return PlayOut(counted=False, detail="already counted for this listener this hour")
-        inserted = await session.execute(
-            _insert(session)(PlayRow)
-            .values(
-                track_id=track_id,
-                artist=track.artist_address,
-                listener=listener,
-                hour=_hour_of(now),
-                at=now,
-            )
-            .on_conflict_do_nothing()
-        )
-    if inserted.rowcount != 1:  # type: ignore[attr-defined]
-        return PlayOut(counted=False, detail="already counted for this listener this hour")
-    return PlayOut(counted=True, detail="play counted")
+    return PlayOut(counted=False, detail="already counted for this listener this hour")
 
 
 def record_follow(session: AsyncSession, artist: str, delta: int, at: datetime) -> None:
