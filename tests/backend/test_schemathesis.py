@@ -24,7 +24,7 @@ from tests.backend.conftest import JWT_SECRET
 from tests.backend.support import RunningBackend, serve_in_thread, sign, siwe_message
 
 MAX_EXAMPLES = 25
-OWN_TAGS = {"ops", "auth", "accounts", "discovery", "live", "chat", "notifications", "analytics"}
+OWN_TAGS = {"ops", "auth", "accounts", "discovery", "live", "chat", "notifications"}
 
 
 @pytest.fixture(scope="module")
