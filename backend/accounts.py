@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.analytics import record_follow
 from backend.auth import CurrentAddress, ServicesDep
 from backend.errors import error_responses
 from backend.models import Account, Follow, TrackRow
@@ -178,11 +179,14 @@ async def follow(
     async with services.sessions.begin() as session:
         await _require_artist(session, address)
         dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        now = datetime.now(UTC)
         inserted = await session.execute(
             dialect_insert(Follow)
-            .values(follower=caller, artist=address, created_at=datetime.now(UTC))
+            .values(follower=caller, artist=address, created_at=now)
             .on_conflict_do_nothing()
         )
+        if inserted.rowcount == 1:  # type: ignore[attr-defined]
+            record_follow(session, address, +1, now)
         follower_profile = await session.get(Account, caller)
         count = await followers_count(session, address)
     if inserted.rowcount == 1:  # type: ignore[attr-defined]
@@ -209,8 +213,10 @@ async def unfollow(
 ) -> FollowState:
     async with services.sessions.begin() as session:
         await _require_artist(session, address)
-        await session.execute(
+        deleted = await session.execute(
             delete(Follow).where(Follow.artist == address, Follow.follower == caller)
         )
+        if deleted.rowcount == 1:  # type: ignore[attr-defined]
+            record_follow(session, address, -1, datetime.now(UTC))
         count = await followers_count(session, address)
     return FollowState(artist=address, following=False, followers=count)

@@ -11,7 +11,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from backend import __version__, accounts, auth, chat, discovery, mail, notifications, ops
+from backend import (
+    __version__,
+    accounts,
+    analytics,
+    auth,
+    chat,
+    discovery,
+    mail,
+    notifications,
+    ops,
+)
 from backend.config import MIB, BackendConfig
 from backend.content_store import content_store_router
 from backend.database import make_engine, make_sessions, migrate
@@ -43,6 +53,7 @@ def create_services(config: BackendConfig) -> Services:
         metrics=Metrics(),
         chat_limiter=make_rate_limiter(bus, config.chat_burst, config.chat_rate_per_s),
         auth_limiter=make_rate_limiter(bus, config.auth_burst, config.auth_rate_per_s),
+        play_limiter=make_rate_limiter(bus, config.play_burst, config.play_rate_per_s),
         jwt_secret=config.jwt_secret or secrets.token_urlsafe(32),
     )
 
@@ -63,9 +74,11 @@ def create_app(config: BackendConfig) -> FastAPI:
         tips = start_tip_watcher(_app)  # Tipped events -> tip_received notifications
         mailer = mail.start_mailer(services)  # the email outbox, when SMTP is configured
         market = start_market(_app)  # sales and subscriptions: index, notifications, keys
+        sampler = analytics.start_sampler(services)  # live shows' viewers, every 10 s
         try:
             yield
         finally:
+            await sampler.stop()
             if market.watcher is not None:
                 await market.watcher.stop()
             if mailer is not None:
@@ -112,6 +125,7 @@ def create_app(config: BackendConfig) -> FastAPI:
     app.include_router(notifications.router)
     app.include_router(mail.router)
     app.include_router(market_router)
+    app.include_router(analytics.router)
     store = content_store_router(
         config.data_dir,
         require_sign_in=not config.local,

@@ -123,6 +123,12 @@ class BackendConfig:
     janus_edges: tuple[str, ...] = ()
     janus_api_secret: str | None = field(default=None, repr=False)
 
+    # Analytics (backend.analytics): live shows' viewer counts are sampled this often, and
+    # play reports are limited per client address (a burst, then a steady rate).
+    viewer_sample_s: float = 10.0
+    play_burst: int = 30
+    play_rate_per_s: float = 0.5
+
     def __post_init__(self) -> None:
         if self.media_server not in MEDIA_SERVERS:
             raise ValueError(

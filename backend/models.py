@@ -357,3 +357,69 @@ class GatedTrack(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_gated_tracks_artist", "artist", "created_at"),)
+
+
+# ---- analytics (backend.analytics) -----------------------------------------------------------
+
+
+class PlayRow(Base):
+    """A play the fan page reported after 30 s of playback. `listener` is a hash of the
+    signed-in address or of the page's random id; no IP address is kept. `hour` (the hour the
+    play started in) backs the once-an-hour rule across instances."""
+
+    __tablename__ = "analytics_plays"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    track_id: Mapped[int] = mapped_column(BigInteger)
+    artist: Mapped[str] = mapped_column(String(42))
+    listener: Mapped[str] = mapped_column(String(64))
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("track_id", "listener", "hour", name="uq_analytics_plays_hour"),
+        Index("ix_analytics_plays_artist_at", "artist", "at"),
+        Index("ix_analytics_plays_listener", "track_id", "listener", "at"),
+    )
+
+
+class ViewerSample(Base):
+    """A show's viewer count at one sampling instant (`at`, a multiple of the interval)."""
+
+    __tablename__ = "analytics_viewer_samples"
+
+    stream_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    artist: Mapped[str] = mapped_column(String(42))
+    viewers: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_analytics_viewer_samples_artist", "artist", "at"),)
+
+
+class FollowEvent(Base):
+    """+1 for a follow, -1 for an unfollow: follower growth per day."""
+
+    __tablename__ = "analytics_follow_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    artist: Mapped[str] = mapped_column(String(42))
+    delta: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_analytics_follow_events_artist", "artist", "at"),)
+
+
+class TipRow(Base):
+    """A confirmed tip as the tip watcher announced it."""
+
+    __tablename__ = "analytics_tips"
+
+    tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    artist: Mapped[str] = mapped_column(String(42))
+    fan: Mapped[str] = mapped_column(String(42))
+    amount_wei: Mapped[str] = mapped_column(String(78))
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_analytics_tips_artist", "artist", "at"),)

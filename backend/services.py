@@ -31,6 +31,7 @@ class Services:
     metrics: Metrics
     chat_limiter: RateLimiter
     auth_limiter: RateLimiter
+    play_limiter: RateLimiter  # play reports per client address (backend.analytics)
     jwt_secret: str = field(repr=False)
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     content_store: "ContentStore | None" = None  # who uploaded what (backend.ownership)

@@ -33,6 +33,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from web3.providers.async_base import AsyncBaseProvider
 
+from backend.analytics import record_tips
 from backend.models import Account, Follow
 from backend.notifications import publish, publish_many
 from backend.services import Services, services_of
@@ -183,6 +185,10 @@ class BackendTipWatcher(FollowerConsumer):
                 log.warning("skipped a malformed Tipped log: %s", exc)
         if not tips:
             return
+        try:
+            await record_tips(self.services, tips, datetime.now(UTC))
+        except Exception as exc:  # analytics must never hold back a tip's notification
+            log.warning("tips not recorded for analytics: %s", exc)
         names = await self._display_names({t.fan for t in tips} | {t.artist for t in tips})
         for tip in tips:
             data = {

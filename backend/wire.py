@@ -6,7 +6,7 @@ surrogates, checksummed addresses).
 """
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from eth_utils import to_checksum_address
@@ -308,6 +308,74 @@ class ReadIn(Wire):
     up_to: JsonInt = Field(
         ge=0, le=2**53 - 1, description="mark every notification with id <= up_to read"
     )
+
+
+# -- analytics (backend.analytics) ------------------------------------------------------------
+
+# The fan page's random listener id (kept in its localStorage), for fans not signed in.
+ListenerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
+PLAY_MIN_S = 30.0  # playback before a play counts
+ANALYTICS_MAX_DAYS = 366  # days in one GET /me/analytics
+
+
+class PlayIn(Wire):
+    track_id: JsonInt = Field(ge=1, le=2**53 - 1)
+    listener: ListenerId | None = Field(
+        None, description="the page's random id; ignored when signed in (the address counts)"
+    )
+    played_s: float = Field(ge=PLAY_MIN_S, le=24 * 3600, description="seconds played")
+
+
+class PlayOut(BaseModel):
+    counted: bool
+    detail: str
+
+
+class AnalyticsDay(BaseModel):
+    day: date
+    plays: int
+    followers: int = Field(description="followers at the end of the day (UTC)")
+    followers_gained: int
+    followers_lost: int
+    tips: int
+    tips_wei: str  # decimal: JSON numbers lose precision past 2^53
+    sales: int
+    sales_wei: str
+    subscriptions: int
+    subscriptions_wei: str
+
+
+class TrackAnalytics(BaseModel):
+    track_id: int
+    title: str
+    plays: int
+    listeners: int
+    daily_plays: list[int] = Field(description="one count per day of the report's `days`")
+
+
+class ViewerPoint(BaseModel):
+    at: datetime
+    viewers: int
+
+
+class ShowAnalytics(BaseModel):
+    stream_id: str
+    title: str
+    started_at: datetime
+    ended_at: datetime | None
+    peak_viewers: int
+    average_viewers: float
+    samples: list[ViewerPoint] = Field(description="the highest count of each time slice")
+
+
+class AnalyticsReport(BaseModel):
+    artist: str
+    from_day: date
+    to_day: date
+    sample_interval_s: float
+    days: list[AnalyticsDay]
+    tracks: list[TrackAnalytics]
+    shows: list[ShowAnalytics]
 
 
 # -- WebSocket frames (JSON objects with a "type") ---------------------------------------------

@@ -15,6 +15,11 @@ more processes, so the figures include real sockets and real parsing on both sid
   `capacity_stopped_by`). The figure is the delivery rate (messages x receivers per second,
   as received) of the last step that held; `capacity_steps` lists every step.
 
+Analytics recording stays on throughout (as in production): the live bench show's viewers
+are sampled every 10 s, and a fourth process reports plays of random seeded tracks by random
+listeners at `--plays-per-s` (POST /plays, as fan pages do) during the fan-out and capacity
+phases: `plays_counted`, `play_p50_ms` / `play_p99_ms`, `viewer_samples`.
+
 The last line printed is one JSON object (bench.common.report: with the load average).
 """
 
@@ -65,6 +70,8 @@ def serve(port: int, database: Path) -> None:
         ws_frame_burst=1_000_000,  # the one sender socket sends the whole load
         ws_frame_rate_per_s=1_000_000.0,
         ws_max_per_client=0,  # every client socket comes from 127.0.0.1
+        play_burst=1_000_000,  # every play report comes from 127.0.0.1
+        play_rate_per_s=1_000_000.0,
     )
     uvicorn.run(
         create_app(config),
@@ -188,6 +195,61 @@ async def run_clients(url: str, count: int) -> None:
         await asyncio.gather(*batch)
     print("READY", flush=True)
     await asyncio.wait_for(sink.done.wait(), timeout=900)
+
+
+async def run_plays(url: str, rate: float, tracks: int) -> None:
+    """POST /plays at `rate` per second (random track, random listener) until stdin closes;
+    then print one JSON line of what was counted and how long each report took."""
+    import httpx
+
+    rng = random.Random(30)
+    timings: list[float] = []
+    answers: dict[str, int] = {}
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def stdin_closed() -> None:  # closed (or a line): stop
+        loop.remove_reader(sys.stdin.fileno())
+        stop.set()
+
+    loop.add_reader(sys.stdin.fileno(), stdin_closed)
+
+    async def one(client: httpx.AsyncClient) -> None:
+        body = {
+            "track_id": rng.randint(1, tracks),
+            "listener": f"bench-listener-{rng.randrange(10**9):09d}",
+            "played_s": 30.0,
+        }
+        t0 = time.perf_counter()
+        try:
+            response = await client.post(f"{url}/plays", json=body)
+            key = str(response.json().get("counted")) if response.status_code == 200 else "error"
+        except httpx.HTTPError:
+            key = "error"
+        timings.append((time.perf_counter() - t0) * 1000)
+        answers[key] = answers.get(key, 0) + 1
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        print("READY", flush=True)
+        pending: set[asyncio.Task[None]] = set()
+        started = time.monotonic()
+        sent = 0
+        while not stop.is_set():
+            while sent < (time.monotonic() - started) * rate:
+                task = asyncio.create_task(one(client))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+                sent += 1
+            await asyncio.sleep(0.01)
+        await asyncio.gather(*pending)
+    print(json.dumps({"timings_ms": timings, "answers": answers}), flush=True)
+
+
+def analytics_rows(database: Path) -> dict[str, int]:
+    with sqlite3.connect(database) as db:
+        plays = db.execute("SELECT count(*) FROM analytics_plays").fetchone()[0]
+        samples = db.execute("SELECT count(*) FROM analytics_viewer_samples").fetchone()[0]
+    return {"plays_stored": int(plays), "viewer_samples": int(samples)}
 
 
 # -- the orchestrator ------------------------------------------------------------------------
@@ -404,7 +466,7 @@ def wait_healthy(base: str, proc: subprocess.Popen) -> None:  # type: ignore[typ
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--role", default="main", choices=["main", "server", "clients"])
+    parser.add_argument("--role", default="main", choices=["main", "server", "clients", "plays"])
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--tracks", type=int, default=100_000)
     parser.add_argument("--start-rate", type=float, default=2.0, help="messages/s, first step")
@@ -412,6 +474,7 @@ def main() -> None:
     parser.add_argument("--step-seconds", type=float, default=3.0)
     parser.add_argument("--max-steps", type=int, default=12)
     parser.add_argument("--max-seconds", type=float, default=120.0, help="bound of the search")
+    parser.add_argument("--plays-per-s", type=float, default=20.0, help="analytics load")
     parser.add_argument("--port", type=int)
     parser.add_argument("--database", type=Path)
     parser.add_argument("--url")
@@ -422,6 +485,9 @@ def main() -> None:
         return
     if args.role == "clients":
         asyncio.run(run_clients(args.url, args.count))
+        return
+    if args.role == "plays":
+        asyncio.run(run_plays(args.url, args.plays_per_s, args.tracks))
         return
 
     import asyncio as _asyncio
@@ -456,11 +522,36 @@ def main() -> None:
             ],
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
+        plays: subprocess.Popen[str] | None = None
         try:
             wait_healthy(base, server)
             results = search_latency(base, words, rng, queries=300)
+            plays = subprocess.Popen(
+                [sys.executable, __file__, "--role", "plays", "--url", base,
+                 "--plays-per-s", str(args.plays_per_s), "--tracks", str(args.tracks)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            assert plays.stdin is not None and plays.stdout is not None
+            if plays.stdout.readline().strip() != "READY":
+                raise RuntimeError("the plays process failed to start")
             results.update(_asyncio.run(fanout_and_capacity(base, args.clients, args, server.pid)))
+            plays.stdin.close()
+            played = json.loads(plays.stdout.readline())
+            plays.wait(60)
+            results.update(
+                {
+                    "plays_per_s_offered": args.plays_per_s,
+                    "plays_counted": played["answers"].get("True", 0),
+                    "plays_errors": played["answers"].get("error", 0),
+                    "play_p50_ms": round(percentile(played["timings_ms"], 50), 2),
+                    "play_p99_ms": round(percentile(played["timings_ms"], 99), 2),
+                    **analytics_rows(database),
+                }
+            )
         finally:
+            if plays is not None and plays.poll() is None:
+                plays.kill()
+                plays.wait(15)
             server.terminate()
             server.wait(15)
     results.update(

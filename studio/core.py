@@ -23,6 +23,7 @@ from studio.settings import Settings
 from studio.signals import Signal
 
 if TYPE_CHECKING:
+    from studio.analytics.service import AnalyticsService
     from studio.live.session import LiveSession
     from studio.publishing.service import PublishService
     from studio.social.backend_client import BackendClient
@@ -87,6 +88,7 @@ class Studio:
         self.announcer: StreamAnnouncer | None = None  # shows announced to the backend
         self.chat_room: ChatRoom | None = None  # the announced show's chat
         self.tips: TipService | None = None
+        self.analytics: AnalyticsService | None = None  # the artist's figures, from the backend
         self.confirm_transaction: Any = None  # set by the window: its confirmation dialog
         self.services_ready = Signal()  # () once start_services() is done
         self.tips_changed = Signal()  # (TipService | None) when the watched artist changes
@@ -192,6 +194,10 @@ class Studio:
         if self.wallet is not None:
             await self._watch_tips()
         self._announce_shows()
+        if self.backend_client is not None:
+            from studio.analytics.service import AnalyticsService
+
+            self.analytics = AnalyticsService(self.backend_client)
         self.services_ready.emit()
         event(log, "services_ready", wallet=self.wallet is not None)
 

@@ -15,16 +15,22 @@ executed"), and those tasks (tip watcher, quit) are lost for good. So, from asyn
     path = await open_path(parent, "Keystore file", "", "Keystore (*.json *)")
 
 and from a plain slot that must not wait: `message(parent, title, text)` (returns the box).
+After an export's `save_path`, `write_export(parent, label, path, write, "tip")` writes and says
+where it went in a `link_label()`, with a link that opens the folder.
 
 The same message (title and text) is never open twice: a repeat waits on the box already
 shown. `close_all()` answers every open dialog with "no" (quit must never wait on one).
 """
 
 import asyncio
+import html
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QWidget
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QDialog, QFileDialog, QLabel, QMessageBox, QWidget
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +190,33 @@ async def open_path(
 ) -> Path | None:
     """An existing file the person chose to open, or None."""
     return await _file(parent, caption, directory, filters, saving=False)
+
+
+def link_label(name: str) -> QLabel:
+    """A wrapping status line whose links open (a folder, a page) with the desktop's handler."""
+    label = QLabel("")
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.linkActivated.connect(lambda url: QDesktopServices.openUrl(QUrl(url)))
+    return label
+
+
+def write_export(
+    parent: QWidget, status: QLabel, path: Path, write: Callable[[Path], int], noun: str
+) -> int:
+    """`write(path)` (how many `noun`s it wrote); `status` says where they went, with a link
+    that opens the folder. A file that cannot be written is said in a box; 0 then."""
+    try:
+        count = write(path)
+    except OSError as exc:
+        message(parent, "Export failed", f"Could not write {path}: {exc.strerror or exc}.")
+        return 0
+    folder = QUrl.fromLocalFile(str(path.parent)).toString()
+    status.setText(
+        f"{count} {noun}{'s' if count != 1 else ''} exported to {html.escape(str(path))}. "
+        f'<a href="{html.escape(folder)}">Open folder</a>'
+    )
+    return count
 
 
 def close_all() -> int:

@@ -1,8 +1,8 @@
 """Puts each journey's panel into the window once the studio's services are up.
 
 The window opens at once with "loading" places; this module swaps in Go Live, Library,
-Wallet, Alerts and Revenue when `Studio.start_services()` is done, and re-attaches the tip
-alerts whenever the wallet's account (the artist being watched) changes.
+Wallet, Alerts, Analytics and Revenue when `Studio.start_services()` is done, and re-attaches
+the tip alerts whenever the wallet's account (the artist being watched) changes.
 """
 
 import logging
@@ -33,6 +33,7 @@ class Journeys:
         self.golive_panel: Any = None
         self.stats_dock: Any = None
         self.library_panel: Any = None
+        self.analytics_panel: Any = None
         self.chat_dock: Any = None
         self.tips_ui: Any = None
         self._tips_relay = _TipsRelay(window)
@@ -80,6 +81,12 @@ class Journeys:
             self.library_panel = LibraryPanel(studio.publish)
             window.set_page("library", "Library", self.library_panel)
             studio.publish.kick()  # resume whatever the queue held when the studio last quit
+        if studio.analytics is not None:
+            from widgets.analytics.analytics_panel import AnalyticsPanel
+
+            symbol = studio.wallet.network.symbol if studio.wallet is not None else "CORE"
+            self.analytics_panel = AnalyticsPanel(studio.analytics, symbol)
+            window.set_page("analytics", "Analytics", self.analytics_panel)
         if studio.wallet is not None:
             from widgets.wallet.wallet_panel import WalletPanel
 

@@ -110,8 +110,9 @@ async def make_profile(
     role: str = "artist",
     name: str = "Nova",
     bio: str = "",
+    account: LocalAccount | None = None,
 ) -> tuple[LocalAccount, dict[str, Any]]:
-    account, tokens = await sign_in(client, backend)
+    account, tokens = await sign_in(client, backend, account)
     response = await client.put(
         f"{backend.url}/profiles/{account.address}",
         json={"role": role, "display_name": name, "bio": bio},

@@ -9,14 +9,12 @@ says why Withdraw cannot be used now (wallet locked, one under way), or None;
 """
 
 import asyncio
-import html
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, QUrl
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -34,7 +32,7 @@ from PySide6.QtWidgets import (
 from studio.tips.format import WEI_DECIMALS, fan_label, format_coin, short_address
 from studio.tips.revenue import ChainState, ChartBar, RevenueChart, Summary, Total
 from widgets.buttons import enable
-from widgets.dialogs import message, save_path
+from widgets.dialogs import link_label, save_path, write_export
 
 
 def _plain_label(text: str = "") -> QLabel:
@@ -111,10 +109,7 @@ class RevenueDashboard(QWidget):
         totals.addWidget(_plain_label("Withdrawable"), 1, 2)
         totals.addWidget(self.withdrawable_label, 1, 3)
         # Where the last export went, with a link that opens its folder.
-        self.export_status = QLabel("")
-        self.export_status.setObjectName("exportStatus")
-        self.export_status.setWordWrap(True)
-        self.export_status.linkActivated.connect(lambda url: QDesktopServices.openUrl(QUrl(url)))
+        self.export_status = link_label("exportStatus")
         buttons = QHBoxLayout()
         buttons.addWidget(self.export_status, 1)
         buttons.addWidget(self.export_button)
@@ -312,14 +307,4 @@ class RevenueDashboard(QWidget):
     def export_to(self, path: Path) -> int:
         if self.on_export is None:
             return 0
-        try:
-            count = self.on_export(path)
-        except OSError as exc:
-            message(self, "Export failed", f"Could not write {path}: {exc.strerror or exc}.")
-            return 0
-        folder = QUrl.fromLocalFile(str(path.parent)).toString()
-        self.export_status.setText(
-            f"{count} tip{'s' if count != 1 else ''} exported to {html.escape(str(path))}. "
-            f'<a href="{html.escape(folder)}">Open folder</a>'
-        )
-        return count
+        return write_export(self, self.export_status, path, self.on_export, "tip")

@@ -163,7 +163,8 @@
       const page = await getJson(`/artists/${artist}/tracks?limit=50`);
       fill("tracks-public", (page.items || []).map((t) => el("li", { className: "track" }, [
         el("span", { className: "title", text: t.title }),
-        el("audio", { controls: true, preload: "none", src: `/ipfs/${t.cid}` }),
+        el("audio", { controls: true, preload: "none", src: `/ipfs/${t.cid}`,
+                      "data-track-id": String(t.id) }), // plays.js reports its plays
       ])), "No public tracks yet.");
     } catch (err) { fill("tracks-public", [], `Tracks unavailable: ${err.message}`); }
   }

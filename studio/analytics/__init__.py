@@ -1,0 +1,1 @@
+"""Analytics: the artist's plays, viewers, followers and income from the backend."""

@@ -1,0 +1,1 @@
+"""The Analytics tab (studio.analytics)."""
