@@ -1,8 +1,9 @@
 """What the artist gets: the .deb of `make package`, installed with apt-get on this machine.
 
-Run by `make test-package` (not collected by `make test`: the build takes minutes). Needs root
-and dist/harmonie-studio_*.deb. Drives the installed /usr/bin/harmonie-studio (no venv on its
-PATH) under Xvfb, then purges the package and checks it leaves nothing behind.
+Run by `make test-package` (which builds the package first), not by `make test`: it needs root,
+installs into /opt and /usr, and the build takes minutes (.ci/run runs both). Drives the
+installed /usr/bin/harmonie-studio with no venv and no PYTHONPATH in its environment, then
+purges the package and checks it leaves nothing behind.
 """
 
 import json
@@ -15,17 +16,20 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.desktop import artist_desktop, import_private_key
 from media.cid import file_cid
 from tests.conftest import ROOT
+from tests.live_capture.conftest import pulse  # noqa: F401 - a fixture
 from tests.support.screenshot import save_screen
 from tests.support.studio_process import log_path, pid_alive, wait_for_event
-from tests.support.xserver import xvfb_with_tray
 
 STUDIO = Path("/usr/bin/harmonie-studio")
 BACKEND = Path("/usr/bin/harmonie-backend")
 PREFIX = Path("/opt/harmonie-studio")
 METAINFO = Path("/usr/share/metainfo/io.harmoniecore.Studio.metainfo.xml")
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
+ARTIST_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+PASSWORD = "correct horse battery staple"
 
 
 def the_deb() -> Path:
@@ -70,11 +74,24 @@ def installed() -> Iterator[dict[str, object]]:
         apt("purge", "harmonie-studio")
 
 
-def clean_env() -> dict[str, str]:
-    """The user's environment without our venv: the installed app must not need Python."""
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The user's environment (with `extra`) without our venv: the installed app must not
+    need Python."""
+    env = {**os.environ, **(extra or {})}
+    for var in ("VIRTUAL_ENV", "PYTHONPATH"):
+        env.pop(var, None)
     env["PATH"] = "/usr/bin:/bin"
     return env
+
+
+def run_installed(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(STUDIO), *args],
+        env=env or clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def test_the_deb_installs_commands_desktop_entry_icons_and_metainfo(installed):
@@ -97,7 +114,18 @@ def test_the_deb_installs_commands_desktop_entry_icons_and_metainfo(installed):
     assert Path("/usr/lib/systemd/system/harmonie-backend.service").is_file()
     shipped = [str(p) for p in installed["paths"] if str(p).startswith(str(PREFIX))]
     assert not [p for p in shipped if "/tests/" in p or "/pytest" in p or "/harness/" in p]
-    assert PREFIX / "_internal" / "backend" / "migrations" / "env.py" in installed["paths"]
+    internal = PREFIX / "_internal"
+    for needed in (
+        internal / "backend" / "migrations" / "env.py",  # Alembic reads it as a file
+        internal / "backend" / "static" / "fan" / "index.html",  # the fan page
+        internal / "resources" / "contracts" / "tipping.json",  # the devnet deploys it
+        internal / "PySide6" / "Qt" / "plugins" / "platforms" / "libqxcb.so",
+    ):
+        assert needed in installed["paths"], needed
+    # the Qt plugins for embedded screens and the GTK theme (packaging/hooks) stay out
+    plugins = internal / "PySide6" / "Qt" / "plugins"
+    assert plugins / "platforms" / "libqeglfs.so" not in installed["paths"]
+    assert plugins / "platformthemes" / "libqgtk3.so" not in installed["paths"]
 
 
 def test_harmonie_backend_is_the_backend_command_line(installed):
@@ -107,42 +135,55 @@ def test_harmonie_backend_is_the_backend_command_line(installed):
     assert result.returncode == 0 and result.stdout.startswith("harmonie-backend "), result
 
 
-def test_the_installed_studio_opens_its_window_with_its_local_backend(installed, artifacts_dir):
+def test_the_installed_studio_opens_its_window_with_its_wallet_and_local_backend(
+    installed, artifacts_dir, tmp_path
+):
+    """The window on an artist's desktop (Xvfb, tray, gnome-keyring): the backend is the
+    app's own executable, and the frozen keyring finds the wallet the venv put there."""
     try:
-        server_cm = xvfb_with_tray()
-        server = server_cm.__enter__()
+        desktop = artist_desktop(tmp_path / "home")
+        env, _keyring = desktop.__enter__()
     except FileNotFoundError as missing:
         pytest.fail(f"{missing} is not installed (make system-deps installs it)")
-    env = {**clean_env(), **server.env}
-    studio = subprocess.Popen(
-        [str(STUDIO)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
     try:
-        log = log_path(env)
-        wait_for_event(log, "window_shown", timeout=90, process=studio)
-        started = wait_for_event(log, "backend_started", timeout=90, process=studio)
-        wait_for_event(log, "services_ready", timeout=90, process=studio)
-        cmdline = Path(f"/proc/{started['pid']}/cmdline").read_bytes().split(b"\0")
-        assert cmdline[:2] == [str(PREFIX / "harmonie-studio").encode(), b"backend"], cmdline
-        health = httpx.get(f"{started['url']}/health", timeout=5).json()
-        assert health["status"] == "ok", health
-        shot = artifacts_dir / "installed-studio-window.png"
-        save_screen(shot, server.env)
-        assert shot.stat().st_size > 10_000, "a real window draws more than a blank screen"
-        studio.send_signal(signal.SIGTERM)
-        assert studio.wait(timeout=30) == 0
-        assert not pid_alive(started["pid"]), "quitting the studio stops its backend"
+        address = import_private_key({**os.environ, **env}, ARTIST_KEY, PASSWORD)
+        studio = subprocess.Popen(
+            [str(STUDIO)],
+            env=clean_env(env),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            log = log_path(env)
+            wait_for_event(log, "window_shown", timeout=90, process=studio)
+            started = wait_for_event(log, "backend_started", timeout=90, process=studio)
+            ready = wait_for_event(log, "services_ready", timeout=90, process=studio)
+            assert ready["wallet"] is True, f"the frozen app did not find wallet {address}"
+            cmdline = Path(f"/proc/{started['pid']}/cmdline").read_bytes().split(b"\0")
+            assert cmdline[:2] == [str(PREFIX / "harmonie-studio").encode(), b"backend"], cmdline
+            # what the studio hands its children (packaging/hooks/rthook_child_env.py): not
+            # the bundle's libraries in place of the system's
+            environ = Path(f"/proc/{started['pid']}/environ").read_bytes().split(b"\0")
+            assert not [v for v in environ if v.startswith(b"LD_LIBRARY_PATH=/opt/")], environ
+            health = httpx.get(f"{started['url']}/health", timeout=5).json()
+            assert health["status"] == "ok", health
+            assert health["components"]["chain"]["status"] == "ok", health
+            shot = artifacts_dir / "installed-studio-window.png"
+            save_screen(shot, env)
+            assert shot.stat().st_size > 10_000, "a real window draws more than a blank screen"
+            studio.send_signal(signal.SIGTERM)
+            assert studio.wait(timeout=30) == 0
+            assert not pid_alive(started["pid"]), "quitting the studio stops its backend"
+        finally:
+            if studio.poll() is None:
+                studio.kill()
+                studio.wait()
     finally:
-        if studio.poll() is None:
-            studio.kill()
-            studio.wait()
-        server_cm.__exit__(None, None, None)
+        desktop.__exit__(None, None, None)
 
 
 def test_installed_status_and_publish_dry_run(installed, tmp_path):
-    status = subprocess.run(
-        [str(STUDIO), "status"], env=clean_env(), capture_output=True, text=True, timeout=180
-    )
+    status = run_installed("status")
     assert status.returncode == 0, status.stderr[-2000:]
     report = json.loads(status.stdout.strip().splitlines()[-1])
     assert report["status"]["backend"] == "connected"
@@ -155,17 +196,27 @@ def test_installed_status_and_publish_dry_run(installed, tmp_path):
          "synth", "1.0", "sine", "440", "gain", "-20"],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
-    publish = subprocess.run(
-        [str(STUDIO), "publish", "--dry-run", str(wav)],
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    publish = run_installed("publish", "--dry-run", str(wav))
     assert publish.returncode == 0, publish.stderr[-2000:]
     line = json.loads(publish.stdout.strip().splitlines()[-1])
     assert line["status"] == "analysed", line
     assert line["cid"] == file_cid(wav).cid, "the frozen app computes the CID this checkout does"
+
+
+def test_installed_studio_hears_the_microphone(installed, pulse):  # noqa: F811 - the fixture
+    """PortAudio is loaded by name at run time (sounddevice), which dpkg-shlibdeps cannot
+    see: the .deb depends on it by a list (packaging/build_deb.py), and the app finds it."""
+    depends = subprocess.run(
+        ["dpkg-deb", "-f", str(installed["deb"]), "Depends"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "libportaudio2" in depends, depends
+    listed = run_installed("live", "--list-devices")
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    audio = json.loads(listed.stdout.strip().splitlines()[-1])["audio"]
+    assert any(source["spec"].startswith("mic") for source in audio), audio
 
 
 def test_purge_leaves_nothing_outside_the_users_data(installed):
