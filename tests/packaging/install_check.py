@@ -102,7 +102,12 @@ def test_the_deb_installs_commands_desktop_entry_icons_and_metainfo(installed):
     assert "libc6" in depends, f"Depends derived by dpkg-shlibdeps: {depends}"
     assert STUDIO.resolve() == PREFIX / "harmonie-studio"
     assert os.access(BACKEND, os.X_OK)
-    assert Path("/usr/share/applications/harmonie-studio.desktop").is_file()
+    entry = Path("/usr/share/applications/harmonie-studio.desktop").read_text()
+    # the studio's command line takes no file: a desktop offering "Open with" for audio
+    # files would start it with one, and argparse would refuse to open the window
+    exec_line = next(line for line in entry.splitlines() if line.startswith("Exec="))
+    assert exec_line == "Exec=harmonie-studio", exec_line
+    assert "MimeType=" not in entry
     for size in ICON_SIZES:
         icon = Path(f"/usr/share/icons/hicolor/{size}x{size}/apps/harmonie-studio.png")
         assert icon.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", icon
