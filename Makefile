@@ -19,22 +19,24 @@ test: system-deps $(STAMP) node_modules/.installed
 venv: $(STAMP)
 
 # The artist's install: a PyInstaller one-folder build (dist/harmonie-studio/), the .deb and
-# a .tar.gz of the folder (packaging/build_deb.py). No network past the venv.
+# a .tar.gz of the folder (packaging/build_deb.py). No network past the venv. PyInstaller goes
+# into the venv here only (pinned in constraints.txt), never into `make run`/`make test`'s.
 PACKAGE_STAMP := $(VENV)/.package-installed
 package: system-deps $(PACKAGE_STAMP)
+	rm -rf dist/harmonie-studio dist/harmonie-studio_*.deb dist/harmonie-studio-*.tar.gz
 	$(BIN)/python -m PyInstaller --noconfirm --log-level WARN --workpath build/pyinstaller \
 	  --distpath dist packaging/harmonie-studio.spec
 	$(BIN)/python packaging/build_deb.py
 
-$(PACKAGE_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,package]'
+$(PACKAGE_STAMP): $(STAMP) constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt pyinstaller pyinstaller-hooks-contrib
 	touch $@
 
-# Installs the .deb on this machine (apt-get, root), drives the installed studio, purges it.
-# Apart from `make test` (the build alone takes minutes); not yet in .ci/run (see its log).
-test-package: system-deps $(STAMP)
-	ls dist/*.deb >/dev/null 2>&1 || $(MAKE) package
-	$(BIN)/python -m pytest -p no:cacheprovider -rs tests/package/install_check.py
+# Builds the package, installs the .deb on this machine (apt-get, root), drives the installed
+# studio and purges it (tests/packaging/install_check.py). Apart from `make test`: it needs
+# root and changes the machine, and the build alone takes minutes; .ci/run runs both.
+test-package: package
+	$(BIN)/python -m pytest -p no:cacheprovider -rs tests/packaging/install_check.py
 
 
 $(STAMP): pyproject.toml constraints.txt

@@ -25,6 +25,11 @@ APP_ID = "io.harmoniecore.Studio"
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 ICON_SVG = ROOT / "resources" / "icons" / "harmonie.svg"
 ELF_MAGIC = b"\x7fELF"
+# Libraries the app opens by name at run time, which dpkg-shlibdeps finds in no ELF file:
+# sounddevice looks PortAudio up with ctypes.util.find_library (the system's ldconfig cache),
+# so a copy inside the bundle is not enough. tests/packaging checks the installed app hears
+# a microphone through it.
+LOADED_BY_NAME = ("libportaudio2",)
 
 
 def project_version() -> str:
@@ -70,7 +75,8 @@ def elf_files(tree: Path) -> list[Path]:
 
 
 def shlib_depends(bundle: Path) -> str:
-    """`Depends:` of the bundle's ELF files, by dpkg-shlibdeps (system libraries only)."""
+    """`Depends:` of the bundle's ELF files, by dpkg-shlibdeps (system libraries only), and
+    the libraries it loads by name."""
     elves = elf_files(bundle)
     private_dirs = sorted({str(p.parent) for p in elves})
     with tempfile.TemporaryDirectory() as work:
@@ -96,7 +102,7 @@ def shlib_depends(bundle: Path) -> str:
         raise SystemExit(f"dpkg-shlibdeps failed:\n{result.stderr}")
     for line in result.stdout.splitlines():
         if line.startswith("shlibs:Depends="):
-            return line.split("=", 1)[1]
+            return ", ".join([line.split("=", 1)[1], *LOADED_BY_NAME])
     raise SystemExit("dpkg-shlibdeps printed no shlibs:Depends")
 
 
