@@ -30,6 +30,7 @@ from backend.errors import COMMON_RESPONSES, install_error_handlers
 from backend.hub import Hub
 from backend.instance_bus import make_bus
 from backend.limits import BodyLimits, TrustedProxyHeaders
+from backend.loop_watchdog import LoopWatchdog
 from backend.market import GATED_MAX_BYTES, GATED_PATH, start_market
 from backend.market import router as market_router
 from backend.metrics import Metrics, RequestCounter
@@ -75,9 +76,14 @@ def create_app(config: BackendConfig) -> FastAPI:
         mailer = mail.start_mailer(services)  # the email outbox, when SMTP is configured
         market = start_market(_app)  # sales and subscriptions: index, notifications, keys
         sampler = analytics.start_sampler(services)  # live shows' viewers, every 10 s
+        watchdog = LoopWatchdog() if config.watch_loop else None
+        if watchdog is not None:
+            watchdog.start()
         try:
             yield
         finally:
+            if watchdog is not None:
+                await watchdog.stop()
             await sampler.stop()
             if market.watcher is not None:
                 await market.watcher.stop()

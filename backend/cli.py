@@ -226,6 +226,7 @@ def _port_problem(host: str, port: int) -> str | None:
 def config_from_args(args: argparse.Namespace) -> BackendConfig:
     """The configuration the arguments ask for; ValueError with a human message if invalid."""
     return BackendConfig(
+        watch_loop=True,
         host=args.host,
         port=args.port,
         database_url=args.database_url,

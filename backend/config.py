@@ -42,6 +42,9 @@ class BackendConfig:
     # The studio's own backend on loopback (`--local`): anyone on this machine may store
     # files in its content store. A hosted backend only takes files from signed-in artists.
     local: bool = False
+    # Log late turns of the event loop and dump every stack on a long stall
+    # (backend.loop_watchdog): set by the command line, where the backend has its own process.
+    watch_loop: bool = False
     # Sign-In with Ethereum: the authorities (host[:port]) a message may name; empty means
     # "host:port" of this server (and localhost:port when bound to loopback).
     siwe_domains: tuple[str, ...] = ()
