@@ -67,6 +67,8 @@ class ChatRoom:
         self.state = "off air"  # off air | unavailable | connecting | open | ended
         self.detail = ""  # why the chat is unavailable
         self.messages: dict[int, ChatMessage] = {}  # oldest first
+        # a deleted message's own broadcast can arrive after its deletion: never shown again
+        self._deleted: set[int] = set()
         self.muted: set[str] = set()
         self.slow_mode_s = 0
         self.changed = Signal()  # (ChatRoom) state or stream changed
@@ -109,6 +111,7 @@ class ChatRoom:
         self._stop_following()
         self.stream = stream
         self.messages.clear()
+        self._deleted.clear()
         self.muted.clear()
         self.slow_mode_s = 0
         self._subscription = self.client.chat(stream.id, write=False)
@@ -179,12 +182,13 @@ class ChatRoom:
             self.notice.emit(f"Chat: {detail}")
 
     def _add(self, message: ChatMessage) -> None:
-        if message.id in self.messages:
+        if message.id in self.messages or message.id in self._deleted:
             return
         self.messages[message.id] = message
         self.message_added.emit(message)
 
     def _remove(self, message_id: int) -> None:
+        self._deleted.add(message_id)
         if self.messages.pop(message_id, None) is not None:
             self.message_deleted.emit(message_id)
 

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -66,6 +67,7 @@ Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 
 REFRESH_MS = 33  # 30 Hz: preview, meters and timer
 PREVIEW_RESTART_MS = 250  # after a source change: one restart for a burst of changes
+SCENES_MIN_HEIGHT = 180
 PREVIEW_IDLE = "The preview starts when a video source is chosen."
 LOUDNESS_IDLE = "M – · S – · I – LUFS"
 # the widest stats lines: the label keeps their size whatever the figures
@@ -319,7 +321,15 @@ class GoLivePanel(QWidget):
         left.addWidget(self.meter)
         left.addWidget(self.loudness)
         left.addWidget(self.limiter_label)
-        left.addWidget(self.scenes_section)
+        # scrolled: the scene editor alone is wider and taller than a laptop's screen allows
+        # the whole page (it pushed the window past a 1600x900 screen)
+        scenes_area = QScrollArea()
+        scenes_area.setObjectName("scenesArea")
+        scenes_area.setWidget(self.scenes_section)
+        scenes_area.setWidgetResizable(True)
+        scenes_area.setFrameShape(QFrame.Shape.NoFrame)
+        scenes_area.setMinimumHeight(SCENES_MIN_HEIGHT)
+        left.addWidget(scenes_area, 1)
         right = QVBoxLayout()
         right.addLayout(form)
         right.addLayout(buttons)
