@@ -20,10 +20,11 @@ ICE servers: exactly those given, plus those the ingest named in `Link: rel="ice
 headers. aiortc gathers before the offer is sent, so servers learnt from a 201 are used from
 the next connection on (reconnects). Without any, only host candidates are used.
 
-Losing the connection is noticed from the peer connection failing or from the ingest's RTCP
-receiver reports stopping (`feedback_timeout`, much sooner than ICE consent expiry, 30 s). The
-publisher then retries with exponential backoff (with jitter) for as long as the error is
-retryable; a refused key or no common codec stops it (state "failed", `last_error` says why).
+Losing the connection is noticed from the peer connection failing or from the ingest falling
+silent: no RTCP of any kind from it for `feedback_timeout` (much sooner than ICE consent
+expiry, 30 s). The publisher then retries with exponential backoff (with jitter) for as long
+as the error is retryable; a refused key or no common codec stops it (state "failed",
+`last_error` says why).
 """
 
 import asyncio
@@ -47,6 +48,9 @@ from media.whip_feed import Feed
 from media.whip_signaling import check_token_transport, delete_session, post_offer, where
 
 log = logging.getLogger(__name__)
+
+# A receiver report is due every 0.5-1.5 s (RFC 3550's randomised interval); later is logged.
+REPORTS_LATE_S = 3.0
 
 StateListener = Callable[[str, WhipError | None], None]
 TokenProvider = Callable[[], Awaitable[str | None]]
@@ -303,8 +307,17 @@ class WhipPublisher:
             self._set_state("live")
 
     async def _wait_for_trouble(self) -> str:
-        last_report: object = None
-        last_change = time.monotonic()
+        """Why the connection is lost: the peer connection failed, or the ingest fell silent.
+
+        Silent means neither a receiver report nor any other packet (REMB, NACK, PLI) came from
+        the ingest for `feedback_timeout`. Reports alone are not the test: a busy event loop
+        reads its socket slowly, and reports queued behind other feedback arrive late while the
+        ingest is plainly alive; reconnecting then would only cost the show a keyframe and a
+        second of video (the soak saw it after tips, when the studio's loop was busiest).
+        """
+        last_heard: tuple[object, int] | None = None
+        heard_at = time.monotonic()
+        reports_at, reports = heard_at, None
         while True:
             await asyncio.sleep(0.25)
             pc = self._pc
@@ -313,13 +326,25 @@ class WhipPublisher:
             if all(f.ended for f in self._feeds):
                 await asyncio.Event().wait()  # sources are over; nothing left to keep up
             report = await pc.getStats()
+            now = time.monotonic()
             stamps = tuple(
                 sorted(str(s.timestamp) for s in report.values() if s.type == "remote-inbound-rtp")
             )
-            if stamps != last_report:
-                last_report, last_change = stamps, time.monotonic()
-            elif time.monotonic() - last_change > self._feedback_timeout:
-                return f"no receiver reports for {self._feedback_timeout:.0f} s"
+            received = sum(
+                getattr(s, "packetsReceived", 0) for s in report.values() if s.type == "transport"
+            )
+            if stamps != reports:
+                if now - reports_at > REPORTS_LATE_S:
+                    log.info(
+                        "whip %s: receiver reports came %.1f s apart",
+                        where(self.url),
+                        now - reports_at,
+                    )
+                reports, reports_at = stamps, now
+            if (stamps, received) != last_heard:
+                last_heard, heard_at = (stamps, received), now
+            elif now - heard_at > self._feedback_timeout:
+                return f"nothing heard from the ingest for {self._feedback_timeout:.0f} s"
 
     # -- statistics ----------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ codec. Viewers' keyframe requests (PLI/FIR) go to the artist as one rate-limited
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,14 @@ from media.ice import enlarge_socket_buffers, peer_connection
 log = logging.getLogger(__name__)
 
 MEDIA_KINDS = ("audio", "video")
+# The ingest does not negotiate abs-send-time. With it, aiortc's receiver runs a bandwidth
+# estimator on every video packet and, whenever the delay grows (a busy machine), sends the
+# artist a REMB per packet: hundreds a second that nothing uses (the encoded-frame publisher
+# has no encoder for aiortc to steer) and that queue the receiver reports behind them.
+_ABS_SEND_TIME = re.compile(
+    r"^a=extmap:\d+(?:/\w+)? http://www\.webrtc\.org/experiments/rtp-hdrext/abs-send-time\r?\n",
+    re.MULTILINE,
+)
 # The curves OpenSSL (under aiortc) offers for ECDHE and accepts for a peer's ECDSA key.
 DTLS_CURVES = ("secp256r1", "secp384r1", "secp521r1")
 
@@ -181,7 +190,9 @@ class BuiltinRelay:
             tap_encoded_frames(receiver, kind, sink)
 
         try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            await pc.setRemoteDescription(
+                RTCSessionDescription(sdp=_ABS_SEND_TIME.sub("", offer_sdp), type="offer")
+            )
             await pc.setLocalDescription(await pc.createAnswer())
             enlarge_socket_buffers(pc)
         except OperationError:

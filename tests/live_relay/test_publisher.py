@@ -166,6 +166,85 @@ async def test_publisher_reconnects_and_viewers_keep_watching(relay_server, sour
         await publisher.stop()
 
 
+def _hold_back_receiver_reports(relay, stream: str) -> list:  # type: ignore[no-untyped-def]
+    """Stop the ingest's RTCP receiver reports (its receivers' report loops); return them."""
+    receivers = [t.receiver for t in relay._ingests[stream].pc.getTransceivers()]
+    for receiver in receivers:
+        receiver._RTCRtpReceiver__rtcp_task.cancel()  # aiortc 1.16, private
+    return receivers
+
+
+async def test_publisher_stays_on_an_ingest_whose_reports_are_late_but_which_talks(
+    relay_server, source
+) -> None:
+    """An ingest that still sends feedback (here PLIs) is alive, whatever its reports do.
+
+    The soak's reconnects: the studio's busy loop read its socket slowly and the reports came
+    seconds late behind other feedback; the publisher took the ingest for gone."""
+    publisher = WhipPublisher(
+        f"{relay_server.url}/whip/show",
+        relay_server.token,
+        [source.audio, source.video],
+        feedback_timeout_s=1.5,
+    )
+    await publisher.start()
+    try:
+        await wait_until(lambda: "show" in relay_server.relay._ingests, what="the ingest")
+        await asyncio.sleep(1.0)
+        receivers = _hold_back_receiver_reports(relay_server.relay, "show")
+        video = next(r for r in receivers if r.track is not None and r.track.kind == "video")
+        ssrc = video.getSynchronizationSources()[0].source
+        for _ in range(20):  # 5 s: more than three times the timeout
+            await video._send_rtcp_pli(ssrc)
+            await asyncio.sleep(0.25)
+        assert publisher.reconnects == 0
+        assert publisher.state == "live"
+    finally:
+        await publisher.stop()
+
+
+async def test_publisher_reconnects_when_the_ingest_falls_silent(relay_server, source) -> None:
+    publisher = WhipPublisher(
+        f"{relay_server.url}/whip/show",
+        relay_server.token,
+        [source.audio, source.video],
+        feedback_timeout_s=1.5,
+    )
+    await publisher.start()
+    try:
+        await wait_until(lambda: "show" in relay_server.relay._ingests, what="the ingest")
+        await asyncio.sleep(1.0)
+        _hold_back_receiver_reports(relay_server.relay, "show")
+        await wait_until(lambda: publisher.reconnects >= 1, what="the silence to be noticed")
+        await wait_until(lambda: publisher.state == "live", what="the publisher to reconnect")
+    finally:
+        await publisher.stop()
+
+
+async def test_the_ingest_answers_without_abs_send_time(relay_server, http) -> None:
+    """Without abs-send-time the ingest runs no bandwidth estimator and sends no REMB storm."""
+    from aiortc import RTCPeerConnection
+
+    pc = RTCPeerConnection()
+    try:
+        for kind in ("audio", "video"):
+            pc.addTransceiver(kind, direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        assert "abs-send-time" in pc.localDescription.sdp  # aiortc offers it
+        answer = await http.post(
+            f"{relay_server.url}/whip/show",
+            content=pc.localDescription.sdp.encode(),
+            headers={
+                "Authorization": f"Bearer {relay_server.token}",
+                "Content-Type": "application/sdp",
+            },
+        )
+        assert answer.status_code == 201, answer.text
+        assert "a=extmap" in answer.text and "abs-send-time" not in answer.text
+    finally:
+        await pc.close()
+
+
 async def test_stream_keys_publish_to_their_own_stream_only(relay_server, http) -> None:
     url = relay_server.url
     issued = await http.post(
