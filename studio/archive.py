@@ -75,7 +75,10 @@ class Summary:
     def describe(self) -> str:
         """What the archive held, for a person: "the settings and scenes, 3 tracks, 2 tips"."""
         return ", ".join(
-            ["the settings and scenes", *(f"{n} {what}" for what, n in self.counts.items())]
+            [
+                "the settings and scenes",
+                *(f"{n} {what if n != 1 else what[:-1]}" for what, n in self.counts.items()),
+            ]
         )
 
 
