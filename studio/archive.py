@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import tomli_w
 
+from chain.sqlite_tx import online_copy
 from studio import __version__
 from studio.errors import StudioError
 from studio.live.scenes import SECTION as SCENES
@@ -91,15 +92,7 @@ def _sha256(path: Path) -> str:
 
 
 def _sqlite_copy(source: Path, target: Path) -> None:
-    """SQLite's online backup API: one consistent copy, in one transaction on `target`
-    (a connection holding `target` open sees the old pages or the new, never a mix)."""
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    dst = sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        dst.close()
-        src.close()
+    online_copy(f"file:{source}?mode=ro", target)
 
 
 def _counts(folder: Path) -> dict[str, int]:
@@ -141,9 +134,12 @@ def export_studio(path: Path, settings: Settings, data_dir: Path) -> Summary:
     with tempfile.TemporaryDirectory(prefix="harmonie-export-") as tmp:
         staged = Path(tmp)
         (staged / SETTINGS).write_bytes(tomli_w.dumps(_exported_settings(settings)).encode())
-        for name in DATABASES:
-            if (data_dir / name).exists():
-                _sqlite_copy(data_dir / name, staged / name)
+        try:
+            for name in DATABASES:
+                if (data_dir / name).exists():
+                    _sqlite_copy(data_dir / name, staged / name)
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"The studio's data could not be read ({exc}).") from None
         members = sorted(p.name for p in staged.iterdir())
         manifest = {
             "format": FORMAT,

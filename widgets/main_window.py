@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from studio import archive
 from studio.core import Studio, StudioStatus
+from studio.settings import Settings
 from widgets import dialogs
 from widgets.about import show_about
 from widgets.bridge import SignalBridge
@@ -188,6 +189,16 @@ class MainWindow(QMainWindow):
     def _run(self, job: Coroutine[Any, Any, None]) -> None:
         self._archive_job = asyncio.ensure_future(job)  # kept: a task must not be collected
 
+    async def _archive_step(
+        self, step: Callable[[Path, Settings, Path], archive.Summary], path: Path, failed: str
+    ) -> archive.Summary | None:
+        """`step` (export or import) off the GUI thread; its refusal said in a box (None)."""
+        try:
+            return await asyncio.to_thread(step, path, self.studio.settings, self.studio.data_dir)
+        except archive.ArchiveError as exc:
+            await dialogs.warn(self, failed, str(exc))
+            return None
+
     async def export_data(self) -> Path | None:
         """File > Export studio data: the queue, tips, settings and scenes; never a key."""
         stamp = datetime.now().strftime("%Y-%m-%d")
@@ -195,12 +206,8 @@ class MainWindow(QMainWindow):
         path = await dialogs.save_path(self, "Export studio data", suggested, ARCHIVES)
         if path is None:
             return None
-        try:
-            done = await asyncio.to_thread(
-                archive.export_studio, path, self.studio.settings, self.studio.data_dir
-            )
-        except archive.ArchiveError as exc:
-            await dialogs.warn(self, "Export failed", str(exc))
+        done = await self._archive_step(archive.export_studio, path, "Export failed")
+        if done is None:
             return None
         await dialogs.inform(
             self,
@@ -225,12 +232,8 @@ class MainWindow(QMainWindow):
         )
         if not agreed:
             return False
-        try:
-            done = await asyncio.to_thread(
-                archive.import_studio, path, self.studio.settings, self.studio.data_dir
-            )
-        except archive.ArchiveError as exc:
-            await dialogs.warn(self, "Import refused", str(exc))
+        done = await self._archive_step(archive.import_studio, path, "Import refused")
+        if done is None:
             return False
         await dialogs.inform(
             self,
