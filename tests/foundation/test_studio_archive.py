@@ -288,3 +288,29 @@ def test_a_damaged_settings_file_is_not_replaced(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="Fix or remove it before importing"):
         import_studio(archive, Settings.open(settings_file()), paths.data_dir())
     assert snapshot() == before
+
+
+def test_an_import_that_fails_half_way_puts_everything_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The databases are replaced before the settings; when the settings cannot be written
+    (a full disk), the databases go back to what they were and the settings stay in memory."""
+    fill(tmp_path / "music")
+    settings = Settings.open(settings_file())
+    archive = export_studio(tmp_path / "studio.zip", settings, paths.data_dir()).path
+    queue = UploadQueue(paths.data_dir() / "uploads.sqlite3")
+    queue.remove(queue.all()[0].id)
+    settings.set_path("video.fps", 50)
+    settings.save()
+    file_before = settings_file().read_bytes()
+
+    def disk_full(self: Settings) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Settings, "save", disk_full)
+    with pytest.raises(ArchiveError, match=r"No space left on device.*your data is as it was"):
+        import_studio(archive, settings, paths.data_dir())
+    assert len(queue.all()) == 1, "the queue is the one from before the import"
+    queue.close()
+    assert settings.get_path("video.fps") == 50
+    assert settings_file().read_bytes() == file_before

@@ -22,13 +22,17 @@ async def answer_file_dialog(path: Path) -> None:
     dialog.accept()
 
 
-async def answer_box(button: QMessageBox.StandardButton, title: str) -> None:
+async def answer_box(
+    button: QMessageBox.StandardButton, title: str, screenshot: Path | None = None
+) -> None:
     box = await next_dialog(QMessageBox)
     assert box.windowTitle() == title, box.text()
+    if screenshot is not None:
+        box.grab().save(str(screenshot))
     box.button(button).click()
 
 
-def test_export_and_import_from_the_file_menu(on_desk, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_export_and_import_from_the_file_menu(on_desk, tmp_path: Path, artifacts_dir: Path) -> None:  # type: ignore[no-untyped-def]
     archive = tmp_path / "studio.zip"
     scenes = SceneSet((Scene("Only me", (SceneSource("screen", "Desk"),)),), transition="cut")
 
@@ -52,7 +56,8 @@ def test_export_and_import_from_the_file_menu(on_desk, tmp_path: Path) -> None: 
 
         window.import_action.trigger()  # ...and the person thinks better of it
         await answer_file_dialog(archive)
-        await answer_box(QMessageBox.StandardButton.No, "Replace studio data?")
+        shot = artifacts_dir / "import_studio_data.png"
+        await answer_box(QMessageBox.StandardButton.No, "Replace studio data?", shot)
         await wait_until(lambda: window._archive_job.done(), what="the import to stop")
         assert settings.get_path("video.fps") == 50 and queue.all() == []
         assert not quits
