@@ -334,7 +334,7 @@ def check_pins_main(argv: list[str]) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from backend.content_store import ContentStore
-    from backend.database import make_engine, make_sessions
+    from backend.database import async_database_url, make_engine, make_sessions
     from backend.pin_mirror import KuboMirror, PinMirrors, check_pins, listed_cids
 
     parser = argparse.ArgumentParser(
@@ -358,6 +358,12 @@ def check_pins_main(argv: list[str]) -> int:
         data_dir=args.data_dir or default_data_dir(),
         pin_mirrors=_repeated(args.pin_mirror, "HARMONIE_PIN_MIRRORS"),
     )
+    url = async_database_url(config.resolved_database_url())
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        print(
+            f"harmonie-backend check-pins: there is no database at {url.database}", file=sys.stderr
+        )
+        return 2
     store_dir = config.data_dir / "ipfs"
     store = ContentStore(store_dir) if store_dir.is_dir() else None
 

@@ -111,3 +111,13 @@ async def test_listed_tracks_are_pinned_on_the_mirrors_and_checked(
     assert "cannot be reached" in down["error"] and down["unpinned"] == sorted(cids)
     assert unpinned(report)[nodes[0].api_url] == []
     assert unpinned(report)["content store"] == []
+
+
+def test_check_pins_without_a_database_says_so_and_creates_none(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "backend", "check-pins", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"there is no database at {tmp_path / 'backend.db'}" in done.stderr
+    assert not (tmp_path / "backend.db").exists()
