@@ -34,6 +34,7 @@ from backend.loop_watchdog import LoopWatchdog
 from backend.market import GATED_MAX_BYTES, GATED_PATH, start_market
 from backend.market import router as market_router
 from backend.metrics import Metrics, RequestCounter
+from backend.pin_mirror import PinMirrors
 from backend.ratelimit import make_rate_limiter
 from backend.services import Services
 from backend.streams import announcements, fan_page, media_server_for, streams_router
@@ -94,6 +95,8 @@ def create_app(config: BackendConfig) -> FastAPI:
             devnet = getattr(_app.state, "devnet", None)
             if devnet is not None:
                 await asyncio.to_thread(devnet.close)  # its process commits and ends
+            if services.pin_mirrors is not None:
+                await services.pin_mirrors.close()
             await services.bus.close()
             await services.engine.dispose()
 
@@ -139,6 +142,8 @@ def create_app(config: BackendConfig) -> FastAPI:
         quota_bytes=config.storage_quota_bytes,
     )
     services.content_store = store.store  # type: ignore[attr-defined]
+    if config.pin_mirrors:
+        services.pin_mirrors = PinMirrors(config.pin_mirrors, services.content_store)
     app.include_router(store)
     app.include_router(
         streams_router(

@@ -18,6 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL
 
 from backend.database import MIGRATIONS, async_database_url
+from chain.sqlite_tx import online_copy
 
 
 class BackupError(Exception):
@@ -53,17 +54,6 @@ def _tool(name: str) -> str:
     return found
 
 
-def _sqlite_copy(source_uri: str, target: Path) -> None:
-    """SQLite's online backup API: a consistent copy even while the source is being written."""
-    source = sqlite3.connect(source_uri, uri=source_uri.startswith("file:"))
-    destination = sqlite3.connect(target)
-    try:
-        source.backup(destination)
-    finally:
-        destination.close()
-        source.close()
-
-
 def _run(command: list[str], env: dict[str, str]) -> None:
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -83,7 +73,7 @@ def backup(database_url: str, path: Path) -> None:
             source_path = _sqlite_path(url)
             if not source_path.exists():
                 raise BackupError(f"there is no database at {source_path}")
-            _sqlite_copy(str(source_path), partial)
+            online_copy(str(source_path), partial)
         else:
             target_url, env = _libpq(url)
             _run(
@@ -133,7 +123,7 @@ def restore(database_url: str, path: Path) -> Path | None:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             kept = target_path.with_name(f"{target_path.name}.before-restore-{stamp}")
             backup(database_url, kept)
-        _sqlite_copy(f"file:{path}?mode=ro", target_path)
+        online_copy(f"file:{path}?mode=ro", target_path)
         return kept
     target_url, env = _libpq(url)
     pg_restore = _tool("pg_restore")

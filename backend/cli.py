@@ -1,11 +1,13 @@
 """`harmonie-backend --host --port --database-url`: run the backend with uvicorn;
-`harmonie-backend backup PATH` / `restore PATH`: the database (backend.backup).
+`harmonie-backend backup PATH` / `restore PATH`: the database (backend.backup);
+`harmonie-backend check-pins`: listed CIDs not pinned somewhere (backend.pin_mirror).
 
 Instances sharing one database behind a load balancer must share HARMONIE_JWT_SECRET.
 """
 
 import argparse
 import errno
+import json
 import os
 import socket
 import sys
@@ -26,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="harmonie-backend",
         description="HarmonieCORE backend",
         epilog="The database: `harmonie-backend backup PATH` while it runs, and "
-        "`harmonie-backend restore PATH` (each with --help).",
+        "`harmonie-backend restore PATH`; the content's pins: `harmonie-backend check-pins` "
+        "(each with --help).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--host", default="127.0.0.1")
@@ -199,15 +202,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="a Janus edge's HTTP API; viewers go to the least loaded edge (repeatable; env "
         "HARMONIE_JANUS_EDGES, comma-separated)",
     )
+    add_pin_mirror_argument(parser)
     parser.add_argument("--log-level", default="info")
     return parser
 
 
-def _janus_edges(args: argparse.Namespace) -> tuple[str, ...]:
-    if args.janus_edge:
-        return tuple(args.janus_edge)
-    listed = os.environ.get("HARMONIE_JANUS_EDGES", "")
+def add_pin_mirror_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pin-mirror",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="another IPFS node's Kubo RPC API that pins every listed CID too (repeatable; "
+        "env HARMONIE_PIN_MIRRORS, comma-separated)",
+    )
+
+
+def _repeated(given: list[str], env: str) -> tuple[str, ...]:
+    """A repeatable option's values, else its comma-separated environment variable's."""
+    if given:
+        return tuple(given)
+    listed = os.environ.get(env, "")
     return tuple(url.strip() for url in listed.split(",") if url.strip())
+
+
+def _janus_edges(args: argparse.Namespace) -> tuple[str, ...]:
+    return _repeated(args.janus_edge, "HARMONIE_JANUS_EDGES")
 
 
 def _port_problem(host: str, port: int) -> str | None:
@@ -261,6 +281,7 @@ def config_from_args(args: argparse.Namespace) -> BackendConfig:
         media_server=args.media_server,
         janus_url=args.janus_url,
         janus_edges=_janus_edges(args),
+        pin_mirrors=_repeated(args.pin_mirror, "HARMONIE_PIN_MIRRORS"),
         janus_api_secret=os.environ.get("HARMONIE_JANUS_API_SECRET") or None,
     )
 
@@ -305,10 +326,73 @@ def backup_main(command: str, argv: list[str]) -> int:
     return 0
 
 
+def check_pins_main(argv: list[str]) -> int:
+    """`harmonie-backend check-pins`: the listed CIDs not pinned in each place, as JSON;
+    exit 1 when any is missing (or a place cannot be asked), 2 on bad options."""
+    import asyncio
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from backend.content_store import ContentStore
+    from backend.database import async_database_url, make_engine, make_sessions
+    from backend.pin_mirror import KuboMirror, PinMirrors, check_pins, listed_cids
+
+    parser = argparse.ArgumentParser(
+        prog="harmonie-backend check-pins",
+        description="report the listed CIDs that are not pinned in the content store or on "
+        "each pin mirror, as JSON (exit 1 if any)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("HARMONIE_DATABASE_URL", ""),
+        help="the backend's database (env HARMONIE_DATABASE_URL; default: SQLite in the data dir)",
+    )
+    parser.add_argument("--data-dir", type=Path, default=None)
+    add_pin_mirror_argument(parser)
+    parser.add_argument(
+        "--repin", action="store_true", help="first pin what a mirror lacks, then report"
+    )
+    args = parser.parse_args(argv)
+    config = BackendConfig(
+        database_url=args.database_url,
+        data_dir=args.data_dir or default_data_dir(),
+        pin_mirrors=_repeated(args.pin_mirror, "HARMONIE_PIN_MIRRORS"),
+    )
+    url = async_database_url(config.resolved_database_url())
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        print(
+            f"harmonie-backend check-pins: there is no database at {url.database}", file=sys.stderr
+        )
+        return 2
+    store_dir = config.data_dir / "ipfs"
+    store = ContentStore(store_dir) if store_dir.is_dir() else None
+
+    async def run() -> dict[str, object]:
+        engine = make_engine(config.resolved_database_url())
+        try:
+            cids = await listed_cids(make_sessions(engine))
+        finally:
+            await engine.dispose()
+        mirrors = [KuboMirror(url) for url in config.pin_mirrors]
+        if args.repin:
+            await PinMirrors(config.pin_mirrors, store).pin_all(cids)
+        return await check_pins(cids, store, mirrors)
+
+    try:
+        report = asyncio.run(run())
+    except (SQLAlchemyError, OSError) as exc:  # said, not a traceback
+        print(f"harmonie-backend check-pins: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2))
+    return 0 if report["ok"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ("backup", "restore"):
         return backup_main(argv[0], argv[1:])
+    if argv and argv[0] == "check-pins":
+        return check_pins_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         config = config_from_args(args)

@@ -126,6 +126,9 @@ class BackendConfig:
     janus_edges: tuple[str, ...] = ()
     janus_api_secret: str | None = field(default=None, repr=False)
 
+    # Other IPFS nodes (Kubo RPC API URLs) that pin every listed CID too (backend.pin_mirror).
+    pin_mirrors: tuple[str, ...] = ()
+
     # Analytics (backend.analytics): live shows' viewer counts are sampled this often, and
     # play reports are limited per client address (a burst, then a steady rate).
     viewer_sample_s: float = 10.0

@@ -117,6 +117,8 @@ async def add_track(
         session.add(row)
         await session.flush()
         track = to_track(row)
+    if services.pin_mirrors is not None:
+        services.pin_mirrors.schedule([body.cid, body.artwork_cid])
     await new_release(services, artist=caller, track_id=track.id, title=track.title)
     return track
 

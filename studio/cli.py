@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import sys
+from pathlib import Path
 
 from studio import __version__, paths
 from studio.core import Studio
@@ -43,6 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_live_parser(sub)
     add_publish_parser(sub)
     add_settings_parser(sub)
+    export = sub.add_parser(
+        "export", help="write the studio's data (queue, tips, settings, scenes) to an archive"
+    )
+    export.add_argument("path", type=Path, help="the archive to write (must not exist yet)")
+    take = sub.add_parser(
+        "import", help="replace the studio's data with an archive's (keys are never in one)"
+    )
+    take.add_argument("path", type=Path, help="an archive made by `harmonie-studio export`")
     # Listed for --help only: widgets.main hands `backend ...` to backend.cli before parsing.
     sub.add_parser("backend", help="run the backend (the options of harmonie-backend)")
     return parser
@@ -75,6 +84,27 @@ async def run_status(args: argparse.Namespace, studio: Studio) -> int:
 HEADLESS_COMMANDS = {"status": run_status, "live": run_live, "publish": run_publish}
 
 
+def run_archive(args: argparse.Namespace, settings: Settings) -> int:
+    """`export PATH` / `import PATH`: the studio's own data, no services started."""
+    from studio.archive import ArchiveError, export_studio, import_studio
+
+    data = paths.data_dir()
+    try:
+        if args.command == "export":
+            done = export_studio(args.path, settings, data)
+            print(f"Exported {done.describe()} to {done.path}.")
+        else:
+            done = import_studio(args.path, settings, data)
+            print(
+                f"Imported {done.describe()} from {done.path}. "
+                f"What was there before is kept in {done.kept}."
+            )
+    except ArchiveError as exc:
+        print(f"harmonie-studio: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def run_headless(args: argparse.Namespace) -> int:
     """Run a subcommand without Qt. Returns the process exit code."""
     setup_logging(paths.log_dir(), logging.DEBUG if args.verbose else logging.INFO, to_stderr=True)
@@ -83,6 +113,8 @@ def run_headless(args: argparse.Namespace) -> int:
         print(f"warning: {settings.load_error}", file=sys.stderr)
     if args.command == "settings":  # no studio needed: the file and its checks
         return run_settings(args, settings)
+    if args.command in ("export", "import"):
+        return run_archive(args, settings)
     try:
         profile = resolve_profile(args, settings)
         studio = Studio(profile, settings)

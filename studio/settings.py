@@ -4,6 +4,7 @@ A settings file that cannot be read is never overwritten: the studio runs on def
 tells the person what is wrong and where, and leaves the file for them to fix.
 """
 
+import copy
 import logging
 import os
 import re
@@ -104,6 +105,15 @@ class Settings:
         self._values = {k: (v.copy() if isinstance(v, dict) else v) for k, v in DEFAULTS.items()}
         self._values.update(kept)  # what the studio set since the last save stays...
         self._values.update(values)  # ...unless the file says otherwise
+
+    def as_dict(self) -> dict[str, Any]:
+        """A deep copy of every value (what `save` would write, Nones included)."""
+        return copy.deepcopy(self._values)
+
+    def replace(self, values: dict[str, Any]) -> None:
+        """Take `values` as the whole settings (an import); the defaults fill what they lack."""
+        self._values = {k: (v.copy() if isinstance(v, dict) else v) for k, v in DEFAULTS.items()}
+        self._values.update(copy.deepcopy(values))
 
     def profile_overrides(self, profile_name: str) -> dict[str, Any]:
         return dict(self._values.get("profiles", {}).get(profile_name, {}))

@@ -4,9 +4,13 @@ Each journey's panel is a widget of its own module; this window only places them
 the window's geometry, dock layout and current page in the user's settings.
 """
 
+import asyncio
 import base64
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -19,7 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio import archive
 from studio.core import Studio, StudioStatus
+from studio.settings import Settings
+from widgets import dialogs
 from widgets.about import show_about
 from widgets.bridge import SignalBridge
 from widgets.dialogs import show
@@ -27,6 +34,7 @@ from widgets.settings.settings_dialog import SettingsDialog
 from widgets.status_bar import StudioStatusBar
 
 log = logging.getLogger(__name__)
+ARCHIVES = "Studio archives (*.zip);;All files (*)"
 
 
 def placeholder(text: str) -> QWidget:
@@ -54,6 +62,7 @@ class MainWindow(QMainWindow):
         # Widgets other journeys add to a Settings page, e.g. {"Alerts": [make_rules_editor]}.
         self.settings_extras: dict[str, list[Callable[[], QWidget]]] = {}
         self.settings_dialog: SettingsDialog | None = None
+        self._archive_job: asyncio.Future[Any] | None = None
         self.setWindowTitle(f"HarmonieCORE Studio — {studio.profile.name}")
         self._fit_to_screen(1440, 900)
 
@@ -140,6 +149,13 @@ class MainWindow(QMainWindow):
         self.settings_action.triggered.connect(self.open_settings)
         file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
+        self.export_action = QAction("&Export studio data…", self)
+        self.export_action.triggered.connect(lambda: self._run(self.export_data()))
+        file_menu.addAction(self.export_action)
+        self.import_action = QAction("&Import studio data…", self)
+        self.import_action.triggered.connect(lambda: self._run(self.import_data()))
+        file_menu.addAction(self.import_action)
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.quit_requested.emit)
@@ -168,6 +184,65 @@ class MainWindow(QMainWindow):
         self.settings_dialog = dialog
         show(dialog)
         return dialog
+
+    # -- the studio's data as one archive (studio.archive) ---------------------------------
+    def _run(self, job: Coroutine[Any, Any, None]) -> None:
+        self._archive_job = asyncio.ensure_future(job)  # kept: a task must not be collected
+
+    async def _archive_step(
+        self, step: Callable[[Path, Settings, Path], archive.Summary], path: Path, failed: str
+    ) -> archive.Summary | None:
+        """`step` (export or import) off the GUI thread; its refusal said in a box (None)."""
+        try:
+            return await asyncio.to_thread(step, path, self.studio.settings, self.studio.data_dir)
+        except archive.ArchiveError as exc:
+            await dialogs.warn(self, failed, str(exc))
+            return None
+
+    async def export_data(self) -> Path | None:
+        """File > Export studio data: the queue, tips, settings and scenes; never a key."""
+        stamp = datetime.now().strftime("%Y-%m-%d")
+        suggested = str(Path.home() / f"harmonie-studio-{stamp}{archive.SUFFIX}")
+        path = await dialogs.save_path(self, "Export studio data", suggested, ARCHIVES)
+        if path is None:
+            return None
+        done = await self._archive_step(archive.export_studio, path, "Export failed")
+        if done is None:
+            return None
+        await dialogs.inform(
+            self,
+            "Studio data exported",
+            f"{done.describe().capitalize()} are in {done.path}. Keys and passwords are not "
+            "in it: they stay in this computer's keyring.",
+        )
+        return done.path
+
+    async def import_data(self) -> bool:
+        """File > Import studio data: replaces this studio's data once the person agrees, then
+        quits (every panel then starts on the imported data, none writes its old state back)."""
+        path = await dialogs.open_path(self, "Import studio data", str(Path.home()), ARCHIVES)
+        if path is None:
+            return False
+        agreed = await dialogs.confirm(
+            self,
+            "Replace studio data?",
+            f"The upload queue, tip history, settings and scenes of this studio are replaced "
+            f"by those in {path.name}. What is there now is kept in a folder beside them. "
+            "The studio closes afterwards; start it again to use the imported data.",
+        )
+        if not agreed:
+            return False
+        done = await self._archive_step(archive.import_studio, path, "Import refused")
+        if done is None:
+            return False
+        await dialogs.inform(
+            self,
+            "Studio data imported",
+            f"Imported {done.describe()}. What was there before is kept in {done.kept}. "
+            "The studio closes now; start it again.",
+        )
+        self.quit_requested.emit()
+        return True
 
     def _on_status(self, status: StudioStatus) -> None:
         self.status_bar.show_status(status)
