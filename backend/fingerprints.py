@@ -25,6 +25,16 @@ MATCH_BIT_ERROR_RATE = 0.20
 MIN_OVERLAP_WORDS = 80
 
 
+# A steady tone or silence gives the same word over and over (noise: ~80% distinct; music:
+# ~97%): such fingerprints say nothing about the recording and would all match each other.
+MIN_DISTINCT_FRACTION = 0.25
+
+
+def informative(words: np.ndarray) -> bool:
+    """Whether `words` vary enough to tell one recording from another."""
+    return len(words) > 0 and len(np.unique(words)) >= MIN_DISTINCT_FRACTION * len(words)
+
+
 def pack(words: list[int]) -> bytes:
     return np.asarray(words, dtype="<u4").tobytes()
 
@@ -72,13 +82,15 @@ async def find_match(session: AsyncSession, artist: str, words: list[int]) -> Ma
             .where(TrackRow.artist_address != artist, TrackRow.status == "listed")
         )
     ).all()
-    if not rows:
-        return None
     new = np.asarray(words, dtype=np.uint32)
+    if not rows or not informative(new):
+        return None
 
     def best() -> Match | None:
         found: Match | None = None
         for track_id, title, artist_name, data in rows:
+            if not informative(unpack(data)):
+                continue
             rate = bit_error_rate(new, unpack(data))
             if rate <= MATCH_BIT_ERROR_RATE and (found is None or rate < found.bit_error_rate):
                 found = Match(track_id, title, artist_name, rate)

@@ -10,7 +10,6 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from media.probe import MediaError
 
@@ -23,12 +22,10 @@ class Fingerprint:
     duration_s: float
     raw: list[int]  # unsigned 32-bit words
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"duration_s": self.duration_s, "raw": self.raw}
 
-
-def fingerprint(path: Path) -> Fingerprint:
-    """The Chromaprint raw fingerprint of the audio file at `path`. Blocking."""
+def fingerprint(path: Path) -> Fingerprint | None:
+    """The Chromaprint raw fingerprint of the audio file at `path`; None when the audio is too
+    short for one (Chromaprint needs about 3 s). Blocking."""
     exe = shutil.which(FPCALC)
     if exe is None:
         raise MediaError(
@@ -51,13 +48,15 @@ def fingerprint(path: Path) -> Fingerprint:
         result = json.loads(done.stdout) if done.returncode == 0 else {}
     except ValueError:
         result = {}
+    why = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    if not result and why and "Empty fingerprint" in why[-1]:
+        return None
     if not result:
-        why = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise MediaError(
             f"{path.name}: no acoustic fingerprint could be computed"
             f" ({why[-1] if why else f'fpcalc exited with {done.returncode}'})."
         )
     raw = [int(word) & 0xFFFFFFFF for word in result.get("fingerprint", [])]
     if not raw:
-        raise MediaError(f"{path.name}: too short or silent for an acoustic fingerprint.")
+        return None
     return Fingerprint(round(float(result.get("duration", 0.0)), 3), raw)

@@ -13,7 +13,7 @@ from backend.fingerprints import MATCH_BIT_ERROR_RATE, bit_error_rate
 from media.fingerprint import fingerprint
 from media.probe import MediaError
 from tests.backend.support import RunningBackend, bearer, make_profile, upload
-from tests.uploads.audio import encode_tune, tune
+from tests.uploads.audio import encode_tune, make_audio, tune
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +29,14 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
+def _raw(path: Path) -> list[int]:
+    found = fingerprint(path)
+    assert found is not None
+    return found.raw
+
+
 def _words(path: Path) -> np.ndarray:
-    return np.asarray(fingerprint(path).raw, dtype=np.uint32)
+    return np.asarray(_raw(path), dtype=np.uint32)
 
 
 def test_same_tune_reencoded_matches_and_a_different_one_does_not(
@@ -54,6 +60,10 @@ def test_a_file_that_is_not_audio_gets_a_clear_error(tmp_path: Path) -> None:
         fingerprint(junk)
 
 
+def test_audio_too_short_for_a_fingerprint_has_none(tmp_path: Path) -> None:
+    assert fingerprint(make_audio(tmp_path, "wav", seconds=2.0, tagged=False)) is None
+
+
 async def _list(
     client: httpx.AsyncClient,
     backend: RunningBackend,
@@ -66,7 +76,7 @@ async def _list(
         "title": title,
         "cid": cid,
         "duration_s": 20.0,
-        "fingerprint": fingerprint(path).raw,
+        "fingerprint": _raw(path),
     }
     return await client.post(f"{backend.url}/tracks", json=body, headers=bearer(tokens))
 
@@ -118,3 +128,14 @@ async def test_a_fingerprint_with_words_out_of_range_is_refused(
     body = {"title": "T", "cid": cid, "duration_s": 1.0, "fingerprint": [2**32]}
     response = await client.post(f"{backend.url}/tracks", json=body, headers=bearer(tokens))
     assert response.status_code == 422
+
+
+async def test_a_steady_tone_by_two_artists_is_not_held(
+    backend: RunningBackend, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """A tone (or silence) fingerprints as one word repeated: it tells nothing apart."""
+    tone = make_audio(tmp_path, "wav", seconds=20.0, tagged=False)
+    for name in ("Nova", "Copycat"):
+        _artist, tokens = await make_profile(client, backend, name=name)
+        listed = await _list(client, backend, tokens, tone, f"Tone of {name}")
+        assert listed.status_code == 201 and listed.json()["status"] == "listed", listed.text
