@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
+from media.artwork import clean_artwork, read_artwork_file
 from media.cid import CidResult, file_cid
 from media.fingerprint import fingerprint
 from media.loudness import LoudnessMeter
 from media.probe import MediaError, decode_blocks, probe
 from media.rendition import rendition_format, transcode
-from media.tags import Artwork, read_artwork_file, read_tags
+from media.tags import Artwork, read_tags
 from media.waveform import PeakCollector, render_png
 from studio.errors import StudioError
 from studio.publishing.ipfs_client import IpfsUnreachable, KuboClient, PinningServiceClient
@@ -238,7 +239,12 @@ def analyse_file(path: Path, artwork_path: str | None = None) -> Analysis:
     if meter is None or frames == 0:
         raise MediaError(f"{path.name}: contains no audio samples (damaged or truncated).")
     loudness = meter.result()
-    artwork = read_artwork_file(Path(artwork_path)) if artwork_path else tags.artwork
+    if artwork_path:
+        artwork: Artwork | None = read_artwork_file(Path(artwork_path))
+    elif tags.artwork is not None:
+        artwork = clean_artwork(tags.artwork.data, f"the artwork inside {path.name}")
+    else:
+        artwork = None
     details = info.as_dict()
     details["duration_s"] = round(frames / rate, 3)  # decoded, not the header's estimate
     details["loudness"] = loudness.as_dict()
@@ -472,9 +478,7 @@ class Publisher:
         folder = self.work_dir / str(track.id)
         folder.mkdir(parents=True, exist_ok=True)
         if analysis.artwork is not None:
-            artwork_path = folder / f"artwork{analysis.artwork.extension}"
-            artwork_path.write_bytes(analysis.artwork.data)
-            outputs.update(artwork_path=str(artwork_path), artwork_cid=file_cid(artwork_path).cid)
+            outputs.update(_save_artwork(folder, analysis.artwork))
         waveform_path = folder / "waveform.png"
         waveform_path.write_bytes(analysis.waveform_png)
         outputs.update(waveform_path=str(waveform_path), waveform_cid=file_cid(waveform_path).cid)
@@ -526,6 +530,10 @@ class Publisher:
             await self.ipfs.add(track.path, expected_cid=track.cid, on_progress=progress)
         self._check_unchanged(track)  # the bytes sent were the bytes analysed
         outputs = dict(track.outputs)
+        chosen = track.fields.get("artwork_path")
+        if chosen and not outputs.get("artwork_cid"):  # chosen after the analysis
+            artwork = await asyncio.to_thread(read_artwork_file, Path(chosen))
+            outputs.update(_save_artwork(self.work_dir / str(track.id), artwork))
         for kind in ("artwork", "waveform", "rendition"):
             path, cid = outputs.get(f"{kind}_path"), outputs.get(f"{kind}_cid")
             if path and cid:
@@ -620,6 +628,14 @@ class Publisher:
         return self.queue.update(
             track.id, state=State.LISTED, detail="", listing_id=str(listing_id)
         )
+
+
+def _save_artwork(folder: Path, artwork: Artwork) -> dict[str, str]:
+    """The checked artwork written where the upload finds it; its outputs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"artwork{artwork.extension}"
+    path.write_bytes(artwork.data)
+    return {"artwork_path": str(path), "artwork_cid": file_cid(path).cid}
 
 
 def _artwork_bytes(path: str | None) -> bytes | None:
