@@ -81,18 +81,8 @@ _AV = {  # extension -> (container, codec, sample format, rate)
 
 
 def make_av(path: Path, seconds: float = 2.0, amplitude: float = 0.1) -> Path:
-    container, codec, sample_format, rate = _AV[path.suffix[1:]]
-    samples = sine(seconds, rate, amplitude)
-    with av.open(str(path), "w", format=container) as out:
-        stream = out.add_stream(codec, rate=rate, layout="stereo")
-        stream.format = sample_format
-        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="stereo")
-        frame.sample_rate = rate
-        resampler = av.AudioResampler(format=sample_format, layout="stereo", rate=rate)
-        for part in resampler.resample(frame) + resampler.resample(None):
-            out.mux(stream.encode(part))
-        out.mux(stream.encode(None))
-    return path
+    rate = _AV[path.suffix[1:]][3]
+    return encode_tune(path, sine(seconds, rate, amplitude), None, rate)
 
 
 def make_audio(
@@ -175,13 +165,15 @@ def tune(seed: int, seconds: float = 20.0, rate: int = 44_100) -> np.ndarray:
     return np.stack([out, out], axis=1).astype(np.float32)
 
 
-def encode_tune(path: Path, samples: np.ndarray, bit_rate: int, rate: int = 44_100) -> Path:
-    """`samples` encoded to MP3 (libmp3lame) or Opus by `path`'s extension at `bit_rate`."""
+def encode_tune(path: Path, samples: np.ndarray, bit_rate: int | None, rate: int = 44_100) -> Path:
+    """`samples` (at `rate`) encoded by `path`'s extension (MP3, Opus, AAC) at `bit_rate`
+    (None: the encoder's default)."""
     container, codec, sample_format, out_rate = _AV[path.suffix[1:]]
     with av.open(str(path), "w", format=container) as out:
         stream = out.add_stream(codec, rate=out_rate, layout="stereo")
         stream.format = sample_format
-        stream.bit_rate = bit_rate
+        if bit_rate is not None:
+            stream.bit_rate = bit_rate
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="stereo")
         frame.sample_rate = rate
         resampler = av.AudioResampler(format=sample_format, layout="stereo", rate=out_rate)
