@@ -167,7 +167,7 @@ class FollowState(BaseModel):
 # -- discovery --------------------------------------------------------------------------------
 
 
-FingerprintWord = Annotated[int, Field(ge=0, le=0xFFFFFFFF)]
+FingerprintWord = Annotated[int, Field(ge=0, le=0xFFFFFFFF), BeforeValidator(_json_integer)]
 
 
 class TrackIn(Wire):
