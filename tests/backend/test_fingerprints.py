@@ -3,16 +3,21 @@
 A track matching another artist's listed recording is held (not shown to fans) with the
 reason; the same artist publishing the same recording again is not held."""
 
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
+from backend.config import BackendConfig
 from backend.fingerprints import MATCH_BIT_ERROR_RATE, bit_error_rate
 from media.fingerprint import fingerprint
 from media.probe import MediaError
-from tests.backend.support import RunningBackend, bearer, make_profile, upload
+from tests.backend.conftest import create_database
+from tests.backend.support import RunningBackend, bearer, make_profile, serve, upload
 from tests.uploads.audio import encode_tune, make_audio, tune
 
 
@@ -81,9 +86,24 @@ async def _list(
     return await client.post(f"{backend.url}/tracks", json=body, headers=bearer(tokens))
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def any_backend(
+    request: pytest.FixtureRequest, backend_config: BackendConfig
+) -> AsyncIterator[RunningBackend]:
+    """The backend on SQLite, and on PostgreSQL (migration 0007 on both)."""
+    config = backend_config
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        name = f"fingerprints_{uuid.uuid4().hex[:12]}"
+        config = replace(config, database_url=create_database(url, name))
+    async with serve(config) as running:
+        yield running
+
+
 async def test_another_artists_recording_is_held_and_hidden_the_same_artist_is_not(
-    backend: RunningBackend, client: httpx.AsyncClient, recordings: dict[str, Path]
+    any_backend: RunningBackend, client: httpx.AsyncClient, recordings: dict[str, Path]
 ) -> None:
+    backend = any_backend
     nova, nova_tokens = await make_profile(client, backend, name="Nova")
     copycat, copy_tokens = await make_profile(client, backend, name="Copycat")
 
