@@ -36,6 +36,7 @@ from backend.market import router as market_router
 from backend.metrics import Metrics, RequestCounter
 from backend.pin_mirror import PinMirrors
 from backend.ratelimit import make_rate_limiter
+from backend.scanner import ClamdScanner
 from backend.services import Services
 from backend.streams import announcements, fan_page, media_server_for, streams_router
 from backend.tip_watcher import start_tip_watcher
@@ -140,6 +141,7 @@ def create_app(config: BackendConfig) -> FastAPI:
         require_sign_in=not config.local,
         max_upload_bytes=config.max_upload_bytes,
         quota_bytes=config.storage_quota_bytes,
+        scanner=ClamdScanner(config.clamd) if config.clamd else None,
     )
     services.content_store = store.store  # type: ignore[attr-defined]
     if config.pin_mirrors:

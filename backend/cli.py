@@ -119,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="content store space per signed-in account (0: no limit)",
     )
     parser.add_argument(
+        "--clamd",
+        default=defaults.clamd,
+        metavar="SOCKET_OR_HOST:PORT",
+        help="scan every stored file with ClamAV's clamd here; uploads are refused while it "
+        "does not answer",
+    )
+    parser.add_argument(
         "--header-timeout",
         type=float,
         default=defaults.header_timeout_s,
@@ -263,6 +270,7 @@ def config_from_args(args: argparse.Namespace) -> BackendConfig:
         viewer_sessions_per_client=args.viewer_sessions_per_client,
         max_upload_bytes=args.max_upload_mb * MIB,
         storage_quota_bytes=args.storage_quota_mb * MIB,
+        clamd=args.clamd,
         header_timeout_s=args.header_timeout,
         max_connections=args.max_connections,
         error_reports_dsn=args.error_reports_dsn,

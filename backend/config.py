@@ -76,6 +76,8 @@ class BackendConfig:
     # at most `storage_quota_bytes` (507). 0: no limit.
     max_upload_bytes: int = 4 * GIB
     storage_quota_bytes: int = 20 * GIB
+    # clamd (ClamAV) scanning every file stored: a Unix socket path or host:port. None: none.
+    clamd: str | None = None
     # Request bodies of every other route (JSON, SDP): larger ones are answered 413 unread.
     max_body_bytes: int = 64 * KIB
     # A request body that stops arriving for this long is answered 408.

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from backend.auth import current_address
 from backend.limits import human_size
+from backend.scanner import Scanner, ScannerUnavailable
 from media.cid import CHUNK_SIZE, MAX_LINKS, CidBuilder, is_cid, normalise_cid
 
 READ_SIZE = 1 << 20
@@ -42,8 +43,9 @@ def kubo_error(message: str, status: int = 500) -> JSONResponse:
 
 
 class ContentStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, scanner: Scanner | None = None) -> None:
         self.root = root
+        self.scanner = scanner  # every file is scanned before it is stored, when set
         self.blobs = root / "blobs"
         self.incoming = root / "incoming"
         self.pins = root / "pins"
@@ -97,6 +99,22 @@ class ContentStore:
             (self.usage_dir / account).write_text(str(self.usage(account) + meta["size"]))
         meta["uploaders"] = uploaders
 
+    async def _scan(self, path: Path) -> None:
+        """StoreError unless the scanner (if any) finds the file clean; fails closed."""
+        if self.scanner is None:
+            return
+        try:
+            verdict = await self.scanner.scan(path)
+        except ScannerUnavailable as exc:
+            raise StoreError(
+                f"Uploads are refused until the malware scanner is back: {exc}.", 503
+            ) from None
+        if not verdict.clean:
+            raise StoreError(
+                f"This file was refused: the malware scanner found {verdict.signature} in it.",
+                422,
+            )
+
     async def add_stream(
         self, parts: AsyncIterator[bytes], chunk_size: int, account: str | None = None
     ) -> dict[str, Any]:
@@ -118,6 +136,7 @@ class ContentStore:
                 "root_links": _root_links(result.leaves) if result.root_block else 0,
             }
             if chunk_size == CHUNK_SIZE:  # only the default layout is served under its CID
+                await self._scan(partial)
                 os.replace(partial, self.blob(result.cid))
                 if account is not None:
                     self._record_uploader(meta, account)
@@ -211,12 +230,14 @@ def content_store_router(
     max_upload_bytes: int = 0,
     quota_bytes: int = 0,
     store: ContentStore | None = None,
+    scanner: Scanner | None = None,
 ) -> APIRouter:
     """The store's Kubo-compatible API and gateway. Reads are public. Writes (add, pin) are
     open on the studio's own loopback backend; a hosted backend passes `require_sign_in`, so
     only a signed-in address (Bearer JWT) may store files on it, each within `quota_bytes`.
-    A file over `max_upload_bytes` is refused (0: no limit, for either)."""
-    store = store or ContentStore(Path(data_dir) / "ipfs")
+    A file over `max_upload_bytes` is refused (0: no limit, for either); with a `scanner`, so
+    is a file it finds malware in, and every file while it cannot answer."""
+    store = store or ContentStore(Path(data_dir) / "ipfs", scanner)
     writer_check = [Depends(current_address)] if require_sign_in else []
     router = APIRouter(tags=["ipfs"])
     router.store = store  # type: ignore[attr-defined]  # for discovery and tests

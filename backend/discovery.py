@@ -11,8 +11,9 @@ from backend import search
 from backend.accounts import profiles_query, to_profile
 from backend.auth import CurrentAddress, ServicesDep
 from backend.errors import error_responses
+from backend.fingerprints import find_match, pack
 from backend.mail import new_release
-from backend.models import Account, TrackRow
+from backend.models import Account, TrackFingerprint, TrackRow
 from backend.ownership import check_owner
 from backend.params import AddressPath, IdPath, Limit, Offset, next_offset, reject_unknown_query
 from backend.wire import Page, Profile, SearchResults, Track, TrackIn
@@ -34,7 +35,12 @@ def to_track(row: TrackRow) -> Track:
         loudness_lufs=row.loudness_lufs,
         artwork_cid=row.artwork_cid,
         created_at=row.created_at,
+        status="held" if row.status == "held" else "listed",
+        held_reason=row.held_reason,
     )
+
+
+LISTED = TrackRow.status == "listed"  # held tracks are shown to no one but their artist
 
 
 async def _page_of_tracks(session: AsyncSession, query, limit: int, offset: int) -> Page[Track]:  # type: ignore[no-untyped-def]
@@ -46,7 +52,7 @@ async def _page_of_tracks(session: AsyncSession, query, limit: int, offset: int)
 
 @router.get("/tracks", summary="Tracks, newest first")
 async def list_tracks(services: ServicesDep, limit: Limit = 20, offset: Offset = 0) -> Page[Track]:
-    query = select(TrackRow).order_by(TrackRow.created_at.desc(), TrackRow.id.desc())
+    query = select(TrackRow).where(LISTED).order_by(TrackRow.created_at.desc(), TrackRow.id.desc())
     async with services.sessions() as session:
         return await _page_of_tracks(session, query, limit, offset)
 
@@ -55,7 +61,7 @@ async def list_tracks(services: ServicesDep, limit: Limit = 20, offset: Offset =
 async def get_track(track_id: TrackIdPath, services: ServicesDep) -> Track:
     async with services.sessions() as session:
         row = await session.get(TrackRow, track_id)
-    if row is None:
+    if row is None or row.status != "listed":
         raise HTTPException(404, detail="no such track")
     return to_track(row)
 
@@ -66,7 +72,7 @@ async def artist_tracks(
 ) -> Page[Track]:
     query = (
         select(TrackRow)
-        .where(TrackRow.artist_address == address)
+        .where(TrackRow.artist_address == address, LISTED)
         .order_by(TrackRow.created_at.desc(), TrackRow.id.desc())
     )
     async with services.sessions() as session:
@@ -78,7 +84,9 @@ async def artist_tracks(
     status_code=201,
     summary="List one of your tracks (idempotent per CID)",
     description="The CID must be yours: registered by you in the content registry, or, on a "
-    "backend that knows no registry, uploaded by you to its content store.",
+    "backend that knows no registry, uploaded by you to its content store. A track whose "
+    "acoustic fingerprint matches another artist's listed track is stored with status "
+    "'held' (and the reason) and shown to no one until reviewed.",
     responses={
         200: {"model": Track, "description": "This CID was already listed: the existing track"},
         **error_responses(401, 403, 503),
@@ -104,6 +112,7 @@ async def add_track(
         if existing is not None:
             response.status_code = 200
             return to_track(existing)
+        match = await find_match(session, caller, body.fingerprint) if body.fingerprint else None
         row = TrackRow(
             artist_address=caller,
             artist_name=artist.display_name,
@@ -113,12 +122,24 @@ async def add_track(
             loudness_lufs=body.loudness_lufs,
             artwork_cid=body.artwork_cid,
             created_at=datetime.now(UTC),
+            status="held" if match else "listed",
+            held_reason=match.reason() if match else None,
         )
         session.add(row)
         await session.flush()
+        if body.fingerprint:
+            session.add(
+                TrackFingerprint(
+                    track_id=row.id,
+                    duration_s=body.duration_s,
+                    words=pack(body.fingerprint),
+                )
+            )
         track = to_track(row)
     if services.pin_mirrors is not None:
         services.pin_mirrors.schedule([body.cid, body.artwork_cid])
+    if match is not None:
+        return track
     await new_release(services, artist=caller, track_id=track.id, title=track.title)
     return track
 
@@ -146,7 +167,9 @@ async def _search_tracks(session: AsyncSession, q: str, limit: int, offset: int)
     ids = await search.track_ids(session, q, limit + 1, offset)
     rows = {
         r.id: r
-        for r in (await session.execute(select(TrackRow).where(TrackRow.id.in_(ids)))).scalars()
+        for r in (
+            await session.execute(select(TrackRow).where(TrackRow.id.in_(ids), LISTED))
+        ).scalars()
     }
     items = [to_track(rows[i]) for i in ids[:limit] if i in rows]
     return Page[Track](items=items, next_offset=next_offset(offset, limit, len(ids)))

@@ -91,12 +91,27 @@ class TrackRow(Base):
     loudness_lufs: Mapped[float | None] = mapped_column(Float)
     artwork_cid: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "listed" (shown to fans) or "held" (matches another artist's recording: not shown)
+    status: Mapped[str] = mapped_column(String(16), default="listed", server_default="listed")
+    held_reason: Mapped[str | None] = mapped_column(String(400))
 
     __table_args__ = (
         UniqueConstraint("artist_address", "cid", name="uq_tracks_artist_cid"),
         Index("ix_tracks_created", "created_at"),
         Index("ix_tracks_artist", "artist_address", "created_at"),
     )
+
+
+class TrackFingerprint(Base):
+    """A track's Chromaprint raw fingerprint: little-endian unsigned 32-bit words."""
+
+    __tablename__ = "track_fingerprints"
+
+    track_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True
+    )
+    duration_s: Mapped[float] = mapped_column(Float)
+    words: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class StreamRow(Base):

@@ -167,12 +167,17 @@ class FollowState(BaseModel):
 # -- discovery --------------------------------------------------------------------------------
 
 
+FingerprintWord = Annotated[int, Field(ge=0, le=0xFFFFFFFF), BeforeValidator(_json_integer)]
+
+
 class TrackIn(Wire):
     title: Title
     cid: Cid
     duration_s: float = Field(gt=0, le=24 * 3600)
     loudness_lufs: float | None = Field(None, ge=-70, le=10)
     artwork_cid: Cid | None = None
+    # Chromaprint's raw fingerprint (fpcalc -raw: the first 120 s, about 970 words)
+    fingerprint: list[FingerprintWord] | None = Field(None, min_length=1, max_length=1024)
 
 
 class Track(BaseModel):
@@ -185,6 +190,9 @@ class Track(BaseModel):
     loudness_lufs: float | None
     artwork_cid: str | None
     created_at: datetime
+    # "held": it matches another artist's recording and is not shown to fans (why: held_reason)
+    status: Literal["listed", "held"] = "listed"
+    held_reason: str | None = None
 
 
 class LiveStream(BaseModel):

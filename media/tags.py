@@ -148,12 +148,3 @@ def _mime(declared: str, data: bytes) -> str:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return declared or "application/octet-stream"
-
-
-def read_artwork_file(path: Path) -> Artwork:
-    """Artwork chosen by the person from a file (PNG, JPEG or WebP)."""
-    data = Path(path).read_bytes()
-    mime = _mime("", data)
-    if not mime.startswith("image/"):
-        raise ValueError(f"{Path(path).name}: artwork must be a PNG, JPEG or WebP image.")
-    return Artwork(data, mime)

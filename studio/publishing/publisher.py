@@ -17,19 +17,24 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
+from media.artwork import clean_artwork, read_artwork_file
 from media.cid import CidResult, file_cid
+from media.fingerprint import fingerprint
 from media.loudness import LoudnessMeter
 from media.probe import MediaError, decode_blocks, probe
 from media.rendition import rendition_format, transcode
-from media.tags import Artwork, read_artwork_file, read_tags
+from media.tags import Artwork, read_tags
 from media.waveform import PeakCollector, render_png
 from studio.errors import StudioError
 from studio.publishing.ipfs_client import IpfsUnreachable, KuboClient, PinningServiceClient
 from studio.publishing.upload_queue import QueuedTrack, State, UploadQueue, file_signature
+
+if TYPE_CHECKING:
+    from backend.wire import TrackIn
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +113,18 @@ class Minter(Protocol):
 
 class Lister(Protocol):
     async def list_track(self, listing: dict[str, Any]) -> str:
-        """Publish the listing to the backend; idempotent per CID. Returns the listing id."""
+        """Publish the listing to the backend; idempotent per CID. Returns the listing id.
+
+        Raises ListingHeld when the backend holds it for review (it is not shown to fans)."""
         ...
+
+
+class ListingHeld(StudioError):
+    """The backend stored the listing but holds it for review; str() is its reason."""
+
+    def __init__(self, reason: str, listing_id: str) -> None:
+        super().__init__(reason)
+        self.listing_id = listing_id
 
 
 class TrackChanged(StudioError):
@@ -192,6 +207,7 @@ def listing_for(track: QueuedTrack) -> dict[str, Any]:
         "rendition_cid": track.outputs.get("rendition_cid"),
         "waveform_cid": track.outputs.get("waveform_cid"),
         "loudness_lufs": track.info.get("loudness", {}).get("integrated_lufs"),
+        "fingerprint": track.info.get("fingerprint"),
         "tx_hash": track.tx_hash,
     }
 
@@ -223,10 +239,18 @@ def analyse_file(path: Path, artwork_path: str | None = None) -> Analysis:
     if meter is None or frames == 0:
         raise MediaError(f"{path.name}: contains no audio samples (damaged or truncated).")
     loudness = meter.result()
-    artwork = read_artwork_file(Path(artwork_path)) if artwork_path else tags.artwork
+    if artwork_path:
+        artwork: Artwork | None = read_artwork_file(Path(artwork_path))
+    elif tags.artwork is not None:
+        artwork = clean_artwork(tags.artwork.data, f"the artwork inside {path.name}")
+    else:
+        artwork = None
     details = info.as_dict()
     details["duration_s"] = round(frames / rate, 3)  # decoded, not the header's estimate
     details["loudness"] = loudness.as_dict()
+    found = fingerprint(path)  # what the backend compares with other artists' recordings
+    if found is not None:
+        details["fingerprint"] = found.raw
     return Analysis(details, tags.as_dict(), artwork, render_png(peaks.peaks()), file_cid(path))
 
 
@@ -454,9 +478,7 @@ class Publisher:
         folder = self.work_dir / str(track.id)
         folder.mkdir(parents=True, exist_ok=True)
         if analysis.artwork is not None:
-            artwork_path = folder / f"artwork{analysis.artwork.extension}"
-            artwork_path.write_bytes(analysis.artwork.data)
-            outputs.update(artwork_path=str(artwork_path), artwork_cid=file_cid(artwork_path).cid)
+            outputs.update(_save_artwork(folder, analysis.artwork))
         waveform_path = folder / "waveform.png"
         waveform_path.write_bytes(analysis.waveform_png)
         outputs.update(waveform_path=str(waveform_path), waveform_cid=file_cid(waveform_path).cid)
@@ -508,6 +530,10 @@ class Publisher:
             await self.ipfs.add(track.path, expected_cid=track.cid, on_progress=progress)
         self._check_unchanged(track)  # the bytes sent were the bytes analysed
         outputs = dict(track.outputs)
+        chosen = track.fields.get("artwork_path")
+        if chosen and not outputs.get("artwork_cid"):  # chosen after the analysis
+            artwork = await asyncio.to_thread(read_artwork_file, Path(chosen))
+            outputs.update(_save_artwork(self.work_dir / str(track.id), artwork))
         for kind in ("artwork", "waveform", "rendition"):
             path, cid = outputs.get(f"{kind}_path"), outputs.get(f"{kind}_cid")
             if path and cid:
@@ -592,10 +618,24 @@ class Publisher:
             track = await self._mint(track, metadata_cid)
         if self.lister is None:
             return self.queue.set_state(track.id, State.WAITING, WAITING_NO_BACKEND)
-        listing_id = await self.lister.list_track(listing_for(track))
+        try:
+            listing_id = await self.lister.list_track(listing_for(track))
+        except ListingHeld as held:  # asked again on the next run, in case it was reviewed
+            log.warning("track %s held by the backend: %s", track.path, held)
+            return self.queue.update(
+                track.id, state=State.WAITING, detail=str(held), listing_id=held.listing_id
+            )
         return self.queue.update(
             track.id, state=State.LISTED, detail="", listing_id=str(listing_id)
         )
+
+
+def _save_artwork(folder: Path, artwork: Artwork) -> dict[str, str]:
+    """The checked artwork written where the upload finds it; its outputs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"artwork{artwork.extension}"
+    path.write_bytes(artwork.data)
+    return {"artwork_path": str(path), "artwork_cid": file_cid(path).cid}
 
 
 def _artwork_bytes(path: str | None) -> bytes | None:
@@ -633,13 +673,7 @@ class BackendLister:
         self._transport = transport
 
     async def list_track(self, listing: dict[str, Any]) -> str:
-        body = {
-            "title": (listing["title"] or "Untitled").splitlines()[0][:200],
-            "cid": listing["cid"],
-            "duration_s": max(0.001, float(listing.get("duration_s") or 0.001)),
-            "loudness_lufs": listing.get("loudness_lufs"),
-            "artwork_cid": listing.get("artwork_cid"),
-        }
+        body = track_in(listing).model_dump(mode="json")
         headers = {"Authorization": f"Bearer {await self._token()}"}
         try:
             async with httpx.AsyncClient(timeout=30, transport=self._transport) as client:
@@ -656,7 +690,7 @@ class BackendLister:
             except ValueError:
                 detail = response.text[:200]
             raise StudioError(f"The backend refused the listing: {detail}")
-        return str(response.json()["id"])
+        return listed_id(response.json())
 
 
 class BackendClientLister:
@@ -666,13 +700,29 @@ class BackendClientLister:
         self.client = client
 
     async def list_track(self, listing: dict[str, Any]) -> str:
-        from backend.wire import TrackIn
+        track = await self.client.list_track(track_in(listing))
+        return listed_id(track.model_dump(mode="json"))
 
-        track = TrackIn(
-            title=(listing["title"] or "Untitled").splitlines()[0][:200],
-            cid=listing["cid"],
-            duration_s=max(0.001, float(listing.get("duration_s") or 0.001)),
-            loudness_lufs=listing.get("loudness_lufs"),
-            artwork_cid=listing.get("artwork_cid"),
+
+def track_in(listing: dict[str, Any]) -> "TrackIn":
+    """The backend's request body for `listing` (see `listing_for`)."""
+    from backend.wire import TrackIn
+
+    return TrackIn(
+        title=(listing["title"] or "Untitled").splitlines()[0][:200],
+        cid=listing["cid"],
+        duration_s=max(0.001, float(listing.get("duration_s") or 0.001)),
+        loudness_lufs=listing.get("loudness_lufs"),
+        artwork_cid=listing.get("artwork_cid"),
+        fingerprint=listing.get("fingerprint"),
+    )
+
+
+def listed_id(track: dict[str, Any]) -> str:
+    """The id of the backend's answer `track`; ListingHeld if the backend holds it."""
+    if track.get("status") == "held":
+        raise ListingHeld(
+            track.get("held_reason") or "The backend holds this track for review.",
+            str(track["id"]),
         )
-        return str((await self.client.list_track(track)).id)
+    return str(track["id"])

@@ -81,18 +81,8 @@ _AV = {  # extension -> (container, codec, sample format, rate)
 
 
 def make_av(path: Path, seconds: float = 2.0, amplitude: float = 0.1) -> Path:
-    container, codec, sample_format, rate = _AV[path.suffix[1:]]
-    samples = sine(seconds, rate, amplitude)
-    with av.open(str(path), "w", format=container) as out:
-        stream = out.add_stream(codec, rate=rate, layout="stereo")
-        stream.format = sample_format
-        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="stereo")
-        frame.sample_rate = rate
-        resampler = av.AudioResampler(format=sample_format, layout="stereo", rate=rate)
-        for part in resampler.resample(frame) + resampler.resample(None):
-            out.mux(stream.encode(part))
-        out.mux(stream.encode(None))
-    return path
+    rate = _AV[path.suffix[1:]][3]
+    return encode_tune(path, sine(seconds, rate, amplitude), None, rate)
 
 
 def make_audio(
@@ -157,3 +147,37 @@ def write_tags(path: Path, tags: dict[str, str] = TAGS, art: bytes | None = None
         audio["----:com.apple.iTunes:ISRC"] = [MP4FreeForm(tags["isrc"].encode())]
         audio["covr"] = [MP4Cover(art, imageformat=MP4Cover.FORMAT_PNG)]
         audio.save()
+
+
+def tune(seed: int, seconds: float = 20.0, rate: int = 44_100) -> np.ndarray:
+    """A melody of notes with harmonics (a `seed` makes a different tune), stereo float32:
+    music enough for Chromaprint's chroma features, unlike a steady sine."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(int(seconds * rate), dtype=np.float64)
+    at = 0
+    while at < len(out):
+        length = int(rate * rng.choice([0.25, 0.375, 0.5]))
+        t = np.arange(min(length, len(out) - at)) / rate
+        freq = 220.0 * 2 ** (int(rng.integers(0, 24)) / 12)
+        note = sum(np.sin(2 * np.pi * freq * k * t) / k for k in (1, 2, 3))
+        out[at : at + len(t)] = note * np.exp(-3 * t) * 0.2
+        at += length
+    return np.stack([out, out], axis=1).astype(np.float32)
+
+
+def encode_tune(path: Path, samples: np.ndarray, bit_rate: int | None, rate: int = 44_100) -> Path:
+    """`samples` (at `rate`) encoded by `path`'s extension (MP3, Opus, AAC) at `bit_rate`
+    (None: the encoder's default)."""
+    container, codec, sample_format, out_rate = _AV[path.suffix[1:]]
+    with av.open(str(path), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=out_rate, layout="stereo")
+        stream.format = sample_format
+        if bit_rate is not None:
+            stream.bit_rate = bit_rate
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="stereo")
+        frame.sample_rate = rate
+        resampler = av.AudioResampler(format=sample_format, layout="stereo", rate=out_rate)
+        for part in resampler.resample(frame) + resampler.resample(None):
+            out.mux(stream.encode(part))
+        out.mux(stream.encode(None))
+    return path

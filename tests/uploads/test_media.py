@@ -8,10 +8,11 @@ import numpy as np
 import pyloudnorm
 import pytest
 
+from media.artwork import read_artwork_file
 from media.loudness import LoudnessMeter
 from media.probe import MediaError, UnsupportedFormat, decode_blocks, probe
 from media.rendition import transcode
-from media.tags import read_artwork_file, read_tags
+from media.tags import read_tags
 from media.waveform import PeakCollector, render_png
 from tests.uploads.audio import FORMATS, TAGS, artwork_png, make_audio, make_sox, sine
 
