@@ -55,6 +55,7 @@ class Journeys:
             if token:
                 self.golive_panel.stream_key.setText(token)
             window.set_page("golive", "Go Live", self.golive_panel)
+            self.golive_panel.install_docks(window)  # Scenes and Sources
             self.golive_panel.install_hotkeys(window)  # Ctrl+1…9: scenes
             from widgets.live.stats_dock import StatsDock
 
