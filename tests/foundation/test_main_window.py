@@ -29,7 +29,7 @@ def window(qtbot, studio) -> MainWindow:
 def test_has_the_journeys_places(window):
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert titles == ["Go Live", "Library"]
-    assert set(window.docks) == {"wallet", "chat", "alerts", "stats"}
+    assert set(window.docks) == {"wallet", "chat", "alerts", "stats", "scenes", "sources"}
 
 
 def test_status_bar_follows_the_studio(window, studio, qtbot):
