@@ -27,7 +27,7 @@ class HotkeyError(ValueError):
 
 
 def parse_modifiers(text: str) -> tuple[str, ...]:
-    """"ctrl+alt" -> ("Ctrl", "Alt"); "off" -> (). At least one modifier: a bare digit
+    """ "ctrl+alt" -> ("Ctrl", "Alt"); "off" -> (). At least one modifier: a bare digit
     grabbed from every program would stop anyone typing it."""
     text = text.strip()
     if text.lower() == OFF:
@@ -101,7 +101,7 @@ class SceneHotkeys:
                 f"cannot listen to other programs' keys. {window_keys}; the tray's Scenes "
                 "menu works too."
             )
-        from Xlib import X, XK, error
+        from Xlib import XK, X, error
         from Xlib.display import Display
 
         try:
