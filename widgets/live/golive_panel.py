@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.live.global_hotkeys import SceneHotkeys
 from studio.live.restream import restream_choices
 from studio.live.scenes import SceneError, SceneSet, draws_something, load_scenes, save_scenes
 from studio.live.session import (
@@ -391,6 +392,13 @@ class GoLivePanel(QWidget):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), window)
             shortcut.activated.connect(lambda n=number: self.activate_scene_at(n - 1))
             self.hotkeys.append(shortcut)
+
+    def install_global_hotkeys(self, hotkeys: SceneHotkeys) -> None:
+        """<modifiers>+1…9 from any window: the grab's presses reach this thread through a
+        bridge and put scenes 1…9 on the air, as Ctrl+1…9 do in the window."""
+        bridge = SignalBridge(hotkeys.pressed, self)
+        bridge.fired.connect(lambda digit: self.activate_scene_at(int(digit) - 1))
+        self._bridges.append(bridge)
 
     def scene_names(self) -> list[str]:
         return self.scenes_section.scenes.names
