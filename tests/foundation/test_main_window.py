@@ -69,6 +69,26 @@ def test_layout_and_page_are_remembered(qtbot, studio, tmp_path):
     assert second.tabs.currentIndex() == 1
 
 
+def test_a_closed_scenes_dock_stays_closed_and_view_brings_it_back(qtbot, studio):
+    first = MainWindow(studio)
+    qtbot.addWidget(first)
+    first.show()
+    assert first.docks["scenes"].isVisible() and first.docks["sources"].isVisible()
+    first.docks["scenes"].close()  # its title bar's close button
+    first.save_layout()
+    second = MainWindow(studio)
+    qtbot.addWidget(second)
+    second.show()
+    assert not second.docks["scenes"].isVisible() and second.docks["sources"].isVisible()
+    view = second.menuBar().actions()[1].menu()
+    toggle = next(a for a in view.actions() if a.text() == "Scenes")
+    assert not toggle.isChecked()
+    toggle.trigger()
+    assert second.docks["scenes"].isVisible()
+    for window in (first, second):
+        window.can_hide_to_tray = False
+
+
 def test_replacing_a_page_keeps_its_place(window):
     from PySide6.QtWidgets import QLabel
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QLabel
 
 from harness.xinput import have_xdotool
 from harness.xserver import XServer, xvfb_with_tray
@@ -87,6 +88,10 @@ def test_ctrl_alt_digit_switches_the_live_scene_from_another_window(
         hotkeys = desk.journeys.scene_hotkeys
         assert hotkeys.grabbed == list(range(1, 10)), hotkeys.status
         assert "Ctrl+Alt+1…9" in hotkeys.status
+        settings = desk.window.open_settings()  # File > Settings says what works
+        said = settings.findChild(QLabel, "sceneHotkeysStatus")
+        assert said is not None and "Ctrl+Alt+1…9 put scenes 1…9" in said.text()
+        settings.close()
         prepare(desk, None)
         section = panel.scenes_section
         await add_colour_scene(panel, "Red", "#ff0000")  # scene 4

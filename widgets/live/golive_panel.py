@@ -1,5 +1,6 @@
-"""The Go Live page: preview, source pickers, scenes, meters, title, Go Live / End, the LIVE badge
+"""The Go Live page: preview, source pickers, meters, title, Go Live / End, the LIVE badge
 with the show's duration, stats, and Share (the fan-page link and its QR code) while live.
+The scenes it switches are edited in the window's Scenes and Sources docks (scene_editor.py).
 
 The preview and the meters run as soon as the page is shown, before going live: the session
 runs a preview pipeline (no encoder) while the page is visible and the show is not on.

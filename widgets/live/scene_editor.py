@@ -161,6 +161,8 @@ class ScenesSection(QObject):
 
         self.target = QLineEdit()
         self.target.editingFinished.connect(self._apply_source)
+        # as wide as the fields under it, no wider: the rest of the dock is the source list's
+        self.target.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.colour = QLineEdit()
         self.colour.setPlaceholderText("#rrggbb")
         self.colour.setMaxLength(7)
