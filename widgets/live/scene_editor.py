@@ -179,6 +179,8 @@ class ScenesSection(QObject):
         self.problem.setObjectName("sceneProblem")
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color: #f0883e;")
+        # a long reason wraps under the fields rather than widening them
+        self.problem.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         # four fields a row: the properties stay as short and as narrow as the dock
         tips = ("from the left edge", "from the top edge", "width", "height")
         for spin, tip in zip(self.box, tips, strict=True):
