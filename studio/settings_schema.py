@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from studio.live.global_hotkeys import DEFAULT_MODIFIERS, check_modifiers
 from studio.profiles import BUILTIN_PROFILES, EMBEDDED
 from studio.settings import Settings
 
@@ -330,6 +331,10 @@ GLOBAL_FIELDS: tuple[Field, ...] = (
           help="When your computer or network cannot keep up during a show, lower the "
                "resolution (1080p, 720p, 540p, 360p) or the bitrate, and say so. Off: the "
                "Stats dock only warns.", **_LIVE),
+    Field("hotkeys.scenes", "Scene hotkeys (any window)", GROUPS[1], "text", DEFAULT_MODIFIERS,
+          check=check_modifiers, example="Ctrl+Alt",
+          help="These keys with 1…9 put scenes 1…9 on the air from any window (an X11 "
+               "session; not on Wayland). off: only Ctrl+1…9 in the studio's window."),
     # Audio
     Field("audio.bitrate_kbps", "Audio bitrate (kbit/s)", GROUPS[2], "int", 128, minimum=16,
           maximum=510, example="128", **_LIVE),

@@ -31,6 +31,7 @@ class Journeys:
         self.studio = studio
         self.wallet_panel: Any = None
         self.golive_panel: Any = None
+        self.scene_hotkeys: Any = None  # studio.live.global_hotkeys.SceneHotkeys
         self.stats_dock: Any = None
         self.library_panel: Any = None
         self.analytics_panel: Any = None
@@ -55,7 +56,9 @@ class Journeys:
             if token:
                 self.golive_panel.stream_key.setText(token)
             window.set_page("golive", "Go Live", self.golive_panel)
+            self.golive_panel.install_docks(window)  # Scenes and Sources
             self.golive_panel.install_hotkeys(window)  # Ctrl+1…9: scenes
+            self._install_scene_hotkeys()
             from widgets.live.stats_dock import StatsDock
 
             self.stats_dock = StatsDock(studio.live)
@@ -106,6 +109,30 @@ class Journeys:
                 Qt.DockWidgetArea.RightDockWidgetArea,
             )
         self._attach_tips(studio.tips)
+
+    def _install_scene_hotkeys(self) -> None:
+        """<modifiers>+1…9 from any window (an X grab); Settings (Video) says what works."""
+        import asyncio
+
+        from studio.live.global_hotkeys import DEFAULT_MODIFIERS, SceneHotkeys
+        from studio.settings_schema import valid_value
+
+        keys = valid_value(self.studio.settings, "hotkeys.scenes") or DEFAULT_MODIFIERS
+        self.scene_hotkeys = SceneHotkeys(str(keys))
+        self.scene_hotkeys.start(asyncio.get_running_loop())
+        self.golive_panel.install_global_hotkeys(self.scene_hotkeys)
+        self.window.destroyed.connect(lambda *_: self.scene_hotkeys.stop())
+        extras: Any = getattr(self.window, "settings_extras", None)
+        if isinstance(extras, dict):
+            extras.setdefault("Video", []).append(self._hotkeys_status)
+
+    def _hotkeys_status(self) -> Any:
+        from PySide6.QtWidgets import QLabel
+
+        label = QLabel(f"Scene hotkeys now: {self.scene_hotkeys.status}")
+        label.setObjectName("sceneHotkeysStatus")
+        label.setWordWrap(True)
+        return label
 
     def _install_market(self) -> None:
         """Mint as NFT in the Library; the supporter tiers in Settings."""

@@ -1,4 +1,5 @@
-"""The studio window: Go Live and Library pages, Wallet/Chat/Alerts docks, status bar.
+"""The studio window: Go Live and Library pages, Wallet/Chat/Alerts/Stats/Scenes/Sources
+docks, status bar.
 
 Each journey's panel is a widget of its own module; this window only places them and keeps
 the window's geometry, dock layout and current page in the user's settings.
@@ -98,8 +99,15 @@ class MainWindow(QMainWindow):
             placeholder("The show's figures appear here when you go live."),
             Qt.DockWidgetArea.RightDockWidgetArea,
         )
+        # one column of tabs under the Wallet: the window fits a 1366x768 laptop
         self.tabifyDockWidget(self.docks["alerts"], self.docks["stats"])
+        self.tabifyDockWidget(self.docks["alerts"], self.docks["chat"])
         self.docks["alerts"].raise_()
+        # Scenes and Sources under the pages (as in OBS), the right-hand docks beside them
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.set_dock("scenes", "Scenes", placeholder("Starting the studio…"), bottom)
+        self.set_dock("sources", "Sources", placeholder("Starting the studio…"), bottom)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
         self.status_bar = StudioStatusBar(self)
         self.setStatusBar(self.status_bar)

@@ -29,7 +29,7 @@ def window(qtbot, studio) -> MainWindow:
 def test_has_the_journeys_places(window):
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert titles == ["Go Live", "Library"]
-    assert set(window.docks) == {"wallet", "chat", "alerts", "stats"}
+    assert set(window.docks) == {"wallet", "chat", "alerts", "stats", "scenes", "sources"}
 
 
 def test_status_bar_follows_the_studio(window, studio, qtbot):
@@ -67,6 +67,26 @@ def test_layout_and_page_are_remembered(qtbot, studio, tmp_path):
     second = MainWindow(studio)
     qtbot.addWidget(second)
     assert second.tabs.currentIndex() == 1
+
+
+def test_a_closed_scenes_dock_stays_closed_and_view_brings_it_back(qtbot, studio):
+    first = MainWindow(studio)
+    qtbot.addWidget(first)
+    first.show()
+    assert first.docks["scenes"].isVisible() and first.docks["sources"].isVisible()
+    first.docks["scenes"].close()  # its title bar's close button
+    first.save_layout()
+    second = MainWindow(studio)
+    qtbot.addWidget(second)
+    second.show()
+    assert not second.docks["scenes"].isVisible() and second.docks["sources"].isVisible()
+    view = second.menuBar().actions()[1].menu()
+    toggle = next(a for a in view.actions() if a.text() == "Scenes")
+    assert not toggle.isChecked()
+    toggle.trigger()
+    assert second.docks["scenes"].isVisible()
+    for window in (first, second):
+        window.can_hide_to_tray = False
 
 
 def test_replacing_a_page_keeps_its_place(window):

@@ -35,7 +35,8 @@ def kinds(scene: Scene) -> list[str]:
 
 def test_the_scenes_box_edits_scenes_and_refuses_wrong_values(qtbot) -> None:  # type: ignore[no-untyped-def]
     section = ScenesSection(default_scenes())
-    qtbot.addWidget(section)
+    qtbot.addWidget(section.scenes_pane)  # the Scenes dock's
+    qtbot.addWidget(section.sources_pane)  # the Sources dock's
     edits: list[SceneSet] = []
     chosen: list[str] = []
     section.edited.connect(edits.append)

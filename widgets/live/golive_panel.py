@@ -1,5 +1,6 @@
-"""The Go Live page: preview, source pickers, scenes, meters, title, Go Live / End, the LIVE badge
+"""The Go Live page: preview, source pickers, meters, title, Go Live / End, the LIVE badge
 with the show's duration, stats, and Share (the fan-page link and its QR code) while live.
+The scenes it switches are edited in the window's Scenes and Sources docks (scene_editor.py).
 
 The preview and the meters run as soon as the page is shown, before going live: the session
 runs a preview pipeline (no encoder) while the page is visible and the show is not on.
@@ -38,12 +39,12 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
-    QScrollArea,
     QSlider,
     QVBoxLayout,
     QWidget,
 )
 
+from studio.live.global_hotkeys import SceneHotkeys
 from studio.live.restream import restream_choices
 from studio.live.scenes import SceneError, SceneSet, draws_something, load_scenes, save_scenes
 from studio.live.session import (
@@ -67,7 +68,6 @@ Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 
 REFRESH_MS = 33  # 30 Hz: preview, meters and timer
 PREVIEW_RESTART_MS = 250  # after a source change: one restart for a burst of changes
-SCENES_MIN_HEIGHT = 180
 PREVIEW_IDLE = "The preview starts when a video source is chosen."
 LOUDNESS_IDLE = "M – · S – · I – LUFS"
 # the widest stats lines: the label keeps their size whatever the figures
@@ -198,7 +198,7 @@ class GoLivePanel(QWidget):
         self.preview = QLabel(PREVIEW_IDLE)
         self.preview.setObjectName("livePreview")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.preview.setMinimumSize(480, 270)
+        self.preview.setMinimumSize(320, 180)  # grows with the window; a laptop's at least
         self.preview.setStyleSheet("background: #000; color: #8b949e;")
 
         digits = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
@@ -212,7 +212,7 @@ class GoLivePanel(QWidget):
         self.title.setPlaceholderText("What are you playing tonight?")
         self.video_picker = QComboBox()
         self.overlay_picker = QComboBox()
-        self.scenes_section = ScenesSection(scenes)
+        self.scenes_section = ScenesSection(scenes, self)  # its panes go in the window's docks
         self.audio_picker = QComboBox()
         self.refresh_button = QPushButton("Refresh devices")
         self.refresh_button.clicked.connect(lambda: self.refresh_sources(rescan=True))
@@ -321,15 +321,6 @@ class GoLivePanel(QWidget):
         left.addWidget(self.meter)
         left.addWidget(self.loudness)
         left.addWidget(self.limiter_label)
-        # scrolled: the scene editor alone is wider and taller than a laptop's screen allows
-        # the whole page (it pushed the window past a 1600x900 screen)
-        scenes_area = QScrollArea()
-        scenes_area.setObjectName("scenesArea")
-        scenes_area.setWidget(self.scenes_section)
-        scenes_area.setWidgetResizable(True)
-        scenes_area.setFrameShape(QFrame.Shape.NoFrame)
-        scenes_area.setMinimumHeight(SCENES_MIN_HEIGHT)
-        left.addWidget(scenes_area, 1)
         right = QVBoxLayout()
         right.addLayout(form)
         right.addLayout(buttons)
@@ -339,9 +330,10 @@ class GoLivePanel(QWidget):
         right.addStretch(1)
         right_box = QWidget()
         right_box.setLayout(right)
-        # the controls' column keeps its width: the stats line is the widest thing in it
+        # the controls' column keeps its width (as narrow as its rows allow: the preview gets
+        # the rest of a laptop's screen)
         right_box.setFixedWidth(
-            max(right_box.sizeHint().width(), self.stats_label.width() + 24, 420)
+            max(right_box.minimumSizeHint().width(), self.stats_label.width() + 24, 420)
         )
         root = QHBoxLayout(self)
         root.addLayout(left, 1)
@@ -386,12 +378,28 @@ class GoLivePanel(QWidget):
 
     # --- scenes --------------------------------------------------------------------------
 
+    def install_docks(self, window: Any) -> None:
+        """The Scenes and Sources docks, as OBS has them: under the page, beside each other."""
+        section = self.scenes_section
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        window.set_dock("scenes", "Scenes", section.scenes_pane, bottom)
+        window.set_dock("sources", "Sources", section.sources_pane, bottom)
+        for pane in (section.scenes_pane, section.sources_pane):
+            pane.show()
+
     def install_hotkeys(self, window: QWidget) -> None:
         """Ctrl+1…9 put scenes 1…9 on the air while `window` is the active window."""
         for number in range(1, 10):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), window)
             shortcut.activated.connect(lambda n=number: self.activate_scene_at(n - 1))
             self.hotkeys.append(shortcut)
+
+    def install_global_hotkeys(self, hotkeys: SceneHotkeys) -> None:
+        """<modifiers>+1…9 from any window: the grab's presses reach this thread through a
+        bridge and put scenes 1…9 on the air, as Ctrl+1…9 do in the window."""
+        bridge = SignalBridge(hotkeys.pressed, self)
+        bridge.fired.connect(lambda digit: self.activate_scene_at(int(digit) - 1))
+        self._bridges.append(bridge)
 
     def scene_names(self) -> list[str]:
         return self.scenes_section.scenes.names

@@ -1,4 +1,4 @@
-"""The Go Live panel's Scenes box: the scene list (click one to put it on the air; add,
+"""The Scenes and Sources docks: the scene list (click one to put it on the air; add,
 rename in place, remove), the chosen scene's sources (top of the list: top of the picture;
 add, remove, move up and down) and the selected source's place, size, crop and opacity.
 
@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -63,22 +64,35 @@ STARTING = {  # where a new source of a kind starts
 
 def _percent(low: int, high: int) -> QSpinBox:
     box = QSpinBox()
-    box.setRange(low, high)
-    box.setSuffix(" %")
+    box.setRange(low, high)  # no " %" suffix: the row's label says it, the dock stays narrow
     box.setKeyboardTracking(False)  # one change per value typed, not per digit
+    # as wide as "-100" and its arrows: the room beyond goes to the source list
+    box.setFixedWidth(box.fontMetrics().horizontalAdvance("-1000") + 32)
     return box
 
 
-class ScenesSection(QWidget):
+class ScenesSection(QObject):
+    """Edits the scenes through two panes the window docks: `scenes_pane` (the scene list,
+    add / rename / remove, the transition) and `sources_pane` (the chosen scene's sources and
+    the selected source's properties)."""
+
     edited = Signal(object)  # SceneSet
     chosen = Signal(str)  # a scene's name
     moving = Signal(object)  # SceneSet, while a source is dragged (not saved yet)
 
-    def __init__(self, scenes: SceneSet, parent: QWidget | None = None) -> None:
+    def __init__(self, scenes: SceneSet, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("scenesSection")
         self.scenes = scenes
         self._rendering = False
+        self._setup_ui()
+        for pane in (self.scenes_pane, self.sources_pane):
+            self.destroyed.connect(pane.deleteLater)  # undocked panes go with their editor
+        self._render()
+
+    def _setup_ui(self) -> None:
+        self.scenes_pane = QWidget()
+        self.scenes_pane.setObjectName("scenesPane")
         self.scene_list = QListWidget()
         self.scene_list.setObjectName("sceneList")
         self.scene_list.setToolTip("Click a scene to put it on the air (Ctrl+1…9 too); "
@@ -96,13 +110,31 @@ class ScenesSection(QWidget):
         self.transition.addItem("Fade (300 ms)", "fade")
         self.transition.setToolTip("How the picture changes when you switch scenes.")
         self.transition.currentIndexChanged.connect(self._transition_changed)
+        scene_buttons = QHBoxLayout()
+        for button in (self.add_scene, self.rename_scene, self.remove_scene):
+            scene_buttons.addWidget(button)
+        self.scene_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scene_list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        scenes_col = QVBoxLayout(self.scenes_pane)
+        scenes_col.setContentsMargins(4, 2, 4, 4)
+        scenes_col.addWidget(self.scene_list, 1)
+        scenes_col.addLayout(scene_buttons)
+        transition_row = QHBoxLayout()
+        transition_row.addWidget(QLabel("Transition"))
+        transition_row.addWidget(self.transition, 1)
+        scenes_col.addLayout(transition_row)
 
+        self.sources_pane = QWidget()
+        self.sources_pane.setObjectName("sourcesPane")
         self.source_list = QListWidget()
         self.source_list.setObjectName("sourceList")
         self.source_list.setToolTip("The top of the list is drawn on top.")
+        self.source_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.source_list.setTextElideMode(Qt.TextElideMode.ElideRight)  # the whole: its tooltip
         self.source_list.currentRowChanged.connect(lambda _row: self._show_source())
         self.add_source = QToolButton()
-        self.add_source.setText("Add source")
+        self.add_source.setText("Add…")
+        self.add_source.setToolTip("Add a source on top of the scene.")
         self.add_source.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         kinds = QMenu(self.add_source)
         self.kind_actions: dict[str, QAction] = {}
@@ -117,12 +149,24 @@ class ScenesSection(QWidget):
         self.source_up.clicked.connect(lambda: self._move_source(1))
         self.source_down = QPushButton("Down")
         self.source_down.clicked.connect(lambda: self._move_source(-1))
+        # the buttons beside the list, not under it: the dock stays short
+        source_buttons = QVBoxLayout()
+        for button in (self.add_source, self.remove_source, self.source_up, self.source_down):
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            source_buttons.addWidget(button)
+        source_buttons.addStretch(1)
+        sources_col = QHBoxLayout()
+        sources_col.addWidget(self.source_list, 1)
+        sources_col.addLayout(source_buttons)
 
         self.target = QLineEdit()
         self.target.editingFinished.connect(self._apply_source)
+        # as wide as the fields under it, no wider: the rest of the dock is the source list's
+        self.target.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.colour = QLineEdit()
         self.colour.setPlaceholderText("#rrggbb")
         self.colour.setMaxLength(7)
+        self.colour.setMaximumWidth(self.colour.fontMetrics().horizontalAdvance("#rrggbb__") + 16)
         self.colour.editingFinished.connect(self._apply_source)
         self.box = [_percent(-100, 100), _percent(-100, 100), _percent(1, 200), _percent(1, 200)]
         self.crop = [_percent(0, 95) for _ in range(4)]
@@ -135,45 +179,43 @@ class ScenesSection(QWidget):
         self.problem.setObjectName("sceneProblem")
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color: #f0883e;")
-        self._layout()
-        self._render()
-
-    def _layout(self) -> None:
-        scene_buttons = QHBoxLayout()
-        for button in (self.add_scene, self.rename_scene, self.remove_scene):
-            scene_buttons.addWidget(button)
-        scenes_col = QVBoxLayout()
-        scenes_col.addWidget(QLabel("Scenes"))
-        scenes_col.addWidget(self.scene_list, 1)
-        scenes_col.addLayout(scene_buttons)
-        scenes_col.addWidget(self.transition)
-        source_buttons = QHBoxLayout()
-        for button in (self.add_source, self.remove_source, self.source_up, self.source_down):
-            source_buttons.addWidget(button)
-        sources_col = QVBoxLayout()
-        sources_col.addWidget(QLabel("Sources"))
-        sources_col.addWidget(self.source_list, 1)
-        sources_col.addLayout(source_buttons)
-        editor = QFormLayout()
-        editor.addRow("Shows", self.target)
-        editor.addRow("Colour", self.colour)
-        rows = (("Place x / y", self.box[:2]), ("Size w / h", self.box[2:]),
-                ("Crop l / t", self.crop[:2]), ("Crop r / b", self.crop[2:]))  # fmt: skip
-        for label, spins in rows:
-            row = QHBoxLayout()
-            for spin in spins:
-                row.addWidget(spin)
-            editor.addRow(label, row)
-        opacity_row = QHBoxLayout()
-        opacity_row.addWidget(self.opacity)
-        opacity_row.addWidget(self.visible)
-        editor.addRow("Opacity", opacity_row)
-        editor.addRow(self.problem)
-        root = QHBoxLayout(self)
-        root.setContentsMargins(0, 0, 0, 0)
-        root.addLayout(scenes_col, 2)
-        root.addLayout(sources_col, 3)
-        root.addLayout(editor, 3)
+        # a long reason wraps under the fields rather than widening them
+        self.problem.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # four fields a row: the properties stay as short and as narrow as the dock
+        tips = ("from the left edge", "from the top edge", "width", "height")
+        for spin, tip in zip(self.box, tips, strict=True):
+            spin.setToolTip(f"{tip.capitalize()}, in % of the picture's (x, y, w, h)")
+        for spin, side in zip(self.crop, ("left", "top", "right", "bottom"), strict=True):
+            spin.setToolTip(f"Cut from the {side}, in % of the source (left, top, right, bottom)")
+        self.opacity.setToolTip("Opacity")
+        editor = QGridLayout()
+        editor.setVerticalSpacing(4)
+        rows: tuple[tuple[str, list[QWidget]], ...] = (
+            ("Shows", [self.target]),
+            ("Box %", list(self.box)),
+            ("Crop %", list(self.crop)),
+        )
+        for row, (label, fields) in enumerate(rows):
+            editor.addWidget(QLabel(label), row, 0)
+            if len(fields) == 1:
+                editor.addWidget(fields[0], row, 1, 1, 4)
+            for column, field in enumerate(fields if len(fields) > 1 else [], start=1):
+                editor.addWidget(field, row, column)
+        editor.addWidget(QLabel("Colour"), 3, 0)
+        editor.addWidget(self.colour, 3, 1)
+        editor.addWidget(QLabel("Opacity %"), 3, 2, Qt.AlignmentFlag.AlignRight)
+        editor.addWidget(self.opacity, 3, 3)
+        editor.addWidget(self.visible, 3, 4)
+        rows_used = 4
+        editor.addWidget(self.problem, rows_used, 0, 1, 5)
+        editor.setRowStretch(rows_used + 1, 1)
+        sources_row = QHBoxLayout(self.sources_pane)
+        sources_row.setContentsMargins(4, 2, 4, 4)
+        properties = QWidget()
+        properties.setLayout(editor)
+        properties.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
+        sources_row.addLayout(sources_col, 1)
+        sources_row.addWidget(properties)
 
     # --- what the panel calls ------------------------------------------------------------
 
@@ -210,7 +252,10 @@ class ScenesSection(QWidget):
             self.source_list.clear()
             sources = self.shown_scene.sources
             for source in reversed(sources):  # top of the picture first
-                self.source_list.addItem(scene_summary(source))
+                summary = scene_summary(source)
+                row = QListWidgetItem(summary)
+                row.setToolTip(summary)
+                self.source_list.addItem(row)
             if sources:
                 self.source_list.setCurrentRow(min(max(keep, 0), len(sources) - 1))
         finally:
@@ -330,7 +375,7 @@ class ScenesSection(QWidget):
     def add_source_of(self, kind: str, target: str = "") -> None:
         """A new source on top of the scene's stack (an image or a video file: chosen first)."""
         if kind in FILE_KINDS and not target:
-            dialog = QFileDialog(self, f"Choose the {SOURCE_KINDS[kind].lower()}")
+            dialog = QFileDialog(self.sources_pane, f"Choose the {SOURCE_KINDS[kind].lower()}")
             dialog.setNameFilter(FILE_KINDS[kind])
             dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
             dialog.fileSelected.connect(lambda path: self.add_source_of(kind, path))

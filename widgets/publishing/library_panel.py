@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTreeWidget,
     QTreeWidgetItem,
@@ -217,7 +218,17 @@ class LibraryPanel(QWidget):
         queue_layout.addWidget(self.overall)
         queue_layout.addWidget(self.queue_view)
         queue_layout.addLayout(queue_buttons)
-        queue_layout.addWidget(self.editor)
+        # the details scroll (up and down only) rather than make the window taller than a
+        # laptop's screen (with the Scenes and Sources docks under the pages)
+        details = QScrollArea()
+        details.setWidget(self.editor)
+        details.setWidgetResizable(True)
+        details.setFrameShape(QFrame.Shape.NoFrame)
+        details.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        details.setMinimumWidth(
+            self.editor.minimumSizeHint().width() + details.verticalScrollBar().sizeHint().width()
+        )
+        queue_layout.addWidget(details)
 
         library_buttons = QHBoxLayout()
         for button in (self.play_button, self.copy_button, self.open_button):
