@@ -30,6 +30,8 @@ ELF_MAGIC = b"\x7fELF"
 # so a copy inside the bundle is not enough. tests/packaging checks the installed app hears
 # a microphone through it.
 LOADED_BY_NAME = ("libportaudio2",)
+# Programs the app runs: publishing fingerprints every track with fpcalc (media/fingerprint.py).
+RUNS = ("libchromaprint-tools",)
 
 
 def project_version() -> str:
@@ -102,7 +104,7 @@ def shlib_depends(bundle: Path) -> str:
         raise SystemExit(f"dpkg-shlibdeps failed:\n{result.stderr}")
     for line in result.stdout.splitlines():
         if line.startswith("shlibs:Depends="):
-            return ", ".join([line.split("=", 1)[1], *LOADED_BY_NAME])
+            return ", ".join([line.split("=", 1)[1], *LOADED_BY_NAME, *RUNS])
     raise SystemExit("dpkg-shlibdeps printed no shlibs:Depends")
 
 
