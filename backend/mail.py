@@ -101,22 +101,27 @@ def _row(
     }
 
 
-async def _insert(services: Services, values: list[dict[str, Any]]) -> int:
-    """Add outbox rows; a row whose key is there already adds nothing. How many were new."""
+async def insert_once(services: Services, table: Any, values: list[dict[str, Any]]) -> int:
+    """Add outbox rows to `table` (mail's or push's); a row whose key is there already adds
+    nothing. How many were new."""
     if not values:
         return 0
     async with services.sessions.begin() as session:
         dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-        added = len(
+        return len(
             (
                 await session.execute(
-                    dialect_insert(MailOutboxRow)
+                    dialect_insert(table)
                     .on_conflict_do_nothing(index_elements=["key"])
-                    .returning(MailOutboxRow.id),
+                    .returning(table.id),
                     values,
                 )
             ).all()
         )
+
+
+async def _insert(services: Services, values: list[dict[str, Any]]) -> int:
+    added = await insert_once(services, MailOutboxRow, values)
     if services.mailer is not None:
         services.mailer.wake()
     return added
@@ -151,7 +156,7 @@ async def _to_followers(
     )
 
 
-async def _artist_name(services: Services, artist: str) -> str:
+async def artist_name(services: Services, artist: str) -> str:
     async with services.sessions() as session:
         account = await session.get(Account, artist)
     return account.display_name if account else artist
@@ -161,7 +166,7 @@ async def go_live(target: Any, *, artist: str, stream_id: str, title: str) -> in
     """Followers who asked for it get "<artist> is live", once per show, after the warning
     window (a show that ended by then mails nobody)."""
     services = services_of(target)
-    name = await _artist_name(services, artist)
+    name = await artist_name(services, artist)
     link = f"{services.config.link_base()}/fan/?stream={stream_id}"
     return await _to_followers(
         services,
@@ -176,7 +181,7 @@ async def go_live(target: Any, *, artist: str, stream_id: str, title: str) -> in
 
 async def new_release(target: Any, *, artist: str, track_id: int, title: str) -> int:
     services = services_of(target)
-    name = await _artist_name(services, artist)
+    name = await artist_name(services, artist)
     link = f"{services.config.link_base()}/fan/?artist={artist}"
     return await _to_followers(
         services,

@@ -17,6 +17,7 @@ from backend.ratelimit import RateLimiter
 if TYPE_CHECKING:
     from backend.content_store import ContentStore
     from backend.mail import Mailer
+    from backend.web_push import Pusher
 
 HealthCheck = Callable[[], Awaitable[dict[str, str]]]
 
@@ -36,6 +37,7 @@ class Services:
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     content_store: "ContentStore | None" = None  # who uploaded what (backend.ownership)
     mailer: "Mailer | None" = None  # the email outbox's sender, when SMTP is configured
+    pusher: "Pusher | None" = None  # the Web Push outbox's sender (backend.web_push)
 
 
 def services_of(holder: "FastAPI | Starlette | Request | WebSocket | Services") -> Services:
