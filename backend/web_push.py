@@ -176,6 +176,10 @@ class Pusher:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
     async def stop(self) -> None:
         """Finish the pushes in flight, record them, hand the rest of the claim back."""
         self._stopping = True
@@ -244,13 +248,14 @@ class Pusher:
             )
         return claim, rows
 
-    async def _set(self, row_ids: Sequence[int], claim: str, **values: Any) -> None:
+    async def _set(self, row_ids: Sequence[int], owner: str, **values: Any) -> None:
+        """Update rows this round still holds (`owner`: its claim)."""
         if not row_ids:
             return
         async with self.services.engine.begin() as connection:
             await connection.execute(
                 update(PushOutboxRow)
-                .where(PushOutboxRow.id.in_(row_ids), PushOutboxRow.claim == claim)
+                .where(PushOutboxRow.id.in_(row_ids), PushOutboxRow.claim == owner)
                 .values(**values)
             )
 
