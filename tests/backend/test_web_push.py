@@ -6,8 +6,10 @@ limit, input checks, the VAPID key, two instances on PostgreSQL."""
 import asyncio
 import base64
 import contextlib
+import json
 import logging
 import stat
+import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +30,7 @@ from tests.backend.conftest import create_database
 from tests.backend.push_service import PushService, Subscriber, push_service, unb64url
 from tests.backend.support import RunningBackend, bearer, make_profile, serve, sign_in
 from tests.support.waiting import wait_until
+from tests.tips.conftest import ROOT, browser_missing
 
 # RFC 8291, Section 5 (and Appendix A): the worked example, byte for byte.
 RFC_PLAINTEXT = b"When I grow up, I want to be a watermelon"
@@ -387,3 +390,48 @@ async def test_two_instances_on_postgresql_push_each_once(
         sub.token: 1 for sub in subscribers
     }
     assert sum(p.sent for p in pushers) == fans
+
+
+async def test_the_fan_page_button_says_plainly_when_the_push_service_is_out_of_reach(
+    push_config: BackendConfig, client: httpx.AsyncClient
+) -> None:
+    if reason := browser_missing():
+        pytest.skip(reason)
+    shot = ROOT / "test-artifacts" / "fan_push.png"
+    shot.parent.mkdir(exist_ok=True)
+    payload = {"title": "Nova is live", "body": "Friday session", "url": "/fan/?stream=ab12",
+               "tag": "live-ab12"}  # fmt: skip
+    async with serve(push_config) as backend:
+        artist, _ = await make_profile(client, backend, name="Nova")
+        fan, tokens = await sign_in(client, backend)
+        cmd = [
+            "node", str(Path(__file__).with_name("fan_push_check.mjs")),
+            "--page", f"{backend.url}/fan/?artist={artist.address}",
+            "--token", tokens["access_token"], "--fan", fan.address,
+            "--payload", json.dumps(payload), "--shot", str(shot),
+        ]  # fmt: skip
+        done = await asyncio.to_thread(
+            subprocess.run, cmd, cwd=ROOT, capture_output=True, text=True, timeout=180
+        )
+        lines = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
+        assert lines, f"no result: {done.stdout[-2000:]} {done.stderr[-2000:]}"
+        result = json.loads(lines[-1][len("RESULT ") :])
+        assert backend.app is not None
+        async with backend.app.state.services.sessions() as session:
+            stored = list((await session.execute(select(PushSubscription))).scalars())
+
+    assert result["errors"] == [], result
+    assert result["label"] == "Notify me when Nova goes live"
+    assert result["status"].startswith(
+        "This browser could not reach its push service, so it cannot be notified here"
+    ), result["status"]
+    assert stored == []  # nothing half-made is kept
+    assert result["scope"] == f"{backend.url}/fan/"
+    assert result["notifications"] == [
+        {"title": "Nova is live", "body": "Friday session", "tag": "live-ab12"}
+    ]
+    assert result["noPushErrors"] == []
+    assert result["noPushHidden"] is True
+    assert result["noPushStatus"].startswith(
+        "This browser cannot notify you when an artist goes live"
+    )
