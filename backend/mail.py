@@ -15,7 +15,6 @@ an HMAC-signed link), one address gets at most `mail_rate_per_hour` mails an hou
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import logging
@@ -23,7 +22,6 @@ import re
 import secrets
 import time
 from collections import Counter
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.message import EmailMessage
@@ -38,7 +36,7 @@ from eth_utils import to_checksum_address
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import field_validator
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -52,6 +50,7 @@ from backend.models import (
     NotificationRow,
     StreamRow,
 )
+from backend.outbox import OutboxSender
 from backend.services import Services, services_of
 from backend.streams.keys import _write_private
 from backend.wire import Wire
@@ -75,8 +74,6 @@ Digest = Literal["off", "daily", "weekly"]
 WEI_PER_COIN = Decimal(10**18)
 DIGEST_CHECK_S = 60.0
 KEY_FILE = "mail-key"
-BATCH = 200
-IDLE_POLL_S = 1.0
 # A conservative address check: one @, a dotted domain, no spaces or angle brackets.
 _EMAIL = re.compile(r"^[^@\s<>\"(),;:]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
@@ -309,115 +306,21 @@ class _Outage(Exception):
     """The SMTP server cannot be reached or dropped the connection."""
 
 
-class Mailer:
+class Mailer(OutboxSender):
     """Sends the outbox: claims due rows, sends them over a few SMTP connections, records each."""
 
+    what = "mail outbox"
+
     def __init__(self, services: Services) -> None:
-        self.services = services
-        self.config = services.config
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
-        self._backoff_s = 0.0
-        self._renewed_at = 0.0
+        super().__init__(services, MailOutboxRow, services.config.mail_lease_s)
+        self._digests_checked = float("-inf")
         self.sent = 0
         self.bounced = 0
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="mailer")
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def stop(self) -> None:
-        """Finish the messages in flight, record them, hand the rest of the claim back."""
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-
-    async def _run(self) -> None:
-        if self.services.engine.dialect.name == "sqlite":
-            # One backend per SQLite file: whatever a previous run claimed is unowned now.
-            async with self.services.sessions.begin() as session:
-                await session.execute(
-                    update(MailOutboxRow)
-                    .where(MailOutboxRow.status == "sending")
-                    .values(status="pending", claim=None, lease_until=None)
-                )
-        digests_checked = float("-inf")
-        while not self._stopping:
-            try:
-                if time.monotonic() - digests_checked >= DIGEST_CHECK_S:
-                    digests_checked = time.monotonic()
-                    await enqueue_digests(self.services)
-                worked = await self._round()
-            except Exception:
-                log.exception("the mail outbox could not be processed; trying again")
-                worked = False
-            if worked and not self._stopping:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(IDLE_POLL_S, self._backoff_s))
-
-    async def _claim(self) -> tuple[str, list[MailOutboxRow]]:
-        claim = secrets.token_hex(8)
-        now = datetime.now(UTC)
-        due = or_(
-            (MailOutboxRow.status == "pending") & (MailOutboxRow.not_before <= now),
-            (MailOutboxRow.status == "sending") & (MailOutboxRow.lease_until < now),
-        )
-        async with self.services.sessions.begin() as session:
-            ids = list(
-                (
-                    await session.execute(
-                        select(MailOutboxRow.id).where(due).order_by(MailOutboxRow.id).limit(BATCH)
-                    )
-                ).scalars()
-            )
-            if not ids:
-                return claim, []
-            # Conditional: of two instances picking the same rows, only one claims each.
-            await session.execute(
-                update(MailOutboxRow)
-                .where(MailOutboxRow.id.in_(ids), due)
-                .values(
-                    status="sending",
-                    claim=claim,
-                    lease_until=now + timedelta(seconds=self.config.mail_lease_s),
-                    attempts=MailOutboxRow.attempts + 1,
-                )
-            )
-        self._renewed_at = time.monotonic()
-        async with self.services.sessions() as session:
-            rows = list(
-                (
-                    await session.execute(
-                        select(MailOutboxRow)
-                        .where(MailOutboxRow.claim == claim)
-                        .order_by(MailOutboxRow.id)
-                    )
-                ).scalars()
-            )
-        return claim, rows
-
-    async def _set(self, row_ids: Sequence[int], owner: str, **values: Any) -> None:
-        """Update rows this round still holds (`owner`: its claim). Core, not ORM: one of these
-        runs per mail sent."""
-        if not row_ids:
-            return
-        async with self.services.engine.begin() as connection:
-            await connection.execute(
-                update(MailOutboxRow)
-                .where(MailOutboxRow.id.in_(row_ids), MailOutboxRow.claim == owner)
-                .values(**values)
-            )
-
-    async def _release(self, row_ids: Sequence[int], claim: str, not_before: datetime) -> None:
-        await self._set(
-            row_ids, claim, status="pending", claim=None, lease_until=None, not_before=not_before
-        )
+    async def _before_round(self) -> None:
+        if time.monotonic() - self._digests_checked >= DIGEST_CHECK_S:
+            self._digests_checked = time.monotonic()
+            await enqueue_digests(self.services)
 
     async def _round(self) -> bool:
         claim, rows = await self._claim()
@@ -497,9 +400,7 @@ class Mailer:
         )
         unsent = [row.id for row, _ in sendable if row.status == "sending"]
         if any(isinstance(o, _Outage) for o in outcomes):
-            self._backoff_s = min(
-                max(1.0, self._backoff_s * 2), max(1.0, self.config.mail_retry_max_s)
-            )
+            self._back_off(self.config.mail_retry_max_s)
             reason = next(str(o) for o in outcomes if isinstance(o, _Outage))
             log.warning(
                 "cannot send through the SMTP server (%s); retrying in %.0f s",
@@ -516,26 +417,6 @@ class Mailer:
         self._backoff_s = 0.0
         await self._release(unsent, claim, datetime.now(UTC))  # stopped before their turn
         return True
-
-    async def _hold(self, claim: str) -> bool:
-        """Keep this round's claim: its lease is renewed well before it runs out, so another
-        instance never takes rows still being sent. False when it ran out anyway (then
-        they are another's to send)."""
-        now = time.monotonic()
-        if now - self._renewed_at < self.config.mail_lease_s / 3:
-            return True
-        self._renewed_at = now
-        async with self.services.engine.begin() as connection:
-            held = await connection.execute(
-                update(MailOutboxRow)
-                .where(
-                    MailOutboxRow.claim == claim,
-                    MailOutboxRow.status == "sending",
-                    MailOutboxRow.lease_until > datetime.now(UTC),
-                )
-                .values(lease_until=datetime.now(UTC) + timedelta(seconds=self.config.mail_lease_s))
-            )
-        return bool(held.rowcount)
 
     def _smtp(self) -> aiosmtplib.SMTP:
         config = self.config

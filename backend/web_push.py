@@ -18,12 +18,9 @@ GET /push/vapid-public-key.
 import asyncio
 import base64
 import binascii
-import contextlib
 import json
 import logging
-import secrets
 from collections import Counter
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from functools import cache
@@ -38,13 +35,14 @@ from py_vapid import Vapid02
 from py_vapid.utils import b64urlencode
 from pydantic import BaseModel, field_validator
 from pywebpush import WebPushException, webpush_async
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 
 from backend.auth import CurrentAddress, ServicesDep
 from backend.config import BackendConfig, is_loopback
 from backend.errors import error_responses
 from backend.mail import artist_name, insert_once
 from backend.models import Follow, PushOutboxRow, PushSubscription, StreamRow
+from backend.outbox import OutboxSender
 from backend.services import Services, services_of
 from backend.streams.keys import _write_private
 from backend.wire import Wire
@@ -52,9 +50,7 @@ from backend.wire import Wire
 log = logging.getLogger(__name__)
 
 KEY_FILE = "vapid-key.pem"
-BATCH = 200
 LANES = 4  # pushes in flight at once
-IDLE_POLL_S = 1.0
 PUSH_TTL_S = 15 * 60  # a push service keeps an undelivered "is live" this long
 SEND_TIMEOUT = aiohttp.ClientTimeout(total=15)
 
@@ -155,114 +151,24 @@ class _Retry(Exception):
     """The push service is unreachable or asked to try later."""
 
 
-class Pusher:
-    """Sends the push outbox: claims due rows, posts them, records each."""
+class Pusher(OutboxSender):
+    """Sends the push outbox: claims due rows, posts them to the push services, records each."""
+
+    what = "push outbox"
 
     def __init__(self, services: Services) -> None:
-        self.services = services
-        self.config = services.config
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(services, PushOutboxRow, services.config.push_lease_s)
         self._http: aiohttp.ClientSession | None = None
-        self._backoff_s = 0.0
         self.sent = 0
         self.gone = 0
 
     def start(self) -> None:
         vapid_key(self.config)  # made now, at first start, not on the first push
-        self._task = asyncio.create_task(self._run(), name="web-push")
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping
-
-    async def stop(self) -> None:
-        """Finish the pushes in flight, record them, hand the rest of the claim back."""
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
+        super().start()
 
     async def _run(self) -> None:
-        if self.services.engine.dialect.name == "sqlite":
-            # One backend per SQLite file: whatever a previous run claimed is unowned now.
-            async with self.services.sessions.begin() as session:
-                await session.execute(
-                    update(PushOutboxRow)
-                    .where(PushOutboxRow.status == "sending")
-                    .values(status="pending", claim=None, lease_until=None)
-                )
         async with aiohttp.ClientSession(timeout=SEND_TIMEOUT) as self._http:
-            while not self._stopping:
-                try:
-                    worked = await self._round()
-                except Exception:
-                    log.exception("the push outbox could not be processed; trying again")
-                    worked = False
-                if worked and not self._stopping:
-                    continue
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), max(IDLE_POLL_S, self._backoff_s))
-
-    async def _claim(self) -> tuple[str, list[PushOutboxRow]]:
-        claim = secrets.token_hex(8)
-        now = datetime.now(UTC)
-        due = or_(
-            (PushOutboxRow.status == "pending") & (PushOutboxRow.not_before <= now),
-            (PushOutboxRow.status == "sending") & (PushOutboxRow.lease_until < now),
-        )
-        async with self.services.sessions.begin() as session:
-            ids = list(
-                (
-                    await session.execute(
-                        select(PushOutboxRow.id).where(due).order_by(PushOutboxRow.id).limit(BATCH)
-                    )
-                ).scalars()
-            )
-            if not ids:
-                return claim, []
-            # Conditional: of two instances picking the same rows, only one claims each.
-            await session.execute(
-                update(PushOutboxRow)
-                .where(PushOutboxRow.id.in_(ids), due)
-                .values(
-                    status="sending",
-                    claim=claim,
-                    lease_until=now + timedelta(seconds=self.config.push_lease_s),
-                    attempts=PushOutboxRow.attempts + 1,
-                )
-            )
-            rows = list(
-                (
-                    await session.execute(
-                        select(PushOutboxRow)
-                        .where(PushOutboxRow.claim == claim)
-                        .order_by(PushOutboxRow.id)
-                    )
-                ).scalars()
-            )
-        return claim, rows
-
-    async def _set(self, row_ids: Sequence[int], owner: str, **values: Any) -> None:
-        """Update rows this round still holds (`owner`: its claim)."""
-        if not row_ids:
-            return
-        async with self.services.engine.begin() as connection:
-            await connection.execute(
-                update(PushOutboxRow)
-                .where(PushOutboxRow.id.in_(row_ids), PushOutboxRow.claim == owner)
-                .values(**values)
-            )
-
-    async def _release(self, row_ids: Sequence[int], claim: str, not_before: datetime) -> None:
-        await self._set(
-            row_ids, claim, status="pending", claim=None, lease_until=None, not_before=not_before
-        )
+            await super()._run()
 
     async def _round(self) -> bool:
         claim, rows = await self._claim()
@@ -338,9 +244,7 @@ class Pusher:
         unsent = [row.id for row, _ in sendable if row.status == "sending"]
         retry = next((o for o in outcomes if isinstance(o, _Retry)), None)
         if retry is not None:
-            self._backoff_s = min(
-                max(1.0, self._backoff_s * 2), max(1.0, self.config.push_retry_max_s)
-            )
+            self._back_off(self.config.push_retry_max_s)
             log.warning("cannot push (%s); retrying in %.0f s", retry, self._backoff_s)
             await self._release(
                 unsent, claim, datetime.now(UTC) + timedelta(seconds=self._backoff_s)
@@ -357,7 +261,7 @@ class Pusher:
         self, lane: list[tuple[PushOutboxRow, PushSubscription]], claim: str
     ) -> None:
         for row, subscription in lane:
-            if self._stopping:
+            if self._stopping or not await self._hold(claim):
                 return
             await self._send_one(row, subscription, claim)
 
