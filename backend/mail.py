@@ -13,7 +13,6 @@ an HMAC-signed link), one address gets at most `mail_rate_per_hour` mails an hou
 5xx refusal at RCPT counts as a bounce (`mail_bounce_limit` of them stop mail to the address).
 """
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -36,7 +35,7 @@ from eth_utils import to_checksum_address
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import field_validator
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -50,7 +49,7 @@ from backend.models import (
     NotificationRow,
     StreamRow,
 )
-from backend.outbox import OutboxSender
+from backend.outbox import Outage, OutboxSender
 from backend.services import Services, services_of
 from backend.streams.keys import _write_private
 from backend.wire import Wire
@@ -302,10 +301,6 @@ def _stop_list(prefs: MailPrefs, mail_list: str) -> None:
         setattr(prefs, mail_list, False)
 
 
-class _Outage(Exception):
-    """The SMTP server cannot be reached or dropped the connection."""
-
-
 class Mailer(OutboxSender):
     """Sends the outbox: claims due rows, sends them over a few SMTP connections, records each."""
 
@@ -337,22 +332,7 @@ class Mailer(OutboxSender):
                     )
                 ).scalars()
             }
-            hour_ago = now - timedelta(hours=1)
-            recent = {
-                recipient: (count, oldest)
-                for recipient, count, oldest in (
-                    await session.execute(
-                        select(
-                            MailOutboxRow.recipient, func.count(), func.min(MailOutboxRow.sent_at)
-                        )
-                        .where(
-                            MailOutboxRow.recipient.in_(recipients),
-                            MailOutboxRow.sent_at > hour_ago,
-                        )
-                        .group_by(MailOutboxRow.recipient)
-                    )
-                ).all()
-            }
+            recent = await self._sent_last_hour(session, MailOutboxRow.recipient, recipients, now)
             stream_ids = {row.ref for row in rows if row.list == "live"}
             ended = set(
                 (
@@ -393,30 +373,13 @@ class Mailer(OutboxSender):
             await self._release(ids, claim, later)
         if not sendable:
             return True
-        lanes = max(1, min(self.config.mail_connections, len(sendable)))
-        outcomes = await asyncio.gather(
-            *(self._send_lane(sendable[i::lanes], claim) for i in range(lanes)),
-            return_exceptions=True,
+        return await self._send_in_lanes(
+            sendable,
+            claim,
+            self.config.mail_connections,
+            self._send_lane,
+            self.config.mail_retry_max_s,
         )
-        unsent = [row.id for row, _ in sendable if row.status == "sending"]
-        if any(isinstance(o, _Outage) for o in outcomes):
-            self._back_off(self.config.mail_retry_max_s)
-            reason = next(str(o) for o in outcomes if isinstance(o, _Outage))
-            log.warning(
-                "cannot send through the SMTP server (%s); retrying in %.0f s",
-                reason,
-                self._backoff_s,
-            )
-            await self._release(
-                unsent, claim, datetime.now(UTC) + timedelta(seconds=self._backoff_s)
-            )
-            return False
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                log.error("sending mail failed: %s", outcome)
-        self._backoff_s = 0.0
-        await self._release(unsent, claim, datetime.now(UTC))  # stopped before their turn
-        return True
 
     def _smtp(self) -> aiosmtplib.SMTP:
         config = self.config
@@ -436,7 +399,7 @@ class Mailer(OutboxSender):
         try:
             await smtp.connect()
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise _Outage(str(exc)) from None
+            raise Outage(f"cannot send through the SMTP server ({exc})") from None
         try:
             for row, email in lane:
                 if self._stopping or not await self._hold(claim):
@@ -464,7 +427,7 @@ class Mailer(OutboxSender):
             row.status = "refused"
             return
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, OSError) as exc:
-            raise _Outage(str(exc)) from None
+            raise Outage(f"cannot send through the SMTP server ({exc})") from None
         except aiosmtplib.SMTPResponseException as exc:
             if exc.code >= 500:
                 await self._set([row.id], claim, status="failed", claim=None, error=str(exc)[:200])

@@ -14,11 +14,12 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.services import Services
 
@@ -26,6 +27,13 @@ log = logging.getLogger(__name__)
 
 BATCH = 200
 IDLE_POLL_S = 1.0
+
+
+class Outage(Exception):
+    """The far end (SMTP server, push service) cannot be reached or asked to try later."""
+
+
+Lane = Callable[[list[tuple[Any, Any]], str], Awaitable[None]]
 
 
 class OutboxSender:
@@ -173,3 +181,52 @@ class OutboxSender:
                 .values(lease_until=datetime.now(UTC) + timedelta(seconds=self.lease_s))
             )
         return bool(held.rowcount)
+
+    async def _sent_last_hour(
+        self, session: AsyncSession, column: Any, keys: set[Any], now: datetime
+    ) -> dict[Any, tuple[int, datetime | None]]:
+        """Per recipient (`column`: the table's recipient column): rows sent in the last hour,
+        and when the oldest of them went (for a per-recipient hourly limit)."""
+        table = self.table
+        return {
+            key: (count, oldest)
+            for key, count, oldest in (
+                await session.execute(
+                    select(column, func.count(), func.min(table.sent_at))
+                    .where(column.in_(keys), table.sent_at > now - timedelta(hours=1))
+                    .group_by(column)
+                )
+            ).all()
+        }
+
+    async def _send_in_lanes(
+        self,
+        sendable: list[tuple[Any, Any]],
+        claim: str,
+        lanes: int,
+        send_lane: Lane,
+        longest_wait_s: float,
+    ) -> bool:
+        """Send (row, recipient) pairs over `lanes` lanes at once. Rows a lane left "sending"
+        (stopped, or behind an Outage) are handed back: at once, or after a growing wait when
+        the far end was out of reach (then False)."""
+        lanes = max(1, min(lanes, len(sendable)))
+        outcomes = await asyncio.gather(
+            *(send_lane(sendable[i::lanes], claim) for i in range(lanes)),
+            return_exceptions=True,
+        )
+        unsent = [row.id for row, _ in sendable if row.status == "sending"]
+        outage = next((o for o in outcomes if isinstance(o, Outage)), None)
+        if outage is not None:
+            self._back_off(longest_wait_s)
+            log.warning("%s: %s; retrying in %.0f s", self.what, outage, self._backoff_s)
+            await self._release(
+                unsent, claim, datetime.now(UTC) + timedelta(seconds=self._backoff_s)
+            )
+            return False
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                log.error("%s: sending failed: %s", self.what, outcome)
+        self._backoff_s = 0.0
+        await self._release(unsent, claim, datetime.now(UTC))  # stopped before their turn
+        return True

@@ -15,7 +15,6 @@ start, readable by its owner only); it is never logged. Browsers get the public 
 GET /push/vapid-public-key.
 """
 
-import asyncio
 import base64
 import binascii
 import json
@@ -35,14 +34,14 @@ from py_vapid import Vapid02
 from py_vapid.utils import b64urlencode
 from pydantic import BaseModel, field_validator
 from pywebpush import WebPushException, webpush_async
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 
 from backend.auth import CurrentAddress, ServicesDep
 from backend.config import BackendConfig, is_loopback
 from backend.errors import error_responses
 from backend.mail import artist_name, insert_once
 from backend.models import Follow, PushOutboxRow, PushSubscription, StreamRow
-from backend.outbox import OutboxSender
+from backend.outbox import Outage, OutboxSender
 from backend.services import Services, services_of
 from backend.streams.keys import _write_private
 from backend.wire import Wire
@@ -147,10 +146,6 @@ async def go_live(target: Any, *, artist: str, stream_id: str, title: str) -> in
 # -- sending --------------------------------------------------------------------------------
 
 
-class _Retry(Exception):
-    """The push service is unreachable or asked to try later."""
-
-
 class Pusher(OutboxSender):
     """Sends the push outbox: claims due rows, posts them to the push services, records each."""
 
@@ -185,23 +180,9 @@ class Pusher(OutboxSender):
                     )
                 ).scalars()
             }
-            recent = {
-                sub: (count, oldest)
-                for sub, count, oldest in (
-                    await session.execute(
-                        select(
-                            PushOutboxRow.subscription_id,
-                            func.count(),
-                            func.min(PushOutboxRow.sent_at),
-                        )
-                        .where(
-                            PushOutboxRow.subscription_id.in_(sub_ids),
-                            PushOutboxRow.sent_at > now - timedelta(hours=1),
-                        )
-                        .group_by(PushOutboxRow.subscription_id)
-                    )
-                ).all()
-            }
+            recent = await self._sent_last_hour(
+                session, PushOutboxRow.subscription_id, sub_ids, now
+            )
             ended = set(
                 (
                     await session.execute(
@@ -236,26 +217,9 @@ class Pusher(OutboxSender):
             await self._release(ids, claim, later)
         if not sendable:
             return True
-        lanes = max(1, min(LANES, len(sendable)))
-        outcomes = await asyncio.gather(
-            *(self._send_lane(sendable[i::lanes], claim) for i in range(lanes)),
-            return_exceptions=True,
+        return await self._send_in_lanes(
+            sendable, claim, LANES, self._send_lane, self.config.push_retry_max_s
         )
-        unsent = [row.id for row, _ in sendable if row.status == "sending"]
-        retry = next((o for o in outcomes if isinstance(o, _Retry)), None)
-        if retry is not None:
-            self._back_off(self.config.push_retry_max_s)
-            log.warning("cannot push (%s); retrying in %.0f s", retry, self._backoff_s)
-            await self._release(
-                unsent, claim, datetime.now(UTC) + timedelta(seconds=self._backoff_s)
-            )
-            return False
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                log.error("pushing failed: %s", outcome)
-        self._backoff_s = 0.0
-        await self._release(unsent, claim, datetime.now(UTC))  # stopped before their turn
-        return True
 
     async def _send_lane(
         self, lane: list[tuple[PushOutboxRow, PushSubscription]], claim: str
@@ -288,7 +252,7 @@ class Pusher(OutboxSender):
             if status in (404, 410):
                 await self._gone(row, subscription, claim, status)
             elif status is None or status == 429 or status >= 500:
-                raise _Retry(f"{where} answered {status}") from None
+                raise Outage(f"{where} answered {status}") from None
             else:
                 await self._set(
                     [row.id], claim, status="failed", claim=None, error=f"{where} answered {status}"
@@ -296,7 +260,7 @@ class Pusher(OutboxSender):
             row.status = "failed"
             return
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise _Retry(f"{where}: {type(exc).__name__} {exc}") from None
+            raise Outage(f"{where}: {type(exc).__name__} {exc}") from None
         # Accepted: record it before anything else, so a stop right now cannot repeat it.
         await self._set([row.id], claim, status="sent", claim=None, sent_at=datetime.now(UTC))
         row.status = "sent"
