@@ -24,6 +24,11 @@ try {
   const cdp = await browser.newCDPSession(page);
   const registrations = [];
   cdp.on("ServiceWorker.workerRegistrationUpdated", ({ registrations: r }) => registrations.push(...r));
+  result.workerErrors = [];
+  result.versions = [];
+  cdp.on("ServiceWorker.workerErrorReported", ({ errorMessage }) => result.workerErrors.push(errorMessage));
+  cdp.on("ServiceWorker.workerVersionUpdated", ({ versions }) =>
+    result.versions.push(...versions.map((v) => `${v.versionId}:${v.runningStatus}:${v.status}`)));
   await cdp.send("ServiceWorker.enable");
   await page.goto(args.page);
   await page.evaluate(({ token, fan }) => { window.harmonie.token = token; window.harmonie.address = fan; },
@@ -44,12 +49,13 @@ try {
 
   // the push service's part, played by DevTools: deliver the backend's payload to the worker
   const registration = registrations.find((r) => r.scopeURL === result.scope && !r.isDeleted);
+  result.registrations = registrations;
   if (registration) {
     await cdp.send("ServiceWorker.deliverPushMessage",
                    { origin, registrationId: registration.registrationId, data: args.payload });
     result.notifications = await page.evaluate(async () => {
       const reg = await navigator.serviceWorker.getRegistration();
-      for (let i = 0; i < 100; i++) {
+      for (let i = 0; i < 300; i++) { // a stopped worker may take a while to start on a busy machine
         const shown = await reg.getNotifications();
         if (shown.length) return shown.map((n) => ({ title: n.title, body: n.body, tag: n.tag }));
         await new Promise((r) => setTimeout(r, 100));
