@@ -21,6 +21,7 @@ from backend import (
     mail,
     notifications,
     ops,
+    web_push,
 )
 from backend.config import MIB, BackendConfig
 from backend.content_store import content_store_router
@@ -76,6 +77,7 @@ def create_app(config: BackendConfig) -> FastAPI:
         await services.bus.start(services.hub.dispatch)
         tips = start_tip_watcher(_app)  # Tipped events -> tip_received notifications
         mailer = mail.start_mailer(services)  # the email outbox, when SMTP is configured
+        pusher = web_push.start_pusher(services)  # "<artist> is live" to subscribed browsers
         market = start_market(_app)  # sales and subscriptions: index, notifications, keys
         sampler = analytics.start_sampler(services)  # live shows' viewers, every 10 s
         watchdog = LoopWatchdog() if config.watch_loop else None
@@ -91,6 +93,7 @@ def create_app(config: BackendConfig) -> FastAPI:
                 await market.watcher.stop()
             if mailer is not None:
                 await mailer.stop()
+            await pusher.stop()
             if tips is not None:
                 await tips.stop()
             devnet = getattr(_app.state, "devnet", None)
@@ -134,6 +137,7 @@ def create_app(config: BackendConfig) -> FastAPI:
     app.include_router(chat.router)
     app.include_router(notifications.router)
     app.include_router(mail.router)
+    app.include_router(web_push.router)
     app.include_router(market_router)
     app.include_router(analytics.router)
     store = content_store_router(

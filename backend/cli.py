@@ -180,6 +180,21 @@ def build_parser() -> argparse.ArgumentParser:
     mail.add_argument(
         "--mail-retry-max", type=float, default=defaults.mail_retry_max_s, help=argparse.SUPPRESS
     )
+    push = parser.add_argument_group("web push")
+    push.add_argument(
+        "--vapid-key-file",
+        type=Path,
+        default=os.environ.get("HARMONIE_VAPID_KEY_FILE") or None,
+        help="the VAPID private key (PEM; env HARMONIE_VAPID_KEY_FILE; default: made at first "
+        "start in the data dir). Instances behind one load balancer share one",
+    )
+    push.add_argument(
+        "--vapid-subject",
+        default=os.environ.get("HARMONIE_VAPID_SUBJECT", ""),
+        help="contact push services see, mailto: or https: (env HARMONIE_VAPID_SUBJECT; "
+        "default: mailto: of --mail-from)",
+    )
+    push.add_argument("--push-rate-per-hour", type=int, default=defaults.push_rate_per_hour)
     parser.add_argument(
         "--error-reports-dsn",
         default=os.environ.get("HARMONIE_ERROR_REPORTS_DSN", ""),
@@ -286,6 +301,9 @@ def config_from_args(args: argparse.Namespace) -> BackendConfig:
         mail_rate_per_hour=args.mail_rate_per_hour,
         mail_lease_s=args.mail_lease,
         mail_retry_max_s=args.mail_retry_max,
+        vapid_key_file=args.vapid_key_file,
+        vapid_subject=args.vapid_subject,
+        push_rate_per_hour=args.push_rate_per_hour,
         media_server=args.media_server,
         janus_url=args.janus_url,
         janus_edges=_janus_edges(args),

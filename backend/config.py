@@ -118,6 +118,18 @@ class BackendConfig:
     mail_retry_max_s: float = 60.0
     # An address refused (5xx at RCPT) this many times gets no more mail until it changes.
     mail_bounce_limit: int = 3
+    # Web Push (backend.web_push). The VAPID key (PEM): None keeps one in data_dir, made at
+    # first start; instances behind one load balancer must share one file. The subject is
+    # the contact push services see (mailto: or https:); empty: mailto: of mail_from.
+    vapid_key_file: Path | None = None
+    vapid_subject: str = ""
+    # Pushes one browser subscription gets per hour at most; more wait for the next hour.
+    push_rate_per_hour: int = 20
+    push_lease_s: float = 60.0
+    push_retry_max_s: float = 300.0
+    # Subscriptions whose endpoint is http://127.0.0.1 (a test push service); always allowed
+    # with `local`. A hosted backend only pushes to https endpoints.
+    push_allow_http_loopback: bool = False
     # Opt-in error reports (backend.error_reports): a Sentry DSN; empty sends nothing.
     error_reports_dsn: str = field(default="", repr=False)
     # Who carries the media: the built-in relay (one process), or Janus: an origin whose

@@ -13,9 +13,7 @@ an HMAC-signed link), one address gets at most `mail_rate_per_hour` mails an hou
 5xx refusal at RCPT counts as a bounce (`mail_bounce_limit` of them stop mail to the address).
 """
 
-import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import logging
@@ -23,7 +21,6 @@ import re
 import secrets
 import time
 from collections import Counter
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.message import EmailMessage
@@ -38,7 +35,7 @@ from eth_utils import to_checksum_address
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import field_validator
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -52,6 +49,7 @@ from backend.models import (
     NotificationRow,
     StreamRow,
 )
+from backend.outbox import Outage, OutboxSender
 from backend.services import Services, services_of
 from backend.streams.keys import _write_private
 from backend.wire import Wire
@@ -75,8 +73,6 @@ Digest = Literal["off", "daily", "weekly"]
 WEI_PER_COIN = Decimal(10**18)
 DIGEST_CHECK_S = 60.0
 KEY_FILE = "mail-key"
-BATCH = 200
-IDLE_POLL_S = 1.0
 # A conservative address check: one @, a dotted domain, no spaces or angle brackets.
 _EMAIL = re.compile(r"^[^@\s<>\"(),;:]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
@@ -101,22 +97,27 @@ def _row(
     }
 
 
-async def _insert(services: Services, values: list[dict[str, Any]]) -> int:
-    """Add outbox rows; a row whose key is there already adds nothing. How many were new."""
+async def insert_once(services: Services, table: Any, values: list[dict[str, Any]]) -> int:
+    """Add outbox rows to `table` (mail's or push's); a row whose key is there already adds
+    nothing. How many were new."""
     if not values:
         return 0
     async with services.sessions.begin() as session:
         dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-        added = len(
+        return len(
             (
                 await session.execute(
-                    dialect_insert(MailOutboxRow)
+                    dialect_insert(table)
                     .on_conflict_do_nothing(index_elements=["key"])
-                    .returning(MailOutboxRow.id),
+                    .returning(table.id),
                     values,
                 )
             ).all()
         )
+
+
+async def _insert(services: Services, values: list[dict[str, Any]]) -> int:
+    added = await insert_once(services, MailOutboxRow, values)
     if services.mailer is not None:
         services.mailer.wake()
     return added
@@ -151,7 +152,7 @@ async def _to_followers(
     )
 
 
-async def _artist_name(services: Services, artist: str) -> str:
+async def artist_name(services: Services, artist: str) -> str:
     async with services.sessions() as session:
         account = await session.get(Account, artist)
     return account.display_name if account else artist
@@ -161,7 +162,7 @@ async def go_live(target: Any, *, artist: str, stream_id: str, title: str) -> in
     """Followers who asked for it get "<artist> is live", once per show, after the warning
     window (a show that ended by then mails nobody)."""
     services = services_of(target)
-    name = await _artist_name(services, artist)
+    name = await artist_name(services, artist)
     link = f"{services.config.link_base()}/fan/?stream={stream_id}"
     return await _to_followers(
         services,
@@ -176,7 +177,7 @@ async def go_live(target: Any, *, artist: str, stream_id: str, title: str) -> in
 
 async def new_release(target: Any, *, artist: str, track_id: int, title: str) -> int:
     services = services_of(target)
-    name = await _artist_name(services, artist)
+    name = await artist_name(services, artist)
     link = f"{services.config.link_base()}/fan/?artist={artist}"
     return await _to_followers(
         services,
@@ -300,119 +301,21 @@ def _stop_list(prefs: MailPrefs, mail_list: str) -> None:
         setattr(prefs, mail_list, False)
 
 
-class _Outage(Exception):
-    """The SMTP server cannot be reached or dropped the connection."""
-
-
-class Mailer:
+class Mailer(OutboxSender):
     """Sends the outbox: claims due rows, sends them over a few SMTP connections, records each."""
 
+    what = "mail outbox"
+
     def __init__(self, services: Services) -> None:
-        self.services = services
-        self.config = services.config
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
-        self._backoff_s = 0.0
-        self._renewed_at = 0.0
+        super().__init__(services, MailOutboxRow, services.config.mail_lease_s)
+        self._digests_checked = float("-inf")
         self.sent = 0
         self.bounced = 0
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="mailer")
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def stop(self) -> None:
-        """Finish the messages in flight, record them, hand the rest of the claim back."""
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-
-    async def _run(self) -> None:
-        if self.services.engine.dialect.name == "sqlite":
-            # One backend per SQLite file: whatever a previous run claimed is unowned now.
-            async with self.services.sessions.begin() as session:
-                await session.execute(
-                    update(MailOutboxRow)
-                    .where(MailOutboxRow.status == "sending")
-                    .values(status="pending", claim=None, lease_until=None)
-                )
-        digests_checked = float("-inf")
-        while not self._stopping:
-            try:
-                if time.monotonic() - digests_checked >= DIGEST_CHECK_S:
-                    digests_checked = time.monotonic()
-                    await enqueue_digests(self.services)
-                worked = await self._round()
-            except Exception:
-                log.exception("the mail outbox could not be processed; trying again")
-                worked = False
-            if worked and not self._stopping:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(IDLE_POLL_S, self._backoff_s))
-
-    async def _claim(self) -> tuple[str, list[MailOutboxRow]]:
-        claim = secrets.token_hex(8)
-        now = datetime.now(UTC)
-        due = or_(
-            (MailOutboxRow.status == "pending") & (MailOutboxRow.not_before <= now),
-            (MailOutboxRow.status == "sending") & (MailOutboxRow.lease_until < now),
-        )
-        async with self.services.sessions.begin() as session:
-            ids = list(
-                (
-                    await session.execute(
-                        select(MailOutboxRow.id).where(due).order_by(MailOutboxRow.id).limit(BATCH)
-                    )
-                ).scalars()
-            )
-            if not ids:
-                return claim, []
-            # Conditional: of two instances picking the same rows, only one claims each.
-            await session.execute(
-                update(MailOutboxRow)
-                .where(MailOutboxRow.id.in_(ids), due)
-                .values(
-                    status="sending",
-                    claim=claim,
-                    lease_until=now + timedelta(seconds=self.config.mail_lease_s),
-                    attempts=MailOutboxRow.attempts + 1,
-                )
-            )
-        self._renewed_at = time.monotonic()
-        async with self.services.sessions() as session:
-            rows = list(
-                (
-                    await session.execute(
-                        select(MailOutboxRow)
-                        .where(MailOutboxRow.claim == claim)
-                        .order_by(MailOutboxRow.id)
-                    )
-                ).scalars()
-            )
-        return claim, rows
-
-    async def _set(self, row_ids: Sequence[int], owner: str, **values: Any) -> None:
-        """Update rows this round still holds (`owner`: its claim). Core, not ORM: one of these
-        runs per mail sent."""
-        if not row_ids:
-            return
-        async with self.services.engine.begin() as connection:
-            await connection.execute(
-                update(MailOutboxRow)
-                .where(MailOutboxRow.id.in_(row_ids), MailOutboxRow.claim == owner)
-                .values(**values)
-            )
-
-    async def _release(self, row_ids: Sequence[int], claim: str, not_before: datetime) -> None:
-        await self._set(
-            row_ids, claim, status="pending", claim=None, lease_until=None, not_before=not_before
-        )
+    async def _before_round(self) -> None:
+        if time.monotonic() - self._digests_checked >= DIGEST_CHECK_S:
+            self._digests_checked = time.monotonic()
+            await enqueue_digests(self.services)
 
     async def _round(self) -> bool:
         claim, rows = await self._claim()
@@ -429,22 +332,7 @@ class Mailer:
                     )
                 ).scalars()
             }
-            hour_ago = now - timedelta(hours=1)
-            recent = {
-                recipient: (count, oldest)
-                for recipient, count, oldest in (
-                    await session.execute(
-                        select(
-                            MailOutboxRow.recipient, func.count(), func.min(MailOutboxRow.sent_at)
-                        )
-                        .where(
-                            MailOutboxRow.recipient.in_(recipients),
-                            MailOutboxRow.sent_at > hour_ago,
-                        )
-                        .group_by(MailOutboxRow.recipient)
-                    )
-                ).all()
-            }
+            recent = await self._sent_last_hour(session, MailOutboxRow.recipient, recipients, now)
             stream_ids = {row.ref for row in rows if row.list == "live"}
             ended = set(
                 (
@@ -485,52 +373,13 @@ class Mailer:
             await self._release(ids, claim, later)
         if not sendable:
             return True
-        lanes = max(1, min(self.config.mail_connections, len(sendable)))
-        outcomes = await asyncio.gather(
-            *(self._send_lane(sendable[i::lanes], claim) for i in range(lanes)),
-            return_exceptions=True,
+        return await self._send_in_lanes(
+            sendable,
+            claim,
+            self.config.mail_connections,
+            self._send_lane,
+            self.config.mail_retry_max_s,
         )
-        unsent = [row.id for row, _ in sendable if row.status == "sending"]
-        if any(isinstance(o, _Outage) for o in outcomes):
-            self._backoff_s = min(
-                max(1.0, self._backoff_s * 2), max(1.0, self.config.mail_retry_max_s)
-            )
-            reason = next(str(o) for o in outcomes if isinstance(o, _Outage))
-            log.warning(
-                "cannot send through the SMTP server (%s); retrying in %.0f s",
-                reason,
-                self._backoff_s,
-            )
-            await self._release(
-                unsent, claim, datetime.now(UTC) + timedelta(seconds=self._backoff_s)
-            )
-            return False
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                log.error("sending mail failed: %s", outcome)
-        self._backoff_s = 0.0
-        await self._release(unsent, claim, datetime.now(UTC))  # stopped before their turn
-        return True
-
-    async def _hold(self, claim: str) -> bool:
-        """Keep this round's claim: its lease is renewed well before it runs out, so another
-        instance never takes rows still being sent. False when it ran out anyway (then
-        they are another's to send)."""
-        now = time.monotonic()
-        if now - self._renewed_at < self.config.mail_lease_s / 3:
-            return True
-        self._renewed_at = now
-        async with self.services.engine.begin() as connection:
-            held = await connection.execute(
-                update(MailOutboxRow)
-                .where(
-                    MailOutboxRow.claim == claim,
-                    MailOutboxRow.status == "sending",
-                    MailOutboxRow.lease_until > datetime.now(UTC),
-                )
-                .values(lease_until=datetime.now(UTC) + timedelta(seconds=self.config.mail_lease_s))
-            )
-        return bool(held.rowcount)
 
     def _smtp(self) -> aiosmtplib.SMTP:
         config = self.config
@@ -550,7 +399,7 @@ class Mailer:
         try:
             await smtp.connect()
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise _Outage(str(exc)) from None
+            raise Outage(f"cannot send through the SMTP server ({exc})") from None
         try:
             for row, email in lane:
                 if self._stopping or not await self._hold(claim):
@@ -578,7 +427,7 @@ class Mailer:
             row.status = "refused"
             return
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, OSError) as exc:
-            raise _Outage(str(exc)) from None
+            raise Outage(f"cannot send through the SMTP server ({exc})") from None
         except aiosmtplib.SMTPResponseException as exc:
             if exc.code >= 500:
                 await self._set([row.id], claim, status="failed", claim=None, error=str(exc)[:200])

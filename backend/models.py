@@ -243,7 +243,23 @@ class MailPrefs(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class MailOutboxRow(Base):
+class OutboxColumns:
+    """What every outbox row has for its sender (backend.outbox): one row to send, kept until
+    sent, claimed by one instance at a time under a lease."""
+
+    # pending -> sending (claimed) -> sent | cancelled | failed, or the outbox's own ends
+    # (mail: bounced; push: gone)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    claim: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(String(200))
+
+
+class MailOutboxRow(OutboxColumns, Base):
     """One email to send, kept until sent: `key` makes each mail happen once at most."""
 
     __tablename__ = "mail_outbox"
@@ -255,19 +271,42 @@ class MailOutboxRow(Base):
     ref: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-    # pending -> sending (claimed) -> sent | bounced | cancelled | failed
-    status: Mapped[str] = mapped_column(String(10), default="pending")
-    claim: Mapped[str | None] = mapped_column(String(32))
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    not_before: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    error: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
         Index("ix_mail_outbox_due", "status", "not_before"),
         Index("ix_mail_outbox_recipient_sent", "recipient", "sent_at"),
+    )
+
+
+class PushSubscription(Base):
+    """One browser's Web Push subscription (RFC 8030) of a signed-in fan (backend.web_push)."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    address: Mapped[str] = mapped_column(String(42))
+    endpoint: Mapped[str] = mapped_column(String(1024), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(100))  # the browser's ECDH public key (RFC 8291)
+    auth: Mapped[str] = mapped_column(String(32))  # its 16-byte auth secret, base64url
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_push_subscriptions_address", "address"),)
+
+
+class PushOutboxRow(OutboxColumns, Base):
+    """One push to send, kept until sent: `key` makes each push happen once at most."""
+
+    __tablename__ = "push_outbox"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    subscription_id: Mapped[int] = mapped_column(Id)
+    ref: Mapped[str] = mapped_column(String(64))  # the stream id
+    payload: Mapped[str] = mapped_column(Text)  # JSON the service worker shows
+
+    __table_args__ = (
+        Index("ix_push_outbox_due", "status", "not_before"),
+        Index("ix_push_outbox_subscription_sent", "subscription_id", "sent_at"),
     )
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from backend.content_store import ContentStore
     from backend.mail import Mailer
     from backend.pin_mirror import PinMirrors
+    from backend.web_push import Pusher
 
 HealthCheck = Callable[[], Awaitable[dict[str, str]]]
 
@@ -38,6 +39,7 @@ class Services:
     content_store: "ContentStore | None" = None  # who uploaded what (backend.ownership)
     mailer: "Mailer | None" = None  # the email outbox's sender, when SMTP is configured
     pin_mirrors: "PinMirrors | None" = None  # listed CIDs pinned on other nodes too
+    pusher: "Pusher | None" = None  # the Web Push outbox's sender (backend.web_push)
 
 
 def services_of(holder: "FastAPI | Starlette | Request | WebSocket | Services") -> Services:

@@ -24,6 +24,7 @@ from backend.models import Account, Follow, StreamRow
 from backend.notifications import publish_many
 from backend.params import Limit, Offset, StreamIdPath, next_offset, reject_unknown_query
 from backend.services import services_of
+from backend.web_push import go_live as push_go_live
 from backend.wire import LiveStream, Page, Title, Wire
 from backend.ws import frame
 
@@ -81,6 +82,7 @@ async def mark_live(
         },
     )
     await mail_go_live(services, artist=artist, stream_id=stream.id, title=title)
+    await push_go_live(services, artist=artist, stream_id=stream.id, title=title)
     return stream
 
 

@@ -2,7 +2,7 @@
 ("held" when a track matches another artist's recording, with the reason).
 
 Revision ID: 0007
-Revises: 0005 (0006 is taken by another change; re-chained at merge)
+Revises: 0006
 Create Date: 2026-11-27
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from backend.models import Id
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
