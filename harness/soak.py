@@ -35,8 +35,9 @@ import httpx
 from eth_account import Account
 from web3 import Web3
 
-from bench.common import tree_rss_mb
+from bench.common import process_tree, tree_rss_mb
 from harness.atspi import Accessibility
+from harness.cpu_shares import CpuShares
 from harness.desktop import artist_desktop, import_private_key
 from harness.fan import send_tip
 from harness.studio_process import (
@@ -87,6 +88,11 @@ class SoakResult:
     # The same worst 10 s, counted where the studio hands frames to WebRTC: when this holds
     # 30 while min_fps dips, the frames were late on the way (relay, viewers), not missing.
     min_fps_sent: float | None = None
+    slowest_at_s: float | None = None  # when that worst 10 s began, seconds after going live
+    # % of one core per process (studio, backend, devnet, viewers, harness, others by name):
+    # over the show, and over the 10 s sample holding the studio's worst 10 s
+    cpu_pct_mean: dict[str, float] = field(default_factory=dict)
+    cpu_pct_at_slowest: dict[str, float] = field(default_factory=dict)
     whip_reconnects: int = 0  # times the studio lost its ingest and connected again
     max_gc_pause_ms: float = 0.0
     # the GUI thread runs the loop that sends the show: its longest late turn (stacks of any
@@ -124,10 +130,17 @@ def say_to_stderr(text: str) -> None:
 def worst_window_fps(samples: list[tuple[float, int]], window_s: float = FPS_WINDOW_S) -> float:
     """The lowest frame rate over any `window_s` stretch of (time, frames so far) samples,
     counted from the first sample with a frame; 0 when there never was a frame."""
+    return worst_window(samples, window_s)[0]
+
+
+def worst_window(
+    samples: list[tuple[float, int]], window_s: float = FPS_WINDOW_S
+) -> tuple[float, float | None]:
+    """(the lowest frame rate, the time its stretch began) as `worst_window_fps` counts."""
     started = [(t, n) for t, n in samples if n > 0]
     if not started:
-        return 0.0
-    worst = None
+        return 0.0, None
+    worst, worst_at = None, None
     j = 0
     for t0, n0 in started:
         while j < len(started) and started[j][0] - t0 < window_s:
@@ -136,11 +149,12 @@ def worst_window_fps(samples: list[tuple[float, int]], window_s: float = FPS_WIN
             break
         t1, n1 = started[j]
         fps = (n1 - n0) / (t1 - t0)
-        worst = fps if worst is None else min(worst, fps)
+        if worst is None or fps < worst:
+            worst, worst_at = fps, t0
     if worst is None:  # shorter than one window: the whole span
         (t0, n0), (t1, n1) = started[0], started[-1]
-        worst = (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
-    return worst
+        worst, worst_at = ((n1 - n0) / (t1 - t0) if t1 > t0 else 0.0), t0
+    return worst, worst_at
 
 
 def audio_gaps(path: Path, skip_s: float = GAP_SKIP_S, gap_s: float = GAP_S) -> list[float]:
@@ -207,6 +221,10 @@ class Viewers:
         self.frames = [0] * count
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
 
     async def start(self, timeout: float = 60.0) -> None:
         self._process = await asyncio.create_subprocess_exec(
@@ -386,7 +404,9 @@ def _studio_health(env: dict[str, str], result: SoakResult) -> None:
         elif name == "qt_thread_violation":
             result.qt_thread_violations += 1
     if len(sent) >= 2:
-        result.min_fps_sent = round(worst_window_fps(sent), 1)
+        fps, at = worst_window(sent)
+        result.min_fps_sent = round(fps, 1)
+        result.slowest_at_s = None if at is None else round(at, 1)
 
 
 def _tray_alerts(env: dict[str, str]) -> set[str]:
@@ -433,9 +453,14 @@ async def _show(
             viewers = Viewers(f"{backend}/whep/{stream_id}", VIEWERS)
             await viewers.start()
             await fan.join_chat(stream_id)
+            roots = {studio.pid: "studio", backend_pid: "backend", os.getpid(): "harness"}
+            roots |= {pid: "devnet" for pid in process_tree(backend_pid)[1:]}
+            if viewers.pid is not None:
+                roots[viewers.pid] = "viewers"
+            cpu = CpuShares(roots)
 
             result = await _keep_live(
-                env, studio, backend_pid, minutes, live_at, viewers, fan, result, say
+                env, studio, backend_pid, minutes, live_at, viewers, fan, result, say, cpu
             )
             if studio.poll() is None:
                 say("pressing End")
@@ -464,6 +489,9 @@ async def _show(
         result.chat_errors = fan.chat_errors[:5]
         result.min_fps = round(viewers.min_fps(), 1)
         _studio_health(env, result)
+        result.cpu_pct_mean = cpu.mean()
+        if result.slowest_at_s is not None:
+            result.cpu_pct_at_slowest = cpu.around(result.slowest_at_s + FPS_WINDOW_S / 2)
         result.viewer_frames = list(viewers.frames)
         if studio.poll() is None:
             studio.send_signal(signal.SIGTERM)
@@ -504,6 +532,7 @@ async def _keep_live(
     fan: Fan,
     result: SoakResult,
     say: Say,
+    cpu: CpuShares,
 ) -> SoakResult:
     """Hold the show for `minutes` (from live_started): sample, chat, tip, watch for deaths."""
     duration = minutes * 60
@@ -533,6 +562,7 @@ async def _keep_live(
             tipping = asyncio.ensure_future(asyncio.to_thread(fan.tip_or_note, next(tips)))
         if now >= next_rss:
             next_rss += RSS_EVERY_S
+            cpu.sample(now - live_at)
             loads.append(os.getloadavg()[0])
             rss = tree_rss_mb(studio.pid)
             if result.rss_start_mb is None and now >= rss_start_at:

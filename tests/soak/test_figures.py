@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from harness.soak import audio_gaps, worst_window_fps
+from harness.soak import audio_gaps, worst_window, worst_window_fps
 
 RATE = 48_000
 FRAME = 960  # 20 ms
@@ -65,6 +65,8 @@ def test_worst_window_finds_a_stall_and_ignores_the_wait_for_the_first_frame() -
     steady = [(float(t), 30 * t) for t in range(1, 40)]
     assert worst_window_fps(steady) == pytest.approx(30.0)
     assert worst_window_fps([(0.0, 0), (12.0, 0)]) == 0.0
+    fps, at = worst_window(samples)
+    assert fps == pytest.approx(21.0) and 20.0 <= at <= 30.0  # a stretch holding the stall
 
 
 def test_frames_sent_add_up_across_reconnects(tmp_path: Path) -> None:
