@@ -3,10 +3,13 @@ transaction the node forgot, or never had (its chain was started afresh), is mar
 dropped and its nonce used again; the registration behind one is retried once, never
 duplicated. Against anvil (whose pool a test can empty) and the embedded devnet."""
 
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 from eth_account import Account
 from web3 import Web3
@@ -118,23 +121,19 @@ def test_a_node_started_afresh_unwedges_the_wallet(restartable, tmp_path):
     assert again.w3.eth.get_transaction_count(account.address) == 1
 
 
-class DroppingMiner:
-    """Mines a block every few milliseconds; while `dropping`, empties the node's pool
-    first (a node that keeps losing what it is sent)."""
+class Miner:
+    """Mines a block every few milliseconds (automine off), as a busy chain would."""
 
     def __init__(self, w3: Web3) -> None:
         self.w3 = w3
-        self.dropping = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(0.03):
-            if self.dropping:
-                rpc(self.w3, "anvil_dropAllTransactions")
             rpc(self.w3, "evm_mine")
 
-    def __enter__(self) -> "DroppingMiner":
+    def __enter__(self) -> "Miner":
         rpc(self.w3, "evm_setAutomine", False)
         self._thread.start()
         return self
@@ -142,6 +141,61 @@ class DroppingMiner:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join(10)
+
+
+class LosingNode:
+    """A JSON-RPC front of `upstream` that, while `losing`, answers eth_sendRawTransaction
+    as a node does (the hash) and forwards nothing: a node that loses what it is sent.
+
+    (Emptying anvil's pool from a thread raced the miner: under load a transaction sent
+    between the drop and the next block was mined, and the test failed.)"""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.losing = False
+        self.lost: list[str] = []
+        node = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                call = json.loads(body)
+                if (
+                    node.losing
+                    and isinstance(call, dict)
+                    and call.get("method") == "eth_sendRawTransaction"
+                ):
+                    tx_hash = Web3.to_hex(Web3.keccak(hexstr=call["params"][0]))
+                    node.lost.append(tx_hash)
+                    answer = json.dumps({"jsonrpc": "2.0", "id": call["id"], "result": tx_hash})
+                    data = answer.encode()
+                else:
+                    data = httpx.post(
+                        node.upstream,
+                        content=body,
+                        headers={"Content-Type": "application/json"},
+                        timeout=30,
+                    ).content
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "LosingNode":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 async def test_a_dropped_registration_is_retried_once_and_registered_once(
@@ -154,31 +208,32 @@ async def test_a_dropped_registration_is_retried_once_and_registered_once(
     registry = contracts.deployed(
         contracts.CONTENT_REGISTRY, node_w3, addresses[contracts.CONTENT_REGISTRY]
     )
-    network = custom_network(node.url, 1114, contracts=addresses)
+    losing = LosingNode(node.url)
+    network = custom_network(losing.url, 1114, contracts=addresses)
     session = WalletSession(Wallet(vault, scrypt_n=2**12), network, tmp_path / "tx.db")
     artist = dev_accounts(4)[3]
-    await session.import_private_key(artist.key.hex(), PASSWORD)
-    await session.unlock(PASSWORD)
-    await session.connect()
-
-    miner = DroppingMiner(node_w3)
     asked: list[str] = []
     submitted: list[str] = []
 
     async def confirm(prepared, tracks=None) -> bool:  # type: ignore[no-untyped-def]
         asked.append(prepared.description)
-        miner.dropping = len(asked) == 1  # the node loses the first one, keeps the retry
+        losing.losing = len(asked) == 1  # the node loses the first one, keeps the retry
         return True
 
     cid = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
     registrar = WalletRegistrar(session, confirm, receipt_timeout_s=30)
-    try:
-        with miner:
-            registration = await registrar.register(cid, "bafkmeta", submitted.append)
-    finally:
-        await session.close()
+    with losing:
+        await session.import_private_key(artist.key.hex(), PASSWORD)
+        await session.unlock(PASSWORD)
+        await session.connect()
+        try:
+            with Miner(node_w3):
+                registration = await registrar.register(cid, "bafkmeta", submitted.append)
+        finally:
+            await session.close()
     assert registration.mine and registration.artist == artist.address
     assert len(asked) == 2 and len(submitted) == 2, (asked, submitted)
+    assert {h.lower() for h in losing.lost} == {submitted[0].lower()}  # sent again, still lost
     assert registration.tx_hash == submitted[1]
     assert registry.functions.artist_of(cid).call() == artist.address
     assert registry.functions.track_count(artist.address).call() == 1
