@@ -405,10 +405,17 @@ class Studio:
         self.tips = None
 
     async def stop_services(self) -> None:
+        await self._stop_services_but_preview()
+        await self._stop_preview()
+
+    async def _stop_preview(self) -> None:
+        if self.live is not None:
+            await self.live.stop_preview()  # lets go of the preview's devices
+
+    async def _stop_services_but_preview(self) -> None:
         self._tips_wanted = False  # the wallet locking as it closes must not watch tips again
         if self.live is not None:
             await self.live.stop()  # ends a running show (and its recording) cleanly
-            await self.live.stop_preview()  # and lets go of the preview's devices
         if self.announcer is not None:
             await self.announcer.aclose()  # the backend hears of the end before the client goes
         if self.chat_room is not None:
@@ -422,7 +429,11 @@ class Studio:
             await self.wallet.close()
 
     async def stop(self) -> None:
-        await self.stop_services()
+        # The preview (its devices and threads; a preview still opening is waited for) stops
+        # beside the rest and the backend, not before them: in turn they took the quit past
+        # its 5 s deadline on a loaded machine.
+        preview = asyncio.ensure_future(self._stop_preview())
+        await self._stop_services_but_preview()
         if self._monitor is not None:
             self._monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -430,6 +441,7 @@ class Studio:
             self._monitor = None
         if self.local_backend is not None:
             await self.local_backend.stop()
+        await preview
         self._set_status(backend="stopped")
         event(log, "studio_stopped")
 
