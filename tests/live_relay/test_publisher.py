@@ -174,13 +174,8 @@ def _hold_back_receiver_reports(relay, stream: str) -> list:  # type: ignore[no-
     return receivers
 
 
-async def test_publisher_stays_on_an_ingest_whose_reports_are_late_but_which_talks(
-    relay_server, source
-) -> None:
-    """An ingest that still sends feedback (here PLIs) is alive, whatever its reports do.
-
-    The soak's reconnects: the studio's busy loop read its socket slowly and the reports came
-    seconds late behind other feedback; the publisher took the ingest for gone."""
+async def _publishing(relay_server, source) -> WhipPublisher:  # type: ignore[no-untyped-def]
+    """A publisher live on the relay's "show" for a second, noticing silence after 1.5 s."""
     publisher = WhipPublisher(
         f"{relay_server.url}/whip/show",
         relay_server.token,
@@ -188,9 +183,20 @@ async def test_publisher_stays_on_an_ingest_whose_reports_are_late_but_which_tal
         feedback_timeout_s=1.5,
     )
     await publisher.start()
+    await wait_until(lambda: "show" in relay_server.relay._ingests, what="the ingest")
+    await asyncio.sleep(1.0)
+    return publisher
+
+
+async def test_publisher_stays_on_an_ingest_whose_reports_are_late_but_which_talks(
+    relay_server, source
+) -> None:
+    """An ingest that still sends feedback (here PLIs) is alive, whatever its reports do.
+
+    The soak's reconnects: the studio's busy loop read its socket slowly and the reports came
+    seconds late behind other feedback; the publisher took the ingest for gone."""
+    publisher = await _publishing(relay_server, source)
     try:
-        await wait_until(lambda: "show" in relay_server.relay._ingests, what="the ingest")
-        await asyncio.sleep(1.0)
         receivers = _hold_back_receiver_reports(relay_server.relay, "show")
         video = next(r for r in receivers if r.track is not None and r.track.kind == "video")
         ssrc = video.getSynchronizationSources()[0].source
@@ -204,16 +210,8 @@ async def test_publisher_stays_on_an_ingest_whose_reports_are_late_but_which_tal
 
 
 async def test_publisher_reconnects_when_the_ingest_falls_silent(relay_server, source) -> None:
-    publisher = WhipPublisher(
-        f"{relay_server.url}/whip/show",
-        relay_server.token,
-        [source.audio, source.video],
-        feedback_timeout_s=1.5,
-    )
-    await publisher.start()
+    publisher = await _publishing(relay_server, source)
     try:
-        await wait_until(lambda: "show" in relay_server.relay._ingests, what="the ingest")
-        await asyncio.sleep(1.0)
         _hold_back_receiver_reports(relay_server.relay, "show")
         await wait_until(lambda: publisher.reconnects >= 1, what="the silence to be noticed")
         await wait_until(lambda: publisher.state == "live", what="the publisher to reconnect")
