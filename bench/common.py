@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -60,16 +60,33 @@ def tree_rss_mb(pid: int) -> float:
     return sum(rss_mb(p) for p in process_tree(pid))
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+class ProcStat(NamedTuple):
+    name: str
+    parent: int
+    cpu_s: float  # user + system
+
+
+def proc_stat(pid: int) -> ProcStat | None:
+    """A process's name, parent and CPU time from /proc/PID/stat; None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name = stat[stat.index("(") + 1 : stat.rindex(")")]  # may hold spaces and parentheses
+    fields = stat.rsplit(")", 1)[1].split()
+    return ProcStat(name, int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK)
+
+
+def all_pids() -> list[int]:
+    return [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
+
+
 def cpu_seconds(pids: Iterable[int]) -> float:
     """User + system CPU time of the given processes."""
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum(stat.cpu_s for stat in map(proc_stat, pids) if stat is not None)
 
 
 def load_average() -> list[float]:

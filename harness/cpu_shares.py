@@ -6,29 +6,17 @@ A soak's frame rate dips when the studio does not get the CPU it needs; these sh
 had it instead (the studio's own figures only show that it got less).
 """
 
-import os
 from collections import defaultdict
 from collections.abc import Callable
-from pathlib import Path
+
+from bench.common import ProcStat, all_pids, proc_stat
 
 Labeller = Callable[[int, str], str | None]
 
 
-def _processes() -> dict[int, tuple[str, int, float]]:
-    """pid -> (name, parent pid, CPU seconds so far) of every process readable now."""
-    tick = os.sysconf("SC_CLK_TCK")
-    found: dict[int, tuple[str, int, float]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat.rsplit(")", 1)[1].split()
-        found[int(entry.name)] = (name, int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
-    return found
+def _processes() -> dict[int, ProcStat]:
+    """Every process readable now."""
+    return {pid: stat for pid in all_pids() if (stat := proc_stat(pid)) is not None}
 
 
 class CpuShares:
@@ -44,16 +32,16 @@ class CpuShares:
     def sample(self, t: float) -> None:
         procs = _processes()
         labelled: dict[int, tuple[str, float]] = {}
-        for pid, (name, _, cpu) in procs.items():
-            labelled[pid] = (self._label(pid, procs) or name, cpu)
+        for pid, stat in procs.items():
+            labelled[pid] = (self._label(pid, procs) or stat.name, stat.cpu_s)
         self._samples.append((t, labelled))
 
-    def _label(self, pid: int, procs: dict[int, tuple[str, int, float]]) -> str | None:
+    def _label(self, pid: int, procs: dict[int, ProcStat]) -> str | None:
         seen = 0
         while pid in procs and seen < 64:
             if pid in self.roots:
                 return self.roots[pid]
-            pid, seen = procs[pid][1], seen + 1
+            pid, seen = procs[pid].parent, seen + 1
         return None
 
     def intervals(self) -> list[tuple[float, float, dict[str, float]]]:

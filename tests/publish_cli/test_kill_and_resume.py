@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
+from bench.common import all_pids, proc_stat
 from chain import contracts
 from chain.devnet import dev_accounts
 from media.cid import file_cid
@@ -58,15 +59,9 @@ class Miner:
 def descendants(pid: int) -> set[int]:
     """Every process below `pid`, from /proc."""
     children: dict[int, set[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, set()).add(int(entry.name))
+    for child in all_pids():
+        if (stat := proc_stat(child)) is not None:
+            children.setdefault(stat.parent, set()).add(child)
     found: set[int] = set()
     todo = [pid]
     while todo:
