@@ -31,6 +31,7 @@ from media.alert_overlay import AlertOverlay
 from media.encoded_track import EncodedTrack
 from media.encoder import AudioSettings, VideoSettings
 from media.errors import MediaError
+from media.loop_thread import LoopThread
 from media.pipeline import LivePipeline
 from media.recorder import Recorder, check_recording_target
 from media.rtmp_output import RtmpOutput
@@ -169,6 +170,8 @@ class LiveSession:
         self._stats_task: asyncio.Task[None] | None = None
         self._publish_task: asyncio.Task[Any] | None = None
         self._publish_encoder: Any = None  # the video encoder the publisher is fed from
+        # The publisher and its tracks live on a loop of their own (media.loop_thread).
+        self._net: LoopThread | None = None
         self._tried_codecs: list[str] = []  # video codecs offered to the ingest, in order
         self._started_wall: float | None = None
         self._ended_elapsed = 0.0
@@ -199,7 +202,10 @@ class LiveSession:
         self.state_changed.emit(self)
 
     def on_publisher_state(self, state: str, error: Exception | None) -> None:
-        """The publisher's state listener (on the loop)."""
+        """The publisher's state listener (from the publisher's loop: handled on ours)."""
+        if not self._on_our_loop():
+            self._from_thread(self.on_publisher_state, state, error)
+            return
         if state == "failed" and self._will_switch_codec(error):
             reconnecting = self._publish_task is None or self._publish_task.done()
             if reconnecting and self.state == "live":
@@ -238,6 +244,12 @@ class LiveSession:
         self.messages.append(message)
         log.info("live: %s", message)
         self.message.emit(message)
+
+    def _on_our_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
 
     def _from_thread(self, callback: Callable[..., Any], *args: Any) -> None:
         if self._loop is not None and not self._loop.is_closed():
@@ -596,20 +608,30 @@ class LiveSession:
         """One publisher on these encoders; the error that kept it from starting, if any."""
         assert self.pipeline is not None and self._publisher_factory is not None
         self._publish_encoder = video_encoder
-        self.tracks = []
-        if video_encoder is not None:
-            self.tracks.append(EncodedTrack.for_encoder("video", video_encoder))
-        if self.pipeline.audio_encoder is not None:
-            self.tracks.append(EncodedTrack.for_encoder("audio", self.pipeline.audio_encoder))
+        audio_encoder = self.pipeline.audio_encoder
+        net = self._net_loop()
+
+        def open_tracks() -> list[EncodedTrack]:  # on the publisher's loop: they bind to it
+            encoders = (("video", video_encoder), ("audio", audio_encoder))
+            return [EncodedTrack.for_encoder(k, e) for k, e in encoders if e is not None]
+
         try:
-            self.publisher = self._publisher_factory(self, self.tracks)
-            await self.publisher.start()
+            self.tracks = await net.call(open_tracks)
+            factory = self._publisher_factory
+            self.publisher = await net.call(factory, self, self.tracks)
+            await net.run(self.publisher.start())
         except Exception as exc:  # the ingest's problem must not stop the recording
             log.warning("publishing failed: %s", exc)
             if self.publish_state != "failed" and not self._will_switch_codec(exc):
                 self.set_publish_state("failed", self.publish_message("failed", exc), exc)
             return exc
         return None
+
+    def _net_loop(self) -> LoopThread:
+        if self._net is None:
+            self._net = LoopThread("publisher")
+            self._net.start()
+        return self._net
 
     async def _publish_in_other_codec(self, refusal: Exception) -> None:
         """The ingest refused our video codec: publish again, once, in the other one."""
@@ -635,13 +657,17 @@ class LiveSession:
         await self._publish(publish_encoder)
 
     async def _drop_publisher(self) -> None:
-        if self.publisher is not None:
+        if self.publisher is not None and self._net is not None:
             with contextlib.suppress(Exception):
-                await self.publisher.stop()
-            self.publisher = None
-        for track in self.tracks:
-            track.stop()
-        self.tracks = []
+                await self._net.run(self.publisher.stop())
+        self.publisher = None
+        await self._stop_tracks()
+
+    async def _stop_tracks(self) -> None:
+        tracks, self.tracks = self.tracks, []
+        if tracks and self._net is not None:
+            with contextlib.suppress(Exception):
+                await self._net.call(lambda: [track.stop() for track in tracks])
 
     async def stop(self) -> None:
         """End the session: stop publishing, finish the recording (idempotent)."""
@@ -653,17 +679,18 @@ class LiveSession:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._publish_task
         self._publish_task = None
-        if self.publisher is not None:
+        if self.publisher is not None and self._net is not None:
             try:  # an ingest that does not answer must not keep the artist's show running
-                await asyncio.wait_for(self.publisher.stop(), PUBLISHER_STOP_S)
+                await asyncio.wait_for(self._net.run(self.publisher.stop()), PUBLISHER_STOP_S)
             except TimeoutError:
                 self.say("The ingest did not answer in time; the show ended here anyway.")
             except Exception as exc:
                 self.say(f"The ingest was not told the stream ended: {exc}")
             self.publisher = None
-        for track in self.tracks:
-            track.stop()
-        self.tracks = []
+        await self._stop_tracks()
+        if self._net is not None:
+            await self._net.aclose()
+            self._net = None
         if self._stats_task is not None:
             self._stats_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -763,11 +790,9 @@ class LiveSession:
             await asyncio.sleep(STATS_INTERVAL_S)
             ticks += 1
             stats_fn = getattr(self.publisher, "stats", None)
-            if callable(stats_fn):
+            if callable(stats_fn) and self._net is not None:
                 try:
-                    result = stats_fn()
-                    if asyncio.iscoroutine(result):
-                        result = await result
+                    result = await self._net.run(_called(stats_fn))
                     if dataclasses.is_dataclass(result) and not isinstance(result, type):
                         result = dataclasses.asdict(result)
                     self.publisher_stats = {
@@ -788,6 +813,12 @@ class LiveSession:
             if ticks % STATS_LOG_EVERY == 0:  # the show's health in the log, for after the fact
                 event(log, "live_stats", **{k: v for k, v in figures.items() if k in LOGGED_STATS})
             self.stats_changed.emit(figures)
+
+
+async def _called(function: Callable[[], Any]) -> Any:
+    """`function()`, awaited if it gives a coroutine."""
+    result = function()
+    return await result if asyncio.iscoroutine(result) else result
 
 
 def _where(url: str) -> str:

@@ -130,6 +130,58 @@ async def test_an_ingest_that_never_answers_does_not_keep_the_show_running(
     assert decode_video(path), "the recording was finished"
 
 
+async def test_the_publisher_runs_on_its_own_thread_and_reports_on_the_sessions(
+    tmp_path: Path,
+) -> None:
+    """On the window, the session's loop is the GUI's: the publisher's packets, reports and
+    timers must not wait for painting (and must not cost the GUI thread)."""
+    import threading
+
+    seen: dict[str, str] = {}
+    state_threads: list[str] = []
+
+    class ThreadNotingIngest(BrokenIngest):
+        def __init__(self, session: LiveSession, tracks: list) -> None:  # type: ignore[type-arg]
+            super().__init__(session, tracks)
+            self.session = session
+            seen["made on"] = threading.current_thread().name
+
+        async def start(self) -> None:
+            seen["started on"] = threading.current_thread().name
+            seen["tracks' loop"] = (
+                "ours" if self.tracks[0]._loop is asyncio.get_running_loop() else "another"
+            )
+            self.session.on_publisher_state("live", None)
+
+        def stats(self) -> dict[str, float]:
+            seen["stats on"] = threading.current_thread().name
+            return {"bitrate_kbps": 42.0}
+
+        async def stop(self) -> None:
+            seen["stopped on"] = threading.current_thread().name
+
+    session = LiveSession(publisher_factory=ThreadNotingIngest)
+    session.state_changed.connect(lambda _s: state_threads.append(threading.current_thread().name))
+    await session.start(small(record_path=tmp_path / "r.mkv", whip_url="http://127.0.0.1:9/w"))
+    for _ in range(60):
+        if session.publish_state == "live" and "stats on" in seen:
+            break
+        await asyncio.sleep(0.1)
+    assert session.publish_state == "live"
+    assert session.stats()["bitrate_kbps"] == 42.0
+    await session.stop()
+    here = threading.current_thread().name
+    assert seen == {
+        "made on": "publisher",
+        "started on": "publisher",
+        "tracks' loop": "ours",
+        "stats on": "publisher",
+        "stopped on": "publisher",
+    }
+    assert set(state_threads) == {here}, "the session's listeners hear it on its own thread"
+    assert "publisher" not in {t.name for t in threading.enumerate()}, "its thread ended"
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*STUDIO, *args],
