@@ -37,11 +37,12 @@ from pywebpush import WebPushException, webpush_async
 from sqlalchemy import delete, select, update
 
 from backend.auth import CurrentAddress, ServicesDep
-from backend.config import BackendConfig, is_loopback
+from backend.config import BackendConfig
 from backend.errors import error_responses
 from backend.mail import artist_name, insert_once
 from backend.models import Follow, PushOutboxRow, PushSubscription, StreamRow
 from backend.outbox import Outage, OutboxSender
+from backend.public_resolver import NotPublic, endpoint_problem, public_connector
 from backend.services import Services, services_of
 from backend.streams.keys import _write_private
 from backend.wire import Wire
@@ -161,8 +162,13 @@ class Pusher(OutboxSender):
         vapid_key(self.config)  # made now, at first start, not on the first push
         super().start()
 
+    @property
+    def _loopback_ok(self) -> bool:
+        return self.config.local or self.config.push_allow_http_loopback
+
     async def _run(self) -> None:
-        async with aiohttp.ClientSession(timeout=SEND_TIMEOUT) as self._http:
+        connector = public_connector(self._loopback_ok)  # never an internal address
+        async with aiohttp.ClientSession(timeout=SEND_TIMEOUT, connector=connector) as self._http:
             await super()._run()
 
     async def _round(self) -> bool:
@@ -233,6 +239,10 @@ class Pusher(OutboxSender):
         self, row: PushOutboxRow, subscription: PushSubscription, claim: str
     ) -> None:
         where = urlsplit(subscription.endpoint).netloc
+        problem = endpoint_problem(subscription.endpoint, self._loopback_ok)
+        if problem is not None:  # stored before these checks, or by hand
+            await self._refuse(row, subscription, claim, f"not a push service: {problem}")
+            return
         try:
             await webpush_async(
                 {
@@ -259,6 +269,11 @@ class Pusher(OutboxSender):
                 )
             row.status = "failed"
             return
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, NotPublic):
+                await self._refuse(row, subscription, claim, f"not a push service: {exc.os_error}")
+                return
+            raise Outage(f"{where}: {type(exc).__name__} {exc}") from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise Outage(f"{where}: {type(exc).__name__} {exc}") from None
         # Accepted: record it before anything else, so a stop right now cannot repeat it.
@@ -269,16 +284,34 @@ class Pusher(OutboxSender):
     async def _gone(
         self, row: PushOutboxRow, subscription: PushSubscription, claim: str, status: int
     ) -> None:
+        await self._drop(row, subscription, claim, "gone", f"push service answered {status}")
+        self.gone += 1
+
+    async def _refuse(
+        self, row: PushOutboxRow, subscription: PushSubscription, claim: str, why: str
+    ) -> None:
+        log.warning("push subscription %s dropped: %s", subscription.id, why)
+        await self._drop(row, subscription, claim, "failed", why)
+        row.status = "failed"
+
+    async def _drop(
+        self,
+        row: PushOutboxRow,
+        subscription: PushSubscription,
+        claim: str,
+        status: str,
+        why: str,
+    ) -> None:
+        """Record `row` as `status` and delete the subscription (nothing more goes there)."""
         async with self.services.sessions.begin() as session:
             await session.execute(
                 update(PushOutboxRow)
                 .where(PushOutboxRow.id == row.id, PushOutboxRow.claim == claim)
-                .values(status="gone", claim=None, error=f"push service answered {status}")
+                .values(status=status, claim=None, error=why)
             )
             await session.execute(
                 delete(PushSubscription).where(PushSubscription.id == subscription.id)
             )
-        self.gone += 1
 
 
 def start_pusher(services: Services) -> Pusher:
@@ -341,12 +374,10 @@ def _checked_endpoint(config: BackendConfig, endpoint: str) -> str:
     parts = urlsplit(endpoint)
     if len(endpoint) > 1024 or not parts.hostname:
         raise HTTPException(422, "endpoint is not a push service URL")
-    if parts.scheme == "https":
-        return endpoint
-    loopback_ok = config.local or config.push_allow_http_loopback
-    if parts.scheme == "http" and loopback_ok and is_loopback(parts.hostname):
-        return endpoint
-    raise HTTPException(422, "endpoint must be an https:// URL of a push service")
+    problem = endpoint_problem(endpoint, config.local or config.push_allow_http_loopback)
+    if problem is not None:
+        raise HTTPException(422, f"endpoint is not a push service's: {problem}")
+    return endpoint
 
 
 @router.get("/push/vapid-public-key", summary="The key browsers subscribe to pushes with")

@@ -8,6 +8,7 @@ import base64
 import contextlib
 import json
 import logging
+import socket
 import stat
 import subprocess
 from collections.abc import AsyncIterator
@@ -18,11 +19,12 @@ from typing import Any
 import http_ece
 import httpx
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
 from cryptography.hazmat.primitives.asymmetric import ec
 from eth_utils import to_checksum_address
 from sqlalchemy import select
 
-from backend import web_push
+from backend import public_resolver, web_push
 from backend.config import BackendConfig
 from backend.models import Follow, PushOutboxRow, PushSubscription
 from backend.streams import announcements
@@ -217,6 +219,48 @@ async def test_a_410_from_the_push_service_deletes_the_subscription(
     assert service.errors == []
 
 
+async def test_an_endpoint_that_resolves_inside_our_network_is_never_posted_to(
+    backend_config: BackendConfig,
+    service: PushService,
+    client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A name that passed the subscription's check may resolve to an internal address when
+    the push goes out (DNS rebinding): the pusher checks the addresses it connects to."""
+    asked: list[str] = []
+
+    class Rebinding(AbstractResolver):  # push.example.org -> this machine
+        async def resolve(
+            self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+        ) -> list[ResolveResult]:
+            asked.append(host)
+            return [
+                ResolveResult(hostname=host, host="127.0.0.1", port=port,
+                              family=socket.AF_INET, proto=0, flags=0)
+            ]  # fmt: skip
+
+        async def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(public_resolver, "DefaultResolver", Rebinding)
+    async with _backend(backend_config, service) as backend:
+        artist, artist_tokens = await make_profile(client, backend, name="Nova")
+        fan = Subscriber(endpoint="https://push.example.org/push/abc", token="abc")
+        await _subscribed_fan(client, backend, fan, artist.address)
+        await _go_live(client, backend, artist_tokens, "First")
+        await _settled(backend)
+        rows = await _outbox(backend)
+        assert backend.app is not None
+        async with backend.app.state.services.sessions() as session:
+            left = list((await session.execute(select(PushSubscription.endpoint))).scalars())
+
+    assert asked == ["push.example.org"]
+    assert [(row.status, row.error) for row in rows] == [
+        ("failed", "not a push service: push.example.org resolves to no public address")
+    ]
+    assert left == [], "nothing more is queued for it"
+
+
 async def test_a_restart_mid_push_sends_each_push_exactly_once(
     push_config: BackendConfig, service: PushService, client: httpx.AsyncClient
 ) -> None:
@@ -296,6 +340,12 @@ async def test_a_subscription_is_checked_and_a_bad_one_changes_nothing(
             (variant(endpoint="http://push.example.org/send/abc"), "https"),
             (variant(endpoint="http://127.0.0.1:9/push/x"), "https"),  # not on a hosted backend
             (variant(endpoint="not a url"), "push service URL"),
+            (variant(endpoint="https://169.254.169.254/latest/meta-data"), "private address"),
+            (variant(endpoint="https://10.1.2.3/push/x"), "private address"),
+            (variant(endpoint="https://[::1]/push/x"), "private address"),
+            (variant(endpoint="https://localhost/push/x"), "this machine"),
+            (variant(endpoint="https://db.internal/push/x"), "private network"),
+            (variant(endpoint="https://push.example.org:5432/x"), "port 443"),
             (variant(keys={"p256dh": good["keys"]["p256dh"][:-4]}), "keys.p256dh"),
             (variant(keys={"auth": "AAAA"}), "keys.auth"),
             (variant(keys={"auth": "!!not base64!!"}), "keys.auth"),
