@@ -317,6 +317,9 @@ class Mailer(OutboxSender):
             self._digests_checked = time.monotonic()
             await enqueue_digests(self.services)
 
+    def _own_work_in_s(self) -> float:
+        return self._digests_checked + DIGEST_CHECK_S - time.monotonic()
+
     async def _round(self) -> bool:
         claim, rows = await self._claim()
         if not rows:

@@ -26,7 +26,12 @@ from backend.services import Services
 log = logging.getLogger(__name__)
 
 BATCH = 200
-IDLE_POLL_S = 1.0
+# Idle, a sender sleeps until its earliest row falls due (a deferred row, a lease that runs
+# out), an enqueue on this instance wakes it, and at most this long: another instance's rows
+# are that instance's to send, this is only the safety net if it died between enqueueing
+# and claiming.
+IDLE_WAIT_MAX_S = 60.0
+IDLE_WAIT_MIN_S = 0.05
 
 
 class Outage(Exception):
@@ -73,6 +78,10 @@ class OutboxSender:
     async def _before_round(self) -> None:
         """Work to do before each round (e.g. enqueueing digests)."""
 
+    def _own_work_in_s(self) -> float:
+        """Seconds until `_before_round` has work again (inf: none of its own)."""
+        return float("inf")
+
     async def _round(self) -> bool:
         """Claim and send one batch; False when there was nothing to do or it must wait."""
         raise NotImplementedError
@@ -95,9 +104,34 @@ class OutboxSender:
                 worked = False
             if worked and not self._stopping:
                 continue
-            self._wake.clear()
+            self._wake.clear()  # before looking: an enqueue from now on cuts the wait short
+            try:
+                wait_s = self._backoff_s or await self._idle_wait_s()
+            except Exception:
+                log.exception("the %s could not look for its next row", self.what)
+                wait_s = IDLE_WAIT_MIN_S * 20
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(IDLE_POLL_S, self._backoff_s))
+                await asyncio.wait_for(self._wake.wait(), wait_s)
+
+    async def _idle_wait_s(self) -> float:
+        """Until the earliest row falls due or `_before_round` has work, within bounds."""
+        table = self.table
+        async with self.services.sessions() as session:
+            pending, leased = (
+                await session.execute(
+                    select(
+                        func.min(table.not_before).filter(table.status == "pending"),
+                        func.min(table.lease_until).filter(table.status == "sending"),
+                    )
+                )
+            ).one()
+        wait = min(IDLE_WAIT_MAX_S, self._own_work_in_s())
+        now = datetime.now(UTC)
+        for due in (pending, leased):
+            if due is not None:
+                due = due if due.tzinfo else due.replace(tzinfo=UTC)  # SQLite drops the zone
+                wait = min(wait, (due - now).total_seconds())
+        return max(IDLE_WAIT_MIN_S, wait)
 
     def _back_off(self, longest_s: float) -> float:
         """The next wait while the far end is out of reach: doubling, up to `longest_s`."""

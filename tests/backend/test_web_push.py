@@ -11,8 +11,10 @@ import logging
 import socket
 import stat
 import subprocess
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -259,6 +261,49 @@ async def test_an_endpoint_that_resolves_inside_our_network_is_never_posted_to(
         ("failed", "not a push service: push.example.org resolves to no public address")
     ]
     assert left == [], "nothing more is queued for it"
+
+
+async def test_an_idle_pusher_sleeps_until_a_row_falls_due(
+    push_config: BackendConfig,
+    service: PushService,
+    client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Idle, the pusher does not ask the database every second; woken for a row that is not
+    due yet, it sleeps until the row is due and sends it then, with nothing waking it again."""
+    looks: list[float] = []
+    claim = web_push.Pusher._claim
+
+    async def counted(self: web_push.Pusher) -> Any:
+        looks.append(time.monotonic())
+        return await claim(self)
+
+    monkeypatch.setattr(web_push.Pusher, "_claim", counted)
+    async with _backend(push_config, service) as backend:
+        await asyncio.sleep(3.0)
+        idle = len(looks)
+        fan = service.subscriber()
+        keys = fan.subscription()["keys"]
+        assert backend.app is not None
+        async with backend.app.state.services.sessions.begin() as session:
+            sub = PushSubscription(
+                address=to_checksum_address(f"0x{7:040x}"), endpoint=fan.endpoint,
+                p256dh=keys["p256dh"], auth=keys["auth"],
+            )  # fmt: skip
+            session.add(sub)
+            await session.flush()
+            session.add(
+                PushOutboxRow(
+                    key="deferred", subscription_id=sub.id, ref="no-such-stream",
+                    payload=json.dumps({"title": "Later"}),
+                    not_before=datetime.now(UTC) + timedelta(seconds=1.5),
+                )
+            )  # fmt: skip
+        backend.app.state.services.pusher.wake()  # as an enqueue does; the row is not due yet
+        await wait_until(lambda: service.delivered() == 1, what="the deferred push")
+
+    assert idle <= 1, f"{idle} looks at the outbox in 3 s of nothing to do"
+    assert service.received[fan.token][0]["payload"] == {"title": "Later"}
 
 
 async def test_a_restart_mid_push_sends_each_push_exactly_once(
