@@ -124,3 +124,22 @@ def test_levels_that_change_nothing_visible_repaint_nothing(qtbot) -> None:  # t
     assert len(updates) == before
     meter.set_levels((-125.0, -135.0), (-145.0, -149.0), clipping=True, now=20.2)
     assert len(updates) == before + 1  # the clip light
+
+
+def test_the_meter_paints_every_pixel_so_the_page_behind_is_not_repainted(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QWidget
+
+    page = QWidget()
+    page.setStyleSheet("background: #ff00ff;")
+    qtbot.addWidget(page)
+    page.resize(340, 60)
+    meter = LevelMeter(2, page)
+    meter.setGeometry(10, 10, 300, 40)
+    meter.set_levels((-12.0, -30.0), (-20.0, -40.0), now=5.0)
+    # Qt skips painting the page under a widget that says it is opaque (30 times a second)
+    assert meter.testAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+    shot = page.grab().toImage().copy(10, 10, 300, 40)
+    magenta = QColor("#ff00ff").rgb()
+    assert all(
+        shot.pixel(x, y) != magenta for x in range(shot.width()) for y in range(shot.height())
+    )

@@ -38,6 +38,8 @@ class LevelMeter(QWidget):
         self._static: QPixmap | None = None  # see _static_pixmap
         self._static_key: tuple[object, ...] | None = None
         self.static_builds = 0  # how often the static part was drawn (tests count it)
+        # paintEvent covers every pixel: what is behind (the page) is not painted first
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setMinimumHeight(12 * channels + SCALE_H + 6)
         self.setMinimumWidth(200)
         self.setToolTip("Program level in dBFS. The light on the right turns red when an "
