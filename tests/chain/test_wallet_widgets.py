@@ -305,9 +305,14 @@ def test_the_ticks_move_the_countdown_and_redraw_no_qr_or_history(
         assert drawn == [key.address]
 
         now[0] += 300.0  # the unlock runs out: the tick locks it and the panel says so
-        panel._tick()
-        QApplication.processEvents()
-        assert panel.lock_state.text() == "Locked" and not panel.lock_button.isVisible()
+
+        async def fifth_tick() -> None:  # (the fifth also reads the balance)
+            panel._tick()
+            assert panel.lock_state.text() == "Locked" and panel.unlock_button.isVisibleTo(panel)
+            await asyncio.gather(*panel.tasks)
+
+        qasync_loop.run_until_complete(fifth_tick())
+        assert panel.balance.text().startswith("Balance:")
     finally:
         panel.close()
         qasync_loop.run_until_complete(session.close())
