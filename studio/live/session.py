@@ -61,7 +61,7 @@ from studio.live.options import (
 from studio.live.restream import StreamKeyVault, attach_restream, with_stream_keys
 from studio.live.scenes import draws_something, open_scene_sources, running_specs
 from studio.live.stepdown import Quality, StepDown, StepDownPolicy
-from studio.live.viewers import fetch_viewer_count, relay_live_url
+from studio.live.viewers import ViewerCounter, fetch_viewer_count, relay_live_url
 from studio.logs import event
 from studio.signals import Signal
 
@@ -135,6 +135,7 @@ class LiveSession:
         self.options: LiveOptions | None = None
         self.messages: list[str] = []
         self.viewers: int | None = None
+        self._viewer_counter = ViewerCounter()  # one HTTP client per show, not one a second
         self.pipeline: LivePipeline | None = None
         self.recorder: Recorder | None = None
         self.publisher: Publisher | None = None
@@ -695,6 +696,7 @@ class LiveSession:
             self._stats_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._stats_task
+        await self._viewer_counter.aclose()
         self._ended_elapsed = self.elapsed_s
         loop = asyncio.get_running_loop()
         if self.pipeline is not None:
@@ -803,7 +805,7 @@ class LiveSession:
                     log.debug("publisher stats failed: %s", exc)
             whip_url = self.options.whip_url if self.options else None
             if whip_url and self.publish_state == "live":
-                self.viewers = await fetch_viewer_count(whip_url)
+                self.viewers = await self._viewer_counter.count(whip_url)
             if self.recorder is not None and self.recorder.error and not reported_recorder_error:
                 reported_recorder_error = True
                 self.say(self.recorder.error)

@@ -253,3 +253,66 @@ def test_unlock_dialog_and_confirm_dialog_standalone(qtbot, qasync_loop, session
     assert confirm.fields["Gas limit"].text() == "21,000"
     assert confirm.sign_button.text() == "Sign and send"
     assert not qr_pixmap(key.address).isNull()
+
+
+def test_the_ticks_move_the_countdown_and_redraw_no_qr_or_history(
+    qtbot, qasync_loop, vault, devnet_server, tmp_path, monkeypatch
+):  # type: ignore[no-untyped-def]
+    from widgets.wallet import wallet_panel
+
+    now = [1000.0]
+    network = qasync_loop.run_until_complete(local_network(devnet_server.url))
+    session = WalletSession(
+        Wallet(vault, scrypt_n=2**12), network, tmp_path / "tx.db", unlock_ttl_s=300,
+        clock=lambda: now[0],
+    )  # fmt: skip
+    qasync_loop.run_until_complete(session.connect())
+    key = Account.create()
+    qasync_loop.run_until_complete(session.import_private_key(key.key.hex(), PASSWORD))
+    fund(devnet_server, key.address)
+
+    async def tip(message: str) -> str:
+        sent = await session.send(await session.prepare_tip(ARTIST, 10**15, message))
+        await session.wait(sent.hash)
+        return sent.hash
+
+    first = qasync_loop.run_until_complete(tip("first"))
+    drawn: list[str] = []
+    real_qr = wallet_panel.qr_pixmap
+    monkeypatch.setattr(
+        wallet_panel, "qr_pixmap", lambda text, size=132: drawn.append(text) or real_qr(text, size)
+    )
+    panel = WalletPanel(session, runner=qasync_loop.create_task)
+    qtbot.addWidget(panel)
+    try:
+        assert drawn == [key.address] and not panel.qr.pixmap().isNull()
+        assert panel.history.rowCount() == 1
+        panel.history.cellWidget(0, 2).setProperty("drawn_before", True)
+        countdown = []
+        for _ in range(4):  # (a fifth would ask the node for the balance)
+            now[0] += 1.0
+            panel._tick()
+            countdown.append(panel.lock_state.text())
+        assert countdown == [f"Unlocked · locks in 4:{s}" for s in ("59", "58", "57", "56")]
+        panel.render()  # as on any change of the session
+        assert drawn == [key.address]  # the QR code of the same address: drawn once
+        assert panel.history.cellWidget(0, 2).property("drawn_before")  # the row untouched
+
+        second = qasync_loop.run_until_complete(tip("second"))
+        panel.render()
+        shown = {panel.history.cellWidget(r, 2).toolTip() for r in range(2)}
+        assert shown == {first, second}  # a new transaction: shown
+        assert drawn == [key.address]
+
+        now[0] += 300.0  # the unlock runs out: the tick locks it and the panel says so
+
+        async def fifth_tick() -> None:  # (the fifth also reads the balance)
+            panel._tick()
+            assert panel.lock_state.text() == "Locked" and panel.unlock_button.isVisibleTo(panel)
+            await asyncio.gather(*panel.tasks)
+
+        qasync_loop.run_until_complete(fifth_tick())
+        assert panel.balance.text().startswith("Balance:")
+    finally:
+        panel.close()
+        qasync_loop.run_until_complete(session.close())

@@ -268,3 +268,57 @@ def test_stats_dock_shows_dropped_frames_and_warns_when_the_picture_cannot_keep_
     # after End: blank, nothing frozen
     assert dock.status.text() == IDLE_TEXT and dock.warnings.isHidden()
     assert dock.values["dropped"].text() == "–" and dock.graphs["fps"].values == []
+
+
+def test_the_preview_is_redrawn_only_for_a_new_picture_or_a_new_size(qtbot) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    # no media: the session's picture is set here, as the show's pipeline hands it out (a new
+    # array every third video frame, the same array in between)
+    session = LiveSession()
+    panel = GoLivePanel(session, runner=lambda coroutine: coroutine.close())
+    qtbot.addWidget(panel)
+    panel.resize(1100, 620)
+    panel.show()
+    qtbot.waitExposed(panel)
+    pictures: list[np.ndarray | None] = [None]
+    session.preview = lambda: pictures[-1]  # type: ignore[method-assign]
+
+    red = np.zeros((180, 320, 3), np.uint8)
+    red[..., 0] = 255
+    pictures.append(red)
+    panel._tick()
+    first = panel.preview.pixmap().cacheKey()
+    assert (
+        panel.preview.pixmap()
+        .toImage()
+        .pixelColor(panel.preview.pixmap().width() // 2, panel.preview.pixmap().height() // 2)
+        .red()
+        == 255
+    )
+    for _ in range(5):
+        panel._tick()
+    assert panel.preview.pixmap().cacheKey() == first  # the same picture: not redrawn
+    assert panel.preview_draws == 1
+
+    blue = np.zeros((180, 320, 3), np.uint8)
+    blue[..., 2] = 255
+    pictures.append(blue)
+    panel._tick()
+    panel._tick()
+    assert panel.preview_draws == 2 and panel.preview.pixmap().cacheKey() != first
+    pixmap = panel.preview.pixmap()
+    assert pixmap.toImage().pixelColor(pixmap.width() // 2, pixmap.height() // 2).blue() == 255
+
+    before = panel.preview.pixmap().size()
+    panel.resize(1300, 760)  # the window grows: the picture with it
+    QApplication.processEvents()
+    panel._tick()
+    assert panel.preview_draws == 3 and panel.preview.pixmap().size() != before
+
+    pictures.append(None)  # the picture stops: the idle text, then the same picture again
+    panel._tick()
+    assert panel.preview.pixmap().isNull() and panel.preview.text()
+    pictures.append(blue)
+    panel._tick()
+    assert panel.preview_draws == 4 and not panel.preview.pixmap().isNull()

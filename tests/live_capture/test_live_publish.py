@@ -76,9 +76,12 @@ async def test_publish_drop_reconnect_and_gapless_recording(relay, tmp_path: Pat
         assert stats["reconnects"] >= 1 and stats["publish_state"] == "live"
         assert stats["codecs"] == {"video": "VP8", "audio": "opus"}
         assert stats["viewers"] == 1  # from the relay's live list
+        asked_over = session._viewer_counter._client  # one HTTP client for the show's counts
+        assert asked_over is not None and not asked_over.is_closed
     finally:
         await viewer.stop()
         await session.stop()
+    assert asked_over.is_closed  # closed with the show
 
     assert any("Connection lost, reconnecting" in m for m in session.messages)
     elapsed = session.elapsed_s

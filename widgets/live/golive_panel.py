@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer
 from PySide6.QtGui import (
     QFontDatabase,
     QHideEvent,
@@ -156,6 +156,9 @@ class GoLivePanel(QWidget):
         self.share_dialog: ShareDialog | None = None
         self._asking = False  # the locked-wallet question is open: not live yet
         self._picture = False  # the preview shows a picture (not the idle text)
+        self._shown_frame: Any = None  # the array the preview's pixmap was made of...
+        self._shown_size: QSize | None = None  # ...at this size of the preview
+        self.preview_draws = 0  # pictures scaled into the preview (tests count them)
         self._shown_state = session.state
         scenes, scenes_problem = load_scenes(settings)
         self._setup_ui(default_whip_url, scenes)
@@ -596,6 +599,7 @@ class GoLivePanel(QWidget):
     def _clear_show(self) -> None:
         self._meters = None
         self._picture = False
+        self._shown_frame = None
         self.preview.clear()
         self.preview.setText(PREVIEW_IDLE)
         self.meter.clear()
@@ -693,19 +697,29 @@ class GoLivePanel(QWidget):
         frame = self.session.preview()  # the show's picture, else the preview's
         if frame is None and self._picture:
             self._picture = False
+            self._shown_frame = None
             self.preview.clear()
             self.preview.setText(PREVIEW_IDLE)
         elif frame is not None:
-            self._picture = True
-            h, w, _ = frame.shape
-            image = QImage(frame.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-            self.preview.setPixmap(
-                QPixmap.fromImage(image).scaled(
-                    self.preview.size(),
-                    Qt.AspectRatioMode.KeepAspectRatio,
-                    Qt.TransformationMode.SmoothTransformation,
-                )
+            self._show_picture(frame)
+
+    def _show_picture(self, frame: Any) -> None:
+        """Scale `frame` into the preview, unless it is the picture shown already at this size:
+        the pipeline hands out a new array for each new picture (10 a second during a show)
+        and the same one until then, while this ticks 30 times a second."""
+        size = self.preview.size()
+        if frame is self._shown_frame and size == self._shown_size:
+            return
+        self._picture = True
+        h, w, _ = frame.shape
+        image = QImage(frame.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+        self.preview.setPixmap(
+            QPixmap.fromImage(image).scaled(
+                size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
             )
+        )
+        self._shown_frame, self._shown_size = frame, size
+        self.preview_draws += 1
 
     def closeEvent(self, event: Any) -> None:
         self._timer.stop()

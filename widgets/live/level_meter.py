@@ -5,7 +5,7 @@ clicked (or the show starts)."""
 import time
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import QWidget
 
 METER_FLOOR_DB = -60.0
@@ -15,6 +15,7 @@ FALL_DB_PER_S = 20.0  # ...then falls at this rate
 CLIP_DB = -0.1  # an input at full scale: the sound is distorted (or the limiter catches it)
 CLIP_LIGHT_W = 34
 SCALE_H = 14
+SCALE_COLOUR = "#8b949e"
 
 
 def fraction(db: float) -> float:
@@ -34,6 +35,11 @@ class LevelMeter(QWidget):
         self.held_db = [METER_FLOOR_DB] * channels
         self._held_at = [0.0] * channels
         self.clipped = False
+        self._static: QPixmap | None = None  # see _static_pixmap
+        self._static_key: tuple[object, ...] | None = None
+        self.static_builds = 0  # how often the static part was drawn (tests count it)
+        # paintEvent covers every pixel: what is behind (the page) is not painted first
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setMinimumHeight(12 * channels + SCALE_H + 6)
         self.setMinimumWidth(200)
         self.setToolTip("Program level in dBFS. The light on the right turns red when an "
@@ -47,6 +53,7 @@ class LevelMeter(QWidget):
         now: float | None = None,
     ) -> None:
         now = time.monotonic() if now is None else now
+        shown = self._drawn()
         self.peak_db, self.rms_db = list(peak_db), list(rms_db)
         for i, peak in enumerate(self.peak_db[: self.channels]):
             since = now - self._held_at[i]
@@ -56,7 +63,27 @@ class LevelMeter(QWidget):
             else:
                 self.held_db[i] = fallen
         self.clipped = self.clipped or clipping
-        self.update()
+        if self._drawn() != shown:  # 30 times a second: repaint only what moved (not silence)
+            self.update()
+
+    def _drawn(self) -> tuple[object, ...]:
+        """What paintEvent draws from the levels: equal tuples, equal pictures."""
+        width = self._bars_width()
+        bars = tuple(
+            (
+                width * fraction(rms),
+                _bar_colour(rms),
+                width * fraction(peak),
+                width * fraction(self.held_db[i])
+                if i < len(self.held_db) and self.held_db[i] > METER_FLOOR_DB
+                else None,
+            )
+            for i, (peak, rms) in enumerate(zip(self.peak_db, self.rms_db, strict=False))
+        )
+        return width, bars, self.clipped
+
+    def _bars_width(self) -> int:
+        return self.width() - CLIP_LIGHT_W - 4
 
     def clear(self) -> None:
         """Back to silence, the held peaks and the clip light too (a new show, or none)."""
@@ -76,28 +103,50 @@ class LevelMeter(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("#1b1d22"))
-        width = self.width() - CLIP_LIGHT_W - 4
-        bars_h = self.height() - SCALE_H
-        n = max(1, len(self.peak_db))
-        bar_h = (bars_h - 2) / n
+        painter.drawPixmap(0, 0, self._static_pixmap())
+        width = self._bars_width()
+        bar_h = (self.height() - SCALE_H - 2) / max(1, len(self.peak_db))
         for i, (peak, rms) in enumerate(zip(self.peak_db, self.rms_db, strict=False)):
             top = 1 + i * bar_h
-            painter.fillRect(QRectF(0, top + 1, width, bar_h - 2), QColor("#262a31"))
-            colour = "#3fb950" if rms < -18 else "#d29922" if rms < -6 else "#f85149"
-            painter.fillRect(QRectF(0, top + 1, width * fraction(rms), bar_h - 2), QColor(colour))
+            painter.fillRect(
+                QRectF(0, top + 1, width * fraction(rms), bar_h - 2), QColor(_bar_colour(rms))
+            )
             x = width * fraction(peak)
             painter.fillRect(QRectF(max(0.0, x - 2), top, 2, bar_h), QColor("#e6edf3"))
             if i < len(self.held_db) and self.held_db[i] > METER_FLOOR_DB:
                 held = width * fraction(self.held_db[i])
                 painter.fillRect(QRectF(max(0.0, held - 2), top, 2, bar_h), QColor("#ffa657"))
-        painter.setPen(QColor("#8b949e"))
-        font = painter.font()
+        painter.setPen(QColor(SCALE_COLOUR))  # the scale's ticks stay over the bars' ticks
+        self._draw_ticks(painter)
+        painter.end()
+
+    def _static_pixmap(self) -> QPixmap:
+        """Background, empty bars, the dB scale and the clip light: drawn (text and all) only
+        when the size, the screen's pixel ratio, the channels or the clip light change."""
+        dpr = self.devicePixelRatioF()
+        bars = min(len(self.peak_db), len(self.rms_db))
+        key = (self.width(), self.height(), dpr, len(self.peak_db), bars, self.clipped)
+        if self._static is not None and self._static_key == key:
+            return self._static
+        self.static_builds += 1
+        pixmap = QPixmap(round(self.width() * dpr), round(self.height() * dpr))
+        pixmap.setDevicePixelRatio(dpr)
+        painter = QPainter(pixmap)
+        painter.fillRect(self.rect(), QColor("#1b1d22"))
+        width = self._bars_width()
+        bars_h = self.height() - SCALE_H
+        n = max(1, len(self.peak_db))
+        bar_h = (bars_h - 2) / n
+        for i in range(bars):
+            top = 1 + i * bar_h
+            painter.fillRect(QRectF(0, top + 1, width, bar_h - 2), QColor("#262a31"))
+        painter.setPen(QColor(SCALE_COLOUR))
+        font = QFont(self.font())  # a widget's painter starts with its font, a pixmap's not
         font.setPixelSize(10)
         painter.setFont(font)
+        self._draw_ticks(painter)
         for db in SCALE_DB:
             x = width * fraction(db)
-            painter.drawLine(int(x), bars_h - 1, int(x), bars_h + 2)
             align = Qt.AlignmentFlag.AlignHCenter if db not in (SCALE_DB[0], 0) else (
                 Qt.AlignmentFlag.AlignLeft if db == SCALE_DB[0] else Qt.AlignmentFlag.AlignRight
             )  # fmt: skip
@@ -107,6 +156,18 @@ class LevelMeter(QWidget):
             painter.drawText(box, align | Qt.AlignmentFlag.AlignVCenter, str(db))
         light = QRectF(self.width() - CLIP_LIGHT_W, 1, CLIP_LIGHT_W - 1, bars_h - 2)
         painter.fillRect(light, QColor("#f85149" if self.clipped else "#3a2024"))
-        painter.setPen(QColor("#ffffff" if self.clipped else "#8b949e"))
+        painter.setPen(QColor("#ffffff" if self.clipped else SCALE_COLOUR))
         painter.drawText(light, Qt.AlignmentFlag.AlignCenter, "CLIP")
         painter.end()
+        self._static, self._static_key = pixmap, key
+        return pixmap
+
+    def _draw_ticks(self, painter: QPainter) -> None:
+        width, bars_h = self._bars_width(), self.height() - SCALE_H
+        for db in SCALE_DB:
+            x = int(width * fraction(db))
+            painter.drawLine(x, bars_h - 1, x, bars_h + 2)
+
+
+def _bar_colour(rms: float) -> str:
+    return "#3fb950" if rms < -18 else "#d29922" if rms < -6 else "#f85149"

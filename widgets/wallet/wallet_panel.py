@@ -103,6 +103,8 @@ class WalletPanel(QWidget):
         self._run: Runner = runner or asyncio.ensure_future
         self._ticks = 0
         self.tasks: list[Any] = []
+        self._qr_address: str | None = None  # the address the QR code shows
+        self._history_shown: list[tuple[object, ...]] = []  # see _history_row
         self._build(networks or self._default_networks())
         self._relay = _Relay(self)
         self._relay.changed.connect(self.render)
@@ -214,7 +216,9 @@ class WalletPanel(QWidget):
         enable(self.export_button, address is not None, "Save the encrypted keystore.", no_wallet)
         if address:
             self.address.setText(address)
-            self.qr.setPixmap(qr_pixmap(address))
+            if address != self._qr_address:  # drawing a QR code costs: once per address
+                self.qr.setPixmap(qr_pixmap(address))
+                self._qr_address = address
             if self.account_picker.findData(address) < 0:
                 self.account_picker.addItem(short_address(address), address)
             self.account_picker.blockSignals(True)
@@ -222,19 +226,23 @@ class WalletPanel(QWidget):
             self.account_picker.blockSignals(False)
         self._render_coin_button()
         unlocked = session.unlocked
-        if address is None:
-            self.lock_state.setText("")
-        elif unlocked:
-            remaining = int(session.unlock_remaining_s)
-            self.lock_state.setText(f"Unlocked · locks in {remaining // 60}:{remaining % 60:02d}")
-        else:
-            self.lock_state.setText("Locked")
+        self._render_lock_state()
         self.unlock_button.setVisible(address is not None and not unlocked)
         self.lock_button.setVisible(unlocked)
         index = self.network_picker.findText(session.network.name)
         if index >= 0:
             self.network_picker.setCurrentIndex(index)
         self._render_history()
+
+    def _render_lock_state(self) -> None:
+        session = self.session
+        if session.address is None:
+            self.lock_state.setText("")
+        elif session.unlocked:
+            remaining = int(session.unlock_remaining_s)
+            self.lock_state.setText(f"Unlocked · locks in {remaining // 60}:{remaining % 60:02d}")
+        else:
+            self.lock_state.setText("Locked")
 
     def _render_coin_button(self) -> None:
         """On the local chain the studio's faucet; on a testnet its faucet page; else none."""
@@ -253,8 +261,11 @@ class WalletPanel(QWidget):
     def _render_history(self) -> None:
         unlocked = self.session.unlocked
         records = self.session.recent()
+        shown = [self._history_row(record, unlocked) for record in records]
         self.history.setRowCount(len(records))
         for row, record in enumerate(records):
+            if row < len(self._history_shown) and self._history_shown[row] == shown[row]:
+                continue  # the row's widgets already say this
             self.history.setItem(
                 row, 0, QTableWidgetItem(STATUS_TEXT.get(record.status, record.status))
             )
@@ -290,11 +301,25 @@ class WalletPanel(QWidget):
                 self.history.setCellWidget(row, 3, actions)
             else:
                 self.history.removeCellWidget(row, 3)
+        self._history_shown = shown
+
+    def _history_row(self, record: Any, unlocked: bool) -> tuple[object, ...]:
+        """What a history row shows of `record`: equal tuples, the same row."""
+        replaceable = record.status == "pending" and record.kind == "send"
+        return (
+            record.hash,
+            record.status,
+            record.kind,
+            record.description,
+            record.error,
+            self.session.explorer_tx_url(record.hash),
+            replaceable and unlocked,
+        )
 
     def _tick(self) -> None:
-        self.session.check_expiry()
+        self.session.check_expiry()  # on expiry the session's `changed` renders it all
         if self.session.unlocked:
-            self.render()
+            self._render_lock_state()  # the countdown: all that moves with time
         self._ticks += 1
         if self._ticks % BALANCE_EVERY_TICKS == 0:
             self.refresh_balance()
