@@ -21,6 +21,7 @@ from backend import (
     mail,
     notifications,
     ops,
+    review,
     web_push,
 )
 from backend.config import MIB, BackendConfig
@@ -140,6 +141,7 @@ def create_app(config: BackendConfig) -> FastAPI:
     app.include_router(web_push.router)
     app.include_router(market_router)
     app.include_router(analytics.router)
+    app.include_router(review.router)
     store = content_store_router(
         config.data_dir,
         require_sign_in=not config.local,

@@ -225,6 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
         "HARMONIE_JANUS_EDGES, comma-separated)",
     )
     add_pin_mirror_argument(parser)
+    parser.add_argument(
+        "--reviewer",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="an address that reviews held tracks: lists them or keeps them off (repeatable; "
+        "env HARMONIE_REVIEWERS, comma-separated; default: none, held tracks stay held)",
+    )
     parser.add_argument("--log-level", default="info")
     return parser
 
@@ -309,6 +317,7 @@ def config_from_args(args: argparse.Namespace) -> BackendConfig:
         janus_edges=_janus_edges(args),
         pin_mirrors=_repeated(args.pin_mirror, "HARMONIE_PIN_MIRRORS"),
         janus_api_secret=os.environ.get("HARMONIE_JANUS_API_SECRET") or None,
+        reviewers=_repeated(args.reviewer, "HARMONIE_REVIEWERS"),
     )
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import platformdirs
+from eth_utils import is_checksum_address
 
 # Core mainnet, Core testnet, and the chain ids local devnets use (anvil/hardhat, eth-tester).
 DEFAULT_CHAIN_IDS: tuple[int, ...] = (1116, 1114, 1337, 31337, 131277322940537)
@@ -138,6 +139,9 @@ class BackendConfig:
     media_server: str = "relay"
     janus_url: str | None = None
     janus_edges: tuple[str, ...] = ()
+    # Addresses that review held tracks (backend.review): list them or keep them off. Empty:
+    # nobody, and a held track stays held.
+    reviewers: tuple[str, ...] = ()
     janus_api_secret: str | None = field(default=None, repr=False)
 
     # Other IPFS nodes (Kubo RPC API URLs) that pin every listed CID too (backend.pin_mirror).
@@ -168,6 +172,12 @@ class BackendConfig:
                 f"--local takes files from anyone who can connect, so it only runs on a "
                 f"loopback address (127.0.0.1, ::1, localhost), not on {self.host}"
             )
+        for reviewer in self.reviewers:
+            if not is_checksum_address(reviewer):
+                raise ValueError(
+                    f"reviewer {reviewer!r} is not a checksummed address (0x and 40 hex digits, "
+                    "mixed case as a wallet shows it)"
+                )
         for proxy in self.trusted_proxies:
             try:
                 ipaddress.ip_network(proxy, strict=False)

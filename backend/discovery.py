@@ -35,15 +35,16 @@ def to_track(row: TrackRow) -> Track:
         loudness_lufs=row.loudness_lufs,
         artwork_cid=row.artwork_cid,
         created_at=row.created_at,
-        status="held" if row.status == "held" else "listed",
+        status=row.status if row.status in ("held", "rejected") else "listed",
         held_reason=row.held_reason,
+        reviewed_at=row.reviewed_at,
     )
 
 
-LISTED = TrackRow.status == "listed"  # held tracks are shown to no one but their artist
+LISTED = TrackRow.status == "listed"  # held tracks are shown to their artist and reviewers
 
 
-async def _page_of_tracks(session: AsyncSession, query, limit: int, offset: int) -> Page[Track]:  # type: ignore[no-untyped-def]
+async def page_of_tracks(session: AsyncSession, query, limit: int, offset: int) -> Page[Track]:  # type: ignore[no-untyped-def]
     rows = list((await session.execute(query.offset(offset).limit(limit + 1))).scalars())
     return Page[Track](
         items=[to_track(r) for r in rows[:limit]], next_offset=next_offset(offset, limit, len(rows))
@@ -54,7 +55,7 @@ async def _page_of_tracks(session: AsyncSession, query, limit: int, offset: int)
 async def list_tracks(services: ServicesDep, limit: Limit = 20, offset: Offset = 0) -> Page[Track]:
     query = select(TrackRow).where(LISTED).order_by(TrackRow.created_at.desc(), TrackRow.id.desc())
     async with services.sessions() as session:
-        return await _page_of_tracks(session, query, limit, offset)
+        return await page_of_tracks(session, query, limit, offset)
 
 
 @router.get("/tracks/{track_id}", summary="One track", responses=error_responses(404))
@@ -76,7 +77,24 @@ async def artist_tracks(
         .order_by(TrackRow.created_at.desc(), TrackRow.id.desc())
     )
     async with services.sessions() as session:
-        return await _page_of_tracks(session, query, limit, offset)
+        return await page_of_tracks(session, query, limit, offset)
+
+
+@router.get(
+    "/me/tracks",
+    summary="Your tracks, newest first, whatever their status (listed, held, rejected)",
+    responses=error_responses(401),
+)
+async def my_tracks(
+    caller: CurrentAddress, services: ServicesDep, limit: Limit = 20, offset: Offset = 0
+) -> Page[Track]:
+    query = (
+        select(TrackRow)
+        .where(TrackRow.artist_address == caller)
+        .order_by(TrackRow.created_at.desc(), TrackRow.id.desc())
+    )
+    async with services.sessions() as session:
+        return await page_of_tracks(session, query, limit, offset)
 
 
 @router.post(

@@ -91,14 +91,18 @@ class TrackRow(Base):
     loudness_lufs: Mapped[float | None] = mapped_column(Float)
     artwork_cid: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # "listed" (shown to fans) or "held" (matches another artist's recording: not shown)
+    # "listed" (shown to fans), "held" (matches another artist's recording: not shown until
+    # a reviewer decides) or "rejected" (a reviewer kept it off; why: held_reason)
     status: Mapped[str] = mapped_column(String(16), default="listed", server_default="listed")
     held_reason: Mapped[str | None] = mapped_column(String(400))
+    reviewed_by: Mapped[str | None] = mapped_column(String(42))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         UniqueConstraint("artist_address", "cid", name="uq_tracks_artist_cid"),
         Index("ix_tracks_created", "created_at"),
         Index("ix_tracks_artist", "artist_address", "created_at"),
+        Index("ix_tracks_status", "status", "created_at"),
     )
 
 

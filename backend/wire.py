@@ -90,6 +90,7 @@ NotificationKind = Literal[
     "chat_report",
     "track_sold",  # backend.market: a sale of one of the artist's track editions
     "supporter_subscribed",  # backend.market: a subscription or renewal ("renewal": true)
+    "track_reviewed",  # backend.review: a held track listed or rejected ("decision", "note")
 ]
 NOTIFICATION_KINDS: tuple[str, ...] = NotificationKind.__args__  # type: ignore[attr-defined]
 
@@ -190,9 +191,19 @@ class Track(BaseModel):
     loudness_lufs: float | None
     artwork_cid: str | None
     created_at: datetime
-    # "held": it matches another artist's recording and is not shown to fans (why: held_reason)
-    status: Literal["listed", "held"] = "listed"
+    # "held": it matches another artist's recording and is not shown to fans until a reviewer
+    # decides (why: held_reason); "rejected": a reviewer kept it off (why: held_reason)
+    status: Literal["listed", "held", "rejected"] = "listed"
     held_reason: str | None = None
+    reviewed_at: datetime | None = None
+
+
+class ReviewIn(Wire):
+    """A reviewer's decision on a held track: list it, or keep it off with a reason the
+    artist is shown."""
+
+    decision: Literal["list", "reject"]
+    note: str = Field("", max_length=300)
 
 
 class LiveStream(BaseModel):

@@ -127,6 +127,11 @@ class ListingHeld(StudioError):
         self.listing_id = listing_id
 
 
+class ListingRejected(StudioError):
+    """A reviewer of the backend kept the listing off; str() says why. Final: the track fails
+    with the reason (publishing it again asks again)."""
+
+
 class TrackChanged(StudioError):
     pass
 
@@ -719,7 +724,10 @@ def track_in(listing: dict[str, Any]) -> "TrackIn":
 
 
 def listed_id(track: dict[str, Any]) -> str:
-    """The id of the backend's answer `track`; ListingHeld if the backend holds it."""
+    """The id of the backend's answer `track`; ListingHeld if the backend holds it,
+    ListingRejected if its reviewer kept it off."""
+    if track.get("status") == "rejected":
+        raise ListingRejected(track.get("held_reason") or "The backend's reviewer rejected it.")
     if track.get("status") == "held":
         raise ListingHeld(
             track.get("held_reason") or "The backend holds this track for review.",

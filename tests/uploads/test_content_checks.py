@@ -6,11 +6,12 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 from eth_account import Account
 from web3 import Web3
 
 from studio.publishing.ipfs_client import KuboClient
-from studio.publishing.publisher import Publisher
+from studio.publishing.publisher import ListingHeld, ListingRejected, Publisher, listed_id
 from studio.publishing.upload_queue import State, UploadQueue
 from tests.uploads.audio import encode_tune, tune
 from tests.uploads.conftest import lister_for, registrar_for, siwe_token
@@ -83,3 +84,13 @@ async def test_another_artists_recording_is_held_with_the_reason(
     recut_listed, _ = await publish(chain, backend, nova, recut, tmp_path / "nova-recut")
     assert recut_listed.state is State.LISTED, recut_listed.detail
     assert sorted(listed_cids(backend, nova[0].address)) == sorted([listed.cid, recut_listed.cid])
+
+
+def test_the_backends_answer_listed_held_or_rejected_by_its_reviewer() -> None:
+    assert listed_id({"id": 5, "status": "listed"}) == "5"
+    with pytest.raises(ListingHeld, match="held for review") as held:
+        listed_id({"id": 6, "status": "held", "held_reason": "It matches X; held for review."})
+    assert held.value.listing_id == "6"
+    rejected = {"id": 7, "status": "rejected", "held_reason": "Rejected on review: same master"}
+    with pytest.raises(ListingRejected, match="Rejected on review: same master"):
+        listed_id(rejected)  # a failure with the reason, never taken for listed
