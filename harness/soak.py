@@ -3,7 +3,8 @@
 `run_soak(minutes, work)` does what an artist and their fans do, for `minutes`:
 
 - the studio (`harmonie-studio --profile local`, its own backend and devnet) runs under Xvfb
-  with a tray host and a real gnome-keyring holding the artist's key;
+  with a tray host, a real gnome-keyring holding the artist's key and dunst showing
+  notifications (`notifications_shown` counts the studio's Notify calls);
 - the artist unlocks the wallet (Wallet dock: Unlock..., types the password) and presses
   Go Live on the Go Live page with its defaults: test pattern + tone, 1280x720 at 30 fps,
   VP8, recording on, the local backend's WHIP ingest. Widgets are found over AT-SPI and
@@ -40,6 +41,7 @@ from harness.atspi import Accessibility
 from harness.cpu_shares import CpuShares
 from harness.desktop import artist_desktop, import_private_key
 from harness.fan import send_tip
+from harness.notification_server import Bus, NotifyMonitor, dunst
 from harness.studio_process import (
     log_path,
     pid_alive,
@@ -48,6 +50,7 @@ from harness.studio_process import (
     wait_for_event,
 )
 from harness.xinput import click, press, type_text
+from studio.tips.desktop_notifications import APP_NAME as NOTIFYING_APP
 
 # The devnet funds the standard test mnemonic's accounts (the same ones anvil uses).
 ARTIST_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
@@ -95,8 +98,8 @@ class SoakResult:
     cpu_pct_at_slowest: dict[str, float] = field(default_factory=dict)
     whip_reconnects: int = 0  # times the studio lost its ingest and connected again
     max_gc_pause_ms: float = 0.0
-    # the GUI thread runs the loop that sends the show: its longest late turn (stacks of any
-    # stall of 3 s or more are in the studio's crash.log)
+    # the GUI thread's longest late turn (stacks of any stall of 3 s or more are in the
+    # studio's crash.log)
     max_main_thread_stall_ms: float = 0.0
     qt_thread_violations: int = 0
     audio_gaps: int | None = None
@@ -105,6 +108,7 @@ class SoakResult:
     tip_errors: list[str] = field(default_factory=list)
     alerts_shown: int = 0
     alerts_missed: int = 0
+    notifications_shown: int = 0  # the studio's Notify calls the desktop's server received
     chat_sent: int = 0
     chat_echoed: int = 0
     chat_errors: list[str] = field(default_factory=list)
@@ -410,10 +414,13 @@ def _studio_health(env: dict[str, str], result: SoakResult) -> None:
 
 
 def _tray_alerts(env: dict[str, str]) -> set[str]:
+    """Tips the artist was told of: a desktop notification, or the tray's own balloon where
+    no notification server answers."""
     return {
         str(e["tx_hash"]).lower()
         for e in read_events(log_path(env))
-        if e.get("event") == "tray_message" and e.get("in_tray")
+        if e.get("event") == "tray_message"
+        and (e.get("in_tray") or e.get("via") in ("dbus", "native"))
     }
 
 
@@ -593,4 +600,12 @@ def run_soak(minutes: float, work: Path, say: Say = say_to_stderr) -> dict[str, 
     if minutes <= 0:
         raise SoakError("--minutes must be more than 0")
     with artist_desktop(work) as (env, keyring):
-        return asyncio.run(_show(env, keyring.address, minutes, work, say)).as_dict()
+        # The artist's desktop shows notifications: without a server, D-Bus would start (and
+        # lose) one at every tip, which is not what a desktop costs.
+        bus = Bus(keyring.address, {**os.environ, "DBUS_SESSION_BUS_ADDRESS": keyring.address})
+        with dunst(bus, env, work), NotifyMonitor(bus, work / "notify.log") as notify:
+            result = asyncio.run(_show(env, keyring.address, minutes, work, say))
+            result.notifications_shown = sum(
+                call.app_name == NOTIFYING_APP for call in notify.calls()
+            )
+        return result.as_dict()

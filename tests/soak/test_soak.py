@@ -25,7 +25,7 @@ def desktop_tools() -> None:
         pytest.skip("gnome-keyring / dbus-daemon are not installed")
     if not have_xdotool():
         pytest.skip("xdotool is not installed (packaging/debian-test-deps.txt)")
-    for tool in ("Xvfb", "trayer", "xprop", "/usr/libexec/at-spi-bus-launcher"):
+    for tool in ("Xvfb", "trayer", "xprop", "dunst", "/usr/libexec/at-spi-bus-launcher"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed")
 
@@ -41,6 +41,7 @@ def test_a_three_minute_show_from_the_window_survives_with_every_alert_and_no_ga
     assert result.recording.startswith("vp8 1280x720"), result
     assert result.tips_sent == 3 and result.tip_errors == [], result
     assert result.alerts_missed == 0 and result.alerts_shown == 3, result
+    assert result.notifications_shown == 3, "each tip reached the desktop's notification server"
     assert all(frames > 0 for frames in result.viewer_frames), "every viewer saw the show"
     assert result.audio_gaps == 0, f"{result.audio_gaps} gaps, up to {result.max_audio_gap_ms} ms"
     assert result.studio_exit == 0, result
