@@ -104,18 +104,14 @@ class LevelMeter(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.drawPixmap(0, 0, self._static_pixmap())
-        width = self._bars_width()
+        _width, bars, _clipped = self._drawn()
         bar_h = (self.height() - SCALE_H - 2) / max(1, len(self.peak_db))
-        for i, (peak, rms) in enumerate(zip(self.peak_db, self.rms_db, strict=False)):
+        for i, (rms_x, colour, peak_x, held_x) in enumerate(bars):
             top = 1 + i * bar_h
-            painter.fillRect(
-                QRectF(0, top + 1, width * fraction(rms), bar_h - 2), QColor(_bar_colour(rms))
-            )
-            x = width * fraction(peak)
-            painter.fillRect(QRectF(max(0.0, x - 2), top, 2, bar_h), QColor("#e6edf3"))
-            if i < len(self.held_db) and self.held_db[i] > METER_FLOOR_DB:
-                held = width * fraction(self.held_db[i])
-                painter.fillRect(QRectF(max(0.0, held - 2), top, 2, bar_h), QColor("#ffa657"))
+            painter.fillRect(QRectF(0, top + 1, rms_x, bar_h - 2), QColor(colour))
+            painter.fillRect(QRectF(max(0.0, peak_x - 2), top, 2, bar_h), QColor("#e6edf3"))
+            if held_x is not None:
+                painter.fillRect(QRectF(max(0.0, held_x - 2), top, 2, bar_h), QColor("#ffa657"))
         painter.setPen(QColor(SCALE_COLOUR))  # the scale's ticks stay over the bars' ticks
         self._draw_ticks(painter)
         painter.end()
