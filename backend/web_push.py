@@ -162,12 +162,8 @@ class Pusher(OutboxSender):
         vapid_key(self.config)  # made now, at first start, not on the first push
         super().start()
 
-    @property
-    def _loopback_ok(self) -> bool:
-        return self.config.local or self.config.push_allow_http_loopback
-
     async def _run(self) -> None:
-        connector = public_connector(self._loopback_ok)  # never an internal address
+        connector = public_connector(_loopback_ok(self.config))  # never an internal address
         async with aiohttp.ClientSession(timeout=SEND_TIMEOUT, connector=connector) as self._http:
             await super()._run()
 
@@ -239,7 +235,7 @@ class Pusher(OutboxSender):
         self, row: PushOutboxRow, subscription: PushSubscription, claim: str
     ) -> None:
         where = urlsplit(subscription.endpoint).netloc
-        problem = endpoint_problem(subscription.endpoint, self._loopback_ok)
+        problem = endpoint_problem(subscription.endpoint, _loopback_ok(self.config))
         if problem is not None:  # stored before these checks, or by hand
             await self._refuse(row, subscription, claim, f"not a push service: {problem}")
             return
@@ -314,6 +310,11 @@ class Pusher(OutboxSender):
             )
 
 
+def _loopback_ok(config: BackendConfig) -> bool:
+    """Plain http:// push endpoints on this machine: the local backend's and the tests'."""
+    return config.local or config.push_allow_http_loopback
+
+
 def start_pusher(services: Services) -> Pusher:
     services.pusher = Pusher(services)
     services.pusher.start()
@@ -374,7 +375,7 @@ def _checked_endpoint(config: BackendConfig, endpoint: str) -> str:
     parts = urlsplit(endpoint)
     if len(endpoint) > 1024 or not parts.hostname:
         raise HTTPException(422, "endpoint is not a push service URL")
-    problem = endpoint_problem(endpoint, config.local or config.push_allow_http_loopback)
+    problem = endpoint_problem(endpoint, _loopback_ok(config))
     if problem is not None:
         raise HTTPException(422, f"endpoint is not a push service's: {problem}")
     return endpoint
