@@ -14,9 +14,14 @@ def main(report_dir: str) -> int:
     """
     passed = failed = skipped = 0
     reasons: list[str] = []
+    failures: list[str] = []
     for report in sorted(Path(report_dir).glob("*.xml")):
         root = ET.parse(report).getroot()
         for case in root.iter("testcase"):
+            for bad in (*case.iter("failure"), *case.iter("error")):
+                name = f"{case.get('classname', '')}::{case.get('name', '')}"
+                first_line = (bad.get("message") or "").splitlines()[:1]
+                failures.append(f"{name}: {first_line[0][:200] if first_line else ''}")
             for skip in case.iter("skipped"):
                 name = f"{case.get('classname', '')}::{case.get('name', '')}"
                 reasons.append(f"{name}: {skip.get('message', '')}")
@@ -29,6 +34,8 @@ def main(report_dir: str) -> int:
             skipped += skip
     for reason in reasons:
         print(f"SKIPPED {reason}")
+    for failure in failures:  # again at the end, where a truncated log still shows them
+        print(f"FAILED {failure}")
     if skipped and os.environ.get("ALLOW_SKIPS") != "1":
         print(
             f"{skipped} test(s) skipped: `make test` installs every tool the suite needs, so a "

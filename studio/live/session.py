@@ -118,7 +118,7 @@ def default_publisher_factory() -> PublisherFactory | None:
         def on_state(state: str, error: Exception | None) -> None:
             session.on_publisher_state(state, error)
 
-        return WhipPublisher(options.whip_url, options.whip_token, tracks, on_state=on_state)
+        return WhipPublisher(options.whip_url, session.publisher_token(), tracks, on_state=on_state)
 
     return make
 
@@ -251,6 +251,26 @@ class LiveSession:
             return asyncio.get_running_loop() is self._loop
         except RuntimeError:
             return False
+
+    def publisher_token(self) -> "str | Callable[[], Awaitable[str | None]] | None":
+        """The show's WHIP token for a publisher on the network thread. A token provider
+        (the backend client's `access_token`) is bound to this session's loop, where its
+        HTTP client lives, so the publisher's requests for a fresh token are run here."""
+        assert self.options is not None
+        token, loop = self.options.whip_token, self._loop
+        if token is None or isinstance(token, str) or loop is None:
+            return token
+        provider = token
+
+        async def asked() -> str | None:
+            return await provider()
+
+        async def from_our_loop() -> str | None:
+            if self._on_our_loop():
+                return await asked()
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(asked(), loop))
+
+        return from_our_loop
 
     def _from_thread(self, callback: Callable[..., Any], *args: Any) -> None:
         if self._loop is not None and not self._loop.is_closed():

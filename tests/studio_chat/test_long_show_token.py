@@ -65,8 +65,9 @@ async def test_a_show_longer_than_the_token_reconnects_and_ends_cleanly(
         assert await _offer_status(publisher.url, first) == 403  # it has expired
 
         # The network drops; the publisher comes back with a token that is valid now.
-        assert publisher._pc is not None
-        await publisher._pc.close()
+        # (Its connection lives on the session's network thread: closed there.)
+        assert publisher._pc is not None and session._net is not None
+        await session._net.run(publisher._pc.close())
         await wait_until(lambda: publisher.reconnects >= 1, what="the drop to be noticed")
         await wait_until(lambda: session.publish_state == "live", what="the reconnection")
         assert ("POST", 201) in exchanges
