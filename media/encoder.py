@@ -25,6 +25,14 @@ VIDEO_ENCODERS = {"vp8": "libvpx", "h264": "libx264"}
 MIME_TYPES = {"vp8": "video/VP8", "h264": "video/H264", "opus": "audio/opus"}
 OPUS_FRAME = 960  # 20 ms at 48 kHz: the packet size WebRTC expects
 AAC_FRAME = 1024  # FFmpeg's AAC encoder takes exactly 1024 samples a frame
+# libvpx's VP8 speed in realtime mode. A positive `cpu-used` N is not a speed: it makes the
+# encoder pick its own speed so that encoding takes (16 - N)/16 of the frame time, so 8 spent
+# half of every frame's 33 ms (a third of a core at 720p30) on quality, and only sped up
+# after a busy machine had already made it late. A negative N is the fixed speed N, as
+# WebRTC's VP8 encoder uses on desktops (-6): 720p30 test card, 2.5 Mbit/s, 5.7 ms a picture
+# and PSNR-Y 40.8 dB, against 7.5-13 ms and 41.2 dB for 8 (and with sensor-like noise
+# 5.8 ms / 34.04 dB against 9.7 ms / 34.15 dB).
+VP8_SPEED = -6
 
 
 def available_video_codecs() -> list[str]:
@@ -164,7 +172,7 @@ class VideoEncoder(_PacketEncoder):
         if s.codec == "vp8":
             ctx.options = {
                 "deadline": "realtime",
-                "cpu-used": "8",
+                "cpu-used": str(VP8_SPEED),
                 "lag-in-frames": "0",
                 "auto-alt-ref": "0",
                 "error-resilient": "1",
@@ -184,6 +192,7 @@ class VideoEncoder(_PacketEncoder):
                 # Parameter sets before every keyframe: a viewer can join at any one.
                 "x264-params": f"keyint={s.gop}:min-keyint={s.gop}:scenecut=0:repeat-headers=1",
             }
+        self.codec_options = dict(ctx.options)  # as asked (libav consumes them at open)
         ctx.open()
         return ctx
 

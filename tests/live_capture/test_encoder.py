@@ -102,3 +102,11 @@ def test_a_running_encoder_steps_down_at_a_keyframe_and_one_decoder_follows(code
     assert [(f.width, f.height) for f in pictures] == [(640, 360)] * 20 + [(480, 270)] * 20
     with pytest.raises(UnsupportedError, match="size and bitrate only"):
         encoder.reconfigure(VideoSettings(codec=codec, width=480, height=270, fps=25))
+
+
+def test_vp8_encodes_at_a_fixed_speed_not_a_share_of_the_frame_time() -> None:
+    """libvpx's positive `cpu-used` makes the encoder spend that share of each frame's time
+    (8: half of it), so on a busy machine the show's encode took CPU the rest of the studio
+    needed and sped up only once pictures were already late. A negative value is a speed."""
+    encoder = VideoEncoder(VideoSettings(codec="vp8", width=320, height=240))
+    assert int(encoder.codec_options["cpu-used"]) < 0
