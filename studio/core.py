@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from studio.analytics.service import AnalyticsService
     from studio.live.session import LiveSession
     from studio.publishing.service import PublishService
+    from studio.review.review_queue import ReviewQueue
     from studio.social.backend_client import BackendClient
     from studio.social.chat_room import ChatRoom
     from studio.social.stream_announcer import StreamAnnouncer
@@ -89,6 +90,8 @@ class Studio:
         self.chat_room: ChatRoom | None = None  # the announced show's chat
         self.tips: TipService | None = None
         self.analytics: AnalyticsService | None = None  # the artist's figures, from the backend
+        self.review: ReviewQueue | None = None  # held tracks, for this backend's reviewers
+        self._review_check: asyncio.Future[None] | None = None
         self.confirm_transaction: Any = None  # set by the window: its confirmation dialog
         self.services_ready = Signal()  # () once start_services() is done
         self.tips_changed = Signal()  # (TipService | None) when the watched artist changes
@@ -198,6 +201,9 @@ class Studio:
             from studio.analytics.service import AnalyticsService
 
             self.analytics = AnalyticsService(self.backend_client)
+            from studio.review.review_queue import ReviewQueue
+
+            self.review = ReviewQueue(self.backend_client)
         self.services_ready.emit()
         event(log, "services_ready", wallet=self.wallet is not None)
 
@@ -259,7 +265,7 @@ class Studio:
                 CallableSigner(address=wallet.address or "", sign=sign),
                 chain_id=network.chain_id,
             )
-            self.backend_client.after_sign_in = self._ensure_artist_profile
+            self.backend_client.after_sign_in = self._after_sign_in
         wallet.changed.connect(self._on_wallet_changed)
         wallet.chain_seen.connect(self._on_chain_seen)
 
@@ -283,6 +289,12 @@ class Studio:
             tracks=len(moved),
             transactions=seen.previous_txs,
         )
+
+    async def _after_sign_in(self, address: str) -> None:
+        await self._ensure_artist_profile(address)
+        if self.review is not None:  # a reviewer here gets the Review page
+            # Not awaited: this runs inside sign_in, under the client's token lock.
+            self._review_check = asyncio.ensure_future(self.review.check_quietly())
 
     async def _ensure_artist_profile(self, address: str) -> None:
         """Whoever signs in from the studio is an artist: the first sign-in makes their
@@ -423,6 +435,8 @@ class Studio:
         await self._stop_tips()
         if self.publish is not None:
             await self.publish.aclose()
+        if self._review_check is not None and not self._review_check.done():
+            self._review_check.cancel()
         if self.backend_client is not None:
             await self.backend_client.aclose()
         if self.wallet is not None:

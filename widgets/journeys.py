@@ -35,6 +35,8 @@ class Journeys:
         self.stats_dock: Any = None
         self.library_panel: Any = None
         self.analytics_panel: Any = None
+        self.review_panel: Any = None
+        self._review_bridge: Any = None
         self.chat_dock: Any = None
         self.tips_ui: Any = None
         self._tips_relay = _TipsRelay(window)
@@ -90,6 +92,8 @@ class Journeys:
             symbol = studio.wallet.network.symbol if studio.wallet is not None else "CORE"
             self.analytics_panel = AnalyticsPanel(studio.analytics, symbol)
             window.set_page("analytics", "Analytics", self.analytics_panel)
+        if studio.review is not None:
+            self._install_review(studio.review)
         if studio.wallet is not None:
             from widgets.wallet.wallet_panel import WalletPanel
 
@@ -109,6 +113,23 @@ class Journeys:
                 Qt.DockWidgetArea.RightDockWidgetArea,
             )
         self._attach_tips(studio.tips)
+
+    def _install_review(self, queue: Any) -> None:
+        """The Review page appears once the backend says we review there (after a sign-in);
+        its tab says how many tracks wait."""
+        from widgets.bridge import SignalBridge
+        from widgets.review.review_panel import ReviewPanel, page_title
+
+        def changed(tracks: list[Any]) -> None:
+            if queue.allowed and self.review_panel is None:
+                self.review_panel = ReviewPanel(queue)
+                self.window.set_page("review", page_title(len(tracks)), self.review_panel)
+            if self.review_panel is not None:
+                tabs = self.window.tabs
+                tabs.setTabText(tabs.indexOf(self.review_panel), page_title(len(tracks)))
+
+        self._review_bridge = SignalBridge(queue.changed, self.window)
+        self._review_bridge.fired.connect(changed)
 
     def _install_scene_hotkeys(self) -> None:
         """<modifiers>+1…9 from any window (an X grab); Settings (Video) says what works."""

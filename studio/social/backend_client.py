@@ -46,6 +46,7 @@ from backend.wire import (
     Page,
     Profile,
     ProfileIn,
+    ReviewIn,
     SearchResults,
     TokenPair,
     Track,
@@ -299,6 +300,20 @@ class BackendClient:
 
     async def list_track(self, track: TrackIn) -> Track:
         response = await self.request("POST", "/tracks", json=track.model_dump(mode="json"))
+        return Track.model_validate(response.json())
+
+    async def held_tracks(self, limit: int = 100, offset: int = 0) -> Page[Track]:
+        """The tracks held for review, oldest first (this backend's reviewers only: 403)."""
+        response = await self.request(
+            "GET", "/review/held-tracks", params={"limit": limit, "offset": offset}
+        )
+        return Page[Track].model_validate(response.json())
+
+    async def review_track(self, track_id: int, decision: ReviewIn) -> Track:
+        """List a held track, or keep it off with a reason its artist is shown."""
+        response = await self.request(
+            "POST", f"/review/tracks/{track_id}", json=decision.model_dump(mode="json")
+        )
         return Track.model_validate(response.json())
 
     async def search(self, query: str, limit: int = 10, offset: int = 0) -> SearchResults:

@@ -1,0 +1,1 @@
+"""Review of held tracks, for the reviewers a backend names (backend.review)."""
