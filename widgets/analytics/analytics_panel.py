@@ -38,7 +38,7 @@ from studio.analytics.service import (
     viewers_series,
 )
 from studio.tips.format import format_coin
-from widgets.buttons import enable
+from widgets.buttons import enable, start_once
 from widgets.dialogs import link_label, save_path, write_export
 
 COLOURS = ("#e0457b", "#4fa3e0", "#f2b134", "#5cc98a", "#b07cf0", "#e07a45")
@@ -176,10 +176,7 @@ class AnalyticsPanel(QWidget):
     # -- loading ------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        if self.loading is None or self.loading.done():
-            self.loading = asyncio.ensure_future(self._load())
-            self.loading.add_done_callback(lambda _done: self.update_actions())
-            self.update_actions()
+        self.loading = start_once(self.loading, self._load, self.update_actions)
 
     async def _load(self) -> None:
         start, end = self.chosen_range()
@@ -240,10 +237,7 @@ class AnalyticsPanel(QWidget):
         )
 
     def _ask_export(self) -> None:
-        if self.exporting is None or self.exporting.done():
-            self.exporting = asyncio.ensure_future(self._export())
-            self.exporting.add_done_callback(lambda _done: self.update_actions())
-            self.update_actions()
+        self.exporting = start_once(self.exporting, self._export, self.update_actions)
 
     async def _export(self) -> None:
         report = self.report

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from backend.wire import Track
 from studio.review.review_queue import ReviewError, ReviewQueue
 from widgets.bridge import SignalBridge
-from widgets.buttons import enable
+from widgets.buttons import enable, start_once
 from widgets.dialogs import ask, confirm
 
 REFRESH_MS = 60_000  # new held tracks arrive as other artists upload
@@ -191,10 +191,7 @@ class ReviewPanel(QWidget):
             self.refresh()
 
     def refresh(self) -> None:
-        if self.loading is None or self.loading.done():
-            self.loading = asyncio.ensure_future(self._load())
-            self.loading.add_done_callback(lambda _done: self.update_actions())
-            self.update_actions()
+        self.loading = start_once(self.loading, self._load, self.update_actions)
 
     async def _load(self) -> None:
         try:
@@ -213,11 +210,10 @@ class ReviewPanel(QWidget):
 
     def _decide(self, decision: str) -> None:
         track = self.selected()
-        if track is None or (self.deciding is not None and not self.deciding.done()):
-            return
-        self.deciding = asyncio.ensure_future(self._ask_and_decide(track, decision))
-        self.deciding.add_done_callback(lambda _done: self.update_actions())
-        self.update_actions()
+        if track is not None:
+            self.deciding = start_once(
+                self.deciding, lambda: self._ask_and_decide(track, decision), self.update_actions
+            )
 
     async def _ask_and_decide(self, track: Track, decision: str) -> None:
         note = ""

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from studio.tips.format import WEI_DECIMALS, fan_label, format_coin, short_address
 from studio.tips.revenue import ChainState, ChartBar, RevenueChart, Summary, Total
-from widgets.buttons import enable
+from widgets.buttons import enable, start_once
 from widgets.dialogs import link_label, save_path, write_export
 
 
@@ -292,10 +292,7 @@ class RevenueDashboard(QWidget):
             self.update_actions()
 
     def _ask_export(self) -> None:
-        if self.exporting is None or self.exporting.done():
-            self.exporting = asyncio.ensure_future(self._export())
-            self.exporting.add_done_callback(lambda _done: self.update_actions())
-            self.update_actions()
+        self.exporting = start_once(self.exporting, self._export, self.update_actions)
 
     async def _export(self) -> None:
         path = await save_path(
