@@ -8,7 +8,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from eth_account.signers.local import LocalAccount
 from backend.app import create_app
 from backend.config import BackendConfig
 from backend.wire import ProfileIn
+from harness.backend_session import listening_socket
 from studio.social.backend_client import BackendClient, CallableSigner
 from tests.support.secret_service import SecretServiceSession
 
@@ -42,19 +42,11 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HARMONIE_ICE_LOOPBACK", "only")  # media stays on 127.0.0.1
 
 
-def _listening_socket() -> socket.socket:
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    return sock
-
-
 @contextlib.asynccontextmanager
 async def serve_backend(tmp_path: Path, **overrides: Any) -> AsyncIterator[Backend]:
     """The whole backend app on a free loopback port, SQLite in `tmp_path`; `overrides` go to
     BackendConfig (e.g. a short access_token_ttl_s)."""
-    sock = _listening_socket()
+    sock = listening_socket()
     port = sock.getsockname()[1]
     data_dir = tmp_path / "backend"
     data_dir.mkdir()
