@@ -121,7 +121,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="latency window")
-    parser.add_argument("--viewer-seconds", type=float, default=5.0)
+    parser.add_argument("--viewer-seconds", type=float, default=15.0, help="CPU window a step")
     parser.add_argument("--step", type=int, default=10)
     parser.add_argument("--max-viewers", type=int, default=40)
     parser.add_argument("--per-process", type=int, default=5)
