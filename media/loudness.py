@@ -18,25 +18,59 @@ OVERSAMPLE = 4
 _HISTORY = 32  # input samples of context either side of a block for the oversampling FIR
 
 
-def k_weighting(rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """The BS.1770 pre-filter (high shelf) and RLB high-pass, as one 4th-order filter."""
+def k_weighting(rate: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The two biquads (b, a) of the BS.1770 K-weighting filter at `rate`: the high shelf
+    (head effects, +4 dB above ~1.7 kHz), then the RLB high pass at ~38 Hz."""
     f0, gain_db, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
     k = math.tan(math.pi * f0 / rate)
     vh = 10 ** (gain_db / 20)
     vb = vh**0.4996667741545416
     a0 = 1 + k / q + k * k
-    shelf_b = [
-        (vh + vb * k / q + k * k) / a0,
-        2 * (k * k - vh) / a0,
-        (vh - vb * k / q + k * k) / a0,
-    ]
-    shelf_a = [1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0]
+    shelf_b = np.array([vh + vb * k / q + k * k, 2 * (k * k - vh), vh - vb * k / q + k * k]) / a0
+    shelf_a = np.array([1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0])
     f0, q = 38.13547087602444, 0.5003270373238773
     k = math.tan(math.pi * f0 / rate)
-    hp_b = [1.0, -2.0, 1.0]
-    denominator = 1 + k / q + k * k
-    hp_a = [1.0, 2 * (k * k - 1) / denominator, (1 - k / q + k * k) / denominator]
-    return np.convolve(shelf_b, hp_b), np.convolve(shelf_a, hp_a)
+    a0 = 1 + k / q + k * k
+    pass_b = np.array([1.0, -2.0, 1.0])
+    pass_a = np.array([1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0])
+    return [(shelf_b, shelf_a), (pass_b, pass_a)]
+
+
+class KWeighting:
+    """The K-weighting filter over (frames, channels) blocks, its state kept between them."""
+
+    def __init__(self, rate: float, channels: int) -> None:
+        # scipy.signal takes 0.5-3 s to import (longer on a busy machine): it loads when a
+        # filter is built (before a show's clocks start, off the event loop), never when the
+        # studio opens nor on the live audio clock's first block.
+        from scipy.signal import lfilter
+
+        self._lfilter = lfilter
+        self._stages = k_weighting(rate)
+        self._states = [np.zeros((2, channels)) for _ in self._stages]
+
+    def apply(self, block: np.ndarray) -> np.ndarray:
+        x = np.asarray(block, dtype=np.float64)
+        for i, (b, a) in enumerate(self._stages):
+            x, self._states[i] = self._lfilter(b, a, x, axis=0, zi=self._states[i])
+        return x
+
+
+def lufs(mean_square: float) -> float:
+    """BS.1770 loudness of a (channel-weighted) mean square; -inf for silence."""
+    return -0.691 + 10 * math.log10(mean_square) if mean_square > 0 else -math.inf
+
+
+def gated_loudness(blocks: np.ndarray) -> float | None:
+    """Integrated loudness of 400 ms gating blocks (their channel-weighted mean squares): the
+    absolute gate at -70 LUFS, then the relative gate 10 LU under what passed it. None when
+    nothing passes (silence)."""
+    loud = blocks[blocks > 10 ** ((ABSOLUTE_GATE_LUFS + 0.691) / 10)]
+    if loud.size == 0:
+        return None
+    relative_gate = lufs(float(loud.mean())) + RELATIVE_GATE_LU
+    kept = loud[loud > 10 ** ((relative_gate + 0.691) / 10)]
+    return lufs(float(kept.mean())) if kept.size else None
 
 
 def channel_weights(channels: int) -> np.ndarray:
@@ -70,11 +104,7 @@ class LoudnessMeter:
     def __init__(self, rate: int, channels: int) -> None:
         self.rate = rate
         self.channels = channels
-        self._b, self._a = k_weighting(rate)
-        from scipy import signal  # loaded on first use: ~0.5 s the window need not wait for
-
-        zi = signal.lfilter_zi(self._b, self._a)
-        self._zi = np.zeros((len(zi), channels))
+        self._filter = KWeighting(rate, channels)
         self._step = round(rate * 0.1)  # 100 ms: blocks of 400 ms overlap by 75%
         self._carry = np.zeros((0, channels))
         self._energies: list[np.ndarray] = []  # mean square per channel per 100 ms
@@ -91,9 +121,7 @@ class LoudnessMeter:
             return
         self._peak = max(self._peak, float(np.max(np.abs(block))))
         self._oversampled_peak(block)
-        from scipy import signal
-
-        filtered, self._zi = signal.lfilter(self._b, self._a, block, axis=0, zi=self._zi)
+        filtered = self._filter.apply(block)
         data = np.concatenate([self._carry, filtered]) if len(self._carry) else filtered
         whole = len(data) // self._step * self._step
         if whole:
@@ -133,14 +161,4 @@ class LoudnessMeter:
         energies = np.asarray(self._energies)
         window = np.lib.stride_tricks.sliding_window_view(energies, 4, axis=0)
         blocks = window.mean(axis=-1)  # (blocks, channels): 400 ms gating blocks
-        weighted = blocks @ self._weights
-        with np.errstate(divide="ignore"):
-            loudness = -0.691 + 10 * np.log10(weighted)
-        above_absolute = weighted[loudness > ABSOLUTE_GATE_LUFS]
-        if len(above_absolute) == 0:
-            return None
-        relative_gate = -0.691 + 10 * math.log10(above_absolute.mean()) + RELATIVE_GATE_LU
-        gated = weighted[(loudness > ABSOLUTE_GATE_LUFS) & (loudness > relative_gate)]
-        if len(gated) == 0:
-            return None
-        return -0.691 + 10 * math.log10(gated.mean())
+        return gated_loudness(blocks @ self._weights)

@@ -1,9 +1,9 @@
 """Audio meters: sample peak and RMS per block, and loudness per ITU-R BS.1770-4 / EBU R128.
 
-`LoudnessMeter` K-weights the signal (high shelf + high pass, coefficients derived for any
-sample rate as libebur128 does), sums mean squares per 100 ms hop and reports momentary
-(400 ms), short-term (3 s) and gated integrated loudness in LUFS. Channel weights are 1.0
-(mono and stereo carry no surround channels).
+`LoudnessMeter` K-weights the live signal with media.loudness's filter (the one a published
+file's loudness uses), sums mean squares per 100 ms hop and reports momentary (400 ms),
+short-term (3 s) and integrated loudness (media.loudness's gating) in LUFS. Channel weights
+are 1.0 (mono and stereo carry no surround channels).
 """
 
 import math
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from media.loudness import KWeighting, gated_loudness, lufs
+
 SILENCE_DB = -120.0
-ABSOLUTE_GATE_LUFS = -70.0
-RELATIVE_GATE_LU = -10.0
 
 
 def to_db(value: float | np.ndarray) -> np.ndarray:
@@ -31,48 +31,17 @@ def peak_rms_db(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return to_db(peak), to_db(rms)
 
 
-def k_weighting(sample_rate: float) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The two biquads (b, a) of the BS.1770 K-weighting filter at `sample_rate`."""
-    # Stage 1: high shelf (head effects), +4 dB above ~1.7 kHz.
-    f0, gain_db, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
-    k = math.tan(math.pi * f0 / sample_rate)
-    vh = 10 ** (gain_db / 20)
-    vb = vh**0.4996667741545416
-    a0 = 1 + k / q + k * k
-    shelf_b = (
-        np.array([(vh + vb * k / q + k * k), 2 * (k * k - vh), (vh - vb * k / q + k * k)]) / a0
-    )
-    shelf_a = np.array([1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0])
-    # Stage 2: RLB high pass at ~38 Hz.
-    f0, q = 38.13547087602444, 0.5003270373238773
-    k = math.tan(math.pi * f0 / sample_rate)
-    a0 = 1 + k / q + k * k
-    pass_b = np.array([1.0, -2.0, 1.0])
-    pass_a = np.array([1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0])
-    return [(shelf_b, shelf_a), (pass_b, pass_a)]
-
-
-def _lufs(mean_square: float) -> float:
-    return -0.691 + 10 * math.log10(mean_square) if mean_square > 0 else -math.inf
-
-
 class LoudnessMeter:
     """Streaming BS.1770 loudness. Feed (samples, channels) float blocks of any length."""
 
     HOP_S = 0.1
 
     def __init__(self, sample_rate: int, channels: int) -> None:
-        # scipy.signal takes 0.5-3 s to import (longer on a busy machine), so it loads when a
-        # meter is built (before a show's clocks start, off the event loop), not when the
-        # studio opens, and never on the live audio clock's first block: that stall turned
-        # the first seconds of every show into holes.
-        from scipy.signal import lfilter
-
-        self._lfilter = lfilter
+        # Built before a show's clocks start: KWeighting loads scipy, whose import stalled the
+        # live audio clock's first block and turned the first seconds of every show into holes.
         self.sample_rate = sample_rate
         self.channels = channels
-        self._filters = k_weighting(sample_rate)
-        self._states = [np.zeros((2, channels)) for _ in self._filters]
+        self._filter = KWeighting(sample_rate, channels)
         self._hop = round(sample_rate * self.HOP_S)
         self._partial_sum = 0.0  # sum over channels of squared K-weighted samples
         self._partial_n = 0
@@ -83,10 +52,7 @@ class LoudnessMeter:
         self.__init__(self.sample_rate, self.channels)  # type: ignore[misc]
 
     def add(self, block: np.ndarray) -> None:
-        x = np.asarray(block, dtype=np.float64)
-        for i, (b, a) in enumerate(self._filters):
-            x, self._states[i] = self._lfilter(b, a, x, axis=0, zi=self._states[i])
-        squares = np.sum(np.square(x), axis=1)
+        squares = np.sum(np.square(self._filter.apply(block)), axis=1)
         pos = 0
         while pos < len(squares):
             take = min(self._hop - self._partial_n, len(squares) - pos)
@@ -104,27 +70,20 @@ class LoudnessMeter:
         """Loudness of the last 400 ms (LUFS); -inf until 400 ms have been measured."""
         if len(self._hops) < 4:
             return -math.inf
-        return _lufs(sum(list(self._hops)[-4:]) / 4)
+        return lufs(sum(list(self._hops)[-4:]) / 4)
 
     @property
     def short_term(self) -> float:
         """Loudness of the last 3 s (LUFS); over what there is until 3 s have passed."""
         if len(self._hops) < 4:
             return -math.inf
-        return _lufs(sum(self._hops) / len(self._hops))
+        return lufs(sum(self._hops) / len(self._hops))
 
     @property
     def integrated(self) -> float:
         """Gated loudness since the start (absolute gate -70 LUFS, relative gate -10 LU)."""
-        blocks = np.asarray(self._blocks)
-        if blocks.size == 0:
-            return -math.inf
-        loud = blocks[blocks > 10 ** ((ABSOLUTE_GATE_LUFS + 0.691) / 10)]
-        if loud.size == 0:
-            return -math.inf
-        relative_gate = _lufs(float(loud.mean())) + RELATIVE_GATE_LU
-        kept = loud[loud > 10 ** ((relative_gate + 0.691) / 10)]
-        return _lufs(float(kept.mean())) if kept.size else -math.inf
+        integrated = gated_loudness(np.asarray(self._blocks))
+        return -math.inf if integrated is None else integrated
 
 
 @dataclass(frozen=True)
